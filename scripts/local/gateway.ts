@@ -1,0 +1,81 @@
+// The local API gateway, shaped like Supabase's: /functions/v1/<name>/… goes to
+// the function (which sees the path as /<name>/…, as on the Edge Runtime),
+// /auth/v1/… to the auth service. It also serves the merged OpenAPI document
+// of all functions and an interactive API reference.
+import type { Handler } from './functions.ts'
+
+export interface GatewayOptions {
+  functions: Map<string, Handler>
+  auth: Handler
+  publicUrl: string
+}
+
+const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } })
+
+const notFound = (message: string) => json({ error: { code: 'not_found', message } }, 404)
+
+export function createGateway(opts: GatewayOptions): Handler {
+  return async (req) => {
+    const url = new URL(req.url)
+    const path = url.pathname
+    if (path === '/auth/v1' || path.startsWith('/auth/v1/')) return await opts.auth(req)
+    if (path === '/functions/v1/openapi.json') return json(await mergedOpenApi(opts))
+    if (path === '/functions/v1/docs') return apiReference(`${opts.publicUrl}/functions/v1/openapi.json`)
+    const m = path.match(/^\/functions\/v1\/([^/]+)(\/.*)?$/)
+    if (m) {
+      const fn = opts.functions.get(m[1])
+      if (!fn) return notFound(`no function named ${m[1]}`)
+      const inner = new URL(req.url)
+      inner.pathname = `/${m[1]}${m[2] ?? ''}`
+      return await fn(new Request(inner, req))
+    }
+    if (path === '/' || path === '') {
+      return json({
+        name: 'PAM local stack',
+        functions: [...opts.functions.keys()].map((n) => `${opts.publicUrl}/functions/v1/${n}`),
+        auth: `${opts.publicUrl}/auth/v1`,
+        openapi: `${opts.publicUrl}/functions/v1/openapi.json`,
+        docs: `${opts.publicUrl}/functions/v1/docs`,
+      })
+    }
+    return notFound(`no route for ${path}`)
+  }
+}
+
+interface OpenApiDoc {
+  paths?: Record<string, unknown>
+  components?: Record<string, Record<string, unknown>>
+  info?: { version?: string }
+}
+
+/** One OpenAPI document for every function, built from each function's own. */
+export async function mergedOpenApi(opts: GatewayOptions) {
+  const merged = {
+    openapi: '3.0.3',
+    info: { title: 'PAM API', version: '', description: 'Every PAM edge function, under /functions/v1.' },
+    servers: [{ url: `${opts.publicUrl}/functions/v1` }],
+    paths: {} as Record<string, unknown>,
+    components: {} as Record<string, Record<string, unknown>>,
+  }
+  for (const [name, fn] of opts.functions) {
+    const res = await fn(new Request(`http://local/${name}/openapi.json`))
+    if (!res.ok) continue
+    const doc = await res.json() as OpenApiDoc
+    merged.info.version ||= doc.info?.version ?? ''
+    Object.assign(merged.paths, doc.paths)
+    for (const [kind, entries] of Object.entries(doc.components ?? {})) {
+      merged.components[kind] = { ...merged.components[kind], ...entries }
+    }
+  }
+  return merged
+}
+
+function apiReference(specUrl: string): Response {
+  const html = `<!doctype html>
+<html><head><meta charset="utf-8"><title>PAM API reference</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><script id="api-reference" data-url="${specUrl}"></script>
+<script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script></body></html>`
+  return new Response(html, { headers: { 'content-type': 'text/html; charset=utf-8' } })
+}

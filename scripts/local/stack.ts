@@ -1,0 +1,88 @@
+// The whole local stack in one process: Postgres (embedded or given), the
+// database prepared with the Supabase CLI, the auth service, and the gateway
+// serving every edge function. Used by `npm start` and by the tests.
+import postgres from 'postgres'
+import { join } from 'node:path'
+import { createAuthService } from './auth-service.ts'
+import { loadFunctions } from './functions.ts'
+import { createGateway } from './gateway.ts'
+import { type LocalKeys, loadOrCreateLocalKeys } from './keys.ts'
+import { prepareDatabase } from './database.ts'
+import { freePort, type RunningPostgres, startEmbeddedPostgres } from './postgres.ts'
+import { closePools } from '../../supabase/functions/_shared/db.ts'
+import { log } from '../../supabase/functions/_shared/logger.ts'
+
+export interface StackOptions {
+  /** Keys and (without databaseUrl) the embedded Postgres data live here. */
+  dataDir: string
+  /** Use this database instead of an embedded Postgres. */
+  databaseUrl?: string
+  hostname?: string
+  /** 0 picks a free port. */
+  port?: number
+  /** Port of the embedded Postgres; a free one when unset. */
+  postgresPort?: number
+  seed?: boolean
+  log?: (line: string) => void
+}
+
+export interface Stack {
+  url: string
+  databaseUrl: string
+  keys: LocalKeys
+  embeddedPostgres: boolean
+  functions: string[]
+  stop(): Promise<void>
+}
+
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const hostname = opts.hostname ?? '127.0.0.1'
+  let pg: RunningPostgres | undefined
+  let databaseUrl = opts.databaseUrl
+  if (!databaseUrl) {
+    pg = await startEmbeddedPostgres(join(opts.dataDir, 'postgres'), { port: opts.postgresPort, log: opts.log })
+    databaseUrl = pg.serverUrl
+  }
+  try {
+    await prepareDatabase(databaseUrl, { seed: opts.seed })
+    const keys = await loadOrCreateLocalKeys(opts.dataDir)
+    const adminSql = postgres(databaseUrl, { max: 5, onnotice: () => {}, prepare: false })
+
+    const port = opts.port === 0 ? await freePort() : opts.port ?? 54321
+    const publicUrl = `http://${hostname}:${port}`
+    const auth = createAuthService({
+      sql: adminSql,
+      keys,
+      issuer: `${publicUrl}/auth/v1`,
+      log: ({ level, msg, ...fields }) =>
+        log(level === 'error' ? 'error' : 'info', String(msg ?? 'auth request'), fields),
+    })
+    const functions = await loadFunctions()
+    const gateway = createGateway({ functions, auth, publicUrl })
+    const server = Deno.serve({ hostname, port, onListen: () => {} }, gateway)
+
+    // What hosted Supabase injects into every edge function.
+    Deno.env.set('SUPABASE_URL', publicUrl)
+    Deno.env.set('SUPABASE_DB_URL', databaseUrl)
+    Deno.env.set('SUPABASE_JWKS', JSON.stringify(keys.jwks))
+    Deno.env.set('SUPABASE_PUBLISHABLE_KEYS', JSON.stringify({ default: keys.publishableKey }))
+    Deno.env.set('SUPABASE_SECRET_KEYS', JSON.stringify({ default: keys.secretKey }))
+
+    return {
+      url: publicUrl,
+      databaseUrl,
+      keys,
+      embeddedPostgres: Boolean(pg),
+      functions: [...functions.keys()],
+      async stop() {
+        await server.shutdown()
+        await closePools()
+        await adminSql.end({ timeout: 1 })
+        await pg?.stop()
+      },
+    }
+  } catch (err) {
+    await pg?.stop()
+    throw err
+  }
+}
