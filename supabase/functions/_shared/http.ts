@@ -48,7 +48,6 @@ export function route<const R extends RouteSpec>(spec: R): Omit<R, 'auth'> & { g
   const { auth, ...rest } = spec
   const middleware: MiddlewareHandler[] = auth === 'none' ? [] : [requireAuth(auth)]
   const security = auth === 'user' ? [{ bearerAuth: [] }] : auth === 'none' ? [] : [{ apikey: [] }]
-  // deno-lint-ignore no-explicit-any
   return createRoute({
     ...rest,
     security,
@@ -59,7 +58,7 @@ export function route<const R extends RouteSpec>(spec: R): Omit<R, 'auth'> & { g
       ...(auth === 'none' ? {} : { 401: errorResponse('Missing or invalid credentials') }),
       500: errorResponse('Unexpected error (no internals are exposed)'),
     },
-  } as any) as any
+  } as never) as never
 }
 
 /** Creates the app for function `name`, served under `/<name>`. */

@@ -1,0 +1,178 @@
+// The account API end to end, as an app uses it: supabase-js against the
+// gateway, the auth function, the auth service and Postgres, all real.
+import { assert, assertEquals } from './_support/assert.ts'
+import { adminSql, callFunction, client, jsonOf, signUp, stack, uniqueEmail } from './_support/stack.ts'
+import type { Json } from './_support/assert.ts'
+
+
+Deno.test('auth: sign up through the function, sign in with supabase-js, read and update the profile', async () => {
+  const email = uniqueEmail('signup')
+  const res = await callFunction('auth/signup', {
+    method: 'POST',
+    body: JSON.stringify({ email, password: 'a-long-passphrase', full_name: 'Vanna Lyfe', region: 'AU-QLD' }),
+  })
+  assertEquals(res.status, 201)
+  const created = await jsonOf(res) as Json
+  assertEquals(created.profile.email, email)
+  assertEquals(created.profile.full_name, 'Vanna Lyfe')
+  assertEquals(created.profile.region, 'AU-QLD')
+  assertEquals(created.user.id, created.profile.id)
+  assert(created.session.access_token && created.session.refresh_token)
+
+  const app = client()
+  const { data: signin, error } = await app.auth.signInWithPassword({ email, password: 'a-long-passphrase' })
+  assertEquals(error, null)
+  assertEquals(signin.user!.id, created.user.id)
+
+  const me = await app.functions.invoke('auth/me', { method: 'GET' })
+  assertEquals(me.error, null)
+  assertEquals(me.data.profile.id, created.user.id)
+
+  const patched = await app.functions.invoke('auth/me', {
+    method: 'PATCH',
+    body: { full_name: 'Vanna L.', preferences: { currency: 'AUD', units: 'metric', timezone: 'Australia/Perth' } },
+  })
+  assertEquals(patched.error, null)
+  assertEquals(patched.data.profile.full_name, 'Vanna L.')
+  assertEquals(patched.data.profile.region, 'AU-QLD')
+  assertEquals(patched.data.profile.preferences, { currency: 'AUD', units: 'metric', timezone: 'Australia/Perth' })
+
+  // Preferences merge key by key; region can be cleared with null.
+  const again = await app.functions.invoke('auth/me', { method: 'PATCH', body: { preferences: { units: 'imperial' }, region: null } })
+  assertEquals(again.data.profile.preferences, { currency: 'AUD', units: 'imperial', timezone: 'Australia/Perth' })
+  assertEquals(again.data.profile.region, null)
+})
+
+Deno.test('auth: login, refresh (single-use), logout through the function', async () => {
+  const user = await signUp()
+  const login = await callFunction('auth/login', {
+    method: 'POST',
+    body: JSON.stringify({ email: user.email.toUpperCase(), password: user.password }),
+  })
+  assertEquals(login.status, 200)
+  const { session } = await jsonOf(login) as Json
+
+  const refreshed = await callFunction('auth/refresh', {
+    method: 'POST',
+    body: JSON.stringify({ refresh_token: session.refresh_token }),
+  })
+  assertEquals(refreshed.status, 200)
+  const next = (await jsonOf(refreshed) as Json).session
+  assert(next.refresh_token !== session.refresh_token, 'refresh token rotates')
+
+  const reused = await callFunction('auth/refresh', {
+    method: 'POST',
+    body: JSON.stringify({ refresh_token: session.refresh_token }),
+  })
+  assertEquals(reused.status, 401)
+  assertEquals((await jsonOf(reused) as Json).error.code, 'invalid_refresh_token')
+
+  const out = await callFunction('auth/logout', { method: 'POST', token: next.access_token })
+  assertEquals(out.status, 204)
+  const afterLogout = await callFunction('auth/refresh', {
+    method: 'POST',
+    body: JSON.stringify({ refresh_token: next.refresh_token }),
+  })
+  assertEquals(afterLogout.status, 401, 'the session is gone after logout')
+})
+
+Deno.test('auth: supabase-js session lifecycle against the local auth service', async () => {
+  const user = await signUp()
+  const { data: refreshed, error } = await user.client.auth.refreshSession()
+  assertEquals(error, null)
+  assert(refreshed.session!.access_token)
+  const me = await user.client.functions.invoke('auth/me', { method: 'GET' })
+  assertEquals(me.data.profile.id, user.id)
+  const { error: outError } = await user.client.auth.signOut()
+  assertEquals(outError, null)
+  const { data: gone } = await user.client.auth.getSession()
+  assertEquals(gone.session, null)
+})
+
+Deno.test('auth: bad sign-ups are 400/409 and create nothing', async () => {
+  const count = async () => (await adminSql`select count(*)::int as n from auth.users`)[0].n
+  const before = await count()
+  const post = (body: unknown) => callFunction('auth/signup', { method: 'POST', body: JSON.stringify(body) })
+
+  const weak = await post({ email: uniqueEmail(), password: 'short', full_name: 'A' })
+  assertEquals(weak.status, 400)
+  const weakBody = await jsonOf(weak) as Json
+  assertEquals(weakBody.error.code, 'validation_failed')
+  assertEquals(weakBody.error.details[0].path, ['password'])
+
+  const badEmail = await post({ email: 'not-an-email', password: 'a-long-passphrase', full_name: 'A' })
+  assertEquals(badEmail.status, 400)
+  assertEquals((await jsonOf(badEmail) as Json).error.details[0].path, ['email'])
+
+  const noName = await post({ email: uniqueEmail(), password: 'a-long-passphrase' })
+  assertEquals(noName.status, 400)
+
+  const extra = await post({ email: uniqueEmail(), password: 'a-long-passphrase', full_name: 'A', region: 'x'.repeat(101) })
+  assertEquals(extra.status, 400)
+  assertEquals(await count(), before)
+
+  const user = await signUp()
+  const dup = await post({ email: user.email, password: 'a-long-passphrase', full_name: 'Dup' })
+  assertEquals(dup.status, 409)
+  assertEquals((await jsonOf(dup) as Json).error.code, 'email_taken')
+  assertEquals(await count(), before + 1)
+})
+
+Deno.test('auth: wrong password is 401 invalid_credentials', async () => {
+  const user = await signUp()
+  const res = await callFunction('auth/login', {
+    method: 'POST',
+    body: JSON.stringify({ email: user.email, password: 'not-the-password' }),
+  })
+  assertEquals(res.status, 401)
+  assertEquals((await jsonOf(res) as Json).error.code, 'invalid_credentials')
+})
+
+Deno.test('auth: sign-up and login need the publishable key', async () => {
+  const res = await callFunction('auth/login', {
+    method: 'POST',
+    apikey: null,
+    body: JSON.stringify({ email: 'a@example.com', password: 'whatever-it-is' }),
+  })
+  assertEquals(res.status, 401)
+  const wrong = await callFunction('auth/login', {
+    method: 'POST',
+    apikey: 'sb_publishable_not-the-key',
+    body: JSON.stringify({ email: 'a@example.com', password: 'whatever-it-is' }),
+  })
+  assertEquals(wrong.status, 401)
+})
+
+Deno.test('auth: PATCH /me rejects unknown fields and bad preferences, and changes nothing', async () => {
+  const user = await signUp()
+  const patch = (body: unknown) => callFunction('auth/me', { method: 'PATCH', token: user.accessToken, body: JSON.stringify(body) })
+  for (const bad of [{}, { email: 'x@example.com' }, { preferences: { currency: 'dollars' } }, { preferences: { timezone: 'Mars/Olympus' } }, { preferences: { colour: 'red' } }, { full_name: '' }]) {
+    const res = await patch(bad)
+    assertEquals(res.status, 400, JSON.stringify(bad))
+  }
+  const [row] = await adminSql`select full_name, preferences from public.profiles where id = ${user.id}`
+  assertEquals(row.full_name, 'Test Traveller')
+  assertEquals(row.preferences, {})
+})
+
+Deno.test('auth: DELETE /me removes the account and everything it owns', async () => {
+  const user = await signUp()
+  const other = await signUp()
+  const res = await callFunction('auth/me', { method: 'DELETE', token: user.accessToken })
+  assertEquals(res.status, 204)
+  assertEquals((await adminSql`select count(*)::int as n from auth.users where id = ${user.id}`)[0].n, 0)
+  assertEquals((await adminSql`select count(*)::int as n from public.profiles where id = ${user.id}`)[0].n, 0)
+  assertEquals((await adminSql`select count(*)::int as n from public.profiles where id = ${other.id}`)[0].n, 1)
+  // The access token is still cryptographically valid until it expires, but nothing is left behind it.
+  const me = await callFunction('auth/me', { token: user.accessToken })
+  assertEquals(me.status, 404)
+  const login = await callFunction('auth/login', { method: 'POST', body: JSON.stringify({ email: user.email, password: user.password }) })
+  assertEquals(login.status, 401)
+})
+
+Deno.test('auth: the demo account from seed.sql signs in', async () => {
+  const { data, error } = await client().auth.signInWithPassword({ email: 'demo@pam.local', password: 'pam-demo-password' })
+  assertEquals(error, null)
+  assertEquals(data.user!.id, '00000000-0000-4000-8000-000000000001')
+  assert(stack.url.startsWith('http://127.0.0.1:'))
+})

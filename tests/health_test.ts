@@ -1,0 +1,93 @@
+// health: liveness, readiness with the database for real, external APIs
+// replaced at the HTTP boundary by a local server, and a database that is down.
+import { assert, assertEquals } from './_support/assert.ts'
+import { callFunction, jsonOf, stack } from './_support/stack.ts'
+import type { Json } from './_support/assert.ts'
+import { createHealthApp } from '../supabase/functions/health/index.ts'
+import { parseConfig } from '../supabase/functions/_shared/config.ts'
+import { freePort } from '../scripts/local/postgres.ts'
+
+
+Deno.test('health: liveness needs no credentials', async () => {
+  const res = await fetch(`${stack.url}/functions/v1/health`)
+  assertEquals(res.status, 200)
+  const body = await jsonOf(res) as Json
+  assertEquals(body.status, 'ok')
+  assert(body.version && !Number.isNaN(Date.parse(body.timestamp)))
+})
+
+Deno.test('health: readiness reports the database round trip and unconfigured services', async () => {
+  const res = await callFunction('health/ready')
+  assertEquals(res.status, 200)
+  const body = await jsonOf(res) as Json
+  assertEquals(body.status, 'ready')
+  assertEquals(body.checks.database.status, 'up')
+  assert(body.checks.database.latency_ms >= 0)
+  for (const k of ['cache', 'openai', 'mapbox', 'weather']) assertEquals(body.checks[k].status, 'not_configured', k)
+  assert(body.memory.rss_bytes > 0)
+})
+
+Deno.test('health: configured external APIs are probed; a failing one degrades, not fails', async () => {
+  const seen: string[] = []
+  const stub = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, (req) => {
+    const url = new URL(req.url)
+    seen.push(url.pathname)
+    if (url.pathname === '/openai/models') {
+      return req.headers.get('authorization') === 'Bearer sk-test'
+        ? Response.json({ data: [] })
+        : new Response('no', { status: 401 })
+    }
+    if (url.pathname === '/mapbox/tokens/v2') return Response.json({ code: 'TokenValid' })
+    if (url.pathname === '/weather/data/2.5/weather') return new Response('down', { status: 503 })
+    if (url.pathname === '/redis/ping') return Response.json({ result: 'PONG' })
+    return new Response('?', { status: 404 })
+  })
+  try {
+    const base = `http://127.0.0.1:${stub.addr.port}`
+    const app = createHealthApp(parseConfig({
+      SUPABASE_URL: stack.url,
+      SUPABASE_DB_URL: stack.databaseUrl,
+      PAM_LOG_LEVEL: 'error',
+      OPENAI_API_KEY: 'sk-test',
+      OPENAI_BASE_URL: `${base}/openai`,
+      MAPBOX_TOKEN: 'pk.test',
+      MAPBOX_BASE_URL: `${base}/mapbox`,
+      WEATHER_API_KEY: 'w-test',
+      WEATHER_BASE_URL: `${base}/weather`,
+      UPSTASH_REDIS_REST_URL: `${base}/redis`,
+      UPSTASH_REDIS_REST_TOKEN: 'r-test',
+    }))
+    const res = await app.fetch(new Request('http://local/health/ready'))
+    assertEquals(res.status, 200)
+    const body = await jsonOf(res) as Json
+    assertEquals(body.status, 'degraded')
+    assertEquals(body.failing, ['weather'])
+    assertEquals(body.checks.openai.status, 'up')
+    assertEquals(body.checks.mapbox.status, 'up')
+    assertEquals(body.checks.cache.status, 'up')
+    assertEquals(body.checks.weather.status, 'down')
+    // A second call within 30 s reuses the external results: the paid APIs are not hammered.
+    await (await app.fetch(new Request('http://local/health/ready'))).body?.cancel()
+    assertEquals(seen.filter((p) => p === '/openai/models').length, 1)
+  } finally {
+    await stub.shutdown()
+  }
+})
+
+Deno.test('health: readiness is 503 naming the database when it is unreachable', async () => {
+  const closed = await freePort()
+  const app = createHealthApp(parseConfig({
+    SUPABASE_URL: stack.url,
+    SUPABASE_DB_URL: `postgres://postgres@127.0.0.1:${closed}/postgres`,
+    PAM_LOG_LEVEL: 'error',
+  }))
+  const res = await app.fetch(new Request('http://local/health/ready'))
+  assertEquals(res.status, 503)
+  const body = await jsonOf(res) as Json
+  assertEquals(body.status, 'unavailable')
+  assertEquals(body.failing, ['database'])
+  assertEquals(body.checks.database.status, 'down')
+  const live = await app.fetch(new Request('http://local/health'))
+  assertEquals(live.status, 200, 'liveness does not depend on the database')
+  await live.body?.cancel()
+})

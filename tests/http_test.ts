@@ -1,0 +1,113 @@
+// The conventions every function shares: request ids, the error envelope,
+// 404/405/413, validation details, CORS, and the generated OpenAPI documents.
+import { assert, assertEquals, assertMatch } from './_support/assert.ts'
+import { callFunction, functionsUrl, jsonOf, signUp, stack } from './_support/stack.ts'
+import type { Json } from './_support/assert.ts'
+import { createApp } from '../supabase/functions/_shared/http.ts'
+import { parseConfig } from '../supabase/functions/_shared/config.ts'
+
+
+Deno.test('http: every response carries x-request-id; a caller-provided one is kept', async () => {
+  const res = await callFunction('health')
+  await res.body?.cancel()
+  assertMatch(res.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/)
+  const mine = await callFunction('health', { headers: { 'x-request-id': 'trace-abc-123' } })
+  await mine.body?.cancel()
+  assertEquals(mine.headers.get('x-request-id'), 'trace-abc-123')
+  const missing = await callFunction('health/nope')
+  assertEquals(missing.status, 404)
+  assert(missing.headers.get('x-request-id'))
+  assertEquals((await jsonOf(missing) as Json).error.code, 'not_found')
+})
+
+Deno.test('http: unknown function and unknown route are 404 in the envelope', async () => {
+  const fn = await fetch(`${functionsUrl}/no-such-function`)
+  assertEquals(fn.status, 404)
+  assertEquals((await jsonOf(fn) as Json).error.code, 'not_found')
+})
+
+Deno.test('http: wrong method is 405 with Allow', async () => {
+  const res = await callFunction('auth/me', { method: 'PUT', body: '{}' })
+  assertEquals(res.status, 405)
+  const allow = res.headers.get('allow') ?? ''
+  for (const m of ['GET', 'PATCH', 'DELETE']) assert(allow.includes(m), allow)
+  assertEquals((await jsonOf(res) as Json).error.code, 'method_not_allowed')
+})
+
+Deno.test('http: oversized body is 413', async () => {
+  const res = await callFunction('auth/signup', {
+    method: 'POST',
+    body: JSON.stringify({ email: 'a@example.com', password: 'x'.repeat(2 * 1024 * 1024), full_name: 'Big' }),
+  })
+  assertEquals(res.status, 413)
+  assertEquals((await jsonOf(res) as Json).error.code, 'payload_too_large')
+})
+
+Deno.test('http: malformed JSON is 400, wrong types list every issue', async () => {
+  const bad = await callFunction('auth/login', { method: 'POST', body: '{"email": ' })
+  assertEquals(bad.status, 400)
+  assert(['invalid_body', 'validation_failed'].includes((await jsonOf(bad) as Json).error.code))
+  const types = await callFunction('auth/login', { method: 'POST', body: JSON.stringify({ email: 5, password: [] }) })
+  assertEquals(types.status, 400)
+  const body = await jsonOf(types) as Json
+  assertEquals(body.error.code, 'validation_failed')
+  assertEquals([...new Set(body.error.details.map((i: Json) => i.path[0]))].sort(), ['email', 'password'])
+})
+
+Deno.test('http: query parameters are validated', async () => {
+  const user = await signUp()
+  const res = await callFunction('auth/logout?scope=everything', { method: 'POST', token: user.accessToken })
+  assertEquals(res.status, 400)
+  assertEquals((await jsonOf(res) as Json).error.details[0].path, ['scope'])
+})
+
+Deno.test('http: CORS preflight answers for app origins', async () => {
+  const res = await fetch(`${functionsUrl}/auth/me`, {
+    method: 'OPTIONS',
+    headers: {
+      origin: 'http://localhost:3000',
+      'access-control-request-method': 'PATCH',
+      'access-control-request-headers': 'authorization, apikey, content-type, x-client-info',
+    },
+  })
+  await res.body?.cancel()
+  assert(res.status === 204 || res.status === 200)
+  assertEquals(res.headers.get('access-control-allow-origin'), '*')
+  assertMatch(res.headers.get('access-control-allow-headers') ?? '', /apikey/)
+})
+
+Deno.test('http: OpenAPI per function and merged at the gateway', async () => {
+  const own = await jsonOf(await callFunction('auth/openapi.json')) as Json
+  assert(own.paths['/auth/signup'].post, 'signup documented')
+  assert(own.paths['/auth/me'].patch.requestBody, 'PATCH /auth/me body documented')
+  const merged = await jsonOf(await fetch(`${functionsUrl}/openapi.json`)) as Json
+  assert(merged.paths['/health/ready'].get && merged.paths['/auth/me'].delete)
+  assertEquals(merged.servers[0].url, `${stack.url}/functions/v1`)
+  assert(merged.components.securitySchemes.bearerAuth)
+  const page = await fetch(`${functionsUrl}/docs`)
+  assertMatch(await page.text(), /openapi\.json/)
+})
+
+Deno.test('http: an unexpected error is a 500 with no internals in the body', async () => {
+  const app = createApp('boom', parseConfig({ SUPABASE_URL: stack.url, SUPABASE_DB_URL: stack.databaseUrl, PAM_LOG_LEVEL: 'error' }))
+  app.get('/', () => {
+    throw new Error('connection string postgres://secret@db leaked')
+  })
+  const res = await app.fetch(new Request('http://local/boom'))
+  assertEquals(res.status, 500)
+  const text = await res.text()
+  assertEquals(JSON.parse(text), { error: { code: 'internal_error', message: 'something went wrong on our side' } })
+  assert(res.headers.get('x-request-id'))
+})
+
+Deno.test('http: a service_role token cannot query as a user', async () => {
+  const { SignJWT, importJWK } = await import('jose')
+  const token = await new SignJWT({ sub: crypto.randomUUID(), role: 'service_role', aud: 'authenticated' })
+    .setProtectedHeader({ alg: 'ES256', kid: stack.keys.kid })
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(await importJWK(stack.keys.privateJwk, 'ES256'))
+  const res = await callFunction('auth/me', { token })
+  assertEquals(res.status, 403)
+  assertEquals((await jsonOf(res) as Json).error.code, 'unsupported_role')
+})
