@@ -23,7 +23,9 @@ Deno.test('health: readiness reports the database round trip and unconfigured se
   assertEquals(body.status, 'ready')
   assertEquals(body.checks.database.status, 'up')
   assert(body.checks.database.latency_ms >= 0)
-  for (const k of ['cache', 'openai', 'mapbox', 'weather']) assertEquals(body.checks[k].status, 'not_configured', k)
+  for (const k of ['openai', 'mapbox', 'weather']) assertEquals(body.checks[k].status, 'not_configured', k)
+  assertEquals(body.checks.cache.status, 'up')
+  assert(['memory', 'upstash'].includes(body.checks.cache.backend))
   assert(body.memory.rss_bytes > 0)
 })
 
@@ -39,7 +41,6 @@ Deno.test('health: configured external APIs are probed; a failing one degrades, 
     }
     if (url.pathname === '/mapbox/tokens/v2') return Response.json({ code: 'TokenValid' })
     if (url.pathname === '/weather/data/2.5/weather') return new Response('down', { status: 503 })
-    if (url.pathname === '/redis/ping') return Response.json({ result: 'PONG' })
     return new Response('?', { status: 404 })
   })
   try {
@@ -54,8 +55,6 @@ Deno.test('health: configured external APIs are probed; a failing one degrades, 
       MAPBOX_BASE_URL: `${base}/mapbox`,
       WEATHER_API_KEY: 'w-test',
       WEATHER_BASE_URL: `${base}/weather`,
-      UPSTASH_REDIS_REST_URL: `${base}/redis`,
-      UPSTASH_REDIS_REST_TOKEN: 'r-test',
     }))
     const res = await app.fetch(new Request('http://local/health/ready'))
     assertEquals(res.status, 200)
@@ -64,7 +63,6 @@ Deno.test('health: configured external APIs are probed; a failing one degrades, 
     assertEquals(body.failing, ['weather'])
     assertEquals(body.checks.openai.status, 'up')
     assertEquals(body.checks.mapbox.status, 'up')
-    assertEquals(body.checks.cache.status, 'up')
     assertEquals(body.checks.weather.status, 'down')
     // A second call within 30 s reuses the external results: the paid APIs are not hammered.
     await (await app.fetch(new Request('http://local/health/ready'))).body?.cancel()
@@ -90,4 +88,21 @@ Deno.test('health: readiness is 503 naming the database when it is unreachable',
   const live = await app.fetch(new Request('http://local/health'))
   assertEquals(live.status, 200, 'liveness does not depend on the database')
   await live.body?.cancel()
+})
+
+Deno.test('health: a cache that is down degrades readiness but does not fail it', async () => {
+  const closed = await freePort()
+  const app = createHealthApp(parseConfig({
+    SUPABASE_URL: stack.url,
+    SUPABASE_DB_URL: stack.databaseUrl,
+    PAM_LOG_LEVEL: 'error',
+    UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${closed}`,
+    UPSTASH_REDIS_REST_TOKEN: 'token',
+  }))
+  const res = await app.fetch(new Request('http://local/health/ready'))
+  assertEquals(res.status, 200)
+  const body = await jsonOf(res) as Json
+  assertEquals(body.status, 'degraded')
+  assertEquals(body.failing, ['cache'])
+  assertEquals(body.checks.cache.backend, 'upstash')
 })

@@ -15,8 +15,8 @@ const json = (body: unknown, status = 200) =>
 
 const notFound = (message: string) => json({ error: { code: 'not_found', message } }, 404)
 
-export function createGateway(opts: GatewayOptions): Handler {
-  return async (req) => {
+export function createGateway(opts: GatewayOptions): (req: Request, info?: Deno.ServeHandlerInfo) => Promise<Response> {
+  return async (req, info) => {
     const url = new URL(req.url)
     const path = url.pathname
     if (path === '/auth/v1' || path.startsWith('/auth/v1/')) return await opts.auth(req)
@@ -28,7 +28,11 @@ export function createGateway(opts: GatewayOptions): Handler {
       if (!fn) return notFound(`no function named ${m[1]}`)
       const inner = new URL(req.url)
       inner.pathname = `/${m[1]}${m[2] ?? ''}`
-      return await fn(new Request(inner, req))
+      const forwarded = new Request(inner, req)
+      // Like the platform's edge: the client address, never one the client claims.
+      const addr = info?.remoteAddr as Deno.NetAddr | undefined
+      if (addr?.hostname) forwarded.headers.set('x-forwarded-for', addr.hostname)
+      return await fn(forwarded)
     }
     if (path === '/' || path === '') {
       return json({

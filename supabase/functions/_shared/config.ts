@@ -24,6 +24,15 @@ const schema = z.object({
   WEATHER_BASE_URL: optionalUrl,
   UPSTASH_REDIS_REST_URL: optionalUrl,
   UPSTASH_REDIS_REST_TOKEN: optionalSecret,
+  PAM_CACHE_ENABLED: z.enum(['true', 'false']).default('true'),
+  PAM_CACHE_PREFIX: z.string().max(64).default('pam:'),
+  PAM_CACHE_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(250),
+  PAM_CACHE_MAX_ENTRIES: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
+  PAM_RATE_LIMIT_AUTH: z.coerce.number().int().min(1).default(5),
+  PAM_RATE_LIMIT_CHAT: z.coerce.number().int().min(1).default(30),
+  PAM_RATE_LIMIT_STANDARD: z.coerce.number().int().min(1).default(100),
+  PAM_RATE_LIMIT_BULK: z.coerce.number().int().min(1).default(10),
+  PAM_RATE_LIMIT_WINDOW_S: z.coerce.number().int().min(1).max(86_400).default(60),
 })
 
 export type RawConfig = z.infer<typeof schema>
@@ -40,6 +49,9 @@ export interface Config {
   mapbox: { token?: string; baseUrl: string }
   weather: { apiKey?: string; baseUrl: string }
   upstash: { url?: string; token?: string }
+  cache: { enabled: boolean; prefix: string; timeoutMs: number; maxEntries: number }
+  /** Requests per window for each rate-limit tier. */
+  rateLimits: { windowSeconds: number; auth: number; chat: number; standard: number; bulk: number }
 }
 
 export class ConfigError extends Error {
@@ -70,6 +82,18 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     mapbox: { token: e.MAPBOX_TOKEN, baseUrl: e.MAPBOX_BASE_URL ?? 'https://api.mapbox.com' },
     weather: { apiKey: e.WEATHER_API_KEY, baseUrl: e.WEATHER_BASE_URL ?? 'https://api.openweathermap.org' },
     upstash: { url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN },
+    cache: {
+      enabled: e.PAM_CACHE_ENABLED === 'true',
+      prefix: e.PAM_CACHE_PREFIX,       timeoutMs: e.PAM_CACHE_TIMEOUT_MS,
+      maxEntries: e.PAM_CACHE_MAX_ENTRIES,
+    },
+    rateLimits: {
+      windowSeconds: e.PAM_RATE_LIMIT_WINDOW_S,
+      auth: e.PAM_RATE_LIMIT_AUTH,
+      chat: e.PAM_RATE_LIMIT_CHAT,
+      standard: e.PAM_RATE_LIMIT_STANDARD,
+      bulk: e.PAM_RATE_LIMIT_BULK,
+    },
   }
 }
 

@@ -14,6 +14,8 @@ import type { Config } from './config.ts'
 import { ApiError, errorBody } from './errors.ts'
 import { type AuthMode, type AuthVariables, requireAuth } from './auth.ts'
 import { type PostgresApi, withPostgresClient } from './db.ts'
+import { type Cache, cacheFor } from './cache.ts'
+import { enforceRateLimit, type RateLimiter, rateLimiterFor, type RateLimitTier } from './ratelimit.ts'
 import { errorFields, log, setLogLevel } from './logger.ts'
 
 export { z }
@@ -22,6 +24,8 @@ export type AppEnv = {
   Variables: AuthVariables & {
     requestId: string
     postgres: PostgresApi
+    cache: Cache
+    rateLimiter: RateLimiter
   }
 }
 export type AppContext = Context<AppEnv>
@@ -40,13 +44,20 @@ const errorResponse = (description: string) => ({
   content: { 'application/json': { schema: ErrorSchema } },
 })
 
-type RouteSpec = Omit<RouteConfig, 'middleware' | 'security'> & { auth: AuthMode }
+type RouteSpec = Omit<RouteConfig, 'middleware' | 'security'> & {
+  auth: AuthMode
+  /** Rate-limit tier: per user on 'user' routes, per IP otherwise. Default 'standard'. */
+  rateLimit?: RateLimitTier | 'none'
+}
 
-/** A route with its auth gate, the RLS-scoped `c.var.postgres`, and the
- * error responses every route can give, documented. */
-export function route<const R extends RouteSpec>(spec: R): Omit<R, 'auth'> & { getRoutingPath(): string } {
-  const { auth, ...rest } = spec
+/** A route with its auth gate, its rate limit, and the error responses every
+ * route can give, documented. Handlers get the RLS-scoped `c.var.postgres`. */
+export function route<const R extends RouteSpec>(
+  spec: R,
+): Omit<R, 'auth' | 'rateLimit'> & { getRoutingPath(): string } {
+  const { auth, rateLimit = 'standard', ...rest } = spec
   const middleware: MiddlewareHandler[] = auth === 'none' ? [] : [requireAuth(auth)]
+  if (rateLimit !== 'none') middleware.push(enforceRateLimit(rateLimit))
   const security = auth === 'user' ? [{ bearerAuth: [] }] : auth === 'none' ? [] : [{ apikey: [] }]
   return createRoute({
     ...rest,
@@ -56,6 +67,7 @@ export function route<const R extends RouteSpec>(spec: R): Omit<R, 'auth'> & { g
       ...rest.responses,
       ...(rest.request ? { 400: errorResponse('Invalid request (zod issues in details)') } : {}),
       ...(auth === 'none' ? {} : { 401: errorResponse('Missing or invalid credentials') }),
+      ...(rateLimit === 'none' ? {} : { 429: errorResponse('Rate limit exceeded (see Retry-After)') }),
       500: errorResponse('Unexpected error (no internals are exposed)'),
     },
   } as never) as never
@@ -80,7 +92,14 @@ export function createApp(name: string, config: Config, description = ''): App {
       origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
       allowHeaders: ['authorization', 'apikey', 'content-type', 'x-client-info', 'x-request-id'],
       allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-      exposeHeaders: ['x-request-id', 'retry-after'],
+      exposeHeaders: [
+        'x-request-id',
+        'retry-after',
+        'x-cache',
+        'x-ratelimit-limit',
+        'x-ratelimit-remaining',
+        'x-ratelimit-reset',
+      ],
       maxAge: 600,
     }),
   )
@@ -101,6 +120,13 @@ export function createApp(name: string, config: Config, description = ''): App {
     }),
   )
   app.use('*', withPostgresClient(config))
+  const cache = cacheFor(config)
+  const rateLimiter = rateLimiterFor(config, cache)
+  app.use('*', async (c, next) => {
+    c.set('cache', cache)
+    c.set('rateLimiter', rateLimiter)
+    await next()
+  })
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',

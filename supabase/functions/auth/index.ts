@@ -7,6 +7,7 @@ import { type Config, getConfig } from '../_shared/config.ts'
 import { postgresClient, pool, type PostgresApi } from '../_shared/db.ts'
 import { ApiError, badRequest, notFound } from '../_shared/errors.ts'
 import { authRequest, type AuthSession, type AuthUser } from '../_shared/supabase-auth.ts'
+import { CACHE_POLICIES, invalidateUser } from '../_shared/cache.ts'
 
 const Email = z.string().trim().toLowerCase().email().max(254).openapi({ example: 'traveller@example.com' })
 // bcrypt only reads 72 bytes; Supabase Auth rejects longer passwords too.
@@ -64,6 +65,7 @@ const signup = route({
   method: 'post',
   path: '/signup',
   auth: 'publishable',
+  rateLimit: 'auth',
   tags: ['auth'],
   summary: 'Create an account and its profile',
   request: body(z.object({ email: Email, password: Password, full_name: FullName, region: Region.optional() })),
@@ -80,6 +82,7 @@ const login = route({
   method: 'post',
   path: '/login',
   auth: 'publishable',
+  rateLimit: 'auth',
   tags: ['auth'],
   summary: 'Sign in with email and password',
   request: body(z.object({ email: Email, password: z.string().min(1).max(72) })),
@@ -90,6 +93,7 @@ const refresh = route({
   method: 'post',
   path: '/refresh',
   auth: 'publishable',
+  rateLimit: 'auth',
   tags: ['auth'],
   summary: 'Exchange a refresh token for a new session (refresh tokens are single-use)',
   request: body(z.object({ refresh_token: z.string().min(1).max(512) })),
@@ -206,9 +210,16 @@ export function createAuthApp(config: Config = getConfig()): App {
     return c.body(null, 204)
   })
 
+  const profiles = CACHE_POLICIES.user_profiles
+
   app.openapi(getMe, async (c) => {
-    const profile = await readProfile(c.var.postgres)
-    if (!profile) throw notFound('profile')
+    // The key comes from the verified token's sub: a hit can only be the caller's own profile.
+    const { value: profile, status } = await c.var.cache.getOrLoad(
+      profiles.key(c.var.userId!),
+      profiles.ttl,
+      async () => (await readProfile(c.var.postgres)) ?? Promise.reject(notFound('profile')),
+    )
+    c.header('x-cache', status)
     return c.json({ profile }, 200)
   })
 
@@ -223,12 +234,15 @@ export function createAuthApp(config: Config = getConfig()): App {
       where id = (select auth.uid())
       returning id, email, full_name, region, preferences, created_at, updated_at`
     if (!rows[0]) throw notFound('profile')
+    // Write-through: the update has committed; drop the cached copy.
+    await c.var.cache.del(profiles.key(c.var.userId!))
     return c.json({ profile: serialize(rows[0]) }, 200)
   })
 
   app.openapi(deleteMe, async (c) => {
     const [row] = await c.var.postgres.query<{ deleted: boolean }>`select public.delete_my_account() as deleted`
     if (!row?.deleted) throw new ApiError(404, 'not_found', 'account not found')
+    await invalidateUser(c.var.cache, c.var.userId!)
     return c.body(null, 204)
   })
 

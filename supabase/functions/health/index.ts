@@ -3,9 +3,11 @@ import { createApp, route, z } from '../_shared/http.ts'
 import type { App } from '../_shared/http.ts'
 import { type Config, getConfig } from '../_shared/config.ts'
 import type { PostgresApi } from '../_shared/db.ts'
+import type { Cache } from '../_shared/cache.ts'
 
 const Check = z.object({
   status: z.enum(['up', 'down', 'not_configured']),
+  backend: z.string().optional(),
   latency_ms: z.number().optional(),
   error: z.string().optional(),
 }).openapi('HealthCheck')
@@ -25,6 +27,7 @@ const liveness = route({
   method: 'get',
   path: '/',
   auth: 'none',
+  rateLimit: 'none',
   tags: ['health'],
   summary: 'Liveness: the function is up',
   responses: {
@@ -88,13 +91,14 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer))
 }
 
+const checkCache = async (cache: Cache): Promise<CheckResult> => ({
+  ...await timed(() => cache.ping()),
+  backend: cache.backend,
+})
+
 function externalChecks(config: Config): Record<string, () => Promise<CheckResult>> {
-  const { openai, mapbox, weather, upstash } = config
+  const { openai, mapbox, weather } = config
   return {
-    cache: () =>
-      upstash.url && upstash.token
-        ? probe(`${upstash.url}/ping`, { headers: { authorization: `Bearer ${upstash.token}` } })
-        : Promise.resolve({ status: 'not_configured' }),
     openai: () =>
       openai.apiKey
         ? probe(`${openai.baseUrl}/models`, { headers: { authorization: `Bearer ${openai.apiKey}` } })
@@ -113,6 +117,7 @@ function externalChecks(config: Config): Record<string, () => Promise<CheckResul
 export function createHealthApp(config: Config = getConfig()): App {
   const app = createApp('health', config, 'Liveness and readiness of the PAM backend.')
   // External services are paid and rate limited: probe them at most every 30 s.
+  // The database and the cache are ours: checked on every call.
   let external: { at: number; results: Promise<Record<string, CheckResult>> } | undefined
   const checks = externalChecks(config)
   const externalResults = () => {
@@ -128,8 +133,12 @@ export function createHealthApp(config: Config = getConfig()): App {
     c.json({ status: 'ok' as const, version: config.version, timestamp: new Date().toISOString() }, 200))
 
   app.openapi(readiness, async (c) => {
-    const [database, others] = await Promise.all([checkDatabase(c.var.postgres), externalResults()])
-    const checks: Record<string, CheckResult> = { database, ...others }
+    const [database, cache, others] = await Promise.all([
+      checkDatabase(c.var.postgres),
+      checkCache(c.var.cache),
+      externalResults(),
+    ])
+    const checks: Record<string, CheckResult> = { database, cache, ...others }
     const failing = Object.entries(checks).filter(([, r]) => r.status === 'down').map(([k]) => k)
     const mem = Deno.memoryUsage()
     const body = {

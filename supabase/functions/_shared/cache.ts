@@ -1,0 +1,254 @@
+// The cache every function uses: Upstash Redis (REST) when configured, else an
+// in-process LRU with the same behaviour. A cache that is slow or down never
+// fails a request: each call gives up after a short timeout, logs one warning
+// (at most once a minute), and the caller goes to the database.
+import { Redis } from '@upstash/redis'
+import type { Config } from './config.ts'
+import { log } from './logger.ts'
+
+/** The seed design's key patterns and TTLs, in one place. */
+export const CACHE_POLICIES = {
+  user_profiles: { ttl: 3600, key: (userId: string) => `user:${userId}` },
+  chat_context: { ttl: 1800, key: (userId: string) => `context:${userId}` },
+  expense_summaries: {
+    ttl: 900,
+    key: (userId: string, period: string) => `expenses:${userId}:${period}`,
+  },
+  maintenance_records: { ttl: 1800, key: (userId: string) => `maintenance:${userId}` },
+  conversation_history: {
+    ttl: 3600,
+    key: (conversationId: string) => `chat_history:${conversationId}`,
+  },
+} as const
+
+export type CacheStatus = 'hit' | 'miss' | 'bypass'
+
+/** A storage backend: values are JSON text, keys already namespaced. */
+export interface CacheStore {
+  readonly backend: 'upstash' | 'memory' | 'disabled'
+  get(key: string): Promise<string | null>
+  set(key: string, value: string, ttlSeconds: number): Promise<void>
+  del(keys: string[]): Promise<void>
+  delByPrefix(prefix: string): Promise<void>
+  ping(): Promise<void>
+}
+
+export class Cache {
+  private lastWarning = 0
+
+  constructor(
+    readonly store: CacheStore,
+    private readonly opts: { prefix: string; timeoutMs: number },
+  ) {}
+
+  get backend() {
+    return this.store.backend
+  }
+
+  async get<T>(key: string): Promise<{ value?: T; status: CacheStatus }> {
+    const raw = await this.attempt('get', () => this.store.get(this.ns(key)))
+    if (raw === undefined) return { status: 'bypass' }
+    if (raw === null) return { status: 'miss' }
+    return { value: JSON.parse(raw) as T, status: 'hit' }
+  }
+
+  async set(key: string, value: unknown, ttlSeconds: number): Promise<void> {
+    await this.attempt('set', () => this.store.set(this.ns(key), JSON.stringify(value), ttlSeconds))
+  }
+
+  /** Drops keys; true when the cache confirmed it. */
+  async del(...keys: string[]): Promise<boolean> {
+    if (!keys.length) return true
+    return (await this.attempt('del', () => this.store.del(keys.map((k) => this.ns(k))))) !== undefined
+  }
+
+  async delByPrefix(prefix: string): Promise<boolean> {
+    return (await this.attempt('delByPrefix', () => this.store.delByPrefix(this.ns(prefix)))) !==
+      undefined
+  }
+
+  /** Cached value or the loader's (then cached). A failing cache means the loader's, uncached. */
+  async getOrLoad<T>(
+    key: string,
+    ttlSeconds: number,
+    load: () => Promise<T>,
+  ): Promise<{ value: T; status: CacheStatus }> {
+    const cached = await this.get<T>(key)
+    if (cached.status === 'hit') return { value: cached.value as T, status: 'hit' }
+    const value = await load()
+    if (cached.status === 'miss') await this.set(key, value, ttlSeconds)
+    return { value, status: cached.status }
+  }
+
+  /** Round trip for health checks; throws when the cache is down. */
+  async ping(): Promise<void> {
+    await withTimeout(this.store.ping(), this.opts.timeoutMs)
+  }
+
+  private ns(key: string) {
+    return `${this.opts.prefix}${key}`
+  }
+
+  private async attempt<T>(op: string, fn: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await withTimeout(fn(), this.opts.timeoutMs)
+    } catch (err) {
+      const now = Date.now()
+      if (now - this.lastWarning > 60_000) {
+        this.lastWarning = now
+        log('warn', 'cache unavailable, using the database', {
+          backend: this.store.backend,
+          op,
+          error: err instanceof Error ? err.message : String(err),
+        })
+      }
+      return undefined
+    }
+  }
+}
+
+/** Every key of one user's data, dropped when the account changes as a whole. */
+export async function invalidateUser(cache: Cache, userId: string): Promise<void> {
+  const p = CACHE_POLICIES
+  await Promise.all([
+    cache.del(p.user_profiles.key(userId), p.chat_context.key(userId), p.maintenance_records.key(userId)),
+    cache.delByPrefix(p.expense_summaries.key(userId, '')),
+  ])
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
+  })
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer))
+}
+
+/** Upstash Redis over REST. */
+export class UpstashStore implements CacheStore {
+  readonly backend = 'upstash' as const
+  readonly redis: Redis
+
+  constructor(url: string, token: string, timeoutMs: number) {
+    this.redis = new Redis({
+      url,
+      token,
+      automaticDeserialization: false,
+      enableTelemetry: false,
+      retry: { retries: 0 },
+      signal: () => AbortSignal.timeout(timeoutMs),
+    })
+  }
+
+  async get(key: string) {
+    return await this.redis.get<string>(key)
+  }
+
+  async set(key: string, value: string, ttlSeconds: number) {
+    await this.redis.set(key, value, { ex: ttlSeconds })
+  }
+
+  async del(keys: string[]) {
+    await this.redis.del(...keys)
+  }
+
+  async delByPrefix(prefix: string) {
+    const match = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`
+    let cursor: string | number = 0
+    do {
+      const [next, keys]: [string | number, string[]] = await this.redis.scan(cursor, { match, count: 500 })
+      if (keys.length) await this.redis.del(...keys)
+      cursor = next
+    } while (String(cursor) !== '0')
+  }
+
+  async ping() {
+    await this.redis.ping()
+  }
+}
+
+/** In-process LRU with TTLs, bounded by entry count and total size. */
+export class MemoryStore implements CacheStore {
+  readonly backend = 'memory' as const
+  private readonly entries = new Map<string, { value: string; expires: number }>()
+  private bytes = 0
+
+  constructor(private readonly maxEntries = 10_000, private readonly maxBytes = 32 * 1024 * 1024) {}
+
+  get(key: string) {
+    const e = this.entries.get(key)
+    if (!e) return Promise.resolve(null)
+    this.entries.delete(key)
+    if (e.expires <= Date.now()) {
+      this.bytes -= e.value.length
+      return Promise.resolve(null)
+    }
+    this.entries.set(key, e) // most recently used goes last
+    return Promise.resolve(e.value)
+  }
+
+  set(key: string, value: string, ttlSeconds: number) {
+    this.remove(key)
+    this.entries.set(key, { value, expires: Date.now() + ttlSeconds * 1000 })
+    this.bytes += value.length
+    while (this.entries.size > this.maxEntries || this.bytes > this.maxBytes) {
+      this.remove(this.entries.keys().next().value as string)
+    }
+    return Promise.resolve()
+  }
+
+  del(keys: string[]) {
+    for (const k of keys) this.remove(k)
+    return Promise.resolve()
+  }
+
+  delByPrefix(prefix: string) {
+    for (const k of [...this.entries.keys()]) if (k.startsWith(prefix)) this.remove(k)
+    return Promise.resolve()
+  }
+
+  ping() {
+    return Promise.resolve()
+  }
+
+  get size() {
+    return this.entries.size
+  }
+
+  private remove(key: string) {
+    const e = this.entries.get(key)
+    if (e) {
+      this.bytes -= e.value.length
+      this.entries.delete(key)
+    }
+  }
+}
+
+/** PAM_CACHE_ENABLED=false: every read misses and nothing is kept. */
+export class DisabledStore implements CacheStore {
+  readonly backend = 'disabled' as const
+  get = () => Promise.resolve(null)
+  set = () => Promise.resolve()
+  del = () => Promise.resolve()
+  delByPrefix = () => Promise.resolve()
+  ping = () => Promise.resolve()
+}
+
+const caches = new Map<string, Cache>()
+
+/** The process's cache for this configuration. */
+export function cacheFor(config: Config): Cache {
+  const { url, token } = config.upstash
+  const id = `${config.cache.enabled ? url ?? 'memory' : 'disabled'}|${config.cache.prefix}`
+  let cache = caches.get(id)
+  if (!cache) {
+    const store = !config.cache.enabled
+      ? new DisabledStore()
+      : url && token
+      ? new UpstashStore(url, token, config.cache.timeoutMs)
+      : new MemoryStore(config.cache.maxEntries)
+    cache = new Cache(store, { prefix: config.cache.prefix, timeoutMs: config.cache.timeoutMs })
+    caches.set(id, cache)
+  }
+  return cache
+}
