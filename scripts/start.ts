@@ -24,6 +24,8 @@ try {
     port,
     postgresPort: dbPort,
     hostname: env('PAM_HOST') ?? '127.0.0.1',
+    redisUrl: env('REDIS_URL'),
+    cache: env('PAM_LOCAL_CACHE') === 'memory' ? 'memory' : 'auto',
     log: env('PAM_DEBUG') ? (line) => console.error(`[postgres] ${line}`) : undefined,
   })
 } catch (err) {
@@ -41,6 +43,11 @@ PAM local stack is up.
   Auth             ${stack.url}/auth/v1
   API reference    ${stack.url}/functions/v1/docs   (OpenAPI: ${stack.url}/functions/v1/openapi.json)
   Database         ${db}${stack.embeddedPostgres ? '  (embedded)' : ''}
+  Cache            ${
+  stack.cache.backend === 'upstash'
+    ? `Redis ${stack.cache.redis} via the Upstash REST bridge at ${stack.cache.restUrl}`
+    : 'in-process (no REDIS_URL and no redis-server found; install Redis for the real thing)'
+}
 
   Publishable key  ${stack.keys.publishableKey}
   Secret key       ${stack.keys.secretKey}   (local only; never ship it to an app)

@@ -8,6 +8,8 @@ import { loadFunctions } from './functions.ts'
 import { createGateway } from './gateway.ts'
 import { type LocalKeys, loadOrCreateLocalKeys } from './keys.ts'
 import { prepareDatabase } from './database.ts'
+import { startPrivateRedis } from './redis.ts'
+import { createRedisBridge } from './redis-bridge.ts'
 import { freePort, type RunningPostgres, startEmbeddedPostgres } from './postgres.ts'
 import { closePools } from '../../supabase/functions/_shared/db.ts'
 import { log } from '../../supabase/functions/_shared/logger.ts'
@@ -23,6 +25,10 @@ export interface StackOptions {
   /** Port of the embedded Postgres; a free one when unset. */
   postgresPort?: number
   seed?: boolean
+  /** Cache: 'auto' = Redis (REDIS_URL, else a private redis-server when one is
+   * installed) behind the Upstash REST bridge, else in-process; 'memory' = in-process. */
+  cache?: 'auto' | 'memory'
+  redisUrl?: string
   log?: (line: string) => void
 }
 
@@ -31,6 +37,8 @@ export interface Stack {
   databaseUrl: string
   keys: LocalKeys
   embeddedPostgres: boolean
+  /** How the functions cache: through the Upstash REST bridge on Redis, or in-process. */
+  cache: { backend: 'upstash' | 'memory'; redis?: string; restUrl?: string }
   functions: string[]
   stop(): Promise<void>
 }
@@ -57,6 +65,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       log: ({ level, msg, ...fields }) =>
         log(level === 'error' ? 'error' : 'info', String(msg ?? 'auth request'), fields),
     })
+    const cache = opts.cache === 'memory' ? null : await startCache(opts.redisUrl)
     const functions = await loadFunctions()
     const gateway = createGateway({ functions, auth, publicUrl })
     const server = Deno.serve({ hostname, port, onListen: () => {} }, gateway)
@@ -67,15 +76,23 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     Deno.env.set('SUPABASE_JWKS', JSON.stringify(keys.jwks))
     Deno.env.set('SUPABASE_PUBLISHABLE_KEYS', JSON.stringify({ default: keys.publishableKey }))
     Deno.env.set('SUPABASE_SECRET_KEYS', JSON.stringify({ default: keys.secretKey }))
+    if (cache) {
+      Deno.env.set('UPSTASH_REDIS_REST_URL', cache.restUrl)
+      Deno.env.set('UPSTASH_REDIS_REST_TOKEN', cache.token)
+    }
 
     return {
       url: publicUrl,
       databaseUrl,
       keys,
       embeddedPostgres: Boolean(pg),
+      cache: cache
+        ? { backend: 'upstash', redis: cache.redisUrl, restUrl: cache.restUrl }
+        : { backend: 'memory' },
       functions: [...functions.keys()],
       async stop() {
         await server.shutdown()
+        await cache?.stop()
         await closePools()
         await adminSql.end({ timeout: 1 })
         await pg?.stop()
@@ -84,5 +101,24 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   } catch (err) {
     await pg?.stop()
     throw err
+  }
+}
+
+/** Redis behind the Upstash REST bridge, on its own port; null when there is no Redis. */
+async function startCache(redisUrl?: string) {
+  const redis = redisUrl ? { url: redisUrl, stop: () => Promise.resolve() } : await startPrivateRedis()
+  if (!redis) return null
+  const token = crypto.randomUUID()
+  const bridge = createRedisBridge({ redisUrl: redis.url, token })
+  const server = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, bridge.handler)
+  return {
+    redisUrl: redis.url,
+    restUrl: `http://127.0.0.1:${server.addr.port}`,
+    token,
+    async stop() {
+      await server.shutdown()
+      await bridge.close()
+      await redis.stop()
+    },
   }
 }
