@@ -46,9 +46,9 @@ export class Cache {
   }
 
   async get<T>(key: string): Promise<{ value?: T; status: CacheStatus }> {
-    const raw = await this.attempt('get', () => this.store.get(this.ns(key)))
-    if (raw === undefined) return { status: 'bypass' }
-    if (raw === null) return { status: 'miss' }
+    const { ok, value: raw } = await this.attempt('get', () => this.store.get(this.ns(key)))
+    if (!ok) return { status: 'bypass' }
+    if (raw === null || raw === undefined) return { status: 'miss' }
     return { value: JSON.parse(raw) as T, status: 'hit' }
   }
 
@@ -59,12 +59,11 @@ export class Cache {
   /** Drops keys; true when the cache confirmed it. */
   async del(...keys: string[]): Promise<boolean> {
     if (!keys.length) return true
-    return (await this.attempt('del', () => this.store.del(keys.map((k) => this.ns(k))))) !== undefined
+    return (await this.attempt('del', () => this.store.del(keys.map((k) => this.ns(k))))).ok
   }
 
   async delByPrefix(prefix: string): Promise<boolean> {
-    return (await this.attempt('delByPrefix', () => this.store.delByPrefix(this.ns(prefix)))) !==
-      undefined
+    return (await this.attempt('delByPrefix', () => this.store.delByPrefix(this.ns(prefix)))).ok
   }
 
   /** Cached value or the loader's (then cached). A failing cache means the loader's, uncached. */
@@ -89,9 +88,9 @@ export class Cache {
     return `${this.opts.prefix}${key}`
   }
 
-  private async attempt<T>(op: string, fn: () => Promise<T>): Promise<T | undefined> {
+  private async attempt<T>(op: string, fn: () => Promise<T>): Promise<{ ok: boolean; value?: T }> {
     try {
-      return await withTimeout(fn(), this.opts.timeoutMs)
+      return { ok: true, value: await withTimeout(fn(), this.opts.timeoutMs) }
     } catch (err) {
       const now = Date.now()
       if (now - this.lastWarning > 60_000) {
@@ -102,7 +101,7 @@ export class Cache {
           error: err instanceof Error ? err.message : String(err),
         })
       }
-      return undefined
+      return { ok: false }
     }
   }
 }

@@ -1,0 +1,162 @@
+// One set of cases for both cache backends: the in-process LRU and Upstash
+// (the real @upstash/redis client, through the local REST bridge, on a real Redis).
+import { assert, assertEquals } from './_support/assert.ts'
+import { redisAvailable, startUpstashBridge, type UpstashBridge } from './_support/redis.ts'
+import {
+  Cache,
+  CACHE_POLICIES,
+  type CacheStore,
+  invalidateUser,
+  MemoryStore,
+  UpstashStore,
+} from '../supabase/functions/_shared/cache.ts'
+
+const TIMEOUT_MS = 250
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+interface Backend {
+  name: string
+  store(): Promise<CacheStore>
+  teardown(): Promise<void>
+}
+
+let bridge: UpstashBridge | null = null
+const backends: Backend[] = [
+  { name: 'memory', store: () => Promise.resolve(new MemoryStore()), teardown: () => Promise.resolve() },
+  {
+    name: 'upstash',
+    async store() {
+      bridge ??= await startUpstashBridge()
+      return new UpstashStore(bridge!.url, bridge!.token, TIMEOUT_MS)
+    },
+    async teardown() {
+      await bridge?.close()
+      bridge = null
+    },
+  },
+]
+
+const newCache = (store: CacheStore) => new Cache(store, { prefix: `t${crypto.randomUUID().slice(0, 8)}:`, timeoutMs: TIMEOUT_MS })
+
+for (const b of backends) {
+  const ignore = b.name === 'upstash' && !redisAvailable
+  const t = (name: string, fn: (cache: Cache, store: CacheStore) => Promise<void>) =>
+    Deno.test({ name: `cache[${b.name}]: ${name}`, ignore, fn: async () => fn(newCache(await b.store()), await b.store()) })
+
+  t('set, get and miss; JSON values round-trip', async (cache) => {
+    assertEquals(await cache.get('absent'), { status: 'miss' })
+    const value = { name: 'Zoë 🚐', amount: '12.50', nested: { list: [1, null, 'x'] } }
+    await cache.set('k', value, 60)
+    assertEquals(await cache.get('k'), { value, status: 'hit' })
+  })
+
+  t('entries expire after their TTL', async (cache) => {
+    await cache.set('short', 'v', 1)
+    assertEquals((await cache.get('short')).status, 'hit')
+    await sleep(1500)
+    assertEquals(await cache.get('short'), { status: 'miss' })
+  })
+
+  t('del and delByPrefix drop exactly the matching keys', async (cache) => {
+    await cache.set('expenses:u1:month:2026-11', 1, 60)
+    await cache.set('expenses:u1:week:2026-11-23', 2, 60)
+    await cache.set('expenses:u10:month:2026-11', 3, 60)
+    await cache.set('user:u1', 4, 60)
+    assert(await cache.delByPrefix('expenses:u1:'))
+    assertEquals((await cache.get('expenses:u1:month:2026-11')).status, 'miss')
+    assertEquals((await cache.get('expenses:u1:week:2026-11-23')).status, 'miss')
+    assertEquals((await cache.get('expenses:u10:month:2026-11')).status, 'hit')
+    assert(await cache.del('user:u1'))
+    assertEquals((await cache.get('user:u1')).status, 'miss')
+  })
+
+  t('invalidateUser drops every key of that user and nobody else', async (cache) => {
+    const p = CACHE_POLICIES
+    for (const u of ['alice', 'bob']) {
+      await cache.set(p.user_profiles.key(u), u, 60)
+      await cache.set(p.chat_context.key(u), u, 60)
+      await cache.set(p.maintenance_records.key(u), u, 60)
+      await cache.set(p.expense_summaries.key(u, 'month:2026-11'), u, 60)
+    }
+    await invalidateUser(cache, 'alice')
+    for (const key of [p.user_profiles.key('alice'), p.chat_context.key('alice'), p.maintenance_records.key('alice'), p.expense_summaries.key('alice', 'month:2026-11')]) {
+      assertEquals((await cache.get(key)).status, 'miss', key)
+    }
+    assertEquals((await cache.get(p.expense_summaries.key('bob', 'month:2026-11'))).value, 'bob')
+    assertEquals((await cache.get(p.user_profiles.key('bob'))).value, 'bob')
+  })
+
+  t('getOrLoad loads once, then hits; a failing loader caches nothing', async (cache) => {
+    let loads = 0
+    const load = () => Promise.resolve({ n: ++loads })
+    assertEquals(await cache.getOrLoad('g', 60, load), { value: { n: 1 }, status: 'miss' })
+    assertEquals(await cache.getOrLoad('g', 60, load), { value: { n: 1 }, status: 'hit' })
+    assertEquals(loads, 1)
+    await cache.getOrLoad('bad', 60, () => Promise.reject(new Error('db said no'))).catch(() => {})
+    assertEquals((await cache.get('bad')).status, 'miss')
+  })
+
+  t('namespaces keep environments sharing one store apart', async (_cache, store) => {
+    const staging = new Cache(store, { prefix: 'staging:', timeoutMs: TIMEOUT_MS })
+    const prod = new Cache(store, { prefix: 'prod:', timeoutMs: TIMEOUT_MS })
+    const key = `user:${crypto.randomUUID()}`
+    await staging.set(key, 'staging', 60)
+    assertEquals((await prod.get(key)).status, 'miss')
+    await prod.delByPrefix('user:')
+    assertEquals((await staging.get(key)).value, 'staging')
+  })
+
+  if (b.name === 'upstash') {
+    Deno.test({
+      name: 'cache[upstash]: Redis going down turns every call into a quick bypass, never an error',
+      ignore,
+      fn: async () => {
+        const cache = newCache(await b.store())
+        await cache.set('k', 'v', 60)
+        await bridge!.stopRedis()
+        const started = performance.now()
+        assertEquals(await cache.get('k'), { status: 'bypass' })
+        assertEquals(await cache.getOrLoad('k', 60, () => Promise.resolve('from db')), { value: 'from db', status: 'bypass' })
+        assertEquals(await cache.del('k'), false)
+        await cache.set('k', 'v', 60)
+        assert(performance.now() - started < 4 * TIMEOUT_MS + 1000, 'bounded by the timeout')
+        let failed = false
+        await cache.ping().catch(() => (failed = true))
+        assert(failed, 'ping reports the cache down')
+        await b.teardown()
+      },
+    })
+  }
+}
+
+Deno.test('cache[memory]: bounded, least recently used entries go first', async () => {
+  const store = new MemoryStore(3)
+  const cache = new Cache(store, { prefix: '', timeoutMs: TIMEOUT_MS })
+  await cache.set('a', 1, 60)
+  await cache.set('b', 2, 60)
+  await cache.set('c', 3, 60)
+  await cache.get('a') // a is now the most recently used
+  await cache.set('d', 4, 60)
+  assertEquals(store.size, 3)
+  assertEquals((await cache.get('b')).status, 'miss')
+  for (const k of ['a', 'c', 'd']) assertEquals((await cache.get(k)).status, 'hit', k)
+  const small = new MemoryStore(1000, 100)
+  await small.set('big1', 'x'.repeat(60), 60)
+  await small.set('big2', 'x'.repeat(60), 60)
+  assertEquals(small.size, 1, 'the byte bound evicts too')
+})
+
+Deno.test('cache: a store that hangs is given up on after the timeout', async () => {
+  const hanging: CacheStore = {
+    backend: 'upstash',
+    get: () => new Promise(() => {}),
+    set: () => new Promise(() => {}),
+    del: () => new Promise(() => {}),
+    delByPrefix: () => new Promise(() => {}),
+    ping: () => new Promise(() => {}),
+  }
+  const cache = new Cache(hanging, { prefix: '', timeoutMs: 50 })
+  const started = performance.now()
+  assertEquals(await cache.getOrLoad('k', 60, () => Promise.resolve(42)), { value: 42, status: 'bypass' })
+  assert(performance.now() - started < 500)
+})
