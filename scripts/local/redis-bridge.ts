@@ -153,41 +153,36 @@ export function createRedisBridge(opts: {
     return json({ result: encodeReply(reply, base64) })
   }
 
-  async function pipeline(body: unknown, base64: boolean) {
-    let cmds: string[][]
+  /** A pipeline or transaction body: its commands, or the 400 to answer. */
+  function commandsOf(body: unknown): string[][] | Response {
     try {
-      if (!Array.isArray(body) || !body.length) throw new Error('a pipeline is a non-empty array of commands')
-      cmds = body.map(parseCommand)
+      if (!Array.isArray(body) || !body.length) throw new Error('expected a non-empty array of commands')
+      const cmds = body.map(parseCommand)
+      const no = cmds.map(refused).find(Boolean)
+      return no ? json({ error: no }, 400) : cmds
     } catch (err) {
       return json({ error: `ERR ${(err as Error).message}` }, 400)
     }
-    const no = cmds.map(refused).find(Boolean)
-    if (no) return json({ error: no }, 400)
-    const replies = await run(cmds)
-    return json(replies.map((r) =>
-      r instanceof RedisReplyError ? { error: r.message } : { result: encodeReply(r, base64) }
-    ))
+  }
+
+  const entries = (replies: Reply[], base64: boolean) =>
+    json(replies.map((r) => r instanceof RedisReplyError ? { error: r.message } : { result: encodeReply(r, base64) }))
+
+  async function pipeline(body: unknown, base64: boolean) {
+    const cmds = commandsOf(body)
+    return cmds instanceof Response ? cmds : entries(await run(cmds), base64)
   }
 
   async function multiExec(body: unknown, base64: boolean) {
-    let cmds: string[][]
-    try {
-      if (!Array.isArray(body) || !body.length) throw new Error('a transaction is a non-empty array of commands')
-      cmds = body.map(parseCommand)
-    } catch (err) {
-      return json({ error: `ERR ${(err as Error).message}` }, 400)
-    }
-    const no = cmds.map(refused).find(Boolean)
-    if (no) return json({ error: no }, 400)
+    const cmds = commandsOf(body)
+    if (cmds instanceof Response) return cmds
     const replies = await run(cmds, 'multi')
     const queued = replies.slice(1, -1).find((r) => r instanceof RedisReplyError) as RedisReplyError | undefined
     const exec = replies[replies.length - 1]
     if (queued || exec instanceof RedisReplyError || !Array.isArray(exec)) {
       return json({ error: (queued ?? (exec as RedisReplyError))?.message ?? 'ERR transaction aborted' }, 400)
     }
-    return json(exec.map((r) =>
-      r instanceof RedisReplyError ? { error: r.message } : { result: encodeReply(r, base64) }
-    ))
+    return entries(exec, base64)
   }
 
   return {
