@@ -1,0 +1,211 @@
+// An expense: its input and output shapes, its SQL columns, and the steps
+// every new expense goes through before it is stored — category and hustle
+// checks and category classification — done in bulk, so one expense and a
+// 5,000-row import share the same path.
+import type { Tx } from '../_shared/db.ts'
+import { z } from '../_shared/http.ts'
+import { CategorySlug, isBuiltinCategory } from './categories.ts'
+import { classify, type Classification } from './classify.ts'
+import { Currency, isoSql, type MoneyContext, optionalText, Uuid } from './common.ts'
+import { money } from './money.ts'
+import { calendarDate } from './periods.ts'
+
+export const PAYMENT_METHODS = ['cash', 'card', 'bank_transfer', 'digital_wallet', 'other'] as const
+export const FUEL_TYPES = ['diesel', 'unleaded', 'premium', 'e10', 'lpg', 'electric', 'other'] as const
+
+const decimal = (intDigits: number, fracDigits: number, example: string) =>
+  z.string()
+    .regex(new RegExp(`^\\d{1,${intDigits}}(\\.\\d{1,${fracDigits}})?$`), `a decimal string such as "${example}"`)
+    .refine((s) => Number(s) > 0, 'must be greater than 0')
+    .openapi({ type: 'string', example })
+
+const Tag = z.string().trim().min(1).max(40).regex(/^[^;\p{Cc}]+$/u, 'no ";" or control characters')
+
+const fields = {
+  amount: money(),
+  currency: Currency.optional().openapi({ description: "default: the profile's currency, else AUD" }),
+  category: CategorySlug.optional().openapi({ description: 'a fixed or own category; inferred when absent' }),
+  description: z.string().trim().max(500).optional(),
+  merchant: optionalText(200),
+  date: calendarDate().optional().openapi({ description: "the local calendar day; default: today in the profile's time zone" }),
+  location: optionalText(200),
+  latitude: z.number().min(-90).max(90).nullable().optional(),
+  longitude: z.number().min(-180).max(180).nullable().optional(),
+  payment_method: z.enum(PAYMENT_METHODS).nullable().optional(),
+  tags: z.array(Tag).max(20).optional(),
+  receipt_url: z.string().max(2048).url().regex(/^https?:\/\//i, 'an http(s) URL').nullable().optional(),
+  vehicle_id: Uuid.nullable().optional(),
+  trip_id: Uuid.nullable().optional(),
+  hustle_id: Uuid.nullable().optional(),
+  fuel_type: z.enum(FUEL_TYPES).nullable().optional(),
+  fuel_volume: decimal(6, 2, '62.40').nullable().optional(),
+  fuel_price_per_unit: decimal(5, 3, '1.989').nullable().optional(),
+  odometer: z.number().int().min(0).max(10_000_000).nullable().optional(),
+}
+
+const bothOrNeither = (v: { latitude?: number | null; longitude?: number | null }) =>
+  ('latitude' in v) === ('longitude' in v) && (v.latitude == null) === (v.longitude == null)
+const latLng = { message: 'latitude and longitude go together', path: ['latitude'] }
+
+export const ExpenseCreate = z.object(fields).strict().refine(bothOrNeither, latLng).openapi('ExpenseCreate')
+export type ExpenseCreate = z.infer<typeof ExpenseCreate>
+
+export const ExpensePatch = z.object(fields).partial().strict()
+  .refine(bothOrNeither, latLng)
+  .refine((v) => Object.keys(v).length > 0, 'nothing to update')
+  .openapi('ExpensePatch')
+
+export const Expense = z.object({
+  id: z.string(),
+  amount: z.string().openapi({ example: '45.20' }),
+  currency: z.string(),
+  category: z.string(),
+  category_source: z.enum(['user', 'learned', 'rule', 'default']),
+  description: z.string(),
+  merchant: z.string().nullable(),
+  date: z.string(),
+  location: z.string().nullable(),
+  latitude: z.number().nullable(),
+  longitude: z.number().nullable(),
+  payment_method: z.string().nullable(),
+  tags: z.array(z.string()),
+  receipt_url: z.string().nullable(),
+  vehicle_id: z.string().nullable(),
+  trip_id: z.string().nullable(),
+  hustle_id: z.string().nullable(),
+  fuel_type: z.string().nullable(),
+  fuel_volume: z.string().nullable(),
+  fuel_price_per_unit: z.string().nullable(),
+  odometer: z.number().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+}).openapi('Expense')
+export type Expense = z.infer<typeof Expense>
+
+/** The select list that gives an Expense (e = public.expenses). */
+export const EXPENSE_COLUMNS = `e.id, e.amount::text as amount, e.currency::text as currency, e.category,
+  e.category_source, e.description, e.merchant, e.date::text as date, e.location, e.latitude, e.longitude,
+  e.payment_method, e.tags, e.receipt_url, e.vehicle_id, e.trip_id, e.hustle_id, e.fuel_type,
+  e.fuel_volume::text as fuel_volume, e.fuel_price_per_unit::text as fuel_price_per_unit, e.odometer,
+  ${isoSql('e.created_at')} as created_at, ${isoSql('e.updated_at')} as updated_at`
+
+/** A row ready for insert: every column given (no reliance on defaults). */
+export interface ExpenseRow {
+  amount: string
+  currency: string
+  category: string
+  category_source: string
+  description: string
+  merchant: string | null
+  date: string
+  location: string | null
+  latitude: number | null
+  longitude: number | null
+  payment_method: string | null
+  tags: string[]
+  receipt_url: string | null
+  vehicle_id: string | null
+  trip_id: string | null
+  hustle_id: string | null
+  fuel_type: string | null
+  fuel_volume: string | null
+  fuel_price_per_unit: string | null
+  odometer: number | null
+}
+
+export interface Prepared {
+  rows: ExpenseRow[]
+  classifications: (Classification | null)[]
+  /** Problems per input index (unknown category, unknown hustle). */
+  errors: { index: number; field: string; message: string }[]
+}
+
+/** Checks references, classifies what has no category, fills defaults. Two or three queries for any number of inputs. */
+export async function prepareExpenses(tx: Tx, ctx: MoneyContext, inputs: ExpenseCreate[]): Promise<Prepared> {
+  const errors: Prepared['errors'] = []
+  const ownWanted = [...new Set(inputs.map((i) => i.category).filter((c): c is string => !!c && !isBuiltinCategory(c)))]
+  const own = new Set<string>()
+  if (ownWanted.length) {
+    for (const r of await tx`select slug from public.expense_categories where slug = any(${ownWanted}::text[])`) own.add(r.slug)
+  }
+  const hustlesWanted = [...new Set(inputs.map((i) => i.hustle_id).filter((h): h is string => !!h))]
+  const hustles = new Set<string>()
+  if (hustlesWanted.length) {
+    for (const r of await tx`select id from public.hustles where id = any(${hustlesWanted}::uuid[])`) hustles.add(r.id)
+  }
+  // Learned categories: the user's own latest choice for the same merchant key.
+  const unclassified = inputs.map((inp, index) => ({ inp, index })).filter(({ inp }) => !inp.category)
+  const learned = new Map<number, { category: string; key: string }>()
+  if (unclassified.length) {
+    const rows = await tx`
+      select k.i::int as index, k.key, l.category
+      from (
+        select t.i, public.wins_match_key(t.m, t.d) as key
+        from unnest(${unclassified.map((u) => u.inp.merchant ?? null)}::text[],
+                    ${unclassified.map((u) => u.inp.description ?? '')}::text[],
+                    ${unclassified.map((u) => u.index)}::int[]) as t(m, d, i)
+      ) k
+      cross join lateral (
+        select e.category from public.expenses e
+        where e.user_id = (select auth.uid()) and e.match_key = k.key and e.category_source = 'user'
+        order by e.created_at desc limit 1
+      ) l
+      where k.key is not null`
+    for (const r of rows) learned.set(r.index, { category: r.category, key: r.key })
+  }
+
+  const classifications: (Classification | null)[] = []
+  const rows = inputs.map((inp, index): ExpenseRow => {
+    if (inp.category && !isBuiltinCategory(inp.category) && !own.has(inp.category)) {
+      errors.push({ index, field: 'category', message: `unknown category "${inp.category}"` })
+    }
+    if (inp.hustle_id && !hustles.has(inp.hustle_id)) {
+      errors.push({ index, field: 'hustle_id', message: 'not one of your hustles' })
+    }
+    const cls = inp.category ? null : classify(inp.merchant, inp.description, learned.get(index) ?? null)
+    classifications.push(cls)
+    return {
+      amount: inp.amount,
+      currency: inp.currency ?? ctx.currency,
+      category: inp.category ?? cls!.category,
+      category_source: inp.category ? 'user' : cls!.source,
+      description: inp.description ?? '',
+      merchant: inp.merchant ?? null,
+      date: inp.date ?? ctx.today,
+      location: inp.location ?? null,
+      latitude: inp.latitude ?? null,
+      longitude: inp.longitude ?? null,
+      payment_method: inp.payment_method ?? null,
+      tags: inp.tags ?? [],
+      receipt_url: inp.receipt_url ?? null,
+      vehicle_id: inp.vehicle_id ?? null,
+      trip_id: inp.trip_id ?? null,
+      hustle_id: inp.hustle_id ?? null,
+      fuel_type: inp.fuel_type ?? null,
+      fuel_volume: inp.fuel_volume ?? null,
+      fuel_price_per_unit: inp.fuel_price_per_unit ?? null,
+      odometer: inp.odometer ?? null,
+    }
+  })
+  return { rows, classifications, errors }
+}
+
+const RECORD_TYPE = `amount numeric, currency text, category text, category_source text, description text,
+  merchant text, date date, location text, latitude double precision, longitude double precision,
+  payment_method text, tags text[], receipt_url text, vehicle_id uuid, trip_id uuid, hustle_id uuid,
+  fuel_type text, fuel_volume numeric, fuel_price_per_unit numeric, odometer integer`
+const RECORD_COLUMNS = RECORD_TYPE.split(',').map((c) => c.trim().split(' ')[0]).join(', ')
+
+/** Inserts prepared rows in one statement (one parameter, whatever the count). */
+export async function insertExpenses(tx: Tx, rows: ExpenseRow[]): Promise<Expense[]> {
+  return await tx.unsafe<Expense[]>(
+    `with inserted as (
+       insert into public.expenses (${RECORD_COLUMNS})
+       select ${RECORD_COLUMNS} from jsonb_to_recordset($1::jsonb -> 'rows') as r(${RECORD_TYPE})
+       returning *
+     )
+     select ${EXPENSE_COLUMNS} from inserted e`,
+    // An object (not an array, which postgres.js would send as a Postgres array); serialized for the jsonb cast.
+    [{ rows }] as never[],
+  )
+}

@@ -1,0 +1,238 @@
+// /wins/expenses: create (classified when no category is given, answered with
+// the budget impact), list (filters, keyset pages newest first), read,
+// update, delete. Every write drops the user's cached summaries after commit.
+import type { App } from '../_shared/http.ts'
+import { route, z } from '../_shared/http.ts'
+import type { Tx } from '../_shared/db.ts'
+import { ApiError, notFound } from '../_shared/errors.ts'
+import { BudgetImpact, budgetImpact } from './budget-status.ts'
+import { CategorySlug, isBuiltinCategory } from './categories.ts'
+import {
+  body,
+  errorOf,
+  IdParams,
+  invalidateSummaries,
+  json,
+  likePattern,
+  moneyContext,
+  params,
+  Uuid,
+  type WinsOptions,
+} from './common.ts'
+import {
+  Expense,
+  EXPENSE_COLUMNS,
+  ExpenseCreate,
+  ExpensePatch,
+  insertExpenses,
+  prepareExpenses,
+} from './expense-model.ts'
+import { decodeCursor, page, PageQuery } from './pagination.ts'
+import { calendarDate } from './periods.ts'
+
+export const expenseFilterFields = {
+  from: calendarDate().optional().openapi({ description: 'first day (inclusive)' }),
+  to: calendarDate().optional().openapi({ description: 'last day (inclusive)' }),
+  category: CategorySlug.optional(),
+  vehicle_id: Uuid.optional(),
+  trip_id: Uuid.optional(),
+  hustle_id: Uuid.optional(),
+  tag: z.string().trim().min(1).max(40).optional(),
+  q: z.string().trim().min(1).max(100).optional()
+    .openapi({ description: 'text in the description, merchant or location (case-insensitive)' }),
+}
+export const fromBeforeTo: [(f: { from?: string; to?: string }) => boolean, { message: string; path: string[] }] = [
+  (f) => !f.from || !f.to || f.from <= f.to,
+  { message: 'from is after to', path: ['from'] },
+]
+export const ExpenseFilters = z.object(expenseFilterFields).refine(...fromBeforeTo)
+export type ExpenseFilters = z.infer<typeof ExpenseFilters>
+
+/** SQL conditions for the filters (alias e). */
+export function expenseWhere(f: ExpenseFilters, p: (v: unknown) => string): string {
+  const where = ['e.user_id = (select auth.uid())']
+  if (f.from) where.push(`e.date >= ${p(f.from)}::date`)
+  if (f.to) where.push(`e.date <= ${p(f.to)}::date`)
+  if (f.category) where.push(`e.category = ${p(f.category)}`)
+  if (f.vehicle_id) where.push(`e.vehicle_id = ${p(f.vehicle_id)}::uuid`)
+  if (f.trip_id) where.push(`e.trip_id = ${p(f.trip_id)}::uuid`)
+  if (f.hustle_id) where.push(`e.hustle_id = ${p(f.hustle_id)}::uuid`)
+  if (f.tag) where.push(`e.tags @> array[${p(f.tag)}::text]`)
+  if (f.q) {
+    const q = p(likePattern(f.q))
+    where.push(`(e.description ilike ${q} or e.merchant ilike ${q} or e.location ilike ${q})`)
+  }
+  return where.join(' and ')
+}
+
+const Classification = z.object({
+  source: z.enum(['learned', 'rule', 'default']),
+  matched: z.string().nullable().openapi({ description: 'the merchant or keyword that matched, or the learned merchant key' }),
+}).nullable()
+
+const ExpenseWritten = z.object({
+  expense: Expense,
+  category_inferred: z.boolean(),
+  classification: Classification,
+  budgets: z.array(BudgetImpact).openapi({ description: "the expense category's budgets, in their current period" }),
+})
+
+const tags = ['wins: expenses']
+
+const createExpense = route({
+  method: 'post',
+  path: '/expenses',
+  auth: 'user',
+  tags,
+  summary: 'Record an expense (category inferred when absent); answers with the budget impact',
+  request: body(ExpenseCreate),
+  responses: { 201: { description: 'Recorded', ...json(ExpenseWritten) } },
+})
+
+const listExpenses = route({
+  method: 'get',
+  path: '/expenses',
+  auth: 'user',
+  tags,
+  summary: 'Expenses, newest first, filtered, one page at a time',
+  request: { query: z.object({ ...expenseFilterFields, ...PageQuery }).refine(...fromBeforeTo) },
+  responses: {
+    200: { description: 'A page', ...json(z.object({ expenses: z.array(Expense), next_cursor: z.string().nullable() })) },
+  },
+})
+
+const getExpense = route({
+  method: 'get',
+  path: '/expenses/{id}',
+  auth: 'user',
+  tags,
+  summary: 'One expense',
+  request: { params: IdParams },
+  responses: { 200: { description: 'The expense', ...json(z.object({ expense: Expense })) }, 404: errorOf('No such expense') },
+})
+
+const patchExpense = route({
+  method: 'patch',
+  path: '/expenses/{id}',
+  auth: 'user',
+  tags,
+  summary: 'Change an expense (null clears optional fields); answers with the budget impact',
+  request: { params: IdParams, ...body(ExpensePatch) },
+  responses: {
+    200: { description: 'Updated', ...json(ExpenseWritten.omit({ category_inferred: true, classification: true })) },
+    404: errorOf('No such expense'),
+  },
+})
+
+const deleteExpense = route({
+  method: 'delete',
+  path: '/expenses/{id}',
+  auth: 'user',
+  tags,
+  summary: 'Delete an expense',
+  request: { params: IdParams },
+  responses: { 204: { description: 'Deleted' }, 404: errorOf('No such expense') },
+})
+
+/** SQL type of each writable column, for casts in hand-built updates. */
+const COLUMN_TYPES: Record<string, string> = {
+  amount: 'numeric', currency: 'text', category: 'text', description: 'text', merchant: 'text', date: 'date',
+  location: 'text', latitude: 'double precision', longitude: 'double precision', payment_method: 'text',
+  tags: 'text[]', receipt_url: 'text', vehicle_id: 'uuid', trip_id: 'uuid', hustle_id: 'uuid', fuel_type: 'text',
+  fuel_volume: 'numeric', fuel_price_per_unit: 'numeric', odometer: 'integer',
+}
+
+export const invalidReference = (field: string, message: string) =>
+  new ApiError(400, field === 'category' ? 'unknown_category' : 'unknown_hustle', message, [{ path: [field], message }])
+
+async function checkReferences(tx: Tx, patch: { category?: string; hustle_id?: string | null }) {
+  if (patch.category && !isBuiltinCategory(patch.category)) {
+    const [own] = await tx`select 1 from public.expense_categories where slug = ${patch.category}`
+    if (!own) throw invalidReference('category', `unknown category "${patch.category}"`)
+  }
+  if (patch.hustle_id) {
+    const [h] = await tx`select 1 from public.hustles where id = ${patch.hustle_id}`
+    if (!h) throw invalidReference('hustle_id', 'not one of your hustles')
+  }
+}
+
+export function registerExpenseRoutes(app: App, opts: WinsOptions) {
+  app.openapi(createExpense, async (c) => {
+    const input = c.req.valid('json')
+    const result = await c.var.postgres.transaction(async (tx) => {
+      const ctx = await moneyContext(tx, opts.now())
+      const prepared = await prepareExpenses(tx, ctx, [input])
+      const problem = prepared.errors[0]
+      if (problem) throw invalidReference(problem.field, problem.message)
+      const [expense] = await insertExpenses(tx, prepared.rows)
+      const cls = prepared.classifications[0]
+      return {
+        expense,
+        category_inferred: cls !== null,
+        classification: cls && { source: cls.source, matched: cls.matched },
+        budgets: await budgetImpact(tx, ctx, [expense]),
+      }
+    })
+    await invalidateSummaries(c)
+    return c.json(result, 201)
+  })
+
+  app.openapi(listExpenses, async (c) => {
+    const { limit, cursor, ...filters } = c.req.valid('query')
+    const { values, p } = params()
+    let where = expenseWhere(filters, p)
+    if (cursor) {
+      const [d, t, id] = decodeCursor(cursor, ['date', 'timestamp', 'uuid'])
+      where += ` and (e.date, e.created_at, e.id) < (${p(d)}::date, ${p(t)}::text::timestamptz, ${p(id)}::uuid)`
+    }
+    const rows = await c.var.postgres.queryRaw<Expense>(
+      `select ${EXPENSE_COLUMNS} from public.expenses e where ${where}
+       order by e.date desc, e.created_at desc, e.id desc limit ${p(limit + 1)}`,
+      values,
+    )
+    const { items, next_cursor } = page(rows, limit, (e) => [e.date, e.created_at, e.id])
+    return c.json({ expenses: items, next_cursor }, 200)
+  })
+
+  app.openapi(getExpense, async (c) => {
+    const { id } = c.req.valid('param')
+    const [expense] = await c.var.postgres.queryRaw<Expense>(
+      `select ${EXPENSE_COLUMNS} from public.expenses e where e.id = $1`,
+      [id],
+    )
+    if (!expense) throw notFound('expense')
+    return c.json({ expense }, 200)
+  })
+
+  app.openapi(patchExpense, async (c) => {
+    const { id } = c.req.valid('param')
+    const patch = c.req.valid('json')
+    const result = await c.var.postgres.transaction(async (tx) => {
+      const ctx = await moneyContext(tx, opts.now())
+      const [before] = await tx`
+        select category, date::text as date, currency::text as currency from public.expenses where id = ${id} for update`
+      if (!before) throw notFound('expense')
+      await checkReferences(tx, patch)
+      const { values, p } = params()
+      const sets = Object.entries(patch).map(([k, v]) => `${k} = ${p(v)}::${COLUMN_TYPES[k]}`)
+      // A category the user picks is their choice, and teaches future classification.
+      if (patch.category) sets.push(`category_source = 'user'`)
+      const [expense] = await tx.unsafe<Expense[]>(
+        `update public.expenses e set ${sets.join(', ')} where e.id = ${p(id)}::uuid returning ${EXPENSE_COLUMNS}`,
+        values as never[],
+      )
+      const budgets = await budgetImpact(tx, ctx, [before as { category: string; date: string; currency: string }, expense])
+      return { expense, budgets }
+    })
+    await invalidateSummaries(c)
+    return c.json(result, 200)
+  })
+
+  app.openapi(deleteExpense, async (c) => {
+    const { id } = c.req.valid('param')
+    const rows = await c.var.postgres.query`delete from public.expenses where id = ${id} returning id`
+    if (!rows.length) throw notFound('expense')
+    await invalidateSummaries(c)
+    return c.body(null, 204)
+  })
+}

@@ -1,0 +1,54 @@
+// Keyset pagination. A cursor is opaque to clients: base64url of the sort key
+// of the last row returned ([date, created_at, id] for expenses and income,
+// [created_at, id] elsewhere). created_at travels as an ISO string with
+// microseconds, formatted by Postgres, so nothing is lost on the way. Queries
+// bind it as text and cast in SQL (`$n::text::timestamptz`): a parameter typed
+// timestamptz goes through a JavaScript Date in postgres.js and loses the
+// microseconds, which would repeat rows at page boundaries.
+import { ApiError } from '../_shared/errors.ts'
+import { z } from '../_shared/http.ts'
+
+export const DEFAULT_LIMIT = 50
+export const MAX_LIMIT = 200
+
+export const PageQuery = {
+  limit: z.coerce.number().int().min(1).max(MAX_LIMIT).default(DEFAULT_LIMIT)
+    .openapi({ description: `page size, 1–${MAX_LIMIT} (default ${DEFAULT_LIMIT})` }),
+  cursor: z.string().max(300).optional().openapi({ description: 'next_cursor of the previous page' }),
+}
+
+const b64url = (s: string) => btoa(String.fromCharCode(...new TextEncoder().encode(s)))
+  .replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+
+export function encodeCursor(key: string[]): string {
+  return b64url(JSON.stringify(key))
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const DAY = /^\d{4}-\d{2}-\d{2}$/
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/
+
+/** Decodes a cursor made by encodeCursor with the given shape; 400 invalid_cursor otherwise. */
+export function decodeCursor(cursor: string, shape: ('date' | 'timestamp' | 'uuid')[]): string[] {
+  const bad = () => new ApiError(400, 'invalid_cursor', 'the cursor is not one this API gave out')
+  let key: unknown
+  try {
+    const bin = atob(cursor.replace(/-/g, '+').replace(/_/g, '/'))
+    key = JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0))))
+  } catch {
+    throw bad()
+  }
+  if (!Array.isArray(key) || key.length !== shape.length) throw bad()
+  const patterns = { date: DAY, timestamp: TIMESTAMP, uuid: UUID }
+  shape.forEach((kind, i) => {
+    if (typeof key[i] !== 'string' || !patterns[kind].test(key[i] as string)) throw bad()
+  })
+  return key as string[]
+}
+
+/** Trims the extra row fetched to know whether there is a next page, and makes the cursor. */
+export function page<T>(rows: T[], limit: number, keyOf: (row: T) => string[]): { items: T[]; next_cursor: string | null } {
+  const items = rows.slice(0, limit)
+  const next_cursor = rows.length > limit ? encodeCursor(keyOf(items[items.length - 1])) : null
+  return { items, next_cursor }
+}

@@ -1,0 +1,105 @@
+// Calendar days and periods. Expense and income dates are local calendar days
+// (YYYY-MM-DD, as the user entered them), so period arithmetic is pure date
+// arithmetic; the time zone only decides which day is "today".
+import { z } from '../_shared/http.ts'
+
+export type Period = 'week' | 'month' | 'year'
+export type BudgetPeriod = 'weekly' | 'monthly' | 'yearly'
+
+export const budgetPeriodUnit: Record<BudgetPeriod, Period> = { weekly: 'week', monthly: 'month', yearly: 'year' }
+
+const DATE_PATTERN = /^\d{4}-\d{2}-\d{2}$/
+export const MIN_DATE = '1970-01-01'
+export const MAX_DATE = '2100-12-31'
+
+export function isCalendarDate(s: string): boolean {
+  if (!DATE_PATTERN.test(s)) return false
+  const d = new Date(`${s}T00:00:00Z`)
+  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s
+}
+
+/** A YYYY-MM-DD calendar day between 1970-01-01 and 2100-12-31. */
+export const calendarDate = () =>
+  z.string()
+    .regex(DATE_PATTERN, 'a date as YYYY-MM-DD')
+    .refine((s) => !DATE_PATTERN.test(s) || isCalendarDate(s), 'not a calendar date')
+    .refine((s) => !isCalendarDate(s) || (s >= MIN_DATE && s <= MAX_DATE), `must be between ${MIN_DATE} and ${MAX_DATE}`)
+    .openapi({ type: 'string', format: 'date', example: '2026-03-31' })
+
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** The calendar day `now` falls on in `timeZone` (an unknown zone counts as UTC). */
+export function localDate(now: Date, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone: isTimeZone(timeZone) ? timeZone : 'UTC',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  }).formatToParts(now)
+  const get = (t: string) => parts.find((p) => p.type === t)!.value
+  return `${get('year')}-${get('month')}-${get('day')}`
+}
+
+const toDate = (s: string) => new Date(`${s}T00:00:00Z`)
+const fmt = (d: Date) => d.toISOString().slice(0, 10)
+
+export function addDays(day: string, n: number): string {
+  const d = toDate(day)
+  d.setUTCDate(d.getUTCDate() + n)
+  return fmt(d)
+}
+
+/** Whole days from a to b (b - a). */
+export function daysBetween(a: string, b: string): number {
+  return Math.round((toDate(b).getTime() - toDate(a).getTime()) / 86_400_000)
+}
+
+export interface Bounds {
+  start: string
+  /** Inclusive. */
+  end: string
+  days: number
+}
+
+/** The calendar period containing `day`: ISO week (Monday–Sunday), month or year. */
+export function periodOf(period: Period, day: string): Bounds {
+  const d = toDate(day)
+  let start: Date
+  let next: Date
+  if (period === 'week') {
+    const isoDow = (d.getUTCDay() + 6) % 7 // Monday = 0
+    start = new Date(d)
+    start.setUTCDate(d.getUTCDate() - isoDow)
+    next = new Date(start)
+    next.setUTCDate(start.getUTCDate() + 7)
+  } else if (period === 'month') {
+    start = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1))
+    next = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1))
+  } else {
+    start = new Date(Date.UTC(d.getUTCFullYear(), 0, 1))
+    next = new Date(Date.UTC(d.getUTCFullYear() + 1, 0, 1))
+  }
+  const s = fmt(start)
+  const end = addDays(fmt(next), -1)
+  return { start: s, end, days: daysBetween(s, end) + 1 }
+}
+
+/** The period just before the one containing `day`. */
+export function previousPeriodOf(period: Period, day: string): Bounds {
+  return periodOf(period, addDays(periodOf(period, day).start, -1))
+}
+
+/** Days of the period counted for averages and projections: all of a past
+ * period, the elapsed ones (today included) of the current one, none of a future one. */
+export function daysCounted(bounds: Bounds, today: string): number {
+  if (today > bounds.end) return bounds.days
+  if (today < bounds.start) return 0
+  return daysBetween(bounds.start, today) + 1
+}

@@ -1,0 +1,195 @@
+// GET /wins/summary: income, expenses, net, by category, daily average, top
+// merchants and locations, and the change from the previous period. The
+// aggregates come from one SQL query over the (user_id, date) indexes and are
+// cached per user, period and currency (expenses:{user_id}:{period}:{start}:{currency}, 15 min);
+// every expense or income write drops the user's cached summaries.
+import type { App } from '../_shared/http.ts'
+import { route, z } from '../_shared/http.ts'
+import type { PostgresApi } from '../_shared/db.ts'
+import { CACHE_POLICIES } from '../_shared/cache.ts'
+import { BUILTIN_CATEGORIES } from './categories.ts'
+import { json, moneyContext, type WinsOptions } from './common.ts'
+import { canonical, divRound, fromCents, percentOf, toCents } from './money.ts'
+import { type Bounds, calendarDate, daysCounted, type Period, periodOf, previousPeriodOf } from './periods.ts'
+
+const Ranked = (key: 'merchant' | 'location') =>
+  z.array(z.object({ [key]: z.string(), amount: z.string(), count: z.number() }))
+
+const Summary = z.object({
+  period: z.enum(['week', 'month', 'year']),
+  start: z.string(),
+  end: z.string(),
+  today: z.string().openapi({ description: "today in the profile's time zone" }),
+  timezone: z.string(),
+  currency: z.string().openapi({ description: 'the profile currency; rows in other currencies are in other_currencies' }),
+  income: z.string(),
+  expenses: z.string(),
+  net: z.string(),
+  expense_count: z.number(),
+  days_counted: z.number().openapi({ description: 'days of the period so far (all of a past period)' }),
+  daily_average: z.string().openapi({ description: 'expenses / days_counted' }),
+  by_category: z.array(z.object({
+    category: z.string(),
+    label: z.string(),
+    amount: z.string(),
+    count: z.number(),
+    percent: z.number().nullable(),
+  })),
+  top_merchants: Ranked('merchant'),
+  top_locations: Ranked('location'),
+  other_currencies: z.array(z.object({ currency: z.string(), income: z.string(), expenses: z.string() })),
+  previous: z.object({ start: z.string(), end: z.string(), income: z.string(), expenses: z.string(), net: z.string() }),
+  change: z.object({
+    income: z.string(),
+    expenses: z.string(),
+    net: z.string(),
+    income_percent: z.number().nullable(),
+    expenses_percent: z.number().nullable(),
+  }),
+}).openapi('Summary')
+
+const getSummary = route({
+  method: 'get',
+  path: '/summary',
+  auth: 'user',
+  tags: ['wins: summary'],
+  summary: 'Income and spending for the week, month or year containing a day (cached; x-cache says hit or miss)',
+  request: {
+    query: z.object({
+      period: z.enum(['week', 'month', 'year']).default('month'),
+      date: calendarDate().optional().openapi({ description: "a day in the period; default: today in the profile's time zone" }),
+    }),
+  },
+  responses: { 200: { description: 'The summary', ...json(Summary) } },
+})
+
+/** What the SQL gives (and the cache keeps): nothing here depends on today. */
+interface Aggregates {
+  expenses: string
+  expense_count: number
+  income: string
+  previous_expenses: string
+  previous_income: string
+  by_category: { category: string; label: string | null; amount: string; count: number }[]
+  top_merchants: { merchant: string; amount: string; count: number }[]
+  top_locations: { location: string; amount: string; count: number }[]
+  other_currencies: { currency: string; income: string; expenses: string }[]
+}
+
+export const TOP_N = 5
+
+/** The summary query: one statement, one index range scan per table covering both periods. */
+export const SUMMARY_SQL = `
+with e as (
+  select e.date, e.amount, e.currency, e.category, e.merchant, e.location
+  from public.expenses e
+  where e.user_id = (select auth.uid()) and e.date between $1::date and $3::date
+),
+i as (
+  select i.date, i.amount, i.currency
+  from public.income i
+  where i.user_id = (select auth.uid()) and i.date between $1::date and $3::date
+),
+cur as (select * from e where e.date >= $2::date and e.currency = $4)
+select
+  (select coalesce(sum(amount), 0)::text from cur) as expenses,
+  (select count(*)::int from cur) as expense_count,
+  (select coalesce(sum(amount), 0)::text from e where date < $2::date and currency = $4) as previous_expenses,
+  (select coalesce(sum(amount), 0)::text from i where date >= $2::date and currency = $4) as income,
+  (select coalesce(sum(amount), 0)::text from i where date < $2::date and currency = $4) as previous_income,
+  (select coalesce(json_agg(json_build_object('category', x.category, 'label', c.label, 'amount', x.amount::text,
+                                              'count', x.n) order by x.amount desc, x.category), '[]')
+     from (select category, sum(amount) as amount, count(*)::int as n from cur group by category) x
+     left join public.expense_categories c on c.user_id = (select auth.uid()) and c.slug = x.category) as by_category,
+  (select coalesce(json_agg(json_build_object('merchant', x.name, 'amount', x.amount::text, 'count', x.n)
+                            order by x.amount desc, x.name), '[]')
+     from (select min(merchant) as name, sum(amount) as amount, count(*)::int as n from cur
+           where merchant is not null group by lower(btrim(merchant))
+           order by sum(amount) desc, min(merchant) limit ${TOP_N}) x) as top_merchants,
+  (select coalesce(json_agg(json_build_object('location', x.name, 'amount', x.amount::text, 'count', x.n)
+                            order by x.amount desc, x.name), '[]')
+     from (select min(location) as name, sum(amount) as amount, count(*)::int as n from cur
+           where location is not null group by lower(btrim(location))
+           order by sum(amount) desc, min(location) limit ${TOP_N}) x) as top_locations,
+  (select coalesce(json_agg(json_build_object('currency', u.currency, 'income', u.income::text,
+                                              'expenses', u.expenses::text) order by u.currency), '[]')
+     from (select currency::text as currency, sum(inc) as income, sum(exp) as expenses from (
+             select currency, 0::numeric as inc, amount as exp from e where date >= $2::date and currency <> $4
+             union all
+             select currency, amount, 0 from i where date >= $2::date and currency <> $4) o
+           group by currency) u) as other_currencies`
+
+export async function loadAggregates(pg: PostgresApi, cur: Bounds, prev: Bounds, currency: string): Promise<Aggregates> {
+  const [row] = await pg.queryRaw<Aggregates>(SUMMARY_SQL, [prev.start, cur.start, cur.end, currency])
+  return row
+}
+
+const builtinLabel = (slug: string) => BUILTIN_CATEGORIES.find((c) => c.slug === slug)?.label
+
+export function registerSummaryRoutes(app: App, opts: WinsOptions) {
+  const policy = CACHE_POLICIES.expense_summaries
+
+  app.openapi(getSummary, async (c) => {
+    const { period, date } = c.req.valid('query')
+    const ctx = await c.var.postgres.transaction((tx) => moneyContext(tx, opts.now()))
+    const day = date ?? ctx.today
+    const cur = periodOf(period as Period, day)
+    const prev = previousPeriodOf(period as Period, day)
+    // The key comes from the verified token's sub; the currency is in it so a
+    // change of home currency never serves totals in the old one.
+    const { value: agg, status } = await c.var.cache.getOrLoad(
+      policy.key(c.var.userId!, `${period}:${cur.start}:${ctx.currency}`),
+      policy.ttl,
+      () => loadAggregates(c.var.postgres, cur, prev, ctx.currency),
+    )
+    c.header('x-cache', status)
+
+    const expenses = toCents(agg.expenses)
+    const income = toCents(agg.income)
+    const prevExpenses = toCents(agg.previous_expenses)
+    const prevIncome = toCents(agg.previous_income)
+    const days = daysCounted(cur, ctx.today)
+    return c.json({
+      period,
+      start: cur.start,
+      end: cur.end,
+      today: ctx.today,
+      timezone: ctx.timeZone,
+      currency: ctx.currency,
+      income: fromCents(income),
+      expenses: fromCents(expenses),
+      net: fromCents(income - expenses),
+      expense_count: agg.expense_count,
+      days_counted: days,
+      daily_average: fromCents(days > 0 ? divRound(expenses, BigInt(days)) : 0n),
+      by_category: agg.by_category.map((b) => ({
+        category: b.category,
+        label: builtinLabel(b.category) ?? b.label ?? b.category,
+        amount: b.amount,
+        count: b.count,
+        percent: percentOf(toCents(b.amount), expenses),
+      })),
+      top_merchants: agg.top_merchants,
+      top_locations: agg.top_locations,
+      other_currencies: agg.other_currencies.map((o) => ({
+        currency: o.currency,
+        income: canonical(o.income),
+        expenses: canonical(o.expenses),
+      })),
+      previous: {
+        start: prev.start,
+        end: prev.end,
+        income: fromCents(prevIncome),
+        expenses: fromCents(prevExpenses),
+        net: fromCents(prevIncome - prevExpenses),
+      },
+      change: {
+        income: fromCents(income - prevIncome),
+        expenses: fromCents(expenses - prevExpenses),
+        net: fromCents(income - expenses - (prevIncome - prevExpenses)),
+        income_percent: percentOf(income - prevIncome, prevIncome),
+        expenses_percent: percentOf(expenses - prevExpenses, prevExpenses),
+      },
+    }, 200)
+  })
+}
