@@ -1,0 +1,89 @@
+// Helpers for the wins tests: JSON calls as a signed-in user through the real
+// gateway, or through an in-process wins app whose clock a test pins (for
+// "today" and "current period" at time-zone boundaries).
+import { parseConfig } from '../../supabase/functions/_shared/config.ts'
+import { createWinsApp } from '../../supabase/functions/wins/index.ts'
+import type { Json } from './assert.ts'
+import { adminSql, callFunction, signUp, stack, type TestUser } from './stack.ts'
+
+export interface Answer {
+  status: number
+  body: Json
+  headers: Headers
+}
+
+type Call = (path: string, init?: { method?: string; body?: unknown; headers?: Record<string, string> }) => Promise<Answer>
+
+async function answer(res: Response): Promise<Answer> {
+  const text = await res.text()
+  let body: Json = {}
+  if (text) {
+    try {
+      body = JSON.parse(text)
+    } catch {
+      body = { text }
+    }
+  }
+  return { status: res.status, body, headers: res.headers }
+}
+
+const encode = (body: unknown) => (typeof body === 'string' ? body : JSON.stringify(body))
+
+/** Calls /functions/v1/wins/<path> through the gateway as `user`. */
+export function winsAs(user: TestUser): Call {
+  return async (path, init = {}) =>
+    answer(
+      await callFunction(`wins/${path}`, {
+        method: init.method ?? 'GET',
+        token: user.accessToken,
+        headers: init.headers,
+        body: init.body === undefined ? undefined : encode(init.body),
+      }),
+    )
+}
+
+/** An in-process wins app with a pinned clock and a cache namespace of its own. */
+export function winsAppAt(now: string | Date, overrides: Record<string, string> = {}): (user: TestUser) => Call {
+  const config = parseConfig({
+    ...Deno.env.toObject(),
+    PAM_LOG_LEVEL: 'error',
+    PAM_CACHE_PREFIX: `tw${crypto.randomUUID().slice(0, 8)}:`,
+    ...overrides,
+  })
+  const app = createWinsApp(config, { now: () => new Date(now) })
+  return (user) => async (path, init = {}) => {
+    const headers = new Headers(init.headers)
+    headers.set('apikey', stack.keys.publishableKey)
+    headers.set('authorization', `Bearer ${user.accessToken}`)
+    if (init.body !== undefined && !headers.has('content-type')) headers.set('content-type', 'application/json')
+    return answer(
+      await app.fetch(
+        new Request(`http://local/wins/${path}`, {
+          method: init.method ?? 'GET',
+          headers,
+          body: init.body === undefined ? undefined : encode(init.body),
+        }),
+      ),
+    )
+  }
+}
+
+/** A fresh user with these profile preferences (e.g. timezone, currency). */
+export async function userWith(preferences: Record<string, unknown> = {}): Promise<TestUser> {
+  const user = await signUp()
+  if (Object.keys(preferences).length) {
+    await adminSql`update public.profiles set preferences = ${adminSql.json(preferences as never)} where id = ${user.id}`
+  }
+  return user
+}
+
+/** Expense rows straight into the table (fixtures), as `user`. */
+export async function insertExpenses(userId: string, rows: Record<string, unknown>[]): Promise<void> {
+  for (const r of rows) {
+    await adminSql`insert into public.expenses ${adminSql({ user_id: userId, currency: 'AUD', ...r } as never)}`
+  }
+}
+
+/** The calendar day `now` is in `timeZone`. */
+export const dayIn = (timeZone: string, now = new Date()) =>
+  new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now)
