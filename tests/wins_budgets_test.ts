@@ -138,6 +138,21 @@ Deno.test('wins budgets: crossing 80% and 100% notifies once per threshold per p
   assertEquals((await notifications(user.id)).length, 2)
 })
 
+Deno.test('wins budgets: concurrent expenses crossing 100% together still send the 100% alert, once', async () => {
+  const user = await userWith(brisbane)
+  const w = at(user)
+  await w('budgets/fuel', { method: 'PUT', body: { amount: '100.00' } })
+  await w('expenses', { method: 'POST', body: { amount: '70.00', category: 'fuel', date: '2026-03-14' } })
+  // Each alone would stay under 100%; together they reach 100%.
+  const results = await Promise.all(
+    Array.from({ length: 3 }, () => w('expenses', { method: 'POST', body: { amount: '10.00', category: 'fuel', date: '2026-03-14' } })),
+  )
+  assertEquals(results.map((r) => r.status), [201, 201, 201])
+  assertEquals(results.map((r) => r.body.budgets[0].current.percent).sort(), [100, 80, 90])
+  const sent = await notifications(user.id)
+  assertEquals(sent.map((n) => n.data.threshold), [80, 100])
+})
+
 Deno.test('wins budgets: jumping past 100% at once sends only the 100% alert, and no 80% one later', async () => {
   const user = await userWith(brisbane)
   const w = at(user)

@@ -209,6 +209,14 @@ export async function budgetImpact(
 ): Promise<BudgetImpact[]> {
   const categories = [...new Set(touched.map((t) => t.category))]
   if (!categories.length) return []
+  // Serialize concurrent writes to the same budgets: a second transaction waits
+  // here until the first commits, and its status query (a new snapshot under
+  // READ COMMITTED) then sees both expenses, so a crossing is never missed.
+  await tx`
+    select 1 from public.budgets b
+    where b.user_id = (select auth.uid()) and b.category = any(${categories}::text[])
+    order by b.id
+    for no key update`
   const statuses = await budgetStatuses(tx, ctx, { categories })
   const alerts = await notifyBudgetAlerts(tx, ctx, statuses)
   return statuses.map((s) => ({
