@@ -1,235 +1,471 @@
-// A small Redis client (RESP2 over TCP) for the local Upstash REST bridge,
-// and a private redis-server for `npm start`, tests and benchmarks.
+// A minimal Redis client (RESP2 over TCP) for the local Upstash REST bridge,
+// and a private redis-server for `npm start`, the tests and the benchmarks.
+//
+// One connection per client. Commands are pipelined on it in order; each batch
+// has a deadline, and a connection that breaks or misses a deadline is dropped
+// (its waiting commands fail) and reopened by the next command.
 import { freePort } from './postgres.ts'
 
-export type Reply = string | number | Uint8Array | null | RedisReplyError | Reply[]
+/** A command argument: text (sent as UTF-8) or raw bytes. */
+export type RedisArg = string | Uint8Array
 
-/** An error reply from Redis (a valid answer, not a broken connection). */
-export class RedisReplyError {
-  constructor(readonly message: string) {}
+/**
+ * A reply: simple string → string, integer → number, bulk string → bytes
+ * (null when absent), array → array (null when absent). Error replies are
+ * RedisReplyError values: in place in `pipeline()` answers (and inside arrays,
+ * e.g. EXEC), thrown by `command()`.
+ */
+export type RedisReply = string | number | Uint8Array | null | RedisReplyError | RedisReply[]
+
+/** An error reply from Redis: a valid answer, the connection is fine. */
+export class RedisReplyError extends Error {
+  override name = 'RedisReplyError'
 }
 
-const CRLF = new Uint8Array([13, 10])
+/** Redis could not be reached, broke the connection, or did not answer in time. */
+export class RedisConnectionError extends Error {
+  override name = 'RedisConnectionError'
+}
+
+export interface RedisClientOptions {
+  /** Default 2000. */
+  connectTimeoutMs?: number
+  /** Per batch of pipelined commands; default 2000. */
+  commandTimeoutMs?: number
+}
+
 const enc = new TextEncoder()
 const dec = new TextDecoder()
+const CR = 13
+const NEED_MORE = Symbol('need more bytes')
 
-function encodeCommand(args: (string | Uint8Array)[]): Uint8Array {
-  const parts: Uint8Array[] = [enc.encode(`*${args.length}\r\n`)]
-  for (const a of args) {
-    const bytes = typeof a === 'string' ? enc.encode(a) : a
-    parts.push(enc.encode(`$${bytes.length}\r\n`), bytes, CRLF)
+// ---------------------------------------------------------------- encoding
+
+function encodeCommands(commands: RedisArg[][]): Uint8Array {
+  const parts: Uint8Array[] = []
+  for (const args of commands) {
+    parts.push(enc.encode(`*${args.length}\r\n`))
+    for (const arg of args) {
+      const bytes = typeof arg === 'string' ? enc.encode(arg) : arg
+      parts.push(enc.encode(`$${bytes.length}\r\n`), bytes, enc.encode('\r\n'))
+    }
   }
-  return concat(parts)
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let o = 0
+  let offset = 0
   for (const p of parts) {
-    out.set(p, o)
-    o += p.length
+    out.set(p, offset)
+    offset += p.length
   }
   return out
 }
 
-/** Parses one reply from buf at pos; undefined when more bytes are needed. */
-function parseReply(buf: Uint8Array, pos: number): { reply: Reply; next: number } | undefined {
-  const lineEnd = buf.indexOf(13, pos)
-  if (lineEnd < 0 || lineEnd + 1 >= buf.length) return undefined
-  const line = dec.decode(buf.subarray(pos + 1, lineEnd))
-  const after = lineEnd + 2
-  switch (buf[pos]) {
-    case 43: // +
-      return { reply: line, next: after }
-    case 45: // -
-      return { reply: new RedisReplyError(line), next: after }
-    case 58: // :
-      return { reply: Number(line), next: after }
-    case 36: { // $
-      const len = Number(line)
-      if (len < 0) return { reply: null, next: after }
-      if (buf.length < after + len + 2) return undefined
-      return { reply: buf.slice(after, after + len), next: after + len + 2 }
+// ---------------------------------------------------------------- parsing
+
+/** Accumulates bytes from the socket and hands out complete replies. */
+class ReplyParser {
+  private buf = new Uint8Array(64 * 1024)
+  private start = 0
+  private end = 0
+
+  push(chunk: Uint8Array): void {
+    if (this.start === this.end) this.start = this.end = 0
+    if (this.end + chunk.length > this.buf.length) {
+      // Move the unread bytes to the front, into a bigger buffer if needed.
+      const live = this.buf.subarray(this.start, this.end)
+      const needed = live.length + chunk.length
+      const target = needed <= this.buf.length
+        ? this.buf
+        : new Uint8Array(Math.max(needed, this.buf.length * 2))
+      target.set(live, 0)
+      this.buf = target
+      this.start = 0
+      this.end = live.length
     }
-    case 42: { // *
-      const count = Number(line)
-      if (count < 0) return { reply: null, next: after }
-      const items: Reply[] = []
-      let p = after
-      for (let i = 0; i < count; i++) {
-        const r = parseReply(buf, p)
-        if (!r) return undefined
-        items.push(r.reply)
-        p = r.next
+    this.buf.set(chunk, this.end)
+    this.end += chunk.length
+  }
+
+  /** The next complete reply, or NEED_MORE. Throws on a protocol error. */
+  next(): RedisReply | typeof NEED_MORE {
+    const parsed = this.parse(this.start)
+    if (parsed === NEED_MORE) return NEED_MORE
+    this.start = parsed.next
+    return parsed.reply
+  }
+
+  private line(pos: number): { text: string; next: number } | typeof NEED_MORE {
+    const cr = this.buf.subarray(0, this.end).indexOf(CR, pos)
+    if (cr < 0 || cr + 1 >= this.end) return NEED_MORE
+    return { text: dec.decode(this.buf.subarray(pos + 1, cr)), next: cr + 2 }
+  }
+
+  private parse(pos: number): { reply: RedisReply; next: number } | typeof NEED_MORE {
+    if (pos >= this.end) return NEED_MORE
+    const line = this.line(pos)
+    if (line === NEED_MORE) return NEED_MORE
+    const { text, next } = line
+    switch (this.buf[pos]) {
+      case 0x2b: // + simple string
+        return { reply: text, next }
+      case 0x2d: // - error
+        return { reply: new RedisReplyError(text), next }
+      case 0x3a: // : integer
+        return { reply: Number(text), next }
+      case 0x24: { // $ bulk string
+        const len = Number(text)
+        if (len < 0) return { reply: null, next }
+        if (next + len + 2 > this.end) return NEED_MORE
+        return { reply: this.buf.slice(next, next + len), next: next + len + 2 }
       }
-      return { reply: items, next: p }
+      case 0x2a: { // * array
+        const count = Number(text)
+        if (count < 0) return { reply: null, next }
+        const items: RedisReply[] = []
+        let at = next
+        for (let i = 0; i < count; i++) {
+          const item = this.parse(at)
+          if (item === NEED_MORE) return NEED_MORE
+          items.push(item.reply)
+          at = item.next
+        }
+        return { reply: items, next: at }
+      }
+      default:
+        throw new RedisConnectionError(`unexpected byte ${this.buf[pos]} in a redis reply`)
     }
-    default:
-      throw new Error(`unexpected reply type ${String.fromCharCode(buf[pos])}`)
   }
 }
 
+// ---------------------------------------------------------------- client
+
 interface Pending {
-  resolve(r: Reply): void
-  reject(e: Error): void
+  resolve(reply: RedisReply): void
+  reject(err: Error): void
 }
 
-/** One connection, commands pipelined in order. Reconnects after a failure. */
+/** One open connection with the replies it still owes, in order. */
+interface Link {
+  conn: Deno.Conn
+  pending: Pending[]
+  writing: Promise<void>
+  reading?: Promise<void>
+  broken?: RedisConnectionError
+}
+
 export class RedisClient {
-  private conn?: Deno.TcpConn
-  private connecting?: Promise<Deno.TcpConn>
-  private pending: Pending[] = []
-  private buf = new Uint8Array(0)
-  private writing: Promise<void> = Promise.resolve()
+  private readonly target: URL
+  private readonly connectTimeoutMs: number
+  private readonly commandTimeoutMs: number
+  private link?: Link
+  private connecting?: Promise<Link>
+  private closed = false
 
-  constructor(
-    readonly url: string,
-    private readonly timeoutMs = 2000,
-  ) {}
+  /** `redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS. */
+  constructor(url: string, opts: RedisClientOptions = {}) {
+    this.target = new URL(url)
+    if (this.target.protocol !== 'redis:' && this.target.protocol !== 'rediss:') {
+      throw new TypeError(`not a redis:// URL: ${this.target.protocol}`)
+    }
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 2000
+    this.commandTimeoutMs = opts.commandTimeoutMs ?? 2000
+  }
 
-  /** Sends several commands back to back; answers in order. */
-  async pipeline(commands: (string | Uint8Array)[][]): Promise<Reply[]> {
-    const conn = await this.connection()
-    // Replies come back in the order commands were written: queue the
-    // expected replies and the write together, with no await in between.
-    const replies = commands.map(() =>
-      new Promise<Reply>((resolve, reject) => this.pending.push({ resolve, reject }))
-    )
-    const bytes = concat(commands.map(encodeCommand))
-    const written = this.writing.then(() => writeAll(conn, bytes))
-    this.writing = written.catch(() => {})
-    const timer = setTimeout(() => this.fail(new Error(`redis did not answer within ${this.timeoutMs} ms`)), this.timeoutMs)
+  /** host:port, for messages. */
+  get address(): string {
+    return `${this.target.hostname || '127.0.0.1'}:${this.target.port || 6379}`
+  }
+
+  /** Sends the commands back to back; one reply each, in order (error replies in place). */
+  async pipeline(commands: RedisArg[][]): Promise<RedisReply[]> {
+    if (commands.length === 0) return []
+    return await this.send(await this.connection(), commands)
+  }
+
+  /** One command; an error reply is thrown as RedisReplyError. */
+  async command(...args: RedisArg[]): Promise<Exclude<RedisReply, RedisReplyError>> {
+    const [reply] = await this.pipeline([args])
+    if (reply instanceof RedisReplyError) throw reply
+    return reply
+  }
+
+  /** Closes the connection; waiting and later commands fail. */
+  async close(): Promise<void> {
+    this.closed = true
+    const link = this.link ?? await this.connecting?.catch(() => undefined)
+    if (!link) return
+    this.drop(link, new RedisConnectionError('the redis client was closed'))
+    await link.reading
+  }
+
+  private async connection(): Promise<Link> {
+    if (this.closed) throw new RedisConnectionError('the redis client was closed')
+    if (this.link && !this.link.broken) return this.link
+    this.connecting ??= this.open().finally(() => (this.connecting = undefined))
+    return await this.connecting
+  }
+
+  private async open(): Promise<Link> {
+    const conn = await this.dial()
+    const link: Link = { conn, pending: [], writing: Promise.resolve() }
+    link.reading = this.readLoop(link)
+    const setup = this.setupCommands()
+    if (setup.length) {
+      const replies = await this.send(link, setup)
+      const refused = replies.find((r) => r instanceof RedisReplyError)
+      if (refused) {
+        this.drop(
+          link,
+          new RedisConnectionError(`redis refused the connection setup: ${refused.message}`),
+        )
+        throw link.broken
+      }
+    }
+    if (this.closed) {
+      this.drop(link, new RedisConnectionError('the redis client was closed'))
+      throw link.broken
+    }
+    this.link = link
+    return link
+  }
+
+  /** TCP (or TLS) connection within the connect timeout. */
+  private async dial(): Promise<Deno.Conn> {
+    const hostname = this.target.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1'
+    const port = Number(this.target.port || 6379)
+    const dialing: Promise<Deno.Conn> = this.target.protocol === 'rediss:'
+      ? Deno.connectTls({ hostname, port })
+      : Deno.connect({ hostname, port })
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new RedisConnectionError(
+              `no connection to redis at ${this.address} within ${this.connectTimeoutMs} ms`,
+            ),
+          ),
+        this.connectTimeoutMs,
+      )
+    })
     try {
-      await written
-      return await Promise.all(replies)
+      return await Promise.race([dialing, timeout])
     } catch (err) {
-      this.fail(err as Error)
-      throw err
+      dialing.then((late) => late.close(), () => {}) // a connection that arrives after the timeout
+      if (err instanceof RedisConnectionError) throw err
+      throw new RedisConnectionError(`redis at ${this.address} is unreachable: ${messageOf(err)}`)
     } finally {
       clearTimeout(timer)
     }
   }
 
-  async command(...args: (string | Uint8Array)[]): Promise<Reply> {
-    return (await this.pipeline([args]))[0]
+  /** AUTH and SELECT from the URL. */
+  private setupCommands(): RedisArg[][] {
+    const setup: RedisArg[][] = []
+    const password = decodeURIComponent(this.target.password)
+    const user = decodeURIComponent(this.target.username)
+    if (password) setup.push(user ? ['AUTH', user, password] : ['AUTH', password])
+    const db = this.target.pathname.replace(/^\//, '')
+    if (db && db !== '0') setup.push(['SELECT', db])
+    return setup
   }
 
-  close(): void {
-    this.fail(new Error('connection closed'))
+  private send(link: Link, commands: RedisArg[][]): Promise<RedisReply[]> {
+    if (link.broken) return Promise.reject(link.broken)
+    // Replies arrive in write order: queue the expected replies and the write
+    // together, with no await in between.
+    const replies = commands.map(() =>
+      new Promise<RedisReply>((resolve, reject) => link.pending.push({ resolve, reject }))
+    )
+    const bytes = encodeCommands(commands)
+    link.writing = link.writing
+      .then(() => writeAll(link.conn, bytes))
+      .catch((err) =>
+        this.drop(link, asConnectionError(err, `writing to redis at ${this.address} failed`))
+      )
+    const timer = setTimeout(
+      () =>
+        this.drop(
+          link,
+          new RedisConnectionError(
+            `redis at ${this.address} did not answer within ${this.commandTimeoutMs} ms`,
+          ),
+        ),
+      this.commandTimeoutMs,
+    )
+    return Promise.all(replies).finally(() => clearTimeout(timer))
   }
 
-  private async connection(): Promise<Deno.TcpConn> {
-    if (this.conn) return this.conn
-    this.connecting ??= this.open().finally(() => (this.connecting = undefined))
-    return await this.connecting
-  }
-
-  private async open(): Promise<Deno.TcpConn> {
-    const u = new URL(this.url)
-    const connect = Deno.connect({ hostname: u.hostname || '127.0.0.1', port: Number(u.port || 6379) })
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const conn = await Promise.race([
-      connect,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`could not connect to redis within ${this.timeoutMs} ms`)), this.timeoutMs)
-      }),
-    ]).finally(() => clearTimeout(timer))
-    this.conn = conn
-    this.buf = new Uint8Array(0)
-    this.read(conn)
-    const password = decodeURIComponent(u.password)
-    if (password) {
-      const user = decodeURIComponent(u.username)
-      const r = await this.command('AUTH', ...(user ? [user, password] : [password]))
-      if (r instanceof RedisReplyError) throw new Error(`redis AUTH failed: ${r.message}`)
-    }
-    const db = u.pathname.replace('/', '')
-    if (db) await this.command('SELECT', db)
-    return conn
-  }
-
-  private async read(conn: Deno.TcpConn) {
+  private async readLoop(link: Link): Promise<void> {
+    const parser = new ReplyParser()
     const chunk = new Uint8Array(64 * 1024)
     try {
-      while (true) {
-        const n = await conn.read(chunk)
-        if (n === null) throw new Error('redis closed the connection')
-        const merged = new Uint8Array(this.buf.length + n)
-        merged.set(this.buf)
-        merged.set(chunk.subarray(0, n), this.buf.length)
-        let pos = 0
-        while (pos < merged.length) {
-          const r = parseReply(merged, pos)
-          if (!r) break
-          pos = r.next
-          this.pending.shift()?.resolve(r.reply)
+      for (;;) {
+        const n = await link.conn.read(chunk)
+        if (n === null) {
+          throw new RedisConnectionError(`redis at ${this.address} closed the connection`)
         }
-        this.buf = merged.slice(pos)
+        parser.push(chunk.subarray(0, n))
+        for (let reply = parser.next(); reply !== NEED_MORE; reply = parser.next()) {
+          const waiting = link.pending.shift()
+          if (!waiting) throw new RedisConnectionError('redis sent a reply nobody asked for')
+          waiting.resolve(reply)
+        }
       }
     } catch (err) {
-      if (this.conn === conn) this.fail(err as Error)
+      this.drop(link, asConnectionError(err, `reading from redis at ${this.address} failed`))
     }
   }
 
-  /** Drops the connection; every waiting command fails. */
-  private fail(err: Error) {
-    const conn = this.conn
-    this.conn = undefined
+  /** Closes a connection for good; every command still waiting on it fails. */
+  private drop(link: Link, err: RedisConnectionError): void {
+    if (this.link === link) this.link = undefined
+    if (link.broken) return
+    link.broken = err
     try {
-      conn?.close()
+      link.conn.close()
     } catch { /* already closed */ }
-    for (const p of this.pending.splice(0)) p.reject(err)
+    for (const waiting of link.pending.splice(0)) waiting.reject(err)
   }
 }
 
-async function writeAll(conn: Deno.TcpConn, data: Uint8Array) {
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   let written = 0
   while (written < data.length) written += await conn.write(data.subarray(written))
 }
 
-/** A private redis-server on a free port with no persistence; null when none is installed. */
-export async function startPrivateRedis(opts: { port?: number } = {}): Promise<{ url: string; stop(): Promise<void> } | null> {
-  const port = opts.port ?? await freePort()
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
+function asConnectionError(err: unknown, context: string): RedisConnectionError {
+  return err instanceof RedisConnectionError
+    ? err
+    : new RedisConnectionError(`${context}: ${messageOf(err)}`)
+}
+
+// ---------------------------------------------------------------- private redis-server
+
+export interface PrivateRedis {
+  /** `redis://127.0.0.1:<port>` */
+  url: string
+  /** Stops the server and removes its folder; safe to call twice. */
+  stop(): Promise<void>
+}
+
+/**
+ * A private redis-server on 127.0.0.1 (a free port unless given), with no
+ * persistence and a temporary folder; resolves once it answers PING. Null
+ * when no `redis-server` is on the PATH.
+ */
+export async function startPrivateRedis(
+  opts: { port?: number } = {},
+): Promise<PrivateRedis | null> {
   const dir = await Deno.makeTempDir({ prefix: 'pam-redis-' })
-  let child: Deno.ChildProcess
   try {
-    child = new Deno.Command('redis-server', {
-      args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning'],
-      stdout: 'null',
-      stderr: 'null',
-      stdin: 'null',
-    }).spawn()
+    for (let attempt = 1;; attempt++) {
+      const port = opts.port ?? await freePort()
+      const child = spawnRedisServer(port, dir)
+      if (!child) {
+        await Deno.remove(dir, { recursive: true })
+        return null
+      }
+      const url = `redis://127.0.0.1:${port}`
+      const failure = await waitForPing(url, child)
+      if (!failure) return privateRedisHandle(url, child, dir)
+      // Another process may have taken the port between freePort() and the start.
+      if (opts.port !== undefined || attempt >= 3) {
+        throw new Error(
+          `redis-server did not start on port ${port}: ${failure}\n${await logTail(dir)}`.trim(),
+        )
+      }
+    }
   } catch (err) {
     await Deno.remove(dir, { recursive: true }).catch(() => {})
+    throw err
+  }
+}
+
+function spawnRedisServer(port: number, dir: string): Deno.ChildProcess | null {
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    '--logfile',
+    `${dir}/redis.log`,
+    '--loglevel',
+    'warning',
+    '--daemonize',
+    'no',
+  ]
+  try {
+    return new Deno.Command('redis-server', { args, stdin: 'null', stdout: 'null', stderr: 'null' })
+      .spawn()
+  } catch (err) {
     if (err instanceof Deno.errors.NotFound) return null
     throw err
   }
-  const url = `redis://127.0.0.1:${port}`
-  const client = new RedisClient(url, 500)
-  const deadline = Date.now() + 5000
-  for (;;) {
-    try {
-      if ((await client.command('PING')) === 'PONG') break
-    } catch (err) {
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL')
-        throw new Error(`redis-server did not start on port ${port}: ${err}`)
-      }
-      await new Promise((r) => setTimeout(r, 50))
-    }
-  }
-  client.close()
-  let stopped = false
-  return {
-    url,
-    async stop() {
-      if (stopped) return
-      stopped = true
+}
+
+/** Undefined once the server answers PING; else why not (it exited, or 10 s passed). */
+async function waitForPing(url: string, child: Deno.ChildProcess): Promise<string | undefined> {
+  let exit: Deno.CommandStatus | undefined
+  child.status.then((s) => (exit = s))
+  const probe = new RedisClient(url, { connectTimeoutMs: 500, commandTimeoutMs: 500 })
+  const deadline = Date.now() + 10_000
+  let lastError = ''
+  try {
+    while (Date.now() < deadline) {
       try {
-        child.kill('SIGTERM')
-      } catch { /* already gone */ }
-      await child.status
-      await Deno.remove(dir, { recursive: true }).catch(() => {})
-    },
+        if ((await probe.command('PING')) === 'PONG') return undefined
+      } catch (err) {
+        lastError = messageOf(err)
+      }
+      if (exit) return `it exited with code ${exit.code}`
+      await new Promise((r) => setTimeout(r, 25))
+    }
+  } finally {
+    await probe.close()
   }
+  killQuietly(child, 'SIGKILL')
+  await child.status
+  return `no answer to PING within 10 s (${lastError})`
+}
+
+function privateRedisHandle(url: string, child: Deno.ChildProcess, dir: string): PrivateRedis {
+  // If the process ends without stop() (an uncaught error), do not leave the server behind.
+  const onUnload = () => {
+    killQuietly(child, 'SIGKILL')
+    try {
+      Deno.removeSync(dir, { recursive: true })
+    } catch { /* best effort */ }
+  }
+  globalThis.addEventListener('unload', onUnload)
+  let stopping: Promise<void> | undefined
+  const stop = async () => {
+    globalThis.removeEventListener('unload', onUnload)
+    killQuietly(child, 'SIGTERM') // no persistence configured: exits at once, nothing saved
+    const force = setTimeout(() => killQuietly(child, 'SIGKILL'), 3000)
+    await child.status
+    clearTimeout(force)
+    await Deno.remove(dir, { recursive: true }).catch(() => {})
+  }
+  return { url, stop: () => (stopping ??= stop()) }
+}
+
+function killQuietly(child: Deno.ChildProcess, signal: Deno.Signal): void {
+  try {
+    child.kill(signal)
+  } catch { /* already exited */ }
+}
+
+async function logTail(dir: string): Promise<string> {
+  const log = await Deno.readTextFile(`${dir}/redis.log`).catch(() => '')
+  return log.trim().split('\n').slice(-5).join('\n')
 }
