@@ -3,6 +3,7 @@
 // /auth/v1/… to the auth service. It also serves the merged OpenAPI document
 // of all functions and an interactive API reference.
 import type { Handler } from './functions.ts'
+import { serveApiReference } from './api-reference.ts'
 
 export interface GatewayOptions {
   functions: Map<string, Handler>
@@ -21,7 +22,8 @@ export function createGateway(opts: GatewayOptions): (req: Request, info?: Deno.
     const path = url.pathname
     if (path === '/auth/v1' || path.startsWith('/auth/v1/')) return await opts.auth(req)
     if (path === '/functions/v1/openapi.json') return json(await mergedOpenApi(opts))
-    if (path === '/functions/v1/docs') return apiReference(`${opts.publicUrl}/functions/v1/openapi.json`)
+    const reference = serveApiReference(path, `${opts.publicUrl}/functions/v1/openapi.json`)
+    if (reference) return reference
     const m = path.match(/^\/functions\/v1\/([^/]+)(\/.*)?$/)
     if (m) {
       const fn = opts.functions.get(m[1])
@@ -73,13 +75,4 @@ export async function mergedOpenApi(opts: GatewayOptions) {
     }
   }
   return merged
-}
-
-function apiReference(specUrl: string): Response {
-  const html = `<!doctype html>
-<html><head><meta charset="utf-8"><title>PAM API reference</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><script id="api-reference" data-url="${specUrl}"></script>
-<script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script></body></html>`
-  return new Response(html, { headers: { 'content-type': 'text/html; charset=utf-8' } })
 }
