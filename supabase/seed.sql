@@ -10,6 +10,6 @@ values (
 )
 on conflict (id) do nothing;
 
-update public.profiles
+update pam.profiles
 set preferences = '{"currency":"AUD","units":"metric","timezone":"Australia/Brisbane"}'
 where id = '00000000-0000-4000-8000-000000000001';

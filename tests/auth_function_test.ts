@@ -150,7 +150,7 @@ Deno.test('auth: PATCH /me rejects unknown fields and bad preferences, and chang
     const res = await patch(bad)
     assertEquals(res.status, 400, JSON.stringify(bad))
   }
-  const [row] = await adminSql`select full_name, preferences from public.profiles where id = ${user.id}`
+  const [row] = await adminSql`select full_name, preferences from pam.profiles where id = ${user.id}`
   assertEquals(row.full_name, 'Test Traveller')
   assertEquals(row.preferences, {})
 })
@@ -161,8 +161,8 @@ Deno.test('auth: DELETE /me removes the account and everything it owns', async (
   const res = await callFunction('auth/me', { method: 'DELETE', token: user.accessToken })
   assertEquals(res.status, 204)
   assertEquals((await adminSql`select count(*)::int as n from auth.users where id = ${user.id}`)[0].n, 0)
-  assertEquals((await adminSql`select count(*)::int as n from public.profiles where id = ${user.id}`)[0].n, 0)
-  assertEquals((await adminSql`select count(*)::int as n from public.profiles where id = ${other.id}`)[0].n, 1)
+  assertEquals((await adminSql`select count(*)::int as n from pam.profiles where id = ${user.id}`)[0].n, 0)
+  assertEquals((await adminSql`select count(*)::int as n from pam.profiles where id = ${other.id}`)[0].n, 1)
   // The access token is still cryptographically valid until it expires, but nothing is left behind it.
   const me = await callFunction('auth/me', { token: user.accessToken })
   assertEquals(me.status, 404)

@@ -17,15 +17,15 @@ Deno.test('database: bootstrap twice, migrate, reset to a clean seeded slate', a
     assertEquals(await prepareDatabase(url), { fresh: false }, 'a second start only migrates')
     const [roles] = await sql`select count(*)::int as n from pg_roles where rolname in ('anon', 'authenticated', 'service_role', 'authenticator')`
     assertEquals(roles.n, 4)
-    const [demo] = await sql`select p.full_name from public.profiles p join auth.users u on u.id = p.id where u.email = 'demo@pam.local'`
+    const [demo] = await sql`select p.full_name from pam.profiles p join auth.users u on u.id = p.id where u.email = 'demo@pam.local'`
     assertEquals(demo.full_name, 'Demo Traveller', 'the seed ran and the trigger made the profile')
 
     await sql`insert into auth.users (email) values ('temp@example.com')`
-    await sql`update public.profiles set full_name = 'changed' where email = 'demo@pam.local'`
+    await sql`update pam.profiles set full_name = 'changed' where email = 'demo@pam.local'`
     await reset(url)
     const users = await sql`select email from auth.users order by email`
     assertEquals(users.map((u) => u.email), ['demo@pam.local'])
-    const [again] = await sql`select full_name from public.profiles`
+    const [again] = await sql`select full_name from pam.profiles`
     assertEquals(again.full_name, 'Demo Traveller')
     const [{ uid }] = await sql`select set_config('request.jwt.claims', '{"sub":"00000000-0000-4000-8000-000000000001","role":"authenticated"}', false), auth.uid() as uid`
     assertEquals(uid, '00000000-0000-4000-8000-000000000001')

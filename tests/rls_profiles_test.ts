@@ -14,6 +14,6 @@ Deno.test('profiles: RLS for owner, another user and anon', async () => {
 Deno.test('profiles: every user table has RLS enabled', async () => {
   const rows = await adminSql`
     select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = 'public' and c.relkind = 'r' and not c.relrowsecurity`
+    where n.nspname in ('public', 'pam') and c.relkind in ('r', 'p') and not c.relrowsecurity`
   if (rows.length) throw new Error(`tables without RLS: ${rows.map((r) => r.relname).join(', ')}`)
 })

@@ -10,7 +10,7 @@ const at = winsAppAt('2026-03-15T02:00:00Z')
 const brisbane = { timezone: 'Australia/Brisbane', currency: 'AUD' }
 
 const notifications = async (userId: string) =>
-  await adminSql`select kind, title, body, data, dedupe_key from public.notifications where user_id = ${userId} order by created_at`
+  await adminSql`select kind, title, body, data, dedupe_key from pam.notifications where user_id = ${userId} order by created_at`
 
 Deno.test('wins budgets: create, replace, list with spent, remaining, percent and projection; delete', async () => {
   const user = await userWith(brisbane)

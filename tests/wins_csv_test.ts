@@ -7,7 +7,7 @@ import { CSV_COLUMNS } from '../supabase/functions/wins/expense-csv.ts'
 
 const csvHeaders = { 'content-type': 'text/csv' }
 const count = async (userId: string) =>
-  (await adminSql`select count(*)::int as n from public.expenses where user_id = ${userId}`)[0].n as number
+  (await adminSql`select count(*)::int as n from pam.expenses where user_id = ${userId}`)[0].n as number
 
 Deno.test('wins csv: export is RFC 4180, survives awkward text, and imports back unchanged', async () => {
   const user = await signUp()
@@ -45,15 +45,15 @@ Deno.test('wins csv: export is RFC 4180, survives awkward text, and imports back
   assertEquals(imported.status, 201, JSON.stringify(imported.body))
   assertEquals(imported.body.imported, 3)
   const fields = 'amount::text, category, date::text, description, merchant, location, tags, latitude, fuel_volume::text, odometer'
-  const mine = await adminSql.unsafe(`select ${fields} from public.expenses where user_id = $1 order by date`, [user.id])
-  const theirs = await adminSql.unsafe(`select ${fields} from public.expenses where user_id = $1 order by date`, [copy.id])
+  const mine = await adminSql.unsafe(`select ${fields} from pam.expenses where user_id = $1 order by date`, [user.id])
+  const theirs = await adminSql.unsafe(`select ${fields} from pam.expenses where user_id = $1 order by date`, [copy.id])
   assertEquals(theirs, mine)
 })
 
 Deno.test('wins csv: export streams large accounts in chunks, each row once', async () => {
   const user = await signUp()
   await adminSql`
-    insert into public.expenses (user_id, amount, category, date, description)
+    insert into pam.expenses (user_id, amount, category, date, description)
     select ${user.id}, (g % 100) + 1, 'other', date '2026-01-01' + (g % 50), 'row ' || g
     from generate_series(1, 4500) g`
   const text = (await winsAs(user)('expenses/export.csv')).body.text as string
@@ -74,7 +74,7 @@ Deno.test('wins csv: a good file imports every row (any column order, quotes, BO
   assertEquals(res.status, 201, JSON.stringify(res.body))
   assertEquals([res.body.imported, res.body.categories_inferred], [3, 2])
   const rows = await adminSql`
-    select amount::text, category, category_source, description, tags, hustle_id from public.expenses
+    select amount::text, category, category_source, description, tags, hustle_id from pam.expenses
     where user_id = ${user.id} order by date`
   assertEquals(rows.map((r) => [r.amount, r.category, r.category_source]), [
     ['45.20', 'fuel', 'rule'],
@@ -160,7 +160,7 @@ Deno.test('wins csv: an import triggers the budget alert like a single expense',
   const res = await w('expenses/import', { method: 'POST', body: `date,amount,category\n${today},60,fuel\n${today},25,fuel\n`, headers: csvHeaders })
   assertEquals(res.status, 201)
   assertEquals(res.body.budgets[0].alert, { threshold: 80, notified: true })
-  const [n] = await adminSql`select count(*)::int as n from public.notifications where user_id = ${user.id}`
+  const [n] = await adminSql`select count(*)::int as n from pam.notifications where user_id = ${user.id}`
   assertEquals(n.n, 1)
 })
 

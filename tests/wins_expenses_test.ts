@@ -6,7 +6,7 @@ import { adminSql, functionsUrl, signUp } from './_support/stack.ts'
 import { dayIn, insertExpenses, userWith, winsAppAt, winsAs } from './_support/wins.ts'
 
 const count = async (userId: string) =>
-  (await adminSql`select count(*)::int as n from public.expenses where user_id = ${userId}`)[0].n as number
+  (await adminSql`select count(*)::int as n from pam.expenses where user_id = ${userId}`)[0].n as number
 
 Deno.test('wins expenses: create, read, update, delete; money stays a decimal string', async () => {
   const user = await signUp()
@@ -149,7 +149,7 @@ Deno.test('wins expenses: ids are validated, and other users\' rows are 404 and 
   assertEquals((await w(`expenses/${mine.id}`, { method: 'PATCH', body: { amount: '1.00' } })).status, 404)
   assertEquals((await w(`expenses/${mine.id}`, { method: 'DELETE' })).status, 404)
   assertEquals((await w('expenses')).body.expenses, [])
-  const [row] = await adminSql`select amount::text as a from public.expenses where id = ${mine.id}`
+  const [row] = await adminSql`select amount::text as a from pam.expenses where id = ${mine.id}`
   assertEquals(row.a, '20.00')
 
   const bad = await w('expenses/not-a-uuid')

@@ -41,7 +41,7 @@ Deno.test('wins goals: CRUD, progress and the monthly amount needed', async () =
   assertEquals((await w(`goals/${g.id}`)).body.goal.saved_amount, '500.00')
   assertEquals((await w(`goals/${g.id}`, { method: 'DELETE' })).status, 204)
   assertEquals((await w(`goals/${g.id}`)).status, 404)
-  assertEquals((await adminSql`select count(*)::int as n from public.goal_contributions where goal_id = ${g.id}`)[0].n, 0)
+  assertEquals((await adminSql`select count(*)::int as n from pam.goal_contributions where goal_id = ${g.id}`)[0].n, 0)
 })
 
 Deno.test('wins goals: validation, other users, and concurrent contributions', async () => {
@@ -132,7 +132,7 @@ Deno.test('wins hustles: CRUD, ROI from linked rows, best first', async () => {
   // Deleting a hustle keeps its income and expenses, unlinked.
   assertEquals((await w(`hustles/${repairs.id}`, { method: 'DELETE' })).status, 204)
   assertEquals((await w(`hustles/${repairs.id}/roi`)).status, 404)
-  const [left] = await adminSql`select count(*)::int as n, count(hustle_id)::int as linked from public.income where user_id = ${user.id}`
+  const [left] = await adminSql`select count(*)::int as n, count(hustle_id)::int as linked from pam.income where user_id = ${user.id}`
   assertEquals([left.n, left.linked], [2, 0])
 })
 
@@ -251,7 +251,7 @@ Deno.test('wins income: CRUD, validation, filters, pages, other users', async ()
 })
 
 async function insertIncome(userId: string) {
-  await adminSql`insert into public.income (user_id, amount, currency, source, date, recurring) values
+  await adminSql`insert into pam.income (user_id, amount, currency, source, date, recurring) values
     (${userId}, 40.00, 'AUD', 'Markets', '2026-03-20', false),
     (${userId}, 400.00, 'AUD', 'Pension', '2026-02-20', true)`
 }

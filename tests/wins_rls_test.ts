@@ -13,7 +13,7 @@ const one = async (q: Promise<postgres.RowList<postgres.Row[]>>) => (await q)[0]
 Deno.test('wins RLS: expenses', async () => {
   await checkRls({
     table: 'expenses',
-    createOwned: (owner) => one(adminSql`insert into public.expenses (user_id, amount, category) values (${owner}, 12.50, 'fuel') returning id`),
+    createOwned: (owner) => one(adminSql`insert into pam.expenses (user_id, amount, category) values (${owner}, 12.50, 'fuel') returning id`),
     insertValues: (userId) => ({ user_id: userId, amount: '9.99', category: 'food' }),
     updateValues: { description: 'changed' },
     ownerMayDelete: true,
@@ -23,7 +23,7 @@ Deno.test('wins RLS: expenses', async () => {
 Deno.test('wins RLS: income', async () => {
   await checkRls({
     table: 'income',
-    createOwned: (owner) => one(adminSql`insert into public.income (user_id, amount, source) values (${owner}, 100, 'Work') returning id`),
+    createOwned: (owner) => one(adminSql`insert into pam.income (user_id, amount, source) values (${owner}, 100, 'Work') returning id`),
     insertValues: (userId) => ({ user_id: userId, amount: '5.00', source: 'Busking' }),
     updateValues: { source: 'changed' },
     ownerMayDelete: true,
@@ -34,7 +34,7 @@ Deno.test('wins RLS: budgets', async () => {
   await checkRls({
     table: 'budgets',
     createOwned: (owner) =>
-      one(adminSql`insert into public.budgets (user_id, category, amount) values (${owner}, 'camping', 300) returning id`),
+      one(adminSql`insert into pam.budgets (user_id, category, amount) values (${owner}, 'camping', 300) returning id`),
     insertValues: (userId) => ({ user_id: userId, category: 'fuel', period: 'weekly', amount: '80.00' }),
     updateValues: { amount: '350.00' },
     ownerMayDelete: true,
@@ -45,7 +45,7 @@ Deno.test('wins RLS: savings_goals', async () => {
   await checkRls({
     table: 'savings_goals',
     createOwned: (owner) =>
-      one(adminSql`insert into public.savings_goals (user_id, name, target_amount) values (${owner}, 'Solar', 1000) returning id`),
+      one(adminSql`insert into pam.savings_goals (user_id, name, target_amount) values (${owner}, 'Solar', 1000) returning id`),
     insertValues: (userId) => ({ user_id: userId, name: 'Tyres', target_amount: '800.00' }),
     updateValues: { name: 'changed' },
     ownerMayDelete: true,
@@ -57,8 +57,8 @@ Deno.test('wins RLS: goal_contributions (append-only: no delete)', async () => {
   await checkRls({
     table: 'goal_contributions',
     createOwned: async (owner) => {
-      goalId = await one(adminSql`insert into public.savings_goals (user_id, name, target_amount) values (${owner}, 'G', 1000) returning id`)
-      return one(adminSql`insert into public.goal_contributions (user_id, goal_id, amount) values (${owner}, ${goalId}, 10) returning id`)
+      goalId = await one(adminSql`insert into pam.savings_goals (user_id, name, target_amount) values (${owner}, 'G', 1000) returning id`)
+      return one(adminSql`insert into pam.goal_contributions (user_id, goal_id, amount) values (${owner}, ${goalId}, 10) returning id`)
     },
     insertValues: (userId) => ({ user_id: userId, goal_id: goalId, amount: '5.00' }),
     updateValues: { note: 'changed' },
@@ -69,7 +69,7 @@ Deno.test('wins RLS: goal_contributions (append-only: no delete)', async () => {
 Deno.test('wins RLS: hustles', async () => {
   await checkRls({
     table: 'hustles',
-    createOwned: (owner) => one(adminSql`insert into public.hustles (user_id, title) values (${owner}, 'Repairs') returning id`),
+    createOwned: (owner) => one(adminSql`insert into pam.hustles (user_id, title) values (${owner}, 'Repairs') returning id`),
     insertValues: (userId) => ({ user_id: userId, title: 'Photos' }),
     updateValues: { title: 'changed' },
     ownerMayDelete: true,
@@ -80,7 +80,7 @@ Deno.test('wins RLS: expense_categories', async () => {
   await checkRls({
     table: 'expense_categories',
     createOwned: (owner) =>
-      one(adminSql`insert into public.expense_categories (user_id, slug, label) values (${owner}, 'laundry', 'Laundry') returning id`),
+      one(adminSql`insert into pam.expense_categories (user_id, slug, label) values (${owner}, 'laundry', 'Laundry') returning id`),
     insertValues: (userId) => ({ user_id: userId, slug: 'dog-care', label: 'Dog care' }),
     updateValues: { label: 'changed' },
     ownerMayDelete: true,
@@ -91,7 +91,7 @@ Deno.test('wins RLS: notifications', async () => {
   await checkRls({
     table: 'notifications',
     createOwned: (owner) =>
-      one(adminSql`insert into public.notifications (user_id, kind, title) values (${owner}, 'budget_alert', 'Hi') returning id`),
+      one(adminSql`insert into pam.notifications (user_id, kind, title) values (${owner}, 'budget_alert', 'Hi') returning id`),
     insertValues: (userId) => ({ user_id: userId, kind: 'test', title: 'Hello' }),
     updateValues: { read_at: new Date().toISOString() },
     ownerMayDelete: true,
@@ -114,64 +114,64 @@ async function failure(p: Promise<unknown>): Promise<ApiError> {
 Deno.test('wins db: a row can only link to its owner\'s hustle or goal, even by direct SQL', async () => {
   const a = await newAuthUser()
   const b = await newAuthUser()
-  const bHustle = await one(adminSql`insert into public.hustles (user_id, title) values (${b}, 'B') returning id`)
-  const bGoal = await one(adminSql`insert into public.savings_goals (user_id, name, target_amount) values (${b}, 'B', 10) returning id`)
-  const linked = await failure(as(a).query`insert into public.expenses (amount, category, hustle_id) values (1, 'fuel', ${bHustle})`)
+  const bHustle = await one(adminSql`insert into pam.hustles (user_id, title) values (${b}, 'B') returning id`)
+  const bGoal = await one(adminSql`insert into pam.savings_goals (user_id, name, target_amount) values (${b}, 'B', 10) returning id`)
+  const linked = await failure(as(a).query`insert into pam.expenses (amount, category, hustle_id) values (1, 'fuel', ${bHustle})`)
   assertEquals(linked.status, 409)
-  const income = await failure(as(a).query`insert into public.income (amount, source, hustle_id) values (1, 'x', ${bHustle})`)
+  const income = await failure(as(a).query`insert into pam.income (amount, source, hustle_id) values (1, 'x', ${bHustle})`)
   assertEquals(income.status, 409)
-  const contrib = await failure(as(a).query`insert into public.goal_contributions (goal_id, amount) values (${bGoal}, 5)`)
+  const contrib = await failure(as(a).query`insert into pam.goal_contributions (goal_id, amount) values (${bGoal}, 5)`)
   assertEquals(contrib.status, 409)
-  const [g] = await adminSql`select saved_amount::text as s from public.savings_goals where id = ${bGoal}`
+  const [g] = await adminSql`select saved_amount::text as s from pam.savings_goals where id = ${bGoal}`
   assertEquals(g.s, '0.00')
 })
 
 Deno.test('wins db: saved_amount moves only through contributions; withdrawals cannot go below zero', async () => {
   const a = await newAuthUser()
-  const goal = await one(adminSql`insert into public.savings_goals (user_id, name, target_amount) values (${a}, 'G', 100) returning id`)
-  const direct = await failure(as(a).query`update public.savings_goals set saved_amount = 1000 where id = ${goal}`)
+  const goal = await one(adminSql`insert into pam.savings_goals (user_id, name, target_amount) values (${a}, 'G', 100) returning id`)
+  const direct = await failure(as(a).query`update pam.savings_goals set saved_amount = 1000 where id = ${goal}`)
   assertEquals(direct.status, 403)
-  await as(a).query`insert into public.goal_contributions (goal_id, amount) values (${goal}, 60)`
+  await as(a).query`insert into pam.goal_contributions (goal_id, amount) values (${goal}, 60)`
   const over = await failure(
-    as(a).query`insert into public.goal_contributions (goal_id, amount, kind) values (${goal}, 61, 'withdrawal')`,
+    as(a).query`insert into pam.goal_contributions (goal_id, amount, kind) values (${goal}, 61, 'withdrawal')`,
   )
   assertEquals(over.status, 400)
-  await as(a).query`insert into public.goal_contributions (goal_id, amount) values (${goal}, 40)`
-  const [g] = await adminSql`select saved_amount::text as s, status from public.savings_goals where id = ${goal}`
+  await as(a).query`insert into pam.goal_contributions (goal_id, amount) values (${goal}, 40)`
+  const [g] = await adminSql`select saved_amount::text as s, status from pam.savings_goals where id = ${goal}`
   assertEquals([g.s, g.status], ['100.00', 'achieved'])
 })
 
 Deno.test('wins db: unknown categories and bad amounts are refused by the table itself', async () => {
   const a = await newAuthUser()
-  const unknown = await failure(as(a).query`insert into public.expenses (amount, category) values (1, 'yachts')`)
+  const unknown = await failure(as(a).query`insert into pam.expenses (amount, category) values (1, 'yachts')`)
   assertEquals(unknown.status, 400)
   assertEquals((unknown.details as { constraint: string }).constraint, 'known_category')
-  const budget = await failure(as(a).query`insert into public.budgets (category, amount) values ('yachts', 1)`)
+  const budget = await failure(as(a).query`insert into pam.budgets (category, amount) values ('yachts', 1)`)
   assertEquals(budget.status, 400)
   for (const amount of ['0', '-1', '1000000.01']) {
-    assertEquals((await failure(as(a).query`insert into public.expenses (amount, category) values (${amount}::numeric, 'fuel')`)).status, 400)
+    assertEquals((await failure(as(a).query`insert into pam.expenses (amount, category) values (${amount}::numeric, 'fuel')`)).status, 400)
   }
-  await as(a).query`insert into public.expense_categories (slug, label) values ('yachts', 'Yachts')`
-  await as(a).query`insert into public.expenses (amount, category) values (1, 'yachts')`
-  const fixed = await failure(as(a).query`insert into public.expense_categories (slug, label) values ('fuel', 'Fuel again')`)
+  await as(a).query`insert into pam.expense_categories (slug, label) values ('yachts', 'Yachts')`
+  await as(a).query`insert into pam.expenses (amount, category) values (1, 'yachts')`
+  const fixed = await failure(as(a).query`insert into pam.expense_categories (slug, label) values ('fuel', 'Fuel again')`)
   assertEquals(fixed.status, 400)
 })
 
 Deno.test('wins db: deleting the account deletes every wins row', async () => {
   const user = await signUp()
   const id = user.id
-  const h = await one(adminSql`insert into public.hustles (user_id, title) values (${id}, 'H') returning id`)
-  const g = await one(adminSql`insert into public.savings_goals (user_id, name, target_amount) values (${id}, 'G', 10) returning id`)
-  await adminSql`insert into public.goal_contributions (user_id, goal_id, amount) values (${id}, ${g}, 1)`
-  await adminSql`insert into public.expense_categories (user_id, slug, label) values (${id}, 'mine', 'Mine')`
-  await adminSql`insert into public.expenses (user_id, amount, category, hustle_id) values (${id}, 1, 'mine', ${h})`
-  await adminSql`insert into public.income (user_id, amount, source, hustle_id) values (${id}, 1, 's', ${h})`
-  await adminSql`insert into public.budgets (user_id, category, amount) values (${id}, 'fuel', 1)`
-  await adminSql`insert into public.notifications (user_id, kind, title) values (${id}, 'k', 't')`
+  const h = await one(adminSql`insert into pam.hustles (user_id, title) values (${id}, 'H') returning id`)
+  const g = await one(adminSql`insert into pam.savings_goals (user_id, name, target_amount) values (${id}, 'G', 10) returning id`)
+  await adminSql`insert into pam.goal_contributions (user_id, goal_id, amount) values (${id}, ${g}, 1)`
+  await adminSql`insert into pam.expense_categories (user_id, slug, label) values (${id}, 'mine', 'Mine')`
+  await adminSql`insert into pam.expenses (user_id, amount, category, hustle_id) values (${id}, 1, 'mine', ${h})`
+  await adminSql`insert into pam.income (user_id, amount, source, hustle_id) values (${id}, 1, 's', ${h})`
+  await adminSql`insert into pam.budgets (user_id, category, amount) values (${id}, 'fuel', 1)`
+  await adminSql`insert into pam.notifications (user_id, kind, title) values (${id}, 'k', 't')`
   const res = await callFunction('auth/me', { method: 'DELETE', token: user.accessToken })
   assertEquals(res.status, 204)
   for (const t of ['expenses', 'income', 'budgets', 'savings_goals', 'goal_contributions', 'hustles', 'expense_categories', 'notifications']) {
-    const [r] = await adminSql.unsafe(`select count(*)::int as n from public.${t} where user_id = $1`, [id])
+    const [r] = await adminSql.unsafe(`select count(*)::int as n from pam.${t} where user_id = $1`, [id])
     assertEquals(r.n, 0, `${t} emptied`)
   }
   assert(true)

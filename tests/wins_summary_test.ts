@@ -18,7 +18,7 @@ async function fixture(preferences: Record<string, unknown>) {
     { amount: '20.00', category: 'food', date: '2026-02-28' },
     { amount: '30.00', category: 'fuel', date: '2026-03-10', currency: 'USD' },
   ])
-  await adminSql`insert into public.income (user_id, amount, currency, source, date) values
+  await adminSql`insert into pam.income (user_id, amount, currency, source, date) values
     (${user.id}, 500.00, 'AUD', 'Harvest', '2026-03-05'),
     (${user.id}, 300.00, 'AUD', 'Harvest', '2026-02-10'),
     (${user.id}, 12.00, 'USD', 'Tips', '2026-03-06')`

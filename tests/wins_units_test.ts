@@ -150,9 +150,9 @@ Deno.test('wins classify: merchant names, keywords, learned choices, default', (
 })
 
 Deno.test('wins categories: the TypeScript list is the SQL list', async () => {
-  const [row] = await adminSql`select public.wins_builtin_categories() as slugs`
+  const [row] = await adminSql`select pam.wins_builtin_categories() as slugs`
   assertEquals(row.slugs, [...BUILTIN_SLUGS])
-  const [key] = await adminSql`select public.wins_match_key('  Shell  Roma #12 ', 'x') as a, public.wins_match_key(null, 'Mick''s Place') as b`
+  const [key] = await adminSql`select pam.wins_match_key('  Shell  Roma #12 ', 'x') as a, pam.wins_match_key(null, 'Mick''s Place') as b`
   assertEquals([key.a, key.b], ['shell roma', 'mick s place'])
 })
 

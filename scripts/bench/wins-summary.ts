@@ -35,16 +35,16 @@ try {
   if (error || !data.session) throw error ?? new Error('no session')
   const userId = data.user!.id
   const headers = { authorization: `Bearer ${data.session.access_token}`, apikey: stack.keys.publishableKey }
-  await admin`update public.profiles set preferences = '{"timezone":"Australia/Brisbane","currency":"AUD"}' where id = ${userId}`
+  await admin`update pam.profiles set preferences = '{"timezone":"Australia/Brisbane","currency":"AUD"}' where id = ${userId}`
 
   console.log(`Inserting ${EXPENSES.toLocaleString('en')} expenses over 2025-2026…`)
   const t0 = performance.now()
   await admin`
-    insert into public.expenses (user_id, amount, currency, category, category_source, description, merchant, location, date, created_at)
+    insert into pam.expenses (user_id, amount, currency, category, category_source, description, merchant, location, date, created_at)
     select ${userId},
            ((g * 7919) % 20000 + 100) / 100.0,
            'AUD',
-           (public.wins_builtin_categories())[1 + g % 13],
+           (pam.wins_builtin_categories())[1 + g % 13],
            'user',
            'expense ' || g,
            (array['Shell', 'BP', 'Coles', 'Woolworths', 'KOA', 'BIG4', 'Repco', 'Telstra', 'Aldi', 'Caltex', 'IGA', 'Ampol'])[1 + g % 12],
@@ -53,10 +53,10 @@ try {
            now() - make_interval(secs => g)
     from generate_series(1, ${EXPENSES}) g`
   await admin`
-    insert into public.income (user_id, amount, currency, source, date)
+    insert into pam.income (user_id, amount, currency, source, date)
     select ${userId}, 100 + (g % 900), 'AUD', 'work', date '2025-01-01' + (g % 730) from generate_series(1, 2000) g`
-  await admin`analyze public.expenses`
-  await admin`analyze public.income`
+  await admin`analyze pam.expenses`
+  await admin`analyze pam.income`
   console.log(`  done in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
 
   const months = Array.from({ length: 24 }, (_, i) => `${2025 + Math.floor(i / 12)}-${String((i % 12) + 1).padStart(2, '0')}-15`)

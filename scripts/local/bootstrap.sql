@@ -46,6 +46,12 @@ alter schema extensions owner to supabase_admin;
 grant usage on schema auth to anon, authenticated, service_role;
 grant usage on schema public to anon, authenticated, service_role;
 grant usage on schema extensions to anon, authenticated, service_role;
+-- As on hosted Supabase: what is created in public is granted to the API
+-- roles by default, so the Data API would serve it (tests/data_api_test.ts
+-- keeps PAM's objects out of public).
+alter default privileges in schema public grant all on tables to anon, authenticated, service_role;
+alter default privileges in schema public grant all on functions to anon, authenticated, service_role;
+alter default privileges in schema public grant all on sequences to anon, authenticated, service_role;
 
 -- The columns of GoTrue's auth.users that PAM and the local auth service use.
 create table if not exists auth.users (

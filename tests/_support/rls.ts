@@ -46,7 +46,7 @@ async function denied(p: Promise<unknown>): Promise<boolean> {
 
 export async function checkRls(spec: RlsSpec): Promise<void> {
   const id = spec.idColumn ?? 'id'
-  const t = `public.${spec.table}`
+  const t = `pam.${spec.table}`
   const owner = await newAuthUser()
   const other = await newAuthUser()
   const rowId = await spec.createOwned(owner)

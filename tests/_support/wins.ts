@@ -72,7 +72,7 @@ export function winsAppAt(now: string | Date, overrides: Record<string, string> 
 export async function userWith(preferences: Record<string, unknown> = {}): Promise<TestUser> {
   const user = await signUp()
   if (Object.keys(preferences).length) {
-    await adminSql`update public.profiles set preferences = ${adminSql.json(preferences as never)} where id = ${user.id}`
+    await adminSql`update pam.profiles set preferences = ${adminSql.json(preferences as never)} where id = ${user.id}`
   }
   return user
 }
@@ -80,7 +80,7 @@ export async function userWith(preferences: Record<string, unknown> = {}): Promi
 /** Expense rows straight into the table (fixtures), as `user`. */
 export async function insertExpenses(userId: string, rows: Record<string, unknown>[]): Promise<void> {
   for (const r of rows) {
-    await adminSql`insert into public.expenses ${adminSql({ user_id: userId, currency: 'AUD', ...r } as never)}`
+    await adminSql`insert into pam.expenses ${adminSql({ user_id: userId, currency: 'AUD', ...r } as never)}`
   }
 }
 

@@ -152,7 +152,7 @@ const profileColumns = 'id, email, full_name, region, preferences, created_at, u
 
 async function readProfile(pg: PostgresApi): Promise<ProfileRow | undefined> {
   const rows = await pg.queryRaw<ProfileRow>(
-    `select ${profileColumns} from public.profiles where id = (select auth.uid())`,
+    `select ${profileColumns} from pam.profiles where id = (select auth.uid())`,
   )
   return rows[0] && serialize(rows[0])
 }
@@ -227,7 +227,7 @@ export function createAuthApp(config: Config = getConfig()): App {
     const patch = c.req.valid('json')
     if (Object.keys(patch).length === 0) throw badRequest('nothing to update: send full_name, region or preferences')
     const rows = await c.var.postgres.query<ProfileRow>`
-      update public.profiles set
+      update pam.profiles set
         full_name = coalesce(${patch.full_name ?? null}, full_name),
         region = case when ${'region' in patch} then ${patch.region ?? null} else region end,
         preferences = preferences || ${patch.preferences ?? {}}::jsonb
@@ -240,7 +240,7 @@ export function createAuthApp(config: Config = getConfig()): App {
   })
 
   app.openapi(deleteMe, async (c) => {
-    const [row] = await c.var.postgres.query<{ deleted: boolean }>`select public.delete_my_account() as deleted`
+    const [row] = await c.var.postgres.query<{ deleted: boolean }>`select pam.delete_my_account() as deleted`
     if (!row?.deleted) throw new ApiError(404, 'not_found', 'account not found')
     await invalidateUser(c.var.cache, c.var.userId!)
     return c.body(null, 204)

@@ -72,7 +72,7 @@ export async function budgetStatuses(
   const b = p(bounds)
   const currency = p(ctx.currency)
   const spentBetween = (from: string, to: string) => `
-    coalesce((select sum(e.amount) from public.expenses e
+    coalesce((select sum(e.amount) from pam.expenses e
               where e.user_id = b.user_id and e.category = b.category and e.currency = ${currency}
                 and e.date between (x.bounds ->> '${from}')::date and (x.bounds ->> '${to}')::date), 0)::text`
   const rows = await tx.unsafe<Row[]>(
@@ -82,9 +82,9 @@ export async function budgetStatuses(
             case when b.rollover and (x.bounds ->> 'prev_end')::date >= b.start_date
                  then ${spentBetween('prev_start', 'prev_end')} end as previous_spent,
             ${isoSql('b.created_at')} as created_at, ${isoSql('b.updated_at')} as updated_at
-     from public.budgets b
+     from pam.budgets b
      cross join lateral (select ${b}::jsonb -> b.period as bounds) x
-     left join public.expense_categories c on c.user_id = b.user_id and c.slug = b.category
+     left join pam.expense_categories c on c.user_id = b.user_id and c.slug = b.category
      where b.user_id = (select auth.uid())
        ${filter.categories ? `and b.category = any(${p(filter.categories)}::text[])` : ''}
        ${filter.period ? `and b.period = ${p(filter.period)}` : ''}
@@ -182,10 +182,10 @@ export async function notifyBudgetAlerts(
       currency: ctx.currency,
     }
     const created = await tx`
-      insert into public.notifications (user_id, kind, title, body, data, dedupe_key)
+      insert into pam.notifications (user_id, kind, title, body, data, dedupe_key)
       select (select auth.uid()), 'budget_alert', ${title}, ${text}, ${tx.json(data)}::jsonb, ${key(threshold)}
       where ${threshold === 100} or not exists (
-        select 1 from public.notifications n
+        select 1 from pam.notifications n
         where n.user_id = (select auth.uid()) and n.dedupe_key = ${key(100)})
       on conflict (user_id, dedupe_key) do nothing
       returning id`
@@ -213,7 +213,7 @@ export async function budgetImpact(
   // here until the first commits, and its status query (a new snapshot under
   // READ COMMITTED) then sees both expenses, so a crossing is never missed.
   await tx`
-    select 1 from public.budgets b
+    select 1 from pam.budgets b
     where b.user_id = (select auth.uid()) and b.category = any(${categories}::text[])
     order by b.id
     for no key update`

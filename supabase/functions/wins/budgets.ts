@@ -70,18 +70,18 @@ export function registerBudgetRoutes(app: App, opts: WinsOptions) {
     const { budget, created } = await c.var.postgres.transaction(async (tx) => {
       const ctx = await moneyContext(tx, opts.now())
       if (!isBuiltinCategory(category)) {
-        const [own] = await tx`select 1 from public.expense_categories where slug = ${category}`
+        const [own] = await tx`select 1 from pam.expense_categories where slug = ${category}`
         if (!own) throw invalidReference('category', `unknown category "${category}"`)
       }
       const defaultStart = periodOf(budgetPeriodUnit[input.period], ctx.today).start
       const [row] = await tx`
-        insert into public.budgets (category, period, amount, start_date, rollover)
+        insert into pam.budgets (category, period, amount, start_date, rollover)
         values (${category}, ${input.period}, ${input.amount}::numeric,
                 ${input.start_date ?? defaultStart}::date, ${input.rollover})
         on conflict (user_id, category, period) do update set
           amount = excluded.amount,
           rollover = excluded.rollover,
-          start_date = coalesce(${input.start_date ?? null}::date, public.budgets.start_date)
+          start_date = coalesce(${input.start_date ?? null}::date, pam.budgets.start_date)
         returning id, (xmax = 0) as created`
       const [budget] = (await budgetStatuses(tx, ctx, { categories: [category], period: input.period }))
         .filter((b) => b.id === row.id)
@@ -111,7 +111,7 @@ export function registerBudgetRoutes(app: App, opts: WinsOptions) {
     const { period } = c.req.valid('query')
     await c.var.postgres.transaction(async (tx) => {
       const rows = await tx`
-        select id, period from public.budgets
+        select id, period from pam.budgets
         where category = ${category} and (${period ?? null}::text is null or period = ${period ?? null})`
       if (!rows.length) throw notFound('budget')
       if (rows.length > 1) {
@@ -119,7 +119,7 @@ export function registerBudgetRoutes(app: App, opts: WinsOptions) {
           periods: rows.map((r) => r.period),
         })
       }
-      await tx`delete from public.budgets where id = ${rows[0].id}`
+      await tx`delete from pam.budgets where id = ${rows[0].id}`
     })
     return c.body(null, 204)
   })

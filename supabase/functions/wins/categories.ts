@@ -1,6 +1,6 @@
 // The fixed expense categories for life on the road (mirrored in SQL by
-// public.wins_builtin_categories(); a test keeps the two equal). Users add
-// their own in public.expense_categories.
+// pam.wins_builtin_categories(); a test keeps the two equal). Users add
+// their own in pam.expense_categories.
 import type { App } from '../_shared/http.ts'
 import { route, z } from '../_shared/http.ts'
 import { ApiError, notFound } from '../_shared/errors.ts'
@@ -93,7 +93,7 @@ const deleteCategory = route({
 export function registerCategoryRoutes(app: App) {
   app.openapi(listCategories, async (c) => {
     const own = await c.var.postgres.query<{ slug: string; label: string }>`
-      select slug, label from public.expense_categories order by slug`
+      select slug, label from pam.expense_categories order by slug`
     return c.json({
       categories: [
         ...BUILTIN_CATEGORIES.map((b) => ({ slug: b.slug, label: b.label, builtin: true })),
@@ -106,12 +106,12 @@ export function registerCategoryRoutes(app: App) {
     const { slug, label } = c.req.valid('json')
     if (isBuiltinCategory(slug)) throw new ApiError(409, 'category_exists', `"${slug}" is a fixed category`)
     const category = await c.var.postgres.transaction(async (tx) => {
-      const [{ n }] = await tx`select count(*)::int as n from public.expense_categories`
+      const [{ n }] = await tx`select count(*)::int as n from pam.expense_categories`
       if (n >= MAX_OWN_CATEGORIES) {
         throw new ApiError(409, 'too_many_categories', `at most ${MAX_OWN_CATEGORIES} categories of your own`)
       }
       const [row] = await tx`
-        insert into public.expense_categories (slug, label) values (${slug}, ${label})
+        insert into pam.expense_categories (slug, label) values (${slug}, ${label})
         on conflict (user_id, slug) do nothing
         returning slug, label`
       if (!row) throw new ApiError(409, 'category_exists', `you already have a category "${slug}"`)
@@ -124,15 +124,15 @@ export function registerCategoryRoutes(app: App) {
     const { slug } = c.req.valid('param')
     if (isBuiltinCategory(slug)) throw new ApiError(400, 'builtin_category', `"${slug}" is a fixed category`)
     await c.var.postgres.transaction(async (tx) => {
-      const [own] = await tx`select id from public.expense_categories where slug = ${slug} for update`
+      const [own] = await tx`select id from pam.expense_categories where slug = ${slug} for update`
       if (!own) throw notFound('category')
       const [use] = await tx`
-        select (select count(*)::int from public.expenses where user_id = (select auth.uid()) and category = ${slug}) as expenses,
-               (select count(*)::int from public.budgets where user_id = (select auth.uid()) and category = ${slug}) as budgets`
+        select (select count(*)::int from pam.expenses where user_id = (select auth.uid()) and category = ${slug}) as expenses,
+               (select count(*)::int from pam.budgets where user_id = (select auth.uid()) and category = ${slug}) as budgets`
       if (use.expenses > 0 || use.budgets > 0) {
         throw new ApiError(409, 'category_in_use', `"${slug}" is used by ${use.expenses} expense(s) and ${use.budgets} budget(s)`, use)
       }
-      await tx`delete from public.expense_categories where id = ${own.id}`
+      await tx`delete from pam.expense_categories where id = ${own.id}`
     })
     return c.body(null, 204)
   })

@@ -1,6 +1,6 @@
 // Category classification for an expense sent without one. In order:
 //   1. learned: the category the user chose last time for the same merchant
-//      (or description, when there is no merchant) — see public.wins_match_key;
+//      (or description, when there is no merchant) — see pam.wins_match_key;
 //   2. rule: a merchant name ("Shell", "KOA", "Woolworths"), then a keyword
 //      ("diesel", "caravan park", "groceries"), matched as whole words in the
 //      merchant and description, case-insensitively;

@@ -39,7 +39,7 @@ export async function moneyContext(tx: Tx, now: Date): Promise<MoneyContext> {
     select p.preferences ->> 'timezone' as tz,
            p.preferences ->> 'currency' as currency,
            coalesce(p.preferences -> 'notifications' -> 'budget_alerts', 'true'::jsonb) <> 'false'::jsonb as alerts
-    from public.profiles p where p.id = (select auth.uid())`
+    from pam.profiles p where p.id = (select auth.uid())`
   const timeZone = typeof row?.tz === 'string' && row.tz ? row.tz : 'UTC'
   const currency = typeof row?.currency === 'string' && /^[A-Z]{3}$/.test(row.currency) ? row.currency : 'AUD'
   return { timeZone, currency, today: localDate(now, timeZone), budgetAlerts: row?.alerts !== false }

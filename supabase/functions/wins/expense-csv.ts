@@ -111,7 +111,7 @@ export function registerExpenseCsvRoutes(app: App, opts: WinsOptions) {
         where += ` and (e.date, e.created_at, e.id) > (${p(after[0])}::date, ${p(after[1])}::text::timestamptz, ${p(after[2])}::uuid)`
       }
       return await c.var.postgres.queryRaw<Expense>(
-        `select ${EXPENSE_COLUMNS} from public.expenses e where ${where}
+        `select ${EXPENSE_COLUMNS} from pam.expenses e where ${where}
          order by e.date, e.created_at, e.id limit ${EXPORT_CHUNK}`,
         values,
       )

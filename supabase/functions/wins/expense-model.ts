@@ -82,7 +82,7 @@ export const Expense = z.object({
 }).openapi('Expense')
 export type Expense = z.infer<typeof Expense>
 
-/** The select list that gives an Expense (e = public.expenses). */
+/** The select list that gives an Expense (e = pam.expenses). */
 export const EXPENSE_COLUMNS = `e.id, e.amount::text as amount, e.currency::text as currency, e.category,
   e.category_source, e.description, e.merchant, e.date::text as date, e.location, e.latitude, e.longitude,
   e.payment_method, e.tags, e.receipt_url, e.vehicle_id, e.trip_id, e.hustle_id, e.fuel_type,
@@ -126,12 +126,12 @@ export async function prepareExpenses(tx: Tx, ctx: MoneyContext, inputs: Expense
   const ownWanted = [...new Set(inputs.map((i) => i.category).filter((c): c is string => !!c && !isBuiltinCategory(c)))]
   const own = new Set<string>()
   if (ownWanted.length) {
-    for (const r of await tx`select slug from public.expense_categories where slug = any(${ownWanted}::text[])`) own.add(r.slug)
+    for (const r of await tx`select slug from pam.expense_categories where slug = any(${ownWanted}::text[])`) own.add(r.slug)
   }
   const hustlesWanted = [...new Set(inputs.map((i) => i.hustle_id).filter((h): h is string => !!h))]
   const hustles = new Set<string>()
   if (hustlesWanted.length) {
-    for (const r of await tx`select id from public.hustles where id = any(${hustlesWanted}::uuid[])`) hustles.add(r.id)
+    for (const r of await tx`select id from pam.hustles where id = any(${hustlesWanted}::uuid[])`) hustles.add(r.id)
   }
   // Learned categories: the user's own latest choice for the same merchant key.
   const unclassified = inputs.map((inp, index) => ({ inp, index })).filter(({ inp }) => !inp.category)
@@ -140,13 +140,13 @@ export async function prepareExpenses(tx: Tx, ctx: MoneyContext, inputs: Expense
     const rows = await tx`
       select k.i::int as index, k.key, l.category
       from (
-        select t.i, public.wins_match_key(t.m, t.d) as key
+        select t.i, pam.wins_match_key(t.m, t.d) as key
         from unnest(${unclassified.map((u) => u.inp.merchant ?? null)}::text[],
                     ${unclassified.map((u) => u.inp.description ?? '')}::text[],
                     ${unclassified.map((u) => u.index)}::int[]) as t(m, d, i)
       ) k
       cross join lateral (
-        select e.category from public.expenses e
+        select e.category from pam.expenses e
         where e.user_id = (select auth.uid()) and e.match_key = k.key and e.category_source = 'user'
         order by e.created_at desc limit 1
       ) l
@@ -200,7 +200,7 @@ const RECORD_COLUMNS = RECORD_TYPE.split(',').map((c) => c.trim().split(' ')[0])
 export async function insertExpenses(tx: Tx, rows: ExpenseRow[]): Promise<Expense[]> {
   return await tx.unsafe<Expense[]>(
     `with inserted as (
-       insert into public.expenses (${RECORD_COLUMNS})
+       insert into pam.expenses (${RECORD_COLUMNS})
        select ${RECORD_COLUMNS} from jsonb_to_recordset($1::jsonb -> 'rows') as r(${RECORD_TYPE})
        returning *
      )

@@ -147,11 +147,11 @@ export const invalidReference = (field: string, message: string) =>
 
 async function checkReferences(tx: Tx, patch: { category?: string; hustle_id?: string | null }) {
   if (patch.category && !isBuiltinCategory(patch.category)) {
-    const [own] = await tx`select 1 from public.expense_categories where slug = ${patch.category}`
+    const [own] = await tx`select 1 from pam.expense_categories where slug = ${patch.category}`
     if (!own) throw invalidReference('category', `unknown category "${patch.category}"`)
   }
   if (patch.hustle_id) {
-    const [h] = await tx`select 1 from public.hustles where id = ${patch.hustle_id}`
+    const [h] = await tx`select 1 from pam.hustles where id = ${patch.hustle_id}`
     if (!h) throw invalidReference('hustle_id', 'not one of your hustles')
   }
 }
@@ -186,7 +186,7 @@ export function registerExpenseRoutes(app: App, opts: WinsOptions) {
       where += ` and (e.date, e.created_at, e.id) < (${p(d)}::date, ${p(t)}::text::timestamptz, ${p(id)}::uuid)`
     }
     const rows = await c.var.postgres.queryRaw<Expense>(
-      `select ${EXPENSE_COLUMNS} from public.expenses e where ${where}
+      `select ${EXPENSE_COLUMNS} from pam.expenses e where ${where}
        order by e.date desc, e.created_at desc, e.id desc limit ${p(limit + 1)}`,
       values,
     )
@@ -197,7 +197,7 @@ export function registerExpenseRoutes(app: App, opts: WinsOptions) {
   app.openapi(getExpense, async (c) => {
     const { id } = c.req.valid('param')
     const [expense] = await c.var.postgres.queryRaw<Expense>(
-      `select ${EXPENSE_COLUMNS} from public.expenses e where e.id = $1`,
+      `select ${EXPENSE_COLUMNS} from pam.expenses e where e.id = $1`,
       [id],
     )
     if (!expense) throw notFound('expense')
@@ -210,7 +210,7 @@ export function registerExpenseRoutes(app: App, opts: WinsOptions) {
     const result = await c.var.postgres.transaction(async (tx) => {
       const ctx = await moneyContext(tx, opts.now())
       const [before] = await tx`
-        select category, date::text as date, currency::text as currency from public.expenses where id = ${id} for update`
+        select category, date::text as date, currency::text as currency from pam.expenses where id = ${id} for update`
       if (!before) throw notFound('expense')
       await checkReferences(tx, patch)
       const { values, p } = params()
@@ -218,7 +218,7 @@ export function registerExpenseRoutes(app: App, opts: WinsOptions) {
       // A category the user picks is their choice, and teaches future classification.
       if (patch.category) sets.push(`category_source = 'user'`)
       const [expense] = await tx.unsafe<Expense[]>(
-        `update public.expenses e set ${sets.join(', ')} where e.id = ${p(id)}::uuid returning ${EXPENSE_COLUMNS}`,
+        `update pam.expenses e set ${sets.join(', ')} where e.id = ${p(id)}::uuid returning ${EXPENSE_COLUMNS}`,
         values as never[],
       )
       const budgets = await budgetImpact(tx, ctx, [before as { category: string; date: string; currency: string }, expense])
@@ -230,7 +230,7 @@ export function registerExpenseRoutes(app: App, opts: WinsOptions) {
 
   app.openapi(deleteExpense, async (c) => {
     const { id } = c.req.valid('param')
-    const rows = await c.var.postgres.query`delete from public.expenses where id = ${id} returning id`
+    const rows = await c.var.postgres.query`delete from pam.expenses where id = ${id} returning id`
     if (!rows.length) throw notFound('expense')
     await invalidateSummaries(c)
     return c.body(null, 204)

@@ -171,7 +171,7 @@ const listContributions = route({
 })
 
 async function readGoal(tx: Tx, id: string): Promise<GoalRow | undefined> {
-  const [g] = await tx.unsafe<GoalRow[]>(`select ${GOAL_COLUMNS} from public.savings_goals g where g.id = $1`, [id])
+  const [g] = await tx.unsafe<GoalRow[]>(`select ${GOAL_COLUMNS} from pam.savings_goals g where g.id = $1`, [id])
   return g
 }
 
@@ -185,7 +185,7 @@ export function registerGoalRoutes(app: App, opts: WinsOptions) {
     const goal = await c.var.postgres.transaction(async (tx) => {
       const ctx = await moneyContext(tx, opts.now())
       const [row] = await tx.unsafe<GoalRow[]>(
-        `insert into public.savings_goals as g (name, target_amount, target_date, status, notes)
+        `insert into pam.savings_goals as g (name, target_amount, target_date, status, notes)
          values ($1, $2::numeric, $3::date, $4, $5) returning ${GOAL_COLUMNS}`,
         [input.name, input.target_amount, input.target_date ?? null, input.status ?? 'active', input.notes ?? ''] as never[],
       )
@@ -206,7 +206,7 @@ export function registerGoalRoutes(app: App, opts: WinsOptions) {
         where.push(`(g.created_at, g.id) < (${p(t)}::text::timestamptz, ${p(id)}::uuid)`)
       }
       const rows = await tx.unsafe<GoalRow[]>(
-        `select ${GOAL_COLUMNS} from public.savings_goals g where ${where.join(' and ')}
+        `select ${GOAL_COLUMNS} from pam.savings_goals g where ${where.join(' and ')}
          order by g.created_at desc, g.id desc limit ${p(limit + 1)}`,
         values as never[],
       )
@@ -235,7 +235,7 @@ export function registerGoalRoutes(app: App, opts: WinsOptions) {
       const { values, p } = params()
       const sets = Object.entries(patch).map(([k, v]) => `${k} = ${p(v)}::${COLUMN_TYPES[k]}`)
       const [row] = await tx.unsafe<GoalRow[]>(
-        `update public.savings_goals g set ${sets.join(', ')} where g.id = ${p(id)}::uuid returning ${GOAL_COLUMNS}`,
+        `update pam.savings_goals g set ${sets.join(', ')} where g.id = ${p(id)}::uuid returning ${GOAL_COLUMNS}`,
         values as never[],
       )
       if (!row) throw notFound('goal')
@@ -246,7 +246,7 @@ export function registerGoalRoutes(app: App, opts: WinsOptions) {
 
   app.openapi(deleteGoal, async (c) => {
     const { id } = c.req.valid('param')
-    const rows = await c.var.postgres.query`delete from public.savings_goals where id = ${id} returning id`
+    const rows = await c.var.postgres.query`delete from pam.savings_goals where id = ${id} returning id`
     if (!rows.length) throw notFound('goal')
     return c.body(null, 204)
   })
@@ -257,13 +257,13 @@ export function registerGoalRoutes(app: App, opts: WinsOptions) {
     const result = await c.var.postgres.transaction(async (tx) => {
       const ctx = await moneyContext(tx, opts.now())
       // Lock the goal: concurrent contributions apply one after the other.
-      const [locked] = await tx`select saved_amount::text as saved from public.savings_goals where id = ${id} for update`
+      const [locked] = await tx`select saved_amount::text as saved from pam.savings_goals where id = ${id} for update`
       if (!locked) throw notFound('goal')
       if (input.kind === 'withdrawal' && toCents(input.amount) > toCents(locked.saved)) {
         throw new ApiError(409, 'insufficient_savings', `only ${locked.saved} is saved towards this goal`)
       }
       const [contribution] = await tx.unsafe<Contribution[]>(
-        `insert into public.goal_contributions as k (goal_id, amount, kind, date, note)
+        `insert into pam.goal_contributions as k (goal_id, amount, kind, date, note)
          values ($1::uuid, $2::numeric, $3, $4::date, $5) returning ${CONTRIBUTION_COLUMNS}`,
         [id, input.amount, input.kind, input.date ?? ctx.today, input.note ?? ''] as never[],
       )
@@ -284,7 +284,7 @@ export function registerGoalRoutes(app: App, opts: WinsOptions) {
         where.push(`(k.created_at, k.id) < (${p(t)}::text::timestamptz, ${p(cid)}::uuid)`)
       }
       const rows = await tx.unsafe<Contribution[]>(
-        `select ${CONTRIBUTION_COLUMNS} from public.goal_contributions k where ${where.join(' and ')}
+        `select ${CONTRIBUTION_COLUMNS} from pam.goal_contributions k where ${where.join(' and ')}
          order by k.created_at desc, k.id desc limit ${p(limit + 1)}`,
         values as never[],
       )

@@ -147,11 +147,11 @@ interface RoiRow {
 async function roiRows(tx: Tx, currency: string, id?: string): Promise<Roi[]> {
   const rows = await tx.unsafe<RoiRow[]>(
     `select h.id, h.title, h.status, h.hours_invested::text as hours,
-            coalesce((select sum(i.amount) from public.income i
+            coalesce((select sum(i.amount) from pam.income i
                       where i.user_id = h.user_id and i.hustle_id = h.id and i.currency = $1), 0)::text as income,
-            coalesce((select sum(e.amount) from public.expenses e
+            coalesce((select sum(e.amount) from pam.expenses e
                       where e.user_id = h.user_id and e.hustle_id = h.id and e.currency = $1), 0)::text as expenses
-     from public.hustles h
+     from pam.hustles h
      where h.user_id = (select auth.uid()) ${id ? 'and h.id = $2::uuid' : ''}`,
     (id ? [currency, id] : [currency]) as never[],
   )
@@ -187,7 +187,7 @@ export function registerHustleRoutes(app: App, opts: WinsOptions) {
   app.openapi(createHustle, async (c) => {
     const input = c.req.valid('json')
     const [hustle] = await c.var.postgres.queryRaw<Hustle>(
-      `insert into public.hustles as h (title, kind, status, hours_invested, started_on, notes)
+      `insert into pam.hustles as h (title, kind, status, hours_invested, started_on, notes)
        values ($1, $2, $3, $4::numeric, $5::date, $6) returning ${HUSTLE_COLUMNS}`,
       [
         input.title,
@@ -211,7 +211,7 @@ export function registerHustleRoutes(app: App, opts: WinsOptions) {
       where.push(`(h.created_at, h.id) < (${p(t)}::text::timestamptz, ${p(id)}::uuid)`)
     }
     const rows = await c.var.postgres.queryRaw<Hustle>(
-      `select ${HUSTLE_COLUMNS} from public.hustles h where ${where.join(' and ')}
+      `select ${HUSTLE_COLUMNS} from pam.hustles h where ${where.join(' and ')}
        order by h.created_at desc, h.id desc limit ${p(limit + 1)}`,
       values,
     )
@@ -233,7 +233,7 @@ export function registerHustleRoutes(app: App, opts: WinsOptions) {
 
   app.openapi(getHustle, async (c) => {
     const { id } = c.req.valid('param')
-    const [hustle] = await c.var.postgres.queryRaw<Hustle>(`select ${HUSTLE_COLUMNS} from public.hustles h where h.id = $1`, [id])
+    const [hustle] = await c.var.postgres.queryRaw<Hustle>(`select ${HUSTLE_COLUMNS} from pam.hustles h where h.id = $1`, [id])
     if (!hustle) throw notFound('hustle')
     return c.json({ hustle }, 200)
   })
@@ -253,7 +253,7 @@ export function registerHustleRoutes(app: App, opts: WinsOptions) {
     const { values, p } = params()
     const sets = Object.entries(patch).map(([k, v]) => `${k} = ${p(v)}::${COLUMN_TYPES[k]}`)
     const [hustle] = await c.var.postgres.queryRaw<Hustle>(
-      `update public.hustles h set ${sets.join(', ')} where h.id = ${p(id)}::uuid returning ${HUSTLE_COLUMNS}`,
+      `update pam.hustles h set ${sets.join(', ')} where h.id = ${p(id)}::uuid returning ${HUSTLE_COLUMNS}`,
       values,
     )
     if (!hustle) throw notFound('hustle')
@@ -262,7 +262,7 @@ export function registerHustleRoutes(app: App, opts: WinsOptions) {
 
   app.openapi(deleteHustle, async (c) => {
     const { id } = c.req.valid('param')
-    const rows = await c.var.postgres.query`delete from public.hustles where id = ${id} returning id`
+    const rows = await c.var.postgres.query`delete from pam.hustles where id = ${id} returning id`
     if (!rows.length) throw notFound('hustle')
     return c.body(null, 204)
   })

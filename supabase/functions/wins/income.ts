@@ -126,7 +126,7 @@ const deleteIncome = route({
 
 async function checkHustle(tx: Tx, hustleId: string | null | undefined) {
   if (!hustleId) return
-  const [h] = await tx`select 1 from public.hustles where id = ${hustleId}`
+  const [h] = await tx`select 1 from pam.hustles where id = ${hustleId}`
   if (!h) throw invalidReference('hustle_id', 'not one of your hustles')
 }
 
@@ -137,7 +137,7 @@ export function registerIncomeRoutes(app: App, opts: WinsOptions) {
       const ctx = await moneyContext(tx, opts.now())
       await checkHustle(tx, input.hustle_id)
       const [row] = await tx.unsafe<Income[]>(
-        `insert into public.income as i (amount, currency, source, description, date, recurring, hustle_id)
+        `insert into pam.income as i (amount, currency, source, description, date, recurring, hustle_id)
          values ($1::numeric, $2, $3, $4, $5::date, $6::boolean, $7::uuid) returning ${INCOME_COLUMNS}`,
         [
           input.amount,
@@ -172,7 +172,7 @@ export function registerIncomeRoutes(app: App, opts: WinsOptions) {
       where.push(`(i.date, i.created_at, i.id) < (${p(d)}::date, ${p(t)}::text::timestamptz, ${p(id)}::uuid)`)
     }
     const rows = await c.var.postgres.queryRaw<Income>(
-      `select ${INCOME_COLUMNS} from public.income i where ${where.join(' and ')}
+      `select ${INCOME_COLUMNS} from pam.income i where ${where.join(' and ')}
        order by i.date desc, i.created_at desc, i.id desc limit ${p(limit + 1)}`,
       values,
     )
@@ -182,7 +182,7 @@ export function registerIncomeRoutes(app: App, opts: WinsOptions) {
 
   app.openapi(getIncome, async (c) => {
     const { id } = c.req.valid('param')
-    const [income] = await c.var.postgres.queryRaw<Income>(`select ${INCOME_COLUMNS} from public.income i where i.id = $1`, [id])
+    const [income] = await c.var.postgres.queryRaw<Income>(`select ${INCOME_COLUMNS} from pam.income i where i.id = $1`, [id])
     if (!income) throw notFound('income')
     return c.json({ income }, 200)
   })
@@ -195,7 +195,7 @@ export function registerIncomeRoutes(app: App, opts: WinsOptions) {
       const { values, p } = params()
       const sets = Object.entries(patch).map(([k, v]) => `${k} = ${p(v)}::${COLUMN_TYPES[k]}`)
       const [row] = await tx.unsafe<Income[]>(
-        `update public.income i set ${sets.join(', ')} where i.id = ${p(id)}::uuid returning ${INCOME_COLUMNS}`,
+        `update pam.income i set ${sets.join(', ')} where i.id = ${p(id)}::uuid returning ${INCOME_COLUMNS}`,
         values as never[],
       )
       if (!row) throw notFound('income')
@@ -207,7 +207,7 @@ export function registerIncomeRoutes(app: App, opts: WinsOptions) {
 
   app.openapi(deleteIncome, async (c) => {
     const { id } = c.req.valid('param')
-    const rows = await c.var.postgres.query`delete from public.income where id = ${id} returning id`
+    const rows = await c.var.postgres.query`delete from pam.income where id = ${id} returning id`
     if (!rows.length) throw notFound('income')
     await invalidateSummaries(c)
     return c.body(null, 204)

@@ -82,12 +82,12 @@ export const TOP_N = 5
 export const SUMMARY_SQL = `
 with e as (
   select e.date, e.amount, e.currency, e.category, e.merchant, e.location
-  from public.expenses e
+  from pam.expenses e
   where e.user_id = (select auth.uid()) and e.date between $1::date and $3::date
 ),
 i as (
   select i.date, i.amount, i.currency
-  from public.income i
+  from pam.income i
   where i.user_id = (select auth.uid()) and i.date between $1::date and $3::date
 ),
 cur as (select * from e where e.date >= $2::date and e.currency = $4)
@@ -100,7 +100,7 @@ select
   (select coalesce(json_agg(json_build_object('category', x.category, 'label', c.label, 'amount', x.amount::text,
                                               'count', x.n) order by x.amount desc, x.category), '[]')
      from (select category, sum(amount) as amount, count(*)::int as n from cur group by category) x
-     left join public.expense_categories c on c.user_id = (select auth.uid()) and c.slug = x.category) as by_category,
+     left join pam.expense_categories c on c.user_id = (select auth.uid()) and c.slug = x.category) as by_category,
   (select coalesce(json_agg(json_build_object('merchant', x.name, 'amount', x.amount::text, 'count', x.n)
                             order by x.amount desc, x.name), '[]')
      from (select min(merchant) as name, sum(amount) as amount, count(*)::int as n from cur
