@@ -2,7 +2,8 @@ import { assertEquals, assertMatch } from './_support/assert.ts'
 import { ConfigError, parseConfig } from '../supabase/functions/_shared/config.ts'
 import { throws } from 'node:assert/strict'
 
-const base = { SUPABASE_URL: 'http://127.0.0.1:54321', SUPABASE_DB_URL: 'postgres://u@127.0.0.1/db' }
+const hosted = { SUPABASE_URL: 'https://ref.supabase.co', SUPABASE_DB_URL: 'postgres://u@127.0.0.1/db' }
+const base = { SUPABASE_URL: 'http://127.0.0.1:54321', SUPABASE_DB_URL: 'postgres://u@127.0.0.1/db', PAM_LOCAL_STACK: 'true' }
 
 Deno.test('config: defaults from a minimal environment', () => {
   const c = parseConfig(base)
@@ -29,4 +30,24 @@ Deno.test('config: errors name every missing or bad variable', () => {
     'https://a.app',
     'https://b.app',
   ])
+})
+
+Deno.test('config: outside the local stack, the cache is shared (Upstash) or off, never per isolate', () => {
+  throws(() => parseConfig(hosted), /UPSTASH_REDIS_REST_URL.*PAM_CACHE_ENABLED=false/)
+  assertEquals(parseConfig({ ...hosted, PAM_CACHE_ENABLED: 'false' }).cache.enabled, false)
+  const upstash = parseConfig({
+    ...hosted,
+    UPSTASH_REDIS_REST_URL: 'https://eu1-example.upstash.io',
+    UPSTASH_REDIS_REST_TOKEN: 'token',
+  })
+  assertEquals(upstash.cache.enabled, true)
+  assertEquals(upstash.localStack, false)
+})
+
+Deno.test('config: the token issuer is the project\'s Auth URL unless set', () => {
+  assertEquals(parseConfig({ ...hosted, PAM_CACHE_ENABLED: 'false' }).jwtIssuer, 'https://ref.supabase.co/auth/v1')
+  assertEquals(
+    parseConfig({ ...hosted, PAM_CACHE_ENABLED: 'false', PAM_JWT_ISSUER: 'https://api.example.com/auth/v1' }).jwtIssuer,
+    'https://api.example.com/auth/v1',
+  )
 })

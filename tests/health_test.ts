@@ -49,6 +49,7 @@ Deno.test('health: configured external APIs are probed; a failing one degrades, 
       SUPABASE_URL: stack.url,
       SUPABASE_DB_URL: stack.databaseUrl,
       PAM_LOG_LEVEL: 'error',
+    PAM_LOCAL_STACK: 'true',
       OPENAI_API_KEY: 'sk-test',
       OPENAI_BASE_URL: `${base}/openai`,
       MAPBOX_TOKEN: 'pk.test',
@@ -78,6 +79,7 @@ Deno.test('health: readiness is 503 naming the database when it is unreachable',
     SUPABASE_URL: stack.url,
     SUPABASE_DB_URL: `postgres://postgres@127.0.0.1:${closed}/postgres`,
     PAM_LOG_LEVEL: 'error',
+    PAM_LOCAL_STACK: 'true',
   }))
   const res = await app.fetch(new Request('http://local/health/ready'))
   assertEquals(res.status, 503)
@@ -96,6 +98,7 @@ Deno.test('health: a cache that is down degrades readiness but does not fail it'
     SUPABASE_URL: stack.url,
     SUPABASE_DB_URL: stack.databaseUrl,
     PAM_LOG_LEVEL: 'error',
+    PAM_LOCAL_STACK: 'true',
     UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${closed}`,
     UPSTASH_REDIS_REST_TOKEN: 'token',
   }))

@@ -89,7 +89,7 @@ Deno.test('http: OpenAPI per function and merged at the gateway', async () => {
 })
 
 Deno.test('http: an unexpected error is a 500 with no internals in the body', async () => {
-  const app = createApp('boom', parseConfig({ SUPABASE_URL: stack.url, SUPABASE_DB_URL: stack.databaseUrl, PAM_LOG_LEVEL: 'error' }))
+  const app = createApp('boom', parseConfig({ SUPABASE_URL: stack.url, SUPABASE_DB_URL: stack.databaseUrl, PAM_LOG_LEVEL: 'error', PAM_LOCAL_STACK: 'true' }))
   app.get('/', () => {
     throw new Error('connection string postgres://secret@db leaked')
   })
@@ -102,12 +102,17 @@ Deno.test('http: an unexpected error is a 500 with no internals in the body', as
 
 Deno.test('http: a service_role token cannot query as a user', async () => {
   const { SignJWT, importJWK } = await import('jose')
-  const token = await new SignJWT({ sub: crypto.randomUUID(), role: 'service_role', aud: 'authenticated' })
+  const token = await new SignJWT({
+    sub: crypto.randomUUID(),
+    role: 'service_role',
+    aud: 'authenticated',
+    iss: `${stack.url}/auth/v1`,
+  })
     .setProtectedHeader({ alg: 'ES256', kid: stack.keys.kid })
     .setIssuedAt()
     .setExpirationTime('5m')
     .sign(await importJWK(stack.keys.privateJwk, 'ES256'))
   const res = await callFunction('auth/me', { token })
-  assertEquals(res.status, 403)
-  assertEquals((await jsonOf(res) as Json).error.code, 'unsupported_role')
+  assertEquals(res.status, 401)
+  assertEquals((await jsonOf(res) as Json).error.details.reason, 'not_a_user_token')
 })

@@ -1,25 +1,31 @@
 // Every way a bearer token can be wrong gets 401 from a 'user' route.
-import { exportJWK, generateKeyPair, importJWK, SignJWT } from 'jose'
-import { assertEquals } from './_support/assert.ts'
+import { decodeJwt, exportJWK, generateKeyPair, importJWK, SignJWT } from 'jose'
+import { assert, assertEquals, assertMatch } from './_support/assert.ts'
+import type { Json } from './_support/assert.ts'
 import { callFunction, jsonOf, signUp, stack } from './_support/stack.ts'
 
 const user = await signUp()
+const sessionId = decodeJwt(user.accessToken).session_id as string
 const now = () => Math.floor(Date.now() / 1000)
 const claims = () => ({
   sub: user.id,
   aud: 'authenticated',
   role: 'authenticated',
   email: user.email,
-  session_id: crypto.randomUUID(),
+  session_id: sessionId,
   iss: `${stack.url}/auth/v1`,
 })
 const projectKey = await importJWK(stack.keys.privateJwk, 'ES256')
-const sign = (payload: Record<string, unknown>, opts: { exp?: number; key?: CryptoKey | Uint8Array; alg?: string; kid?: string } = {}) =>
-  new SignJWT(payload)
+const sign = (
+  payload: Record<string, unknown>,
+  opts: { exp?: number | null; key?: CryptoKey | Uint8Array; alg?: string; kid?: string } = {},
+) => {
+  const jwt = new SignJWT(payload)
     .setProtectedHeader({ alg: opts.alg ?? 'ES256', kid: opts.kid ?? stack.keys.kid, typ: 'JWT' })
     .setIssuedAt()
-    .setExpirationTime(opts.exp ?? now() + 600)
-    .sign(opts.key ?? projectKey)
+  if (opts.exp !== null) jwt.setExpirationTime(opts.exp ?? now() + 600)
+  return jwt.sign(opts.key ?? projectKey)
+}
 
 const b64url = (s: string) => btoa(s).replaceAll('=', '').replaceAll('+', '-').replaceAll('/', '_')
 
@@ -35,7 +41,46 @@ Deno.test('tokens: a token signed with the project key is accepted (control)', a
   assertEquals(res.status, 200)
 })
 
-Deno.test('tokens: missing', () => expect401(undefined, 'no Authorization header'))
+Deno.test('tokens: the scheme is case-insensitive (RFC 7235)', async () => {
+  const token = await sign(claims())
+  for (const scheme of ['bearer', 'BEARER', 'Bearer']) {
+    const res = await callFunction('auth/me', { headers: { authorization: `${scheme} ${token}` } })
+    assertEquals(res.status, 200, scheme)
+    await res.body?.cancel()
+  }
+})
+
+Deno.test('tokens: missing', async () => {
+  const res = await callFunction('auth/me')
+  const body = await jsonOf(res) as Json
+  assertEquals(res.status, 401)
+  assertMatch(body.error.message, /^sign in first/)
+  assert(!/supabase\/server|@supabase|apikey/i.test(JSON.stringify(body)), 'names no library and no header it did not need')
+})
+
+Deno.test('tokens: no exp is refused (it would be valid forever)', async () => {
+  await expect401(await sign(claims(), { exp: null }), 'no exp')
+})
+
+Deno.test('tokens: another issuer is refused', async () => {
+  await expect401(await sign({ ...claims(), iss: 'https://evil.example.com/auth/v1' }), 'iss')
+  const { iss: _iss, ...noIssuer } = claims()
+  await expect401(await sign(noIssuer), 'no iss')
+})
+
+Deno.test('tokens: a session that has signed out no longer works, on every route', async () => {
+  const u = await signUp()
+  const profile = await callFunction('auth/me', { token: u.accessToken }) // cached from here on
+  assertEquals(profile.status, 200)
+  await profile.body?.cancel()
+  const out = await callFunction('auth/logout?scope=global', { method: 'POST', token: u.accessToken })
+  assertEquals(out.status, 204)
+  for (const [path, method] of [['auth/me', 'GET'], ['wins/expenses', 'GET'], ['auth/me', 'DELETE']]) {
+    const res = await callFunction(path, { method, token: u.accessToken })
+    const body = await jsonOf(res) as Json
+    assertEquals([res.status, body.error?.code], [401, 'session_not_found'], `${method} ${path}`)
+  }
+})
 
 Deno.test('tokens: malformed', () => expect401('not.a.jwt', 'garbage'))
 

@@ -2,12 +2,11 @@
 // function relies on: links stay within one owner, saved amounts only move
 // through contributions, categories must exist, accounts take everything along.
 import { assert, assertEquals } from './_support/assert.ts'
-import { checkRls, newAuthUser } from './_support/rls.ts'
+import { asUser, checkRls, newAuthUser } from './_support/rls.ts'
 import { adminSql, callFunction, signUp } from './_support/stack.ts'
-import { postgresClient } from '../supabase/functions/_shared/db.ts'
 import { ApiError } from '../supabase/functions/_shared/errors.ts'
-import postgres from 'postgres'
 
+import type postgres from 'postgres'
 const one = async (q: Promise<postgres.RowList<postgres.Row[]>>) => (await q)[0].id as string
 
 Deno.test('wins RLS: expenses', async () => {
@@ -98,8 +97,7 @@ Deno.test('wins RLS: notifications', async () => {
   })
 })
 
-const userSql = postgres(Deno.env.get('PAM_TEST_DATABASE_URL')!, { max: 1, prepare: false, onnotice: () => {} })
-const as = (sub: string) => postgresClient(userSql, { sub, role: 'authenticated', aud: 'authenticated' })
+const as = asUser
 
 async function failure(p: Promise<unknown>): Promise<ApiError> {
   try {

@@ -8,7 +8,7 @@ import postgres from 'postgres'
 import { createClient } from '@supabase/supabase-js'
 import { parseConfig } from '../../supabase/functions/_shared/config.ts'
 import { CACHE_POLICIES, cacheFor } from '../../supabase/functions/_shared/cache.ts'
-import { postgresClient } from '../../supabase/functions/_shared/db.ts'
+import { database, postgresClient } from '../../supabase/functions/_shared/db.ts'
 import { createWinsApp } from '../../supabase/functions/wins/index.ts'
 import { SUMMARY_SQL } from '../../supabase/functions/wins/summary.ts'
 import { periodOf, previousPeriodOf } from '../../supabase/functions/wins/periods.ts'
@@ -127,10 +127,10 @@ try {
 
   const cur = periodOf('month', '2025-07-15')
   const prev = previousPeriodOf('month', '2025-07-15')
-  const userSql = postgres(stack.databaseUrl, { max: 1, prepare: false, onnotice: () => {} })
-  const plan = await postgresClient(userSql, { sub: userId, role: 'authenticated', aud: 'authenticated' })
+  const userDb = database({ url: stack.databaseUrl, poolMax: 1, statementTimeoutMs: 60_000, acquireTimeoutMs: 5000 })
+  const plan = await postgresClient(userDb, { sub: userId, role: 'authenticated', aud: 'authenticated' })
     .queryRaw<{ 'QUERY PLAN': string }>(`explain (analyze, buffers, costs off) ${SUMMARY_SQL}`, [prev.start, cur.start, cur.end, 'AUD'])
-  await userSql.end()
+  await userDb.end()
   console.log('\nEXPLAIN (ANALYZE, BUFFERS) of the summary query for July 2025 (with June), as the user under RLS:')
   for (const line of plan) console.log(`  ${line['QUERY PLAN']}`)
 } finally {

@@ -31,9 +31,11 @@ export function createGateway(opts: GatewayOptions): (req: Request, info?: Deno.
       const inner = new URL(req.url)
       inner.pathname = `/${m[1]}${m[2] ?? ''}`
       const forwarded = new Request(inner, req)
-      // Like the platform's edge: the client address, never one the client claims.
-      const addr = info?.remoteAddr as Deno.NetAddr | undefined
-      if (addr?.hostname) forwarded.headers.set('x-forwarded-for', addr.hostname)
+      // Like the platform's edge (Cloudflare in front of hosted Supabase): the
+      // client's address, overwriting whatever the client claims.
+      const addr = (info?.remoteAddr as Deno.NetAddr | undefined)?.hostname ?? 'unknown'
+      forwarded.headers.set('cf-connecting-ip', addr)
+      forwarded.headers.set('x-forwarded-for', addr)
       return await fn(forwarded)
     }
     if (path === '/' || path === '') {

@@ -71,6 +71,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const server = Deno.serve({ hostname, port, onListen: () => {} }, gateway)
 
     // What hosted Supabase injects into every edge function.
+    Deno.env.set('PAM_LOCAL_STACK', 'true')
     Deno.env.set('SUPABASE_URL', publicUrl)
     Deno.env.set('SUPABASE_DB_URL', databaseUrl)
     Deno.env.set('SUPABASE_JWKS', JSON.stringify(keys.jwks))

@@ -20,7 +20,7 @@ export function authAppWith(overrides: Record<string, string>) {
     headers.set('apikey', stack.keys.publishableKey)
     if (init.token) headers.set('authorization', `Bearer ${init.token}`)
     if (init.body) headers.set('content-type', 'application/json')
-    headers.set('x-forwarded-for', init.ip ?? '203.0.113.7')
+    headers.set('cf-connecting-ip', init.ip ?? '203.0.113.7')
     return app.fetch(new Request(`http://local/auth${path}`, { ...init, headers }))
   }
 }

@@ -2,10 +2,9 @@
 // the owner, as another signed-in user and as anon, through the same
 // RLS-scoped client the functions use (claims + role set per transaction).
 import { assert, assertEquals } from './assert.ts'
-import { type Claims, postgresClient, type PostgresApi } from '../../supabase/functions/_shared/db.ts'
+import { type Claims, database, postgresClient, type PostgresApi } from '../../supabase/functions/_shared/db.ts'
 import { ApiError } from '../../supabase/functions/_shared/errors.ts'
 import { adminSql } from './stack.ts'
-import postgres from 'postgres'
 
 export interface RlsSpec {
   table: string
@@ -21,7 +20,12 @@ export interface RlsSpec {
   ownerMayDelete: boolean
 }
 
-const userSql = postgres(Deno.env.get('PAM_TEST_DATABASE_URL')!, { max: 2, prepare: false, onnotice: () => {} })
+const userDb = database({
+  url: Deno.env.get('PAM_TEST_DATABASE_URL')!,
+  poolMax: 2,
+  statementTimeoutMs: 5000,
+  acquireTimeoutMs: 5000,
+})
 
 export async function newAuthUser(): Promise<string> {
   const [u] = await adminSql`
@@ -32,7 +36,19 @@ export async function newAuthUser(): Promise<string> {
 }
 
 const claimsOf = (sub: string): Claims => ({ sub, role: 'authenticated', aud: 'authenticated' })
-const as = (claims: Claims | null): PostgresApi => postgresClient(userSql, claims)
+/** The functions' RLS-scoped client, every statement in a read-write transaction
+ * (query and queryRaw alone are read-only), so writes are tested as well as reads. */
+const as = (claims: Claims | null): PostgresApi => {
+  const api = postgresClient(userDb, claims)
+  return {
+    query: (strings, ...values) => api.transaction((tx) => tx(strings, ...(values as never[])) as never),
+    queryRaw: (text, params = []) => api.transaction((tx) => tx.unsafe(text, params as never[]) as never),
+    transaction: api.transaction,
+  }
+}
+
+/** The RLS-scoped client the functions use, as the signed-in user `sub` (no session check). */
+export const asUser = (sub: string): PostgresApi => as(claimsOf(sub))
 
 async function denied(p: Promise<unknown>): Promise<boolean> {
   try {

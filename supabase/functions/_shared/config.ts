@@ -12,6 +12,13 @@ const schema = z.object({
   PAM_DB_URL: z.string().url().optional(),
   SUPABASE_DB_URL: z.string().url().optional(),
   PAM_DB_POOL_MAX: z.coerce.number().int().min(1).max(50).default(4),
+  PAM_DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  PAM_DB_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(2000),
+  PAM_JWT_ISSUER: z.string().url().optional(),
+  PAM_SESSION_CHECK_WINDOW_S: z.coerce.number().int().min(0).max(3600).default(60),
+  PAM_CLIENT_IP_HEADER: z.string().regex(/^[a-z0-9-]{1,64}$/i).default('cf-connecting-ip'),
+  // Set by the local stack (one process): allows the in-process cache.
+  PAM_LOCAL_STACK: z.enum(['true', 'false']).default('false'),
   PAM_CORS_ORIGINS: csv.default(['*']),
   PAM_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(50 * 1024 * 1024).default(1024 * 1024),
   PAM_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
@@ -28,19 +35,47 @@ const schema = z.object({
   PAM_CACHE_PREFIX: z.string().max(64).default('pam:'),
   PAM_CACHE_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(250),
   PAM_CACHE_MAX_ENTRIES: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
-  PAM_RATE_LIMIT_AUTH: z.coerce.number().int().min(1).default(5),
+  PAM_RATE_LIMIT_WINDOW_S: z.coerce.number().int().min(1).max(86_400).default(60),
+  PAM_RATE_LIMIT_AUTH: z.coerce.number().int().min(1).default(30),
+  PAM_RATE_LIMIT_AUTH_ACCOUNT: z.coerce.number().int().min(1).default(10),
+  PAM_RATE_LIMIT_REFRESH: z.coerce.number().int().min(1).default(60),
+  PAM_RATE_LIMIT_LOGIN_FAILURES: z.coerce.number().int().min(1).default(5),
+  PAM_RATE_LIMIT_LOGIN_FAILURES_ACCOUNT: z.coerce.number().int().min(1).default(20),
+  PAM_RATE_LIMIT_LOGIN_FAILURES_WINDOW_S: z.coerce.number().int().min(1).max(86_400).default(900),
   PAM_RATE_LIMIT_CHAT: z.coerce.number().int().min(1).default(30),
   PAM_RATE_LIMIT_STANDARD: z.coerce.number().int().min(1).default(100),
   PAM_RATE_LIMIT_BULK: z.coerce.number().int().min(1).default(10),
-  PAM_RATE_LIMIT_WINDOW_S: z.coerce.number().int().min(1).max(86_400).default(60),
 })
 
 export type RawConfig = z.infer<typeof schema>
+
+/** Rate-limit tiers. auth: sign-up and login per IP; auth_account: the same per account;
+ * refresh: session refreshes per IP; login_failures: failed logins per account and IP;
+ * login_failures_account: failed logins per account from anywhere; chat, standard, bulk:
+ * the other routes, per user (per IP without one). */
+export type RateLimitTier =
+  | 'auth'
+  | 'auth_account'
+  | 'refresh'
+  | 'login_failures'
+  | 'login_failures_account'
+  | 'chat'
+  | 'standard'
+  | 'bulk'
 
 export interface Config {
   supabaseUrl: string
   databaseUrl: string
   dbPoolMax: number
+  dbStatementTimeoutMs: number
+  dbAcquireTimeoutMs: number
+  /** Expected `iss` of user tokens: the project's Auth URL. */
+  jwtIssuer: string
+  /** How long a session confirmed alive by the database is trusted for answers that need no database. */
+  sessionCheckWindowMs: number
+  /** The header the platform's edge sets to the client's address (clients cannot set it). */
+  clientIpHeader: string
+  localStack: boolean
   corsOrigins: string[]
   maxBodyBytes: number
   logLevel: RawConfig['PAM_LOG_LEVEL']
@@ -51,7 +86,7 @@ export interface Config {
   upstash: { url?: string; token?: string }
   cache: { enabled: boolean; prefix: string; timeoutMs: number; maxEntries: number }
   /** Requests per window for each rate-limit tier. */
-  rateLimits: { windowSeconds: number; auth: number; chat: number; standard: number; bulk: number }
+  rateLimits: Record<RateLimitTier, { limit: number; windowSeconds: number }>
 }
 
 export class ConfigError extends Error {
@@ -66,6 +101,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     ? []
     : result.error.issues.map((i) => `${i.path.join('.') || 'env'}: ${i.message}`)
   if (!cleaned.PAM_DB_URL && !cleaned.SUPABASE_DB_URL) problems.push('SUPABASE_DB_URL: required (or PAM_DB_URL)')
+  if (result.success) problems.push(...deploymentProblems(result.data))
   if (!result.success || problems.length) {
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`)
   }
@@ -74,6 +110,12 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     supabaseUrl: e.SUPABASE_URL,
     databaseUrl: (e.PAM_DB_URL ?? e.SUPABASE_DB_URL)!,
     dbPoolMax: e.PAM_DB_POOL_MAX,
+    dbStatementTimeoutMs: e.PAM_DB_STATEMENT_TIMEOUT_MS,
+    dbAcquireTimeoutMs: e.PAM_DB_ACQUIRE_TIMEOUT_MS,
+    jwtIssuer: e.PAM_JWT_ISSUER ?? `${e.SUPABASE_URL.replace(/\/+$/, '')}/auth/v1`,
+    sessionCheckWindowMs: e.PAM_SESSION_CHECK_WINDOW_S * 1000,
+    clientIpHeader: e.PAM_CLIENT_IP_HEADER.toLowerCase(),
+    localStack: e.PAM_LOCAL_STACK === 'true',
     corsOrigins: e.PAM_CORS_ORIGINS,
     maxBodyBytes: e.PAM_MAX_BODY_BYTES,
     logLevel: e.PAM_LOG_LEVEL,
@@ -84,17 +126,42 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     upstash: { url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN },
     cache: {
       enabled: e.PAM_CACHE_ENABLED === 'true',
-      prefix: e.PAM_CACHE_PREFIX,       timeoutMs: e.PAM_CACHE_TIMEOUT_MS,
+      prefix: e.PAM_CACHE_PREFIX,
+      timeoutMs: e.PAM_CACHE_TIMEOUT_MS,
       maxEntries: e.PAM_CACHE_MAX_ENTRIES,
     },
     rateLimits: {
-      windowSeconds: e.PAM_RATE_LIMIT_WINDOW_S,
-      auth: e.PAM_RATE_LIMIT_AUTH,
-      chat: e.PAM_RATE_LIMIT_CHAT,
-      standard: e.PAM_RATE_LIMIT_STANDARD,
-      bulk: e.PAM_RATE_LIMIT_BULK,
+      auth: { limit: e.PAM_RATE_LIMIT_AUTH, windowSeconds: e.PAM_RATE_LIMIT_WINDOW_S },
+      auth_account: { limit: e.PAM_RATE_LIMIT_AUTH_ACCOUNT, windowSeconds: e.PAM_RATE_LIMIT_WINDOW_S },
+      refresh: { limit: e.PAM_RATE_LIMIT_REFRESH, windowSeconds: e.PAM_RATE_LIMIT_WINDOW_S },
+      login_failures: {
+        limit: e.PAM_RATE_LIMIT_LOGIN_FAILURES,
+        windowSeconds: e.PAM_RATE_LIMIT_LOGIN_FAILURES_WINDOW_S,
+      },
+      login_failures_account: {
+        limit: e.PAM_RATE_LIMIT_LOGIN_FAILURES_ACCOUNT,
+        windowSeconds: e.PAM_RATE_LIMIT_LOGIN_FAILURES_WINDOW_S,
+      },
+      chat: { limit: e.PAM_RATE_LIMIT_CHAT, windowSeconds: e.PAM_RATE_LIMIT_WINDOW_S },
+      standard: { limit: e.PAM_RATE_LIMIT_STANDARD, windowSeconds: e.PAM_RATE_LIMIT_WINDOW_S },
+      bulk: { limit: e.PAM_RATE_LIMIT_BULK, windowSeconds: e.PAM_RATE_LIMIT_WINDOW_S },
     },
   }
+}
+
+/** Combinations that only work in the local stack's single process. */
+function deploymentProblems(e: RawConfig): string[] {
+  if (e.PAM_LOCAL_STACK === 'true') return []
+  const upstash = Boolean(e.UPSTASH_REDIS_REST_URL && e.UPSTASH_REDIS_REST_TOKEN)
+  if (e.PAM_CACHE_ENABLED === 'true' && !upstash) {
+    // Each isolate would cache on its own: a write drops the cached copy only
+    // in the isolate that served it, and the others answer stale data.
+    return [
+      'UPSTASH_REDIS_REST_URL: outside the local stack the cache must be shared across isolates: ' +
+      'set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or PAM_CACHE_ENABLED=false',
+    ]
+  }
+  return []
 }
 
 let cached: Config | undefined

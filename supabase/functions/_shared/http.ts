@@ -1,20 +1,22 @@
 // Every function is an OpenAPIHono app built here: routes are declared once
 // with zod schemas (validation and the OpenAPI document come from the same
-// declaration), and every app gets the same middleware and error envelope.
+// declaration), and every app gets the same request frame and error envelope.
+//
+// The frame is one middleware, not a stack of them: request id, CORS, body
+// limit, security and cache headers, the error envelope and the log line.
+// Per-request work is only what depends on the request; the database pool,
+// the cache and the limiter are made once per isolate.
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
 import type { RouteConfig } from '@hono/zod-openapi'
 import { bodyLimit } from 'hono/body-limit'
-import { cors } from 'hono/cors'
 import { HTTPException } from 'hono/http-exception'
 import { methodNotAllowed } from 'hono/method-not-allowed'
-import { requestId } from 'hono/request-id'
-import type { Context, MiddlewareHandler } from 'hono'
-import { AuthError } from '@supabase/server'
+import type { Context, MiddlewareHandler, Next } from 'hono'
 import type { Config } from './config.ts'
 import { ApiError, errorBody } from './errors.ts'
 import { type AuthMode, type AuthVariables, requireAuth } from './auth.ts'
-import { type PostgresApi, withPostgresClient } from './db.ts'
-import { type Cache, cacheFor } from './cache.ts'
+import { type Claims, database, type Database, postgresClient, type PostgresApi, sessionConfirmedWithin } from './db.ts'
+import { type Cache, cacheFor, type CacheStatus } from './cache.ts'
 import { enforceRateLimit, type RateLimiter, rateLimiterFor, type RateLimitTier } from './ratelimit.ts'
 import { errorFields, log, setLogLevel } from './logger.ts'
 
@@ -23,6 +25,7 @@ export { z }
 export type AppEnv = {
   Variables: AuthVariables & {
     requestId: string
+    config: Config
     postgres: PostgresApi
     cache: Cache
     rateLimiter: RateLimiter
@@ -50,6 +53,9 @@ type RouteSpec = Omit<RouteConfig, 'middleware' | 'security'> & {
   rateLimit?: RateLimitTier | 'none'
 }
 
+/** Body media types each route accepts, for the 415 answer (by method and path). */
+const acceptedMediaTypes = new Map<string, string[]>()
+
 /** A route with its auth gate, its rate limit, and the error responses every
  * route can give, documented. Handlers get the RLS-scoped `c.var.postgres`. */
 export function route<const R extends RouteSpec>(
@@ -59,6 +65,8 @@ export function route<const R extends RouteSpec>(
   const middleware: MiddlewareHandler[] = auth === 'none' ? [] : [requireAuth(auth)]
   if (rateLimit !== 'none') middleware.push(enforceRateLimit(rateLimit))
   const security = auth === 'user' ? [{ bearerAuth: [] }] : auth === 'none' ? [] : [{ apikey: [] }]
+  const body = (rest.request as { body?: { content?: Record<string, unknown> } } | undefined)?.body
+  if (body?.content) acceptedMediaTypes.set(`${rest.method.toUpperCase()} ${rest.path}`, Object.keys(body.content))
   return createRoute({
     ...rest,
     security,
@@ -69,9 +77,19 @@ export function route<const R extends RouteSpec>(
       ...(auth === 'none' ? {} : { 401: errorResponse('Missing or invalid credentials') }),
       ...(rateLimit === 'none' ? {} : { 429: errorResponse('Rate limit exceeded (see Retry-After)') }),
       500: errorResponse('Unexpected error (no internals are exposed)'),
+      503: errorResponse('A service the answer needs is unavailable (see Retry-After)'),
     },
   } as never) as never
 }
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/
+
+// What supabase-js sends (its cors.ts list) plus our own.
+const ALLOW_HEADERS = 'authorization, apikey, content-type, x-client-info, x-request-id, x-region, ' +
+  'x-supabase-api-version, traceparent, tracestate, baggage, idempotency-key'
+const EXPOSE_HEADERS = 'x-request-id, retry-after, x-cache, x-ratelimit-limit, x-ratelimit-remaining, ' +
+  'x-ratelimit-reset, allow'
+const ALLOW_METHODS = 'GET, POST, PUT, PATCH, DELETE, OPTIONS'
 
 /** Creates the app for function `name`, served under `/<name>`. */
 export function createApp(name: string, config: Config, description = ''): App {
@@ -84,49 +102,39 @@ export function createApp(name: string, config: Config, description = ''): App {
     },
   }).basePath(`/${name}`) as unknown as App
 
-  app.use('*', requestId({ headerName: 'x-request-id' }))
-  app.use('*', requestLog(name))
-  app.use(
-    '*',
-    cors({
-      origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
-      allowHeaders: ['authorization', 'apikey', 'content-type', 'x-client-info', 'x-request-id'],
-      allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-      exposeHeaders: [
-        'x-request-id',
-        'retry-after',
-        'x-cache',
-        'x-ratelimit-limit',
-        'x-ratelimit-remaining',
-        'x-ratelimit-reset',
-      ],
-      maxAge: 600,
-    }),
-  )
-  app.use('*', methodNotAllowed({
+  const db = database({
+    url: config.databaseUrl,
+    poolMax: config.dbPoolMax,
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+    acquireTimeoutMs: config.dbAcquireTimeoutMs,
+  })
+  const cache = cacheFor(config)
+  const rateLimiter = rateLimiterFor(config, cache)
+  const mna = methodNotAllowed({
     app,
     onMethodNotAllowed: (c, methods) =>
       c.json(errorBody('method_not_allowed', `${c.req.method} is not allowed here`), 405, {
         Allow: methods.join(', '),
       }),
-  }))
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: config.maxBodyBytes,
-      onError: () => {
-        throw new ApiError(413, 'payload_too_large', `the body is larger than ${config.maxBodyBytes} bytes`)
-      },
-    }),
-  )
-  app.use('*', withPostgresClient(config))
-  const cache = cacheFor(config)
-  const rateLimiter = rateLimiterFor(config, cache)
-  app.use('*', async (c, next) => {
-    c.set('cache', cache)
-    c.set('rateLimiter', rateLimiter)
-    await next()
   })
+  const chunkedLimit = bodyLimit({
+    maxSize: config.maxBodyBytes,
+    onError: () => {
+      throw tooLarge(config.maxBodyBytes)
+    },
+  })
+  app.use('*', frame({ name, config, db, cache, rateLimiter, next: (c, next) => mna(c, async () => void (await limitBody(c, next))) }))
+
+  /** Bodies are limited by Content-Length up front; a body without one is counted as it streams. */
+  async function limitBody(c: Context, next: Next) {
+    const length = c.req.header('content-length')
+    if (length !== undefined) {
+      if (Number(length) > config.maxBodyBytes) throw tooLarge(config.maxBodyBytes)
+      return await next()
+    }
+    if (c.req.raw.body) return await chunkedLimit(c, next)
+    await next()
+  }
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',
@@ -146,43 +154,75 @@ export function createApp(name: string, config: Config, description = ''): App {
   })
 
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404))
-  app.onError((err, c) => renderError(err, c as unknown as AppContext))
+  app.onError((err, c) => renderError(err, c as unknown as AppContext, name))
   return app
 }
 
-function renderError(err: unknown, c: AppContext): Response {
-  if (err instanceof ApiError) {
-    for (const [k, v] of Object.entries(err.headers ?? {})) c.header(k, v)
-    return c.json(errorBody(err.code, err.message, err.details), err.status)
-  }
-  if (err instanceof HTTPException) {
-    const cause = err.cause
-    if (cause instanceof AuthError) {
-      if (cause.status >= 500) {
-        log('error', 'auth configuration error', { request_id: c.var.requestId, ...errorFields(cause) })
-        return c.json(errorBody('auth_unavailable', 'authentication is not available'), 503)
-      }
-      return c.json(errorBody('unauthorized', cause.message, { reason: cause.code }), 401, {
-        'WWW-Authenticate': 'Bearer',
-      })
-    }
-    if (err.status === 400) {
-      return c.json(errorBody('invalid_body', err.message || 'the request body could not be read'), 400)
-    }
-    return c.json(errorBody(`http_${err.status}`, err.message || 'request failed'), err.status)
-  }
-  log('error', 'unhandled error', { request_id: c.var.requestId, ...errorFields(err) })
-  return c.json(errorBody('internal_error', 'something went wrong on our side'), 500)
+const tooLarge = (max: number) => new ApiError(413, 'payload_too_large', `the body is larger than ${max} bytes`)
+
+interface FrameOptions {
+  name: string
+  config: Config
+  db: Database
+  cache: Cache
+  rateLimiter: RateLimiter
+  next: (c: Context, next: Next) => Promise<unknown>
 }
 
-function requestLog(fn: string): MiddlewareHandler<AppEnv> {
+function frame(o: FrameOptions): MiddlewareHandler<AppEnv> {
+  const { config } = o
+  const anyOrigin = config.corsOrigins.includes('*')
+  const allowedOrigin = (origin: string | undefined) =>
+    !origin ? undefined : anyOrigin ? '*' : config.corsOrigins.includes(origin) ? origin : undefined
   return async (c, next) => {
     const started = performance.now()
-    await next()
+    const given = c.req.header('x-request-id')
+    const requestId = given && REQUEST_ID.test(given) ? given : crypto.randomUUID()
+    const origin = c.req.header('origin')
+    c.set('requestId', requestId)
+    c.set('config', config)
+    c.set('cache', o.cache)
+    c.set('rateLimiter', o.rateLimiter)
+    c.set('claims', null)
+    c.set('postgres', scopedPostgres(o.db, () => c.var.claims, c.req.raw.signal))
+
+    if (c.req.method === 'OPTIONS' && origin && c.req.header('access-control-request-method')) {
+      const allow = allowedOrigin(origin)
+      c.res = new Response(null, {
+        status: 204,
+        headers: allow
+          ? {
+            'access-control-allow-origin': allow,
+            'access-control-allow-methods': ALLOW_METHODS,
+            'access-control-allow-headers': ALLOW_HEADERS,
+            'access-control-max-age': '600',
+            vary: 'origin',
+          }
+          : { vary: 'origin' },
+      })
+    } else {
+      try {
+        await o.next(c, next)
+      } catch (err) {
+        c.res = renderError(err, c, o.name)
+      }
+    }
+
+    const h = c.res.headers
+    h.set('x-request-id', requestId)
+    h.set('x-content-type-options', 'nosniff')
+    // User data must not sit in shared or browser caches.
+    if (!h.has('cache-control')) h.set('cache-control', 'private, no-store')
+    const allow = allowedOrigin(origin)
+    if (allow) {
+      h.set('access-control-allow-origin', allow)
+      h.set('access-control-expose-headers', EXPOSE_HEADERS)
+      if (allow !== '*') h.append('vary', 'origin')
+    }
     const status = c.res.status
     log(status >= 500 ? 'error' : 'info', 'request', {
-      request_id: c.var.requestId,
-      function: fn,
+      request_id: requestId,
+      function: o.name,
       method: c.req.method,
       route: c.req.routePath,
       path: c.req.path,
@@ -191,6 +231,67 @@ function requestLog(fn: string): MiddlewareHandler<AppEnv> {
       user_id: c.var.userId,
     })
   }
+}
+
+/** `c.var.postgres`: RLS-scoped to the claims the route's gate verified (anon without). */
+function scopedPostgres(db: Database, claims: () => Claims | null, signal: AbortSignal): PostgresApi {
+  return {
+    query: (strings, ...values) => postgresClient(db, claims(), signal).query(strings, ...values),
+    queryRaw: (text, params) => postgresClient(db, claims(), signal).queryRaw(text, params),
+    transaction: (fn) => postgresClient(db, claims(), signal).transaction(fn),
+  }
+}
+
+function renderError(err: unknown, c: Context, name: string): Response {
+  const vars = c as AppContext
+  if (err instanceof ApiError) {
+    const headers = err.headers ?? {}
+    return c.json(errorBody(err.code, err.message, err.details), err.status, headers)
+  }
+  if (err instanceof HTTPException) {
+    if (err.status === 400) {
+      return c.json(errorBody('invalid_body', 'the request body is not valid JSON'), 400)
+    }
+    if (err.status === 415) {
+      const path = c.req.routePath.slice(name.length + 1)
+      const types = acceptedMediaTypes.get(`${c.req.method} ${path}`) ?? ['application/json']
+      return c.json(
+        errorBody('unsupported_media_type', `send the body as ${types.join(' or ')}`, { accepted: types }),
+        415,
+      )
+    }
+    return c.json(errorBody(`http_${err.status}`, err.message || 'request failed'), err.status)
+  }
+  log('error', 'unhandled error', { request_id: vars.var.requestId, ...errorFields(err) })
+  return c.json(errorBody('internal_error', 'something went wrong on our side'), 500)
+}
+
+/** A cached read of the caller's own data: the cached value when there is
+ * one (and `usable` accepts it), else `load()`'s, then cached. An answer from
+ * the cache alone still needs the caller's session to be alive: confirmed by
+ * the database within the configured window, or checked now. */
+export async function readThroughCache<T>(
+  c: AppContext,
+  key: string,
+  ttlSeconds: number,
+  load: () => Promise<T>,
+  usable: (value: T) => boolean = () => true,
+): Promise<{ value: T; status: CacheStatus }> {
+  const cached = await c.var.cache.get<T>(key)
+  if (cached.status === 'hit' && usable(cached.value as T)) {
+    await ensureLiveSession(c)
+    return { value: cached.value as T, status: 'hit' }
+  }
+  const value = await load()
+  if (cached.status !== 'bypass') await c.var.cache.set(key, value, ttlSeconds)
+  return { value, status: cached.status === 'bypass' ? 'bypass' : 'miss' }
+}
+
+/** Checks the caller's session with the database unless it was confirmed within the window. */
+export async function ensureLiveSession(c: AppContext): Promise<void> {
+  const sid = c.var.claims?.session_id
+  if (typeof sid !== 'string' || sessionConfirmedWithin(sid, c.var.config.sessionCheckWindowMs)) return
+  await c.var.postgres.queryRaw('select 1') // the transaction's preamble checks the session
 }
 
 /** Serves a function's app: `Deno.serve` in the Edge Runtime, or the local gateway. */

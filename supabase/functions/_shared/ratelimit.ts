@@ -1,16 +1,17 @@
-// Rate limits with @upstash/ratelimit's sliding window when Upstash is
-// configured, else an in-process limiter with the same algorithm and headers.
-// Per user on authenticated routes, per client IP otherwise. The tiers are
-// the original PAM API's: auth 5/min, chat 30/min, standard 100/min, bulk 10/min.
+// Rate limits: @upstash/ratelimit's sliding window when Upstash is configured,
+// else an in-process limiter with the same algorithm and headers. When
+// Upstash does not answer in time, the in-process limiter decides instead of
+// letting everything through. Per user on authenticated routes, per client IP
+// otherwise (see clientIp).
 import { Ratelimit } from '@upstash/ratelimit'
-import { createMiddleware } from 'hono/factory'
 import type { Context } from 'hono'
+import { createMiddleware } from 'hono/factory'
 import { type Cache, UpstashStore } from './cache.ts'
-import type { Config } from './config.ts'
+import type { Config, RateLimitTier } from './config.ts'
 import { ApiError } from './errors.ts'
 import { log } from './logger.ts'
 
-export type RateLimitTier = 'auth' | 'chat' | 'standard' | 'bulk'
+export type { RateLimitTier }
 
 export interface LimitResult {
   success: boolean
@@ -21,18 +22,32 @@ export interface LimitResult {
 }
 
 export interface RateLimiter {
+  /** Counts one request of `identifier` against `tier`. */
   limit(tier: RateLimitTier, identifier: string): Promise<LimitResult>
+  /** What is left for `identifier` in `tier`, without counting anything. */
+  peek(tier: RateLimitTier, identifier: string): Promise<LimitResult>
 }
+
+type Tiers = Config['rateLimits']
 
 /** Sliding window over two fixed windows, as @upstash/ratelimit computes it. */
 export class MemoryRateLimiter implements RateLimiter {
   private readonly windows = new Map<string, number>()
+  private pruned = 0
 
-  constructor(private readonly config: Config['rateLimits']) {}
+  constructor(private readonly tiers: Tiers) {}
 
   limit(tier: RateLimitTier, identifier: string): Promise<LimitResult> {
-    const max = this.config[tier]
-    const windowMs = this.config.windowSeconds * 1000
+    return Promise.resolve(this.count(tier, identifier, true))
+  }
+
+  peek(tier: RateLimitTier, identifier: string): Promise<LimitResult> {
+    return Promise.resolve(this.count(tier, identifier, false))
+  }
+
+  private count(tier: RateLimitTier, identifier: string, hit: boolean): LimitResult {
+    const { limit: max, windowSeconds } = this.tiers[tier]
+    const windowMs = windowSeconds * 1000
     const now = Date.now()
     const current = Math.floor(now / windowMs)
     const key = (w: number) => `${tier}:${identifier}:${w}`
@@ -41,43 +56,84 @@ export class MemoryRateLimiter implements RateLimiter {
     const elapsed = (now % windowMs) / windowMs
     const used = Math.floor(previousCount * (1 - elapsed)) + currentCount
     const reset = (current + 1) * windowMs
-    if (used >= max) return Promise.resolve({ success: false, limit: max, remaining: 0, reset })
+    if (used >= max) return { success: false, limit: max, remaining: 0, reset }
+    if (!hit) return { success: true, limit: max, remaining: max - used, reset }
     this.windows.set(key(current), currentCount + 1)
-    this.prune(current)
-    return Promise.resolve({ success: true, limit: max, remaining: Math.max(0, max - used - 1), reset })
+    this.prune(now)
+    return { success: true, limit: max, remaining: Math.max(0, max - used - 1), reset }
   }
 
-  private pruned = 0
-  /** Forget windows older than the previous one (at most once per window). */
-  private prune(current: number) {
-    if (this.pruned === current) return
-    this.pruned = current
+  /** Forget windows that can no longer count (at most once a minute). */
+  private prune(now: number) {
+    if (now - this.pruned < 60_000) return
+    this.pruned = now
     for (const k of this.windows.keys()) {
-      if (Number(k.slice(k.lastIndexOf(':') + 1)) < current - 1) this.windows.delete(k)
+      const tier = k.slice(0, k.indexOf(':')) as RateLimitTier
+      const windowMs = (this.tiers[tier]?.windowSeconds ?? 1) * 1000
+      if (Number(k.slice(k.lastIndexOf(':') + 1)) < Math.floor(now / windowMs) - 1) this.windows.delete(k)
     }
   }
 }
 
 export class UpstashRateLimiter implements RateLimiter {
-  private readonly limiters: Record<RateLimitTier, Ratelimit>
+  private readonly limiters = new Map<RateLimitTier, Ratelimit>()
+  private readonly fallback: MemoryRateLimiter
+  private lastWarning = 0
 
-  constructor(store: UpstashStore, config: Config) {
-    const make = (tier: RateLimitTier) =>
-      new Ratelimit({
-        redis: store.redis,
-        limiter: Ratelimit.slidingWindow(config.rateLimits[tier], `${config.rateLimits.windowSeconds} s`),
-        prefix: `${config.cache.prefix}ratelimit:${tier}`,
-        // A slow Redis lets the request through rather than failing it.
-        timeout: config.cache.timeoutMs,
-        analytics: false,
-      })
-    this.limiters = { auth: make('auth'), chat: make('chat'), standard: make('standard'), bulk: make('bulk') }
+  constructor(store: UpstashStore, private readonly config: Config) {
+    this.fallback = new MemoryRateLimiter(config.rateLimits)
+    for (const [tier, { limit, windowSeconds }] of Object.entries(config.rateLimits)) {
+      this.limiters.set(
+        tier as RateLimitTier,
+        new Ratelimit({
+          redis: store.redis,
+          limiter: Ratelimit.slidingWindow(limit, `${windowSeconds} s`),
+          prefix: `${config.cache.prefix}ratelimit:${tier}`,
+          // Past this, the in-process limiter decides (see below).
+          timeout: config.cache.timeoutMs,
+          analytics: false,
+          // Identifiers known to be over their limit are refused without a round trip.
+          ephemeralCache: new Map(),
+        }),
+      )
+    }
   }
 
   async limit(tier: RateLimitTier, identifier: string): Promise<LimitResult> {
-    const r = await this.limiters[tier].limit(identifier)
-    return { success: r.success, limit: r.limit, remaining: r.remaining, reset: r.reset }
+    try {
+      const r = await this.limiters.get(tier)!.limit(identifier)
+      if (r.reason !== 'timeout') return { success: r.success, limit: r.limit, remaining: r.remaining, reset: r.reset }
+      throw new Error(`no answer within ${this.config.cache.timeoutMs} ms`)
+    } catch (err) {
+      this.warn(err)
+      return await this.fallback.limit(tier, identifier)
+    }
   }
+
+  async peek(tier: RateLimitTier, identifier: string): Promise<LimitResult> {
+    const { limit } = this.config.rateLimits[tier]
+    try {
+      const r = await withTimeout(this.limiters.get(tier)!.getRemaining(identifier), this.config.cache.timeoutMs)
+      return { success: r.remaining > 0, limit, remaining: r.remaining, reset: r.reset }
+    } catch (err) {
+      this.warn(err)
+      return await this.fallback.peek(tier, identifier)
+    }
+  }
+
+  private warn(err: unknown) {
+    if (Date.now() - this.lastWarning < 60_000) return
+    this.lastWarning = Date.now()
+    log('warn', 'rate limiter: Upstash unavailable, limiting in-process', { error: String(err) })
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer))
 }
 
 const limiters = new Map<Cache, RateLimiter>()
@@ -85,50 +141,71 @@ const limiters = new Map<Cache, RateLimiter>()
 export function rateLimiterFor(config: Config, cache: Cache): RateLimiter {
   let limiter = limiters.get(cache)
   if (!limiter) {
-    limiter = cache.store instanceof UpstashStore
-      ? new UpstashRateLimiter(cache.store, config)
-      : new MemoryRateLimiter(config.rateLimits)
+    if (cache.store instanceof UpstashStore) {
+      limiter = new UpstashRateLimiter(cache.store, config)
+    } else {
+      if (!config.localStack) {
+        log('warn', 'rate limits are per isolate: without Upstash, each isolate counts on its own ' +
+          '(set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN to share them)')
+      }
+      limiter = new MemoryRateLimiter(config.rateLimits)
+    }
     limiters.set(cache, limiter)
   }
   return limiter
 }
 
-/** The client's address: the first X-Forwarded-For entry (set by the platform's edge). */
-export function clientIp(c: Context): string {
-  const xff = c.req.header('x-forwarded-for')
-  return xff?.split(',')[0].trim() || c.req.header('x-real-ip') || 'unknown'
+let lastIpWarning = 0
+
+/** The client's address, from the header the platform's edge sets and a client cannot:
+ * `cf-connecting-ip` on hosted Supabase (Cloudflare overwrites whatever the client sent),
+ * the same header from the local gateway. Without it, all such requests share one bucket. */
+export function clientIp(c: Context, config: Config): string {
+  const ip = c.req.header(config.clientIpHeader)?.trim()
+  if (ip && ip.length <= 64) return ip
+  if (Date.now() - lastIpWarning > 60_000) {
+    lastIpWarning = Date.now()
+    log('warn', `no ${config.clientIpHeader} header: per-IP rate limits share one bucket`)
+  }
+  return 'unknown'
 }
 
-let lastWarning = 0
+export function rateLimitHeaders(r: LimitResult): Record<string, string> {
+  return {
+    'X-RateLimit-Limit': String(r.limit),
+    'X-RateLimit-Remaining': String(r.remaining),
+    'X-RateLimit-Reset': String(Math.ceil(r.reset / 1000)),
+  }
+}
 
-/** Route middleware: counts the request against `tier`, answers 429 past the limit. */
+export function rateLimited(r: LimitResult, message = 'too many requests'): ApiError {
+  const retryAfter = Math.max(1, Math.ceil((r.reset - Date.now()) / 1000))
+  return new ApiError(429, 'rate_limited', `${message}, try again in ${retryAfter} s`, undefined, {
+    ...rateLimitHeaders(r),
+    'Retry-After': String(retryAfter),
+  })
+}
+
+type LimitVars = { Variables: { rateLimiter: RateLimiter; userId?: string; config: Config } }
+
+/** Route middleware: counts the request against `tier` (per user, or per IP
+ * without one) and answers 429 past the limit. A read (GET/HEAD) runs while the
+ * limiter answers, so the two cost one round trip between them; its answer is
+ * replaced by the 429 when over the limit. A write waits for the limiter. */
 export function enforceRateLimit(tier: RateLimitTier) {
-  return createMiddleware<{ Variables: { rateLimiter: RateLimiter; userId?: string } }>(async (c, next) => {
-    const identifier = c.var.userId ? `user:${c.var.userId}` : `ip:${clientIp(c)}`
-    let result: LimitResult | undefined
-    try {
-      result = await c.var.rateLimiter.limit(tier, identifier)
-    } catch (err) {
-      // Like the cache: a limiter that is down lets requests through.
-      if (Date.now() - lastWarning > 60_000) {
-        lastWarning = Date.now()
-        log('warn', 'rate limiter unavailable, allowing requests', { tier, error: String(err) })
-      }
+  return createMiddleware<LimitVars>(async (c, next) => {
+    const identifier = c.var.userId ? `user:${c.var.userId}` : `ip:${clientIp(c, c.var.config)}`
+    const check = c.var.rateLimiter.limit(tier, identifier)
+    const method = c.req.method
+    if (method !== 'GET' && method !== 'HEAD') {
+      const result = await check
+      if (!result.success) throw rateLimited(result)
+      await next()
+      for (const [k, v] of Object.entries(rateLimitHeaders(result))) c.res.headers.set(k, v)
+      return
     }
-    if (!result) return await next()
-    const headers = {
-      'X-RateLimit-Limit': String(result.limit),
-      'X-RateLimit-Remaining': String(result.remaining),
-      'X-RateLimit-Reset': String(Math.ceil(result.reset / 1000)),
-    }
-    if (!result.success) {
-      const retryAfter = Math.max(1, Math.ceil((result.reset - Date.now()) / 1000))
-      throw new ApiError(429, 'rate_limited', `too many requests, try again in ${retryAfter} s`, undefined, {
-        ...headers,
-        'Retry-After': String(retryAfter),
-      })
-    }
-    await next()
-    for (const [k, v] of Object.entries(headers)) c.res.headers.set(k, v)
+    const [result] = await Promise.all([check, next()])
+    if (!result.success) throw rateLimited(result)
+    for (const [k, v] of Object.entries(rateLimitHeaders(result))) c.res.headers.set(k, v)
   })
 }

@@ -50,7 +50,7 @@ export function publishableKey(): string {
 export async function authRequest<T>(
   config: Config,
   path: string,
-  init: { method?: string; body?: unknown; token?: string } = {},
+  init: { method?: string; body?: unknown; token?: string; clientIp?: string } = {},
 ): Promise<T | null> {
   const headers: Record<string, string> = {
     apikey: publishableKey(),

@@ -1,18 +1,22 @@
 // auth: the account API over Supabase Auth — sign-up with profile fields,
 // login, refresh, logout, and the caller's own profile (read, update, delete).
 import { decodeJwt } from 'jose'
-import { createApp, route, z } from '../_shared/http.ts'
+import { type AppContext, createApp, readThroughCache, route, z } from '../_shared/http.ts'
 import type { App } from '../_shared/http.ts'
-import { type Config, getConfig } from '../_shared/config.ts'
-import { postgresClient, pool, type PostgresApi } from '../_shared/db.ts'
+import { type Config, getConfig, type RateLimitTier } from '../_shared/config.ts'
+import { type Claims, forgetSession, type PostgresApi } from '../_shared/db.ts'
 import { ApiError, badRequest, notFound } from '../_shared/errors.ts'
 import { authRequest, type AuthSession, type AuthUser } from '../_shared/supabase-auth.ts'
 import { CACHE_POLICIES, invalidateUser } from '../_shared/cache.ts'
+import { clientIp, rateLimited, rateLimitHeaders } from '../_shared/ratelimit.ts'
 
 const Email = z.string().trim().toLowerCase().email().max(254).openapi({ example: 'traveller@example.com' })
-// bcrypt only reads 72 bytes; Supabase Auth rejects longer passwords too.
-const Password = z.string().min(8, 'must be at least 8 characters').max(72)
-  .openapi({ example: 'a-long-passphrase' })
+// bcrypt only reads 72 bytes; Supabase Auth rejects longer passwords too. The
+// minimum is Supabase Auth's setting (config.toml [auth] minimum_password_length):
+// it answers weak_password below it.
+const Password = z.string().min(1).max(72).refine((p) => !p.includes('\0'), 'must not contain NUL characters')
+  .openapi({ example: 'a-long-passphrase', description: "at least the project's minimum_password_length (8 here)" })
+const RefreshToken = z.string().regex(/^[A-Za-z0-9_-]{1,512}$/, 'not a refresh token')
 const FullName = z.string().trim().min(1).max(200)
 const Region = z.string().trim().min(1).max(100).openapi({ example: 'AU-QLD' })
 
@@ -65,7 +69,7 @@ const signup = route({
   method: 'post',
   path: '/signup',
   auth: 'publishable',
-  rateLimit: 'auth',
+  rateLimit: 'none', // per IP and per account, in the handler
   tags: ['auth'],
   summary: 'Create an account and its profile',
   request: body(z.object({ email: Email, password: Password, full_name: FullName, region: Region.optional() })),
@@ -82,10 +86,10 @@ const login = route({
   method: 'post',
   path: '/login',
   auth: 'publishable',
-  rateLimit: 'auth',
+  rateLimit: 'none', // per IP, per account and per failure, in the handler
   tags: ['auth'],
   summary: 'Sign in with email and password',
-  request: body(z.object({ email: Email, password: z.string().min(1).max(72) })),
+  request: body(z.object({ email: Email, password: Password })),
   responses: { 200: { description: 'Signed in', ...json(z.object({ user: User, session: Session })) } },
 })
 
@@ -93,10 +97,10 @@ const refresh = route({
   method: 'post',
   path: '/refresh',
   auth: 'publishable',
-  rateLimit: 'auth',
+  rateLimit: 'refresh',
   tags: ['auth'],
-  summary: 'Exchange a refresh token for a new session (refresh tokens are single-use)',
-  request: body(z.object({ refresh_token: z.string().min(1).max(512) })),
+  summary: 'Exchange a refresh token for a new session (refresh tokens rotate; a retry of a lost answer gets the same session)',
+  request: body(z.object({ refresh_token: RefreshToken })),
   responses: { 200: { description: 'New session', ...json(z.object({ user: User, session: Session })) } },
 })
 
@@ -139,14 +143,14 @@ const deleteMe = route({
   path: '/me',
   auth: 'user',
   tags: ['auth'],
-  summary: 'Delete the account and every row it owns',
+  summary: 'Delete the account and every row it owns (the session must still be signed in)',
   responses: { 204: { description: 'Deleted' } },
 })
 
 type ProfileRow = z.infer<typeof Profile>
 
 // The route's 'user' gate has already verified this token.
-const bearerToken = (header?: string) => header!.slice('Bearer '.length)
+const bearerToken = (header?: string) => header!.replace(/^bearer[ \t]+/i, '').trim()
 
 const profileColumns = 'id, email, full_name, region, preferences, created_at, updated_at'
 
@@ -170,13 +174,31 @@ const sessionOf = (s: AuthSession) => ({
   refresh_token: s.refresh_token,
 })
 
+/** Rate-limit keys for an account: a hash, so no email address is stored in the limiter. */
+async function accountKey(email: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(email))
+  return Array.from(new Uint8Array(digest).slice(0, 16), (b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+/** Counts the request against each tier; 429 at the first one over its limit. */
+async function limit(c: AppContext, checks: [RateLimitTier, string][], message?: string) {
+  const results = await Promise.all(checks.map(([tier, id]) => c.var.rateLimiter.limit(tier, id)))
+  const over = results.find((r) => !r.success)
+  if (over) throw rateLimited(over, message)
+  for (const [k, v] of Object.entries(rateLimitHeaders(results[0]))) c.header(k, v)
+}
+
 export function createAuthApp(config: Config = getConfig()): App {
   const app = createApp('auth', config, 'Accounts and profiles over Supabase Auth.')
+  const ipOf = (c: AppContext) => clientIp(c, config)
 
   app.openapi(signup, async (c) => {
     const { email, password, full_name, region } = c.req.valid('json')
+    const account = await accountKey(email)
+    await limit(c, [['auth', `ip:${ipOf(c)}`], ['auth_account', `account:${account}`]])
     const res = await authRequest<AuthSession | AuthUser>(config, '/signup', {
       body: { email, password, data: { full_name, region } },
+      clientIp: ipOf(c),
     })
     // With email confirmation on, Supabase Auth answers with the user and no session.
     const session = res && 'access_token' in res ? res as AuthSession : null
@@ -184,29 +206,58 @@ export function createAuthApp(config: Config = getConfig()): App {
     let profile: ProfileRow | null = null
     if (session) {
       // The token was just issued to us by Supabase Auth: its claims name the new user.
-      const claims = decodeJwt(session.access_token) as Record<string, unknown>
-      profile = (await readProfile(postgresClient(pool(config.databaseUrl, config.dbPoolMax), claims))) ?? null
+      c.set('claims', decodeJwt(session.access_token) as Claims)
+      profile = (await readProfile(c.var.postgres)) ?? null
     }
     return c.json({ user, profile, session: session && sessionOf(session) }, 201)
   })
 
   app.openapi(login, async (c) => {
     const { email, password } = c.req.valid('json')
-    const s = (await authRequest<AuthSession>(config, '/token?grant_type=password', { body: { email, password } }))!
-    return c.json({ user: s.user, session: sessionOf(s) }, 200)
+    const ip = ipOf(c)
+    const account = await accountKey(email)
+    await limit(c, [['auth', `ip:${ip}`], ['auth_account', `account:${account}`]])
+    // Failed sign-ins are limited more tightly than sign-ins: per account from
+    // this address, and per account from anywhere (a guessing attack spread
+    // over many addresses), so a shared address does not lock others out.
+    const failures: [RateLimitTier, string][] = [
+      ['login_failures', `account:${account}:ip:${ip}`],
+      ['login_failures_account', `account:${account}`],
+    ]
+    const left = await Promise.all(failures.map(([tier, id]) => c.var.rateLimiter.peek(tier, id)))
+    const blocked = left.find((r) => !r.success)
+    if (blocked) throw rateLimited(blocked, 'too many failed sign-ins for this account')
+    try {
+      const s = (await authRequest<AuthSession>(config, '/token?grant_type=password', {
+        body: { email, password },
+        clientIp: ip,
+      }))!
+      return c.json({ user: s.user, session: sessionOf(s) }, 200)
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'invalid_credentials') {
+        await Promise.all(failures.map(([tier, id]) => c.var.rateLimiter.limit(tier, id)))
+      }
+      throw err
+    }
   })
 
   app.openapi(refresh, async (c) => {
     const { refresh_token } = c.req.valid('json')
     const s = (await authRequest<AuthSession>(config, '/token?grant_type=refresh_token', {
       body: { refresh_token },
+      clientIp: ipOf(c),
     }))!
     return c.json({ user: s.user, session: sessionOf(s) }, 200)
   })
 
   app.openapi(logout, async (c) => {
     const { scope } = c.req.valid('query')
-    await authRequest(config, `/logout?scope=${scope}`, { token: bearerToken(c.req.header('authorization')) })
+    await authRequest(config, `/logout?scope=${scope}`, {
+      token: bearerToken(c.req.header('authorization')),
+      clientIp: ipOf(c),
+    })
+    const sid = c.var.claims?.session_id
+    if (typeof sid === 'string' && scope !== 'others') forgetSession(sid)
     return c.body(null, 204)
   })
 
@@ -214,7 +265,8 @@ export function createAuthApp(config: Config = getConfig()): App {
 
   app.openapi(getMe, async (c) => {
     // The key comes from the verified token's sub: a hit can only be the caller's own profile.
-    const { value: profile, status } = await c.var.cache.getOrLoad(
+    const { value: profile, status } = await readThroughCache(
+      c,
       profiles.key(c.var.userId!),
       profiles.ttl,
       async () => (await readProfile(c.var.postgres)) ?? Promise.reject(notFound('profile')),
@@ -226,23 +278,35 @@ export function createAuthApp(config: Config = getConfig()): App {
   app.openapi(patchMe, async (c) => {
     const patch = c.req.valid('json')
     if (Object.keys(patch).length === 0) throw badRequest('nothing to update: send full_name, region or preferences')
-    const rows = await c.var.postgres.query<ProfileRow>`
-      update pam.profiles set
-        full_name = coalesce(${patch.full_name ?? null}, full_name),
-        region = case when ${'region' in patch} then ${patch.region ?? null} else region end,
-        preferences = preferences || ${patch.preferences ?? {}}::jsonb
-      where id = (select auth.uid())
-      returning id, email, full_name, region, preferences, created_at, updated_at`
+    const rows = await c.var.postgres.transaction(async (tx) =>
+      (await tx`
+        update pam.profiles set
+          full_name = coalesce(${patch.full_name ?? null}, full_name),
+          region = case when ${'region' in patch} then ${patch.region ?? null} else region end,
+          preferences = preferences || ${(patch.preferences ?? {}) as never}::jsonb
+        where id = (select auth.uid())
+        returning id, email, full_name, region, preferences, created_at, updated_at`) as unknown as ProfileRow[]
+    )
     if (!rows[0]) throw notFound('profile')
-    // Write-through: the update has committed; drop the cached copy.
-    await c.var.cache.del(profiles.key(c.var.userId!))
+    // Write-through: the update has committed; drop the cached copy, and the
+    // cached summaries when the time zone or home currency may have changed.
+    await Promise.all([
+      c.var.cache.del(profiles.key(c.var.userId!)),
+      patch.preferences ? c.var.cache.delByPrefix(CACHE_POLICIES.expense_summaries.key(c.var.userId!, '')) : null,
+    ])
     return c.json({ profile: serialize(rows[0]) }, 200)
   })
 
   app.openapi(deleteMe, async (c) => {
-    const [row] = await c.var.postgres.query<{ deleted: boolean }>`select pam.delete_my_account() as deleted`
+    // The transaction's preamble checks the session first: a token whose
+    // session has ended (signed out, password changed) deletes nothing.
+    const [row] = await c.var.postgres.transaction(async (tx) =>
+      (await tx`select pam.delete_my_account() as deleted`) as unknown as { deleted: boolean }[]
+    )
     if (!row?.deleted) throw new ApiError(404, 'not_found', 'account not found')
     await invalidateUser(c.var.cache, c.var.userId!)
+    const sid = c.var.claims?.session_id
+    if (typeof sid === 'string') forgetSession(sid)
     return c.body(null, 204)
   })
 

@@ -230,7 +230,7 @@ export function registerExpenseRoutes(app: App, opts: WinsOptions) {
 
   app.openapi(deleteExpense, async (c) => {
     const { id } = c.req.valid('param')
-    const rows = await c.var.postgres.query`delete from pam.expenses where id = ${id} returning id`
+    const rows = await c.var.postgres.transaction((tx) => tx`delete from pam.expenses where id = ${id} returning id`)
     if (!rows.length) throw notFound('expense')
     await invalidateSummaries(c)
     return c.body(null, 204)

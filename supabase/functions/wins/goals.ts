@@ -246,7 +246,7 @@ export function registerGoalRoutes(app: App, opts: WinsOptions) {
 
   app.openapi(deleteGoal, async (c) => {
     const { id } = c.req.valid('param')
-    const rows = await c.var.postgres.query`delete from pam.savings_goals where id = ${id} returning id`
+    const rows = await c.var.postgres.transaction((tx) => tx`delete from pam.savings_goals where id = ${id} returning id`)
     if (!rows.length) throw notFound('goal')
     return c.body(null, 204)
   })

@@ -186,17 +186,19 @@ async function roiRows(tx: Tx, currency: string, id?: string): Promise<Roi[]> {
 export function registerHustleRoutes(app: App, opts: WinsOptions) {
   app.openapi(createHustle, async (c) => {
     const input = c.req.valid('json')
-    const [hustle] = await c.var.postgres.queryRaw<Hustle>(
-      `insert into pam.hustles as h (title, kind, status, hours_invested, started_on, notes)
-       values ($1, $2, $3, $4::numeric, $5::date, $6) returning ${HUSTLE_COLUMNS}`,
-      [
-        input.title,
-        input.kind ?? 'other',
-        input.status ?? 'idea',
-        input.hours_invested ?? 0,
-        input.started_on ?? null,
-        input.notes ?? '',
-      ],
+    const [hustle] = await c.var.postgres.transaction((tx) =>
+      tx.unsafe<Hustle[]>(
+        `insert into pam.hustles as h (title, kind, status, hours_invested, started_on, notes)
+         values ($1, $2, $3, $4::numeric, $5::date, $6) returning ${HUSTLE_COLUMNS}`,
+        [
+          input.title,
+          input.kind ?? 'other',
+          input.status ?? 'idea',
+          input.hours_invested ?? 0,
+          input.started_on ?? null,
+          input.notes ?? '',
+        ],
+      )
     )
     return c.json({ hustle }, 201)
   })
@@ -252,9 +254,11 @@ export function registerHustleRoutes(app: App, opts: WinsOptions) {
     const patch = c.req.valid('json')
     const { values, p } = params()
     const sets = Object.entries(patch).map(([k, v]) => `${k} = ${p(v)}::${COLUMN_TYPES[k]}`)
-    const [hustle] = await c.var.postgres.queryRaw<Hustle>(
-      `update pam.hustles h set ${sets.join(', ')} where h.id = ${p(id)}::uuid returning ${HUSTLE_COLUMNS}`,
-      values,
+    const [hustle] = await c.var.postgres.transaction((tx) =>
+      tx.unsafe<Hustle[]>(
+        `update pam.hustles h set ${sets.join(', ')} where h.id = ${p(id)}::uuid returning ${HUSTLE_COLUMNS}`,
+        values as never[],
+      )
     )
     if (!hustle) throw notFound('hustle')
     return c.json({ hustle }, 200)
@@ -262,7 +266,7 @@ export function registerHustleRoutes(app: App, opts: WinsOptions) {
 
   app.openapi(deleteHustle, async (c) => {
     const { id } = c.req.valid('param')
-    const rows = await c.var.postgres.query`delete from pam.hustles where id = ${id} returning id`
+    const rows = await c.var.postgres.transaction((tx) => tx`delete from pam.hustles where id = ${id} returning id`)
     if (!rows.length) throw notFound('hustle')
     return c.body(null, 204)
   })

@@ -207,7 +207,7 @@ export function registerIncomeRoutes(app: App, opts: WinsOptions) {
 
   app.openapi(deleteIncome, async (c) => {
     const { id } = c.req.valid('param')
-    const rows = await c.var.postgres.query`delete from pam.income where id = ${id} returning id`
+    const rows = await c.var.postgres.transaction((tx) => tx`delete from pam.income where id = ${id} returning id`)
     if (!rows.length) throw notFound('income')
     await invalidateSummaries(c)
     return c.body(null, 204)

@@ -1,16 +1,29 @@
 // GET /wins/summary: income, expenses, net, by category, daily average, top
 // merchants and locations, and the change from the previous period. The
-// aggregates come from one SQL query over the (user_id, date) indexes and are
-// cached per user, period and currency (expenses:{user_id}:{period}:{start}:{currency}, 15 min);
-// every expense or income write drops the user's cached summaries.
+// aggregates come from one SQL query over the (user_id, date) indexes.
+//
+// Cached per user and request (expenses:{user_id}:{period}:{date|current}, 15 min)
+// together with what they were computed for (time zone, currency, period), so a
+// cached answer needs one cache round trip and no database: "current" entries
+// are used only while today, in their time zone, is still in their period.
+// Every expense or income write drops the user's cached summaries, and so does
+// a change of preferences (time zone, home currency).
 import type { App } from '../_shared/http.ts'
-import { route, z } from '../_shared/http.ts'
-import type { PostgresApi } from '../_shared/db.ts'
+import { readThroughCache, route, z } from '../_shared/http.ts'
+import type { Tx } from '../_shared/db.ts'
 import { CACHE_POLICIES } from '../_shared/cache.ts'
 import { BUILTIN_CATEGORIES } from './categories.ts'
 import { json, moneyContext, type WinsOptions } from './common.ts'
 import { canonical, divRound, fromCents, percentOf, toCents } from './money.ts'
-import { type Bounds, calendarDate, daysCounted, type Period, periodOf, previousPeriodOf } from './periods.ts'
+import {
+  type Bounds,
+  calendarDate,
+  daysCounted,
+  localDate,
+  type Period,
+  periodOf,
+  previousPeriodOf,
+} from './periods.ts'
 
 const Ranked = (key: 'merchant' | 'location') =>
   z.array(z.object({ [key]: z.string(), amount: z.string(), count: z.number() }))
@@ -119,10 +132,21 @@ select
              select currency, amount, 0 from i where date >= $2::date and currency <> $4) o
            group by currency) u) as other_currencies`
 
-export async function loadAggregates(pg: PostgresApi, cur: Bounds, prev: Bounds, currency: string): Promise<Aggregates> {
-  const [row] = await pg.queryRaw<Aggregates>(SUMMARY_SQL, [prev.start, cur.start, cur.end, currency])
-  return row
+export async function loadAggregates(tx: Tx, cur: Bounds, prev: Bounds, currency: string): Promise<Aggregates> {
+  const [row] = await tx.unsafe(SUMMARY_SQL, [prev.start, cur.start, cur.end, currency])
+  return row as unknown as Aggregates
 }
+
+/** What the cache keeps: the aggregates and what they were computed for. */
+interface CachedSummary {
+  timeZone: string
+  currency: string
+  cur: Bounds
+  prev: Bounds
+  agg: Aggregates
+}
+
+const isWithin = (day: string, b: Bounds) => day >= b.start && day <= b.end
 
 const builtinLabel = (slug: string) => BUILTIN_CATEGORIES.find((c) => c.slug === slug)?.label
 
@@ -131,18 +155,27 @@ export function registerSummaryRoutes(app: App, opts: WinsOptions) {
 
   app.openapi(getSummary, async (c) => {
     const { period, date } = c.req.valid('query')
-    const ctx = await c.var.postgres.transaction((tx) => moneyContext(tx, opts.now()))
-    const day = date ?? ctx.today
-    const cur = periodOf(period as Period, day)
-    const prev = previousPeriodOf(period as Period, day)
-    // The key comes from the verified token's sub; the currency is in it so a
-    // change of home currency never serves totals in the old one.
-    const { value: agg, status } = await c.var.cache.getOrLoad(
-      policy.key(c.var.userId!, `${period}:${cur.start}:${ctx.currency}`),
+    const now = opts.now()
+    // The key comes from the verified token's sub: a hit can only be the caller's own.
+    const { value: summary, status } = await readThroughCache<CachedSummary>(
+      c,
+      policy.key(c.var.userId!, `${period}:${date ?? 'current'}`),
       policy.ttl,
-      () => loadAggregates(c.var.postgres, cur, prev, ctx.currency),
+      () =>
+        c.var.postgres.transaction(async (tx) => {
+          const ctx = await moneyContext(tx, now)
+          const day = date ?? ctx.today
+          const cur = periodOf(period as Period, day)
+          const prev = previousPeriodOf(period as Period, day)
+          const agg = await loadAggregates(tx, cur, prev, ctx.currency)
+          return { timeZone: ctx.timeZone, currency: ctx.currency, cur, prev, agg }
+        }),
+      // "This period" moves on with the calendar in the user's time zone.
+      (s) => date !== undefined || isWithin(localDate(now, s.timeZone), s.cur),
     )
     c.header('x-cache', status)
+    const { agg, cur, prev } = summary
+    const ctx = { timeZone: summary.timeZone, currency: summary.currency, today: localDate(now, summary.timeZone) }
 
     const expenses = toCents(agg.expenses)
     const income = toCents(agg.income)
