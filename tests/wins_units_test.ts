@@ -159,7 +159,16 @@ Deno.test('wins categories: the TypeScript list is the SQL list', async () => {
 Deno.test('wins cursors: opaque, round trip, and refused when forged', () => {
   const key = ['2026-03-01', '2026-03-01T10:00:00.123456Z', '8f7a3c1e-2b4d-4e6f-8a9b-0c1d2e3f4a5b']
   assertEquals(decodeCursor(encodeCursor(key), ['date', 'timestamp', 'uuid']), key)
-  for (const bad of ['', 'not-base64!', encodeCursor(['x']), encodeCursor(['2026-03-01', "'; drop table x", key[2]]), btoa('{"a":1}')]) {
+  const forged = [
+    ['2024-02-30', key[1], key[2]],
+    ['0000-01-01', key[1], key[2]],
+    ['2101-01-01', key[1], key[2]],
+    [key[0], '2026-03-01T24:00:00.000000Z', key[2]],
+    [key[0], '2026-03-01T23:59:60.000000Z', key[2]],
+    [key[0], '2026-02-29T10:00:00.000000Z', key[2]],
+    [key[0], key[1], 'not-a-uuid'],
+  ].map(encodeCursor)
+  for (const bad of ['', 'not-base64!', encodeCursor(['x']), encodeCursor(['2026-03-01', "'; drop table x", key[2]]), btoa('{"a":1}'), ...forged]) {
     try {
       decodeCursor(bad, ['date', 'timestamp', 'uuid'])
       throw new Error(`accepted ${bad}`)
