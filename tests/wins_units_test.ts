@@ -107,6 +107,21 @@ Deno.test('wins csv: quotes, commas, line breaks inside quotes, CRLF, BOM, blank
   assertEquals(err('a,b\n1,"open\n\n'), [2, 'a quoted field is not closed'])
   assertEquals(err('a,b\n1,x"y\n')[0], 2)
   assertEquals(err('a,b\n1,"x"y\n')[0], 2)
+  // Line numbers count the line breaks inside quoted fields, doubled quotes included.
+  assertEquals(parseCsv('a\n"x""\ny"""\nb\n').map((r) => [r.line, r.fields]), [[1, ['a']], [2, ['x"\ny"']], [4, ['b']]])
+})
+
+Deno.test('wins csv: the parser stops at a record of more than maxFields fields, and after maxRecords', () => {
+  assertEquals(parseCsv('a,b,c\n1,2,3\n', { maxFields: 3 }).length, 2)
+  for (const text of ['a,b,c,d\n', 'a\n,,,\n', 'a,b,"c",d']) {
+    try {
+      parseCsv(text, { maxFields: 3 })
+      throw new Error(`accepted ${text}`)
+    } catch (e) {
+      assert(e instanceof CsvError && e.code === 'too_many_columns', text)
+    }
+  }
+  assertEquals(parseCsv('a\n1\n2\n3\n4\n', { maxRecords: 2 }).length, 3, 'one past the limit, to tell it was passed')
 })
 
 Deno.test('wins csv: what the writer writes, the parser reads back', () => {
