@@ -142,7 +142,7 @@ Deno.test('wins csv: malformed files, limits and media types', async () => {
   assertEquals(await code(many), [400, 'too_many_rows'])
   const big = 'date,amount,description\n' + `2026-03-01,1.00,${'x'.repeat(400)}\n`.repeat(2700) // > 1 MiB
   assertEquals((await post(big)).status, 413)
-  assertEquals(await code('date,amount\n2026-03-01,1.00\n', { 'content-type': 'text/plain' }), [415, 'unsupported_media_type'])
+  assertEquals(await code('date,amount\n2026-03-01,1.00\n', { 'content-type': 'application/xml' }), [415, 'unsupported_media_type'])
   assertEquals((await w('expenses/import', { method: 'POST', body: { file: 'x' } })).status, 400)
   assertEquals(await count(user.id), 0)
   // The limit is 5,000 rows: exactly that many is fine.

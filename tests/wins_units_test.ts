@@ -107,6 +107,21 @@ Deno.test('wins csv: quotes, commas, line breaks inside quotes, CRLF, BOM, blank
   assertEquals(err('a,b\n1,"open\n\n'), [2, 'a quoted field is not closed'])
   assertEquals(err('a,b\n1,x"y\n')[0], 2)
   assertEquals(err('a,b\n1,"x"y\n')[0], 2)
+  // Line numbers count the line breaks inside quoted fields, doubled quotes included.
+  assertEquals(parseCsv('a\n"x""\ny"""\nb\n').map((r) => [r.line, r.fields]), [[1, ['a']], [2, ['x"\ny"']], [4, ['b']]])
+})
+
+Deno.test('wins csv: the parser stops at a record of more than maxFields fields, and after maxRecords', () => {
+  assertEquals(parseCsv('a,b,c\n1,2,3\n', { maxFields: 3 }).length, 2)
+  for (const text of ['a,b,c,d\n', 'a\n,,,\n', 'a,b,"c",d']) {
+    try {
+      parseCsv(text, { maxFields: 3 })
+      throw new Error(`accepted ${text}`)
+    } catch (e) {
+      assert(e instanceof CsvError && e.code === 'too_many_columns', text)
+    }
+  }
+  assertEquals(parseCsv('a\n1\n2\n3\n4\n', { maxRecords: 2 }).length, 3, 'one past the limit, to tell it was passed')
 })
 
 Deno.test('wins csv: what the writer writes, the parser reads back', () => {
@@ -159,7 +174,16 @@ Deno.test('wins categories: the TypeScript list is the SQL list', async () => {
 Deno.test('wins cursors: opaque, round trip, and refused when forged', () => {
   const key = ['2026-03-01', '2026-03-01T10:00:00.123456Z', '8f7a3c1e-2b4d-4e6f-8a9b-0c1d2e3f4a5b']
   assertEquals(decodeCursor(encodeCursor(key), ['date', 'timestamp', 'uuid']), key)
-  for (const bad of ['', 'not-base64!', encodeCursor(['x']), encodeCursor(['2026-03-01', "'; drop table x", key[2]]), btoa('{"a":1}')]) {
+  const forged = [
+    ['2024-02-30', key[1], key[2]],
+    ['0000-01-01', key[1], key[2]],
+    ['2101-01-01', key[1], key[2]],
+    [key[0], '2026-03-01T24:00:00.000000Z', key[2]],
+    [key[0], '2026-03-01T23:59:60.000000Z', key[2]],
+    [key[0], '2026-02-29T10:00:00.000000Z', key[2]],
+    [key[0], key[1], 'not-a-uuid'],
+  ].map(encodeCursor)
+  for (const bad of ['', 'not-base64!', encodeCursor(['x']), encodeCursor(['2026-03-01', "'; drop table x", key[2]]), btoa('{"a":1}'), ...forged]) {
     try {
       decodeCursor(bad, ['date', 'timestamp', 'uuid'])
       throw new Error(`accepted ${bad}`)

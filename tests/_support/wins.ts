@@ -27,7 +27,9 @@ async function answer(res: Response): Promise<Answer> {
   return { status: res.status, body, headers: res.headers }
 }
 
-const encode = (body: unknown) => (typeof body === 'string' ? body : JSON.stringify(body))
+/** Strings and bytes are sent as they are, anything else as JSON. */
+const encode = (body: unknown): BodyInit =>
+  typeof body === 'string' || body instanceof Uint8Array ? body as BodyInit : JSON.stringify(body)
 
 /** Calls /functions/v1/wins/<path> through the gateway as `user`. */
 export function winsAs(user: TestUser): Call {

@@ -5,8 +5,7 @@ import { route, z } from '../_shared/http.ts'
 import { ApiError, notFound } from '../_shared/errors.ts'
 import { BudgetStatus, budgetStatuses } from './budget-status.ts'
 import { CategorySlug, isBuiltinCategory } from './categories.ts'
-import { body, errorOf, json, moneyContext, type WinsOptions } from './common.ts'
-import { invalidReference } from './expenses.ts'
+import { body, errorOf, invalidReference, json, moneyContext, type WinsOptions, writeTransaction } from './common.ts'
 import { fromCents, MAX_TARGET, money, toCents } from './money.ts'
 import { budgetPeriodUnit, calendarDate, periodOf } from './periods.ts'
 
@@ -67,7 +66,7 @@ export function registerBudgetRoutes(app: App, opts: WinsOptions) {
   app.openapi(putBudget, async (c) => {
     const { category } = c.req.valid('param')
     const input = c.req.valid('json')
-    const { budget, created } = await c.var.postgres.transaction(async (tx) => {
+    const { budget, created } = await writeTransaction(c, async (tx) => {
       const ctx = await moneyContext(tx, opts.now())
       if (!isBuiltinCategory(category)) {
         const [own] = await tx`select 1 from pam.expense_categories where slug = ${category}`

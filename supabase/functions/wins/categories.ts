@@ -4,7 +4,8 @@
 import type { App } from '../_shared/http.ts'
 import { route, z } from '../_shared/http.ts'
 import { ApiError, notFound } from '../_shared/errors.ts'
-import { body, errorOf, json } from './common.ts'
+import { singleLineText } from '../_shared/text.ts'
+import { body, errorOf, json, MAX_OWN_CATEGORIES, writeTransaction } from './common.ts'
 
 export const BUILTIN_CATEGORIES = [
   { slug: 'fuel', label: 'Fuel' },
@@ -28,9 +29,6 @@ export const BUILTIN_SLUGS: readonly string[] = BUILTIN_CATEGORIES.map((c) => c.
 
 export const isBuiltinCategory = (slug: string) => BUILTIN_SLUGS.includes(slug)
 
-/** At most this many categories of one's own. */
-export const MAX_OWN_CATEGORIES = 100
-
 const SLUG_PATTERN = /^[a-z0-9]+(-[a-z0-9]+)*$/
 
 /** A category slug: lowercase letters and digits in words joined by single hyphens, 2–40 characters. */
@@ -48,7 +46,7 @@ const Category = z.object({
 
 const CategoryCreate = z.object({
   slug: CategorySlug,
-  label: z.string().trim().min(1).max(60).openapi({ example: 'Laundry' }),
+  label: singleLineText({ max: 60 }).openapi({ example: 'Laundry' }),
 }).strict().openapi('CategoryCreate')
 
 const tags = ['wins: categories']
@@ -71,7 +69,7 @@ const createCategory = route({
   request: body(CategoryCreate),
   responses: {
     201: { description: 'Created', ...json(z.object({ category: Category })) },
-    409: errorOf('category_exists (yours or a fixed one) or too_many_categories'),
+    409: errorOf(`category_exists (yours or a fixed one), or limit_reached (${MAX_OWN_CATEGORIES} of your own)`),
   },
 })
 
@@ -105,11 +103,8 @@ export function registerCategoryRoutes(app: App) {
   app.openapi(createCategory, async (c) => {
     const { slug, label } = c.req.valid('json')
     if (isBuiltinCategory(slug)) throw new ApiError(409, 'category_exists', `"${slug}" is a fixed category`)
-    const category = await c.var.postgres.transaction(async (tx) => {
-      const [{ n }] = await tx`select count(*)::int as n from pam.expense_categories`
-      if (n >= MAX_OWN_CATEGORIES) {
-        throw new ApiError(409, 'too_many_categories', `at most ${MAX_OWN_CATEGORIES} categories of your own`)
-      }
+    // The database enforces the limit (a count here could be passed by parallel requests).
+    const category = await writeTransaction(c, async (tx) => {
       const [row] = await tx`
         insert into pam.expense_categories (slug, label) values (${slug}, ${label})
         on conflict (user_id, slug) do nothing

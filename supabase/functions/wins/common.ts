@@ -1,8 +1,10 @@
 // What every wins route module shares: schema helpers, the caller's money
-// context (time zone, home currency, today), SQL formatting helpers and the
-// summary-cache invalidation every write ends with.
+// context (time zone, home currency, today), write transactions and the
+// errors they answer, SQL formatting helpers and the summary-cache
+// invalidation every write ends with.
 import { type AppContext, ErrorSchema, z } from '../_shared/http.ts'
 import type { Tx } from '../_shared/db.ts'
+import { ApiError } from '../_shared/errors.ts'
 import { CACHE_POLICIES } from '../_shared/cache.ts'
 import { localDate } from './periods.ts'
 
@@ -21,8 +23,43 @@ export const IdParams = z.object({ id: Uuid })
 
 export const Currency = z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as AUD').openapi({ example: 'AUD' })
 
-/** An optional text field: trimmed, 1..max characters, null clears it. */
-export const optionalText = (max: number) => z.string().trim().min(1).max(max).nullable().optional()
+/** At most this many categories of one's own (enforced by the database: migration wins_limits). */
+export const MAX_OWN_CATEGORIES = 100
+
+/** 400 for a category or hustle the caller does not have. */
+export const invalidReference = (field: 'category' | 'hustle_id', message: string) =>
+  new ApiError(400, field === 'category' ? 'unknown_category' : 'unknown_hustle', message, [{ path: [field], message }])
+
+/** A write in one transaction. Validation and the reference checks catch bad
+ * input before any write; what they cannot see coming is answered here from
+ * the database's refusal, as the same clear errors and never as a constraint
+ * name: a limit reached by parallel requests, a category or hustle deleted
+ * meanwhile, an account deleted while its access token is still valid. */
+export function writeTransaction<T>(c: AppContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return c.var.postgres.transaction(async (tx) => {
+    try {
+      return await fn(tx)
+    } catch (err) {
+      throw explainRefusal(err)
+    }
+  })
+}
+
+function explainRefusal(err: unknown): unknown {
+  const { code, constraint_name: constraint = '' } = err as { code?: string; constraint_name?: string }
+  if (code === '23503' && constraint.endsWith('_user_id_fkey')) {
+    return new ApiError(401, 'account_not_found', 'this account no longer exists', undefined, { 'WWW-Authenticate': 'Bearer' })
+  }
+  if (code === '23503' && constraint.endsWith('_hustle_fkey')) return invalidReference('hustle_id', 'not one of your hustles')
+  if (code === '23514' && constraint === 'known_category') return invalidReference('category', 'unknown category')
+  if (code === '23514' && constraint === 'wins_own_categories_limit') {
+    return new ApiError(409, 'limit_reached', `at most ${MAX_OWN_CATEGORIES} categories of your own`, {
+      limit: 'own_categories',
+      max: MAX_OWN_CATEGORIES,
+    })
+  }
+  return err
+}
 
 export interface MoneyContext {
   timeZone: string

@@ -1,6 +1,10 @@
 // RFC 4180 CSV: a small strict parser (quoted fields with commas, quotes and
 // line breaks inside; CRLF or LF line ends; a UTF-8 BOM is ignored) and the
-// writer the export uses (CRLF, quoting only when needed).
+// writer the export uses (CRLF, quoting only when needed). The parser is
+// linear in the size of its input, whatever the input: it jumps from one
+// delimiter to the next with indexOf and sticky regexes, builds fields from
+// slices, and stops at maxRecords records or at a record of more than
+// maxFields fields.
 
 export interface CsvRecord {
   /** 1-based line of the file where the record starts. */
@@ -9,15 +13,31 @@ export interface CsvRecord {
 }
 
 export class CsvError extends Error {
-  constructor(readonly line: number, message: string) {
+  constructor(
+    readonly line: number,
+    message: string,
+    readonly code: 'invalid_csv' | 'too_many_columns' = 'invalid_csv',
+  ) {
     super(message)
     this.name = 'CsvError'
   }
 }
 
+// An unquoted field: everything up to a comma, a line end or a (misplaced) quote.
+const UNQUOTED = /[^,\r\n"]*/y
+
+/** Line feeds in text[from, to), looking at nothing past `to`. */
+function lineFeeds(text: string, from: number, to: number): number {
+  let n = 0
+  for (let i = from; i < to; i++) if (text.charCodeAt(i) === 10) n++
+  return n
+}
+
 /** Parses CSV text into records. Blank lines are skipped. Throws CsvError on
- * an unterminated quoted field or a quote inside an unquoted field. */
-export function parseCsv(text: string, opts: { maxRecords?: number } = {}): CsvRecord[] {
+ * an unterminated quoted field, a quote inside an unquoted field, or a record
+ * of more than `maxFields` fields (code too_many_columns). */
+export function parseCsv(text: string, opts: { maxRecords?: number; maxFields?: number } = {}): CsvRecord[] {
+  const { maxRecords = Infinity, maxFields = Infinity } = opts
   const records: CsvRecord[] = []
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0
   let line = 1
@@ -27,38 +47,29 @@ export function parseCsv(text: string, opts: { maxRecords?: number } = {}): CsvR
     const fields: string[] = []
     let atRecordEnd = false
     while (!atRecordEnd) {
-      let field = ''
+      let field: string
       if (text[i] === '"') {
-        const quoteLine = line
-        i++
-        for (;;) {
-          if (i >= n) throw new CsvError(quoteLine, 'a quoted field is not closed')
-          const ch = text[i]
-          if (ch === '"') {
-            if (text[i + 1] === '"') {
-              field += '"'
-              i += 2
-              continue
-            }
-            i++
-            break
-          }
-          if (ch === '\n') line++
-          field += ch
-          i++
-        }
+        // The closing quote is the first one not followed by another ("" is a quote inside).
+        let close = text.indexOf('"', i + 1)
+        while (close !== -1 && text[close + 1] === '"') close = text.indexOf('"', close + 2)
+        if (close === -1) throw new CsvError(line, 'a quoted field is not closed')
+        const raw = text.slice(i + 1, close)
+        field = raw.includes('"') ? raw.replaceAll('""', '"') : raw
+        line += lineFeeds(text, i + 1, close)
+        i = close + 1
         if (i < n && text[i] !== ',' && text[i] !== '\n' && text[i] !== '\r') {
           throw new CsvError(line, 'unexpected text after a closing quote')
         }
       } else {
-        const start = i
-        while (i < n && text[i] !== ',' && text[i] !== '\n' && text[i] !== '\r') {
-          if (text[i] === '"') throw new CsvError(line, 'a quote inside an unquoted field (quote the whole field and double the quote)')
-          i++
-        }
-        field = text.slice(start, i)
+        UNQUOTED.lastIndex = i
+        UNQUOTED.test(text)
+        const end = UNQUOTED.lastIndex
+        if (text[end] === '"') throw new CsvError(line, 'a quote inside an unquoted field (quote the whole field and double the quote)')
+        field = text.slice(i, end)
+        i = end
       }
       fields.push(field)
+      if (fields.length > maxFields) throw new CsvError(startLine, `more than ${maxFields} fields`, 'too_many_columns')
       if (i >= n) {
         atRecordEnd = true
       } else if (text[i] === ',') {
@@ -76,7 +87,7 @@ export function parseCsv(text: string, opts: { maxRecords?: number } = {}): CsvR
     const blank = fields.length === 1 && fields[0] === ''
     if (!blank) {
       records.push({ line: startLine, fields })
-      if (opts.maxRecords !== undefined && records.length > opts.maxRecords) return records
+      if (records.length > maxRecords) return records
     }
   }
   return records

@@ -2,20 +2,29 @@
 // expenses as RFC 4180 CSV, and back. An import validates every row and
 // stores all of them or none (one transaction). Registered before
 // /wins/expenses/{id} so these paths are never taken for an id.
-import type { App } from '../_shared/http.ts'
+//
+// An import costs little whatever it is sent: at most 1 MiB is read, it must
+// be UTF-8, the parser is linear, a file has at most 64 columns and 5,000
+// rows, and an answer lists a bounded number of errors (with their count).
+import type { App, AppContext } from '../_shared/http.ts'
 import { route, z } from '../_shared/http.ts'
 import { ApiError } from '../_shared/errors.ts'
 import { log } from '../_shared/logger.ts'
 import { BudgetImpact, budgetImpact } from './budget-status.ts'
-import { errorOf, invalidateSummaries, json, moneyContext, params, type WinsOptions } from './common.ts'
+import { errorOf, invalidateSummaries, json, moneyContext, params, type WinsOptions, writeTransaction } from './common.ts'
 import { CsvError, csvLine, guardFormula, parseCsv, unguardFormula } from './csv.ts'
 import { type Expense, EXPENSE_COLUMNS, ExpenseCreate, insertExpenses, prepareExpenses } from './expense-model.ts'
 import { expenseFilterFields, expenseWhere, fromBeforeTo } from './expenses.ts'
 
 export const IMPORT_MAX_BYTES = 1024 * 1024
 export const IMPORT_MAX_ROWS = 5000
-/** Row errors listed in a failed import's answer (the count covers all). */
-const MAX_REPORTED_ERRORS = 100
+/** Columns an imported file may have (an export has 21). */
+export const IMPORT_MAX_COLUMNS = 64
+/** Header and row errors listed in a failed import's answer (error_count covers all). */
+const MAX_HEADER_ERRORS = 20
+const MAX_ROW_ERRORS = 100
+/** Media types an import is read from; text/plain is what supabase.functions.invoke sends for a string. */
+const IMPORT_TYPES = ['text/csv', 'text/plain', 'application/json']
 const EXPORT_CHUNK = 2000
 
 /** Export columns, in order. An import takes the same header (any order, any subset with date and amount). */
@@ -48,19 +57,29 @@ const ImportError = z.object({
   message: z.string(),
 })
 
+/** The JSON form of an import. Validated by the handler, which reads the body itself (below). */
+const ImportJson = z.object({ csv: z.string().openapi({ description: 'the CSV text' }) }).strict().openapi('ExpenseImportJson')
+
+const CsvText = z.string().openapi({ example: 'date,amount,description\r\n2026-03-01,45.20,Shell Roma\r\n' })
+
 const importCsv = route({
   method: 'post',
   path: '/expenses/import',
   auth: 'user',
   rateLimit: 'bulk',
   tags,
-  summary: `Import expenses from CSV (text/csv, or JSON {csv}); all rows or none, at most ${IMPORT_MAX_ROWS} rows and 1 MiB`,
+  summary: `Import expenses from CSV; all rows or none, at most ${IMPORT_MAX_ROWS} rows, ${IMPORT_MAX_COLUMNS} columns and 1 MiB of UTF-8`,
   request: {
     body: {
-      required: false,
+      required: true,
+      description: 'UTF-8 CSV as text/csv or text/plain (what supabase.functions.invoke sends for a string), or JSON {"csv": "..."}',
+      // The JSON schema is referenced, not given as zod: a zod JSON body would make the
+      // router answer other media types with a bare 415 before this route can name the
+      // ones it takes, and the handler needs the raw bytes to insist on UTF-8 anyway.
       content: {
-        'text/csv': { schema: z.string().openapi({ example: 'date,amount,description\r\n2026-03-01,45.20,Shell Roma\r\n' }) },
-        'application/json': { schema: z.object({ csv: z.string() }).strict() },
+        'text/csv': { schema: CsvText },
+        'text/plain': { schema: CsvText },
+        'application/json': { schema: { $ref: '#/components/schemas/ExpenseImportJson' } },
       },
     },
   },
@@ -69,9 +88,14 @@ const importCsv = route({
       description: 'Every row imported',
       ...json(z.object({ imported: z.number(), categories_inferred: z.number(), budgets: z.array(BudgetImpact) })),
     },
-    400: errorOf('Nothing imported: invalid_csv, empty_csv, too_many_rows, or invalid_rows with details.errors[{line, column, message}]'),
+    400: errorOf(
+      'Nothing imported: invalid_encoding (not UTF-8), invalid_body (not JSON), invalid_csv (with details.line; a bad header also has ' +
+        `details.error_count and the first ${MAX_HEADER_ERRORS} details.errors), too_many_columns, empty_csv, too_many_rows, or ` +
+        `invalid_rows with details.error_count and the first ${MAX_ROW_ERRORS} details.errors[{line, column, message}]`,
+    ),
+    401: errorOf('account_not_found: the account was deleted'),
     413: errorOf('Larger than 1 MiB'),
-    415: errorOf('Not text/csv or application/json'),
+    415: errorOf(`unsupported_media_type: not ${IMPORT_TYPES.join(', ')}`),
   },
 })
 
@@ -82,6 +106,75 @@ const cell = (column: string, v: unknown): string => {
 }
 
 const NUMBER = /^-?\d+(\.\d+)?$/
+
+/** At most the first 40 characters of a name quoted back in an error. */
+const shorten = (s: string) => (s.length > 40 ? `${s.slice(0, 40)}…` : s)
+
+/** An error list as answered: how many, and the first `max`. */
+const listed = <T>(errors: T[], max: number) => ({ error_count: errors.length, errors: errors.slice(0, max) })
+
+/** What is wrong with a header (one pass, whatever its size). */
+function headerProblems(names: string[]): string[] {
+  const problems: string[] = []
+  const seen = new Set<string>()
+  for (const name of names) {
+    const column = name.trim().toLowerCase()
+    if (!IMPORTED.has(column) && !IGNORED.has(column)) problems.push(`unknown column "${shorten(name)}"`)
+    else if (seen.has(column)) problems.push(`column "${column}" appears twice`)
+    seen.add(column)
+  }
+  for (const required of ['date', 'amount']) {
+    if (!seen.has(required)) problems.push(`a "${required}" column is required`)
+  }
+  return problems
+}
+
+/** The body's bytes, refused with a 413 as soon as they pass `max`. */
+async function readBody(req: Request, max: number): Promise<Uint8Array> {
+  const tooLarge = () => new ApiError(413, 'payload_too_large', `the file is larger than ${max} bytes`)
+  if (Number(req.headers.get('content-length')) > max) throw tooLarge()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for await (const chunk of req.body ?? []) {
+    size += chunk.byteLength
+    if (size > max) throw tooLarge()
+    chunks.push(chunk)
+  }
+  const bytes = new Uint8Array(size)
+  let at = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, at)
+    at += chunk.byteLength
+  }
+  return bytes
+}
+
+/** The CSV text of an import request, from strict UTF-8 bytes; 415, 413 or 400 otherwise. */
+async function importText(c: AppContext): Promise<string> {
+  const type = (c.req.header('content-type') ?? '').split(';')[0].trim().toLowerCase()
+  if (!IMPORT_TYPES.includes(type)) {
+    throw new ApiError(415, 'unsupported_media_type', 'send the CSV as text/csv or text/plain, or as application/json {"csv": "..."}', {
+      accepted: IMPORT_TYPES,
+    })
+  }
+  const bytes = await readBody(c.req.raw, IMPORT_MAX_BYTES)
+  let text: string
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  } catch {
+    throw new ApiError(400, 'invalid_encoding', 'the file must be UTF-8 text (from a spreadsheet: save as "CSV UTF-8")')
+  }
+  if (type !== 'application/json') return text
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    throw new ApiError(400, 'invalid_body', 'the body is not valid JSON')
+  }
+  const parsed = ImportJson.safeParse(body)
+  if (!parsed.success) throw new ApiError(400, 'validation_failed', 'the request is not valid', parsed.error.issues)
+  return parsed.data.csv
+}
 
 /** One CSV record as the fields of an ExpenseCreate (empty cells are absent). */
 function recordToInput(header: string[], fields: string[]): Record<string, unknown> {
@@ -102,6 +195,8 @@ function recordToInput(header: string[], fields: string[]): Record<string, unkno
 }
 
 export function registerExpenseCsvRoutes(app: App, opts: WinsOptions) {
+  app.openAPIRegistry.register('ExpenseImportJson', ImportJson)
+
   app.openapi(exportCsv, async (c) => {
     const filters = c.req.valid('query')
     const chunk = async (after: string[] | null) => {
@@ -149,28 +244,12 @@ export function registerExpenseCsvRoutes(app: App, opts: WinsOptions) {
   })
 
   app.openapi(importCsv, async (c) => {
-    const type = c.req.header('content-type') ?? ''
-    let text: string
-    if (/^application\/json/i.test(type)) {
-      const parsed = c.req.valid('json') as { csv?: string }
-      if (typeof parsed.csv !== 'string') throw new ApiError(400, 'validation_failed', 'send {"csv": "<text>"}')
-      text = parsed.csv
-    } else if (/^text\/csv/i.test(type)) {
-      text = await c.req.text()
-    } else {
-      throw new ApiError(415, 'unsupported_media_type', 'send text/csv, or application/json {"csv": "..."}')
-    }
-    if (new TextEncoder().encode(text).length > IMPORT_MAX_BYTES) {
-      throw new ApiError(413, 'payload_too_large', `the CSV is larger than ${IMPORT_MAX_BYTES} bytes`)
-    }
-
+    const text = await importText(c)
     let records
     try {
-      records = parseCsv(text, { maxRecords: IMPORT_MAX_ROWS + 1 })
+      records = parseCsv(text, { maxRecords: IMPORT_MAX_ROWS + 1, maxFields: IMPORT_MAX_COLUMNS })
     } catch (err) {
-      if (err instanceof CsvError) {
-        throw new ApiError(400, 'invalid_csv', `line ${err.line}: ${err.message}`, { line: err.line })
-      }
+      if (err instanceof CsvError) throw new ApiError(400, err.code, `line ${err.line}: ${err.message}`, { line: err.line })
       throw err
     }
     if (records.length === 0) throw new ApiError(400, 'empty_csv', 'the file has no header row')
@@ -178,21 +257,15 @@ export function registerExpenseCsvRoutes(app: App, opts: WinsOptions) {
       throw new ApiError(400, 'too_many_rows', `at most ${IMPORT_MAX_ROWS} rows per import`)
     }
     const [head, ...data] = records
+    const problems = headerProblems(head.fields)
+    if (problems.length) {
+      const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''
+      throw new ApiError(400, 'invalid_csv', `header: ${problems[0]}${more}`, { line: 1, ...listed(problems, MAX_HEADER_ERRORS) })
+    }
     const header = head.fields.map((h) => h.trim().toLowerCase())
-    const headerErrors: string[] = []
-    header.forEach((h, i) => {
-      if (!IMPORTED.has(h) && !IGNORED.has(h)) headerErrors.push(`unknown column "${head.fields[i]}"`)
-      if (header.indexOf(h) !== i) headerErrors.push(`column "${h}" appears twice`)
-    })
-    for (const required of ['date', 'amount']) {
-      if (!header.includes(required)) headerErrors.push(`a "${required}" column is required`)
-    }
-    if (headerErrors.length) {
-      throw new ApiError(400, 'invalid_csv', `header: ${headerErrors.join('; ')}`, { line: 1, errors: headerErrors })
-    }
     if (data.length === 0) throw new ApiError(400, 'empty_csv', 'the file has a header but no rows')
 
-    // Every row is checked before anything is written; any problem means nothing is imported.
+    // Every row is checked (by the schema of POST /wins/expenses) before anything is written; any problem means nothing is imported.
     const errors: z.infer<typeof ImportError>[] = []
     const inputs: ExpenseCreate[] = []
     const lineOf: number[] = []
@@ -212,16 +285,13 @@ export function registerExpenseCsvRoutes(app: App, opts: WinsOptions) {
       lineOf.push(rec.line)
     }
 
-    const result = await c.var.postgres.transaction(async (tx) => {
+    const result = await writeTransaction(c, async (tx) => {
       const ctx = await moneyContext(tx, opts.now())
       const prepared = await prepareExpenses(tx, ctx, inputs)
       for (const e of prepared.errors) errors.push({ line: lineOf[e.index], column: e.field, message: e.message })
       if (errors.length) {
         errors.sort((a, b) => a.line - b.line)
-        throw new ApiError(400, 'invalid_rows', `${errors.length} problem(s) in the file; nothing was imported`, {
-          error_count: errors.length,
-          errors: errors.slice(0, MAX_REPORTED_ERRORS),
-        })
+        throw new ApiError(400, 'invalid_rows', `${errors.length} problem(s) in the file; nothing was imported`, listed(errors, MAX_ROW_ERRORS))
       }
       const inserted = await insertExpenses(tx, prepared.rows)
       return {

@@ -4,36 +4,49 @@
 // 5,000-row import share the same path.
 import type { Tx } from '../_shared/db.ts'
 import { z } from '../_shared/http.ts'
+import { multiLineText, singleLineText } from '../_shared/text.ts'
 import { CategorySlug, isBuiltinCategory } from './categories.ts'
 import { classify, type Classification } from './classify.ts'
-import { Currency, isoSql, type MoneyContext, optionalText, Uuid } from './common.ts'
+import { Currency, isoSql, type MoneyContext, Uuid } from './common.ts'
 import { money } from './money.ts'
 import { calendarDate } from './periods.ts'
 
 export const PAYMENT_METHODS = ['cash', 'card', 'bank_transfer', 'digital_wallet', 'other'] as const
 export const FUEL_TYPES = ['diesel', 'unleaded', 'premium', 'e10', 'lpg', 'electric', 'other'] as const
 
+/** A positive decimal string that fits numeric(intDigits + fracDigits, fracDigits). */
 const decimal = (intDigits: number, fracDigits: number, example: string) =>
   z.string()
     .regex(new RegExp(`^\\d{1,${intDigits}}(\\.\\d{1,${fracDigits}})?$`), `a decimal string such as "${example}"`)
     .refine((s) => Number(s) > 0, 'must be greater than 0')
     .openapi({ type: 'string', example })
 
-const Tag = z.string().trim().min(1).max(40).regex(/^[^;\p{Cc}]+$/u, 'no ";" or control characters')
+const MAX_TAGS = 20
+const Tag = singleLineText({ max: 40 }).regex(/^[^;]*$/, 'must not contain ";" (it separates tags in CSV)')
+// At most MAX_TAGS items are looked at one by one: a huge array is one error, not one per item.
+const Tags = z.array(z.unknown()).max(MAX_TAGS).pipe(z.array(Tag))
+  .openapi({ type: 'array', items: { type: 'string', minLength: 1, maxLength: 40 }, maxItems: MAX_TAGS })
+
+/** http(s) URLs, as the table's check (`^https?://`) wants them: the scheme is
+ * accepted in any case and stored in lower case ("HTTPS://x" → "https://x"). */
+const ReceiptUrl = singleLineText({ max: 2048 })
+  .refine((s) => /^https?:\/\//i.test(s) && URL.canParse(s), 'an http(s) URL such as "https://example.com/receipt.jpg"')
+  .overwrite((s) => s.replace(/^https?/i, (scheme) => scheme.toLowerCase()))
+  .openapi({ format: 'uri', example: 'https://example.com/receipt.jpg' })
 
 const fields = {
   amount: money(),
   currency: Currency.optional().openapi({ description: "default: the profile's currency, else AUD" }),
   category: CategorySlug.optional().openapi({ description: 'a fixed or own category; inferred when absent' }),
-  description: z.string().trim().max(500).optional(),
-  merchant: optionalText(200),
+  description: multiLineText({ min: 0, max: 500 }).optional(),
+  merchant: singleLineText({ max: 200 }).nullable().optional(),
   date: calendarDate().optional().openapi({ description: "the local calendar day; default: today in the profile's time zone" }),
-  location: optionalText(200),
+  location: singleLineText({ max: 200 }).nullable().optional(),
   latitude: z.number().min(-90).max(90).nullable().optional(),
   longitude: z.number().min(-180).max(180).nullable().optional(),
   payment_method: z.enum(PAYMENT_METHODS).nullable().optional(),
-  tags: z.array(Tag).max(20).optional(),
-  receipt_url: z.string().max(2048).url().regex(/^https?:\/\//i, 'an http(s) URL').nullable().optional(),
+  tags: Tags.optional(),
+  receipt_url: ReceiptUrl.nullable().optional(),
   vehicle_id: Uuid.nullable().optional(),
   trip_id: Uuid.nullable().optional(),
   hustle_id: Uuid.nullable().optional(),
@@ -117,7 +130,7 @@ export interface Prepared {
   rows: ExpenseRow[]
   classifications: (Classification | null)[]
   /** Problems per input index (unknown category, unknown hustle). */
-  errors: { index: number; field: string; message: string }[]
+  errors: { index: number; field: 'category' | 'hustle_id'; message: string }[]
 }
 
 /** Checks references, classifies what has no category, fills defaults. Two or three queries for any number of inputs. */

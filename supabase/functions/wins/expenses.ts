@@ -4,7 +4,8 @@
 import type { App } from '../_shared/http.ts'
 import { route, z } from '../_shared/http.ts'
 import type { Tx } from '../_shared/db.ts'
-import { ApiError, notFound } from '../_shared/errors.ts'
+import { notFound } from '../_shared/errors.ts'
+import { singleLineText } from '../_shared/text.ts'
 import { BudgetImpact, budgetImpact } from './budget-status.ts'
 import { CategorySlug, isBuiltinCategory } from './categories.ts'
 import {
@@ -12,12 +13,14 @@ import {
   errorOf,
   IdParams,
   invalidateSummaries,
+  invalidReference,
   json,
   likePattern,
   moneyContext,
   params,
   Uuid,
   type WinsOptions,
+  writeTransaction,
 } from './common.ts'
 import {
   Expense,
@@ -37,8 +40,8 @@ export const expenseFilterFields = {
   vehicle_id: Uuid.optional(),
   trip_id: Uuid.optional(),
   hustle_id: Uuid.optional(),
-  tag: z.string().trim().min(1).max(40).optional(),
-  q: z.string().trim().min(1).max(100).optional()
+  tag: singleLineText({ max: 40 }).optional(),
+  q: singleLineText({ max: 100 }).optional()
     .openapi({ description: 'text in the description, merchant or location (case-insensitive)' }),
 }
 export const fromBeforeTo: [(f: { from?: string; to?: string }) => boolean, { message: string; path: string[] }] = [
@@ -142,9 +145,6 @@ const COLUMN_TYPES: Record<string, string> = {
   fuel_volume: 'numeric', fuel_price_per_unit: 'numeric', odometer: 'integer',
 }
 
-export const invalidReference = (field: string, message: string) =>
-  new ApiError(400, field === 'category' ? 'unknown_category' : 'unknown_hustle', message, [{ path: [field], message }])
-
 async function checkReferences(tx: Tx, patch: { category?: string; hustle_id?: string | null }) {
   if (patch.category && !isBuiltinCategory(patch.category)) {
     const [own] = await tx`select 1 from pam.expense_categories where slug = ${patch.category}`
@@ -159,7 +159,7 @@ async function checkReferences(tx: Tx, patch: { category?: string; hustle_id?: s
 export function registerExpenseRoutes(app: App, opts: WinsOptions) {
   app.openapi(createExpense, async (c) => {
     const input = c.req.valid('json')
-    const result = await c.var.postgres.transaction(async (tx) => {
+    const result = await writeTransaction(c, async (tx) => {
       const ctx = await moneyContext(tx, opts.now())
       const prepared = await prepareExpenses(tx, ctx, [input])
       const problem = prepared.errors[0]
@@ -207,7 +207,7 @@ export function registerExpenseRoutes(app: App, opts: WinsOptions) {
   app.openapi(patchExpense, async (c) => {
     const { id } = c.req.valid('param')
     const patch = c.req.valid('json')
-    const result = await c.var.postgres.transaction(async (tx) => {
+    const result = await writeTransaction(c, async (tx) => {
       const ctx = await moneyContext(tx, opts.now())
       const [before] = await tx`
         select category, date::text as date, currency::text as currency from pam.expenses where id = ${id} for update`

@@ -6,7 +6,8 @@ import type { App } from '../_shared/http.ts'
 import { route, z } from '../_shared/http.ts'
 import type { Tx } from '../_shared/db.ts'
 import { ApiError, notFound } from '../_shared/errors.ts'
-import { body, errorOf, IdParams, isoSql, json, moneyContext, params, type WinsOptions } from './common.ts'
+import { multiLineText, singleLineText } from '../_shared/text.ts'
+import { body, errorOf, IdParams, isoSql, json, moneyContext, params, type WinsOptions, writeTransaction } from './common.ts'
 import { fromCents, MAX_TARGET, money, percentOf, toCents } from './money.ts'
 import { decodeCursor, page, PageQuery } from './pagination.ts'
 import { calendarDate, daysBetween } from './periods.ts'
@@ -14,11 +15,11 @@ import { calendarDate, daysBetween } from './periods.ts'
 const GoalStatus = z.enum(['active', 'paused', 'achieved', 'abandoned'])
 
 const fields = {
-  name: z.string().trim().min(1).max(200).openapi({ example: 'New solar panels' }),
+  name: singleLineText({ max: 200 }).openapi({ example: 'New solar panels' }),
   target_amount: money(MAX_TARGET),
   target_date: calendarDate().nullable().optional(),
   status: GoalStatus.optional().openapi({ description: 'default active; an active goal becomes achieved when saved reaches the target' }),
-  notes: z.string().trim().max(2000).optional(),
+  notes: multiLineText({ min: 0, max: 2000 }).optional(),
 }
 const GoalCreate = z.object(fields).strict().openapi('GoalCreate')
 const GoalPatch = z.object(fields).partial().strict()
@@ -46,7 +47,7 @@ const ContributionCreate = z.object({
   amount: money(),
   kind: z.enum(['deposit', 'withdrawal']).default('deposit'),
   date: calendarDate().optional().openapi({ description: "default: today in the profile's time zone" }),
-  note: z.string().trim().max(500).optional(),
+  note: multiLineText({ min: 0, max: 500 }).optional(),
 }).strict().openapi('ContributionCreate')
 
 const Contribution = z.object({
@@ -182,7 +183,7 @@ const COLUMN_TYPES: Record<string, string> = {
 export function registerGoalRoutes(app: App, opts: WinsOptions) {
   app.openapi(createGoal, async (c) => {
     const input = c.req.valid('json')
-    const goal = await c.var.postgres.transaction(async (tx) => {
+    const goal = await writeTransaction(c, async (tx) => {
       const ctx = await moneyContext(tx, opts.now())
       const [row] = await tx.unsafe<GoalRow[]>(
         `insert into pam.savings_goals as g (name, target_amount, target_date, status, notes)
@@ -254,7 +255,7 @@ export function registerGoalRoutes(app: App, opts: WinsOptions) {
   app.openapi(addContribution, async (c) => {
     const { id } = c.req.valid('param')
     const input = c.req.valid('json')
-    const result = await c.var.postgres.transaction(async (tx) => {
+    const result = await writeTransaction(c, async (tx) => {
       const ctx = await moneyContext(tx, opts.now())
       // Lock the goal: concurrent contributions apply one after the other.
       const [locked] = await tx`select saved_amount::text as saved from pam.savings_goals where id = ${id} for update`

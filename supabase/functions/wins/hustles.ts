@@ -5,7 +5,8 @@ import type { App } from '../_shared/http.ts'
 import { route, z } from '../_shared/http.ts'
 import type { Tx } from '../_shared/db.ts'
 import { notFound } from '../_shared/errors.ts'
-import { body, errorOf, IdParams, isoSql, json, moneyContext, params, type WinsOptions } from './common.ts'
+import { multiLineText, singleLineText } from '../_shared/text.ts'
+import { body, errorOf, IdParams, isoSql, json, moneyContext, params, type WinsOptions, writeTransaction } from './common.ts'
 import { divRound, fromCents, percentOf, toCents } from './money.ts'
 import { decodeCursor, page, PageQuery } from './pagination.ts'
 import { calendarDate } from './periods.ts'
@@ -18,12 +19,12 @@ const Hours = z.number().min(0).max(100_000)
   .openapi({ type: 'number', example: 12.5 })
 
 const fields = {
-  title: z.string().trim().min(1).max(200).openapi({ example: 'Mobile bike repairs' }),
+  title: singleLineText({ max: 200 }).openapi({ example: 'Mobile bike repairs' }),
   kind: z.enum(HUSTLE_KINDS).optional().openapi({ description: 'default other' }),
   status: HustleStatus.optional().openapi({ description: 'default idea' }),
   hours_invested: Hours.optional(),
   started_on: calendarDate().nullable().optional(),
-  notes: z.string().trim().max(2000).optional(),
+  notes: multiLineText({ min: 0, max: 2000 }).optional(),
 }
 const HustleCreate = z.object(fields).strict().openapi('HustleCreate')
 const HustlePatch = z.object(fields).partial().strict()
@@ -186,7 +187,7 @@ async function roiRows(tx: Tx, currency: string, id?: string): Promise<Roi[]> {
 export function registerHustleRoutes(app: App, opts: WinsOptions) {
   app.openapi(createHustle, async (c) => {
     const input = c.req.valid('json')
-    const [hustle] = await c.var.postgres.transaction((tx) =>
+    const [hustle] = await writeTransaction(c, (tx) =>
       tx.unsafe<Hustle[]>(
         `insert into pam.hustles as h (title, kind, status, hours_invested, started_on, notes)
          values ($1, $2, $3, $4::numeric, $5::date, $6) returning ${HUSTLE_COLUMNS}`,
@@ -197,7 +198,7 @@ export function registerHustleRoutes(app: App, opts: WinsOptions) {
           input.hours_invested ?? 0,
           input.started_on ?? null,
           input.notes ?? '',
-        ],
+        ] as never[],
       )
     )
     return c.json({ hustle }, 201)
@@ -254,11 +255,9 @@ export function registerHustleRoutes(app: App, opts: WinsOptions) {
     const patch = c.req.valid('json')
     const { values, p } = params()
     const sets = Object.entries(patch).map(([k, v]) => `${k} = ${p(v)}::${COLUMN_TYPES[k]}`)
-    const [hustle] = await c.var.postgres.transaction((tx) =>
-      tx.unsafe<Hustle[]>(
-        `update pam.hustles h set ${sets.join(', ')} where h.id = ${p(id)}::uuid returning ${HUSTLE_COLUMNS}`,
-        values as never[],
-      )
+    const [hustle] = await c.var.postgres.queryRaw<Hustle>(
+      `update pam.hustles h set ${sets.join(', ')} where h.id = ${p(id)}::uuid returning ${HUSTLE_COLUMNS}`,
+      values,
     )
     if (!hustle) throw notFound('hustle')
     return c.json({ hustle }, 200)

@@ -3,12 +3,14 @@
 import type { App } from '../_shared/http.ts'
 import { route, z } from '../_shared/http.ts'
 import { notFound } from '../_shared/errors.ts'
+import { multiLineText, singleLineText } from '../_shared/text.ts'
 import {
   body,
   Currency,
   errorOf,
   IdParams,
   invalidateSummaries,
+  invalidReference,
   isoSql,
   json,
   likePattern,
@@ -16,8 +18,8 @@ import {
   params,
   Uuid,
   type WinsOptions,
+  writeTransaction,
 } from './common.ts'
-import { invalidReference } from './expenses.ts'
 import { money } from './money.ts'
 import { decodeCursor, page, PageQuery } from './pagination.ts'
 import { calendarDate } from './periods.ts'
@@ -26,8 +28,8 @@ import type { Tx } from '../_shared/db.ts'
 const fields = {
   amount: money(),
   currency: Currency.optional().openapi({ description: "default: the profile's currency, else AUD" }),
-  source: z.string().trim().min(1).max(200).openapi({ example: 'Harvest work, Mildura' }),
-  description: z.string().trim().max(500).optional(),
+  source: singleLineText({ max: 200 }).openapi({ example: 'Harvest work, Mildura' }),
+  description: multiLineText({ min: 0, max: 500 }).optional(),
   date: calendarDate().optional().openapi({ description: "the local calendar day; default: today in the profile's time zone" }),
   recurring: z.boolean().optional(),
   hustle_id: Uuid.nullable().optional(),
@@ -66,7 +68,7 @@ const filterFields = {
   to: calendarDate().optional().openapi({ description: 'last day (inclusive)' }),
   hustle_id: Uuid.optional(),
   recurring: z.enum(['true', 'false']).optional(),
-  q: z.string().trim().min(1).max(100).optional().openapi({ description: 'text in the source or description' }),
+  q: singleLineText({ max: 100 }).optional().openapi({ description: 'text in the source or description' }),
 }
 
 const tags = ['wins: income']
@@ -133,7 +135,7 @@ async function checkHustle(tx: Tx, hustleId: string | null | undefined) {
 export function registerIncomeRoutes(app: App, opts: WinsOptions) {
   app.openapi(createIncome, async (c) => {
     const input = c.req.valid('json')
-    const income = await c.var.postgres.transaction(async (tx) => {
+    const income = await writeTransaction(c, async (tx) => {
       const ctx = await moneyContext(tx, opts.now())
       await checkHustle(tx, input.hustle_id)
       const [row] = await tx.unsafe<Income[]>(
@@ -190,7 +192,7 @@ export function registerIncomeRoutes(app: App, opts: WinsOptions) {
   app.openapi(patchIncome, async (c) => {
     const { id } = c.req.valid('param')
     const patch = c.req.valid('json')
-    const income = await c.var.postgres.transaction(async (tx) => {
+    const income = await writeTransaction(c, async (tx) => {
       await checkHustle(tx, patch.hustle_id)
       const { values, p } = params()
       const sets = Object.entries(patch).map(([k, v]) => `${k} = ${p(v)}::${COLUMN_TYPES[k]}`)

@@ -4,16 +4,29 @@
 // microseconds, formatted by Postgres, so nothing is lost on the way. Queries
 // bind it as text and cast in SQL (`$n::text::timestamptz`): a parameter typed
 // timestamptz goes through a JavaScript Date in postgres.js and loses the
-// microseconds, which would repeat rows at page boundaries.
+// microseconds, which would repeat rows at page boundaries. A cursor is
+// checked here in full (real calendar days between 1970 and 2100, real times
+// of day, uuids) before it reaches SQL, which would take "24:00:00" or a 60th
+// second as a later time and refuse "2024-02-30" with an error of its own.
 import { ApiError } from '../_shared/errors.ts'
 import { z } from '../_shared/http.ts'
+import { isCalendarDate, MAX_DATE, MIN_DATE } from './periods.ts'
 
 export const DEFAULT_LIMIT = 50
 export const MAX_LIMIT = 200
 
 export const PageQuery = {
-  limit: z.coerce.number().int().min(1).max(MAX_LIMIT).default(DEFAULT_LIMIT)
-    .openapi({ description: `page size, 1–${MAX_LIMIT} (default ${DEFAULT_LIMIT})` }),
+  // Digits only: Number() would also take "1e2", "0x10" and " 10".
+  limit: z.string().regex(/^[0-9]{1,10}$/, `a whole number from 1 to ${MAX_LIMIT}`)
+    .transform(Number).pipe(z.number().min(1).max(MAX_LIMIT))
+    .default(DEFAULT_LIMIT)
+    .openapi({
+      type: 'integer',
+      minimum: 1,
+      maximum: MAX_LIMIT,
+      default: DEFAULT_LIMIT,
+      description: `page size, 1–${MAX_LIMIT} (default ${DEFAULT_LIMIT})`,
+    }),
   cursor: z.string().max(300).optional().openapi({ description: 'next_cursor of the previous page' }),
 }
 
@@ -25,8 +38,13 @@ export function encodeCursor(key: string[]): string {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-const DAY = /^\d{4}-\d{2}-\d{2}$/
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/
+const TIMESTAMP = /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z$/
+const inRange = (day: string) => isCalendarDate(day) && day >= MIN_DATE && day <= MAX_DATE
+const valid = {
+  date: inRange,
+  timestamp: (s: string) => inRange(TIMESTAMP.exec(s)?.[1] ?? ''),
+  uuid: (s: string) => UUID.test(s),
+}
 
 /** Decodes a cursor made by encodeCursor with the given shape; 400 invalid_cursor otherwise. */
 export function decodeCursor(cursor: string, shape: ('date' | 'timestamp' | 'uuid')[]): string[] {
@@ -39,9 +57,8 @@ export function decodeCursor(cursor: string, shape: ('date' | 'timestamp' | 'uui
     throw bad()
   }
   if (!Array.isArray(key) || key.length !== shape.length) throw bad()
-  const patterns = { date: DAY, timestamp: TIMESTAMP, uuid: UUID }
   shape.forEach((kind, i) => {
-    if (typeof key[i] !== 'string' || !patterns[kind].test(key[i] as string)) throw bad()
+    if (typeof key[i] !== 'string' || !valid[kind](key[i] as string)) throw bad()
   })
   return key as string[]
 }
