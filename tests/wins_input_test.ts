@@ -245,7 +245,8 @@ Deno.test('wins input: database constraints are never the first to complain, nor
   ]
   for (const [path, method, body] of writes) {
     const res = await gone.w(path, { method, body })
-    assertEquals([res.status, res.body.error?.code], [401, 'account_not_found'], `${method} ${path}: ${JSON.stringify(res.body)}`)
+    // Its sessions went with it: the transaction's preamble refuses the token first.
+    assertEquals([res.status, res.body.error?.code], [401, 'session_not_found'], `${method} ${path}: ${JSON.stringify(res.body)}`)
     assert(!/fkey|constraint/i.test(JSON.stringify(res.body)), JSON.stringify(res.body))
   }
   const imported = await gone.w('expenses/import', {
@@ -253,7 +254,7 @@ Deno.test('wins input: database constraints are never the first to complain, nor
     body: 'date,amount\n2026-03-01,1.00\n',
     headers: { 'content-type': 'text/csv' },
   })
-  assertEquals([imported.status, imported.body.error?.code], [401, 'account_not_found'])
+  assertEquals([imported.status, imported.body.error?.code], [401, 'session_not_found'])
 })
 
 Deno.test('wins input: numbers, dates, arrays and nesting Postgres would refuse are 400s', async () => {

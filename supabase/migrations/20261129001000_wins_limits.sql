@@ -53,6 +53,6 @@ begin
     return new;
   end if;
   raise exception 'unknown category "%"', new.category
-    using errcode = 'check_violation', constraint = 'known_category';
+    using errcode = 'check_violation', constraint = 'known_category', column = 'category';
 end
 $$;

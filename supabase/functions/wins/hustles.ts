@@ -255,9 +255,11 @@ export function registerHustleRoutes(app: App, opts: WinsOptions) {
     const patch = c.req.valid('json')
     const { values, p } = params()
     const sets = Object.entries(patch).map(([k, v]) => `${k} = ${p(v)}::${COLUMN_TYPES[k]}`)
-    const [hustle] = await c.var.postgres.queryRaw<Hustle>(
-      `update pam.hustles h set ${sets.join(', ')} where h.id = ${p(id)}::uuid returning ${HUSTLE_COLUMNS}`,
-      values,
+    const [hustle] = await writeTransaction(c, (tx) =>
+      tx.unsafe<Hustle[]>(
+        `update pam.hustles h set ${sets.join(', ')} where h.id = ${p(id)}::uuid returning ${HUSTLE_COLUMNS}`,
+        values as never[],
+      )
     )
     if (!hustle) throw notFound('hustle')
     return c.json({ hustle }, 200)
