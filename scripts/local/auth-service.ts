@@ -1,9 +1,11 @@
 // Local stand-in for Supabase Auth (GoTrue): the part of its REST API that
 // supabase-js v2 calls, with GoTrue's status codes, error codes and bodies,
 // keeping users and sessions in the auth.* tables of the local Postgres.
+import { isIP } from 'node:net'
 import { createLocalJWKSet, importJWK, type JWTPayload, jwtVerify, SignJWT } from 'jose'
 import type postgres from 'postgres'
 import { z } from 'zod'
+import { type AuthSettings, type AuthSettingsOverrides, loadAuthSettings } from './auth-settings.ts'
 import type { LocalKeys } from './keys.ts'
 
 export interface AuthServiceOptions {
@@ -12,14 +14,13 @@ export interface AuthServiceOptions {
   keys: LocalKeys
   /** e.g. 'http://127.0.0.1:54321/auth/v1' */
   issuer: string
-  /** Default 3600. */
-  accessTokenTtlSeconds?: number
+  /** On top of the [auth] settings of supabase/config.toml. */
+  settings?: AuthSettingsOverrides
   log?: (entry: Record<string, unknown>) => void
 }
 
 const VERSION = '1.0.0'
 const MAX_BODY_BYTES = 64 * 1024
-const MIN_PASSWORD_LENGTH = 8
 const MAX_PASSWORD_BYTES = 72 // bcrypt ignores anything longer
 const API_VERSION_2024 = '2024-01-01'
 const NIL_UUID = '00000000-0000-0000-0000-000000000000'
@@ -95,11 +96,20 @@ interface Service {
   sql: postgres.Sql
   keys: LocalKeys
   issuer: string
-  ttl: number
+  settings: AuthSettings
   signingKey: ReturnType<typeof importJWK>
   jwks: ReturnType<typeof createLocalJWKSet>
+  limits: { signups: IpLimiter; token: IpLimiter }
 }
-type Ctx = { svc: Service; req: Request; url: URL }
+type Ctx = {
+  svc: Service
+  req: Request
+  url: URL
+  /** The client's address as the server saw it (none when called in-process). */
+  remoteAddr?: string
+  /** The request's API key is the secret one. */
+  secretKey?: boolean
+}
 
 const routes = new Map<string, Record<string, (c: Ctx) => Promise<Response>>>([
   ['/signup', { POST: signup }],
@@ -111,21 +121,29 @@ const routes = new Map<string, Record<string, (c: Ctx) => Promise<Response>>>([
 ])
 const PUBLIC_PATHS = new Set(['/.well-known/jwks.json', '/health'])
 
-export function createAuthService(opts: AuthServiceOptions): (req: Request) => Promise<Response> {
+export function createAuthService(
+  opts: AuthServiceOptions,
+): (req: Request, info?: Deno.ServeHandlerInfo) => Promise<Response> {
+  const settings = loadAuthSettings(opts.settings)
   const svc: Service = {
     sql: opts.sql,
     keys: opts.keys,
     issuer: opts.issuer,
-    ttl: opts.accessTokenTtlSeconds ?? 3600,
+    settings,
     signingKey: importJWK(opts.keys.privateJwk, 'ES256'),
     jwks: createLocalJWKSet(opts.keys.jwks),
+    limits: {
+      signups: new IpLimiter(settings.rateLimit.signInSignUps),
+      token: new IpLimiter(settings.rateLimit.tokenRefresh),
+    },
   }
-  return async (req) => {
+  return async (req, info) => {
     const started = performance.now()
     const url = new URL(req.url)
+    const remoteAddr = (info?.remoteAddr as Deno.NetAddr | undefined)?.hostname
     let res: Response
     try {
-      res = await dispatch({ svc, req, url })
+      res = await dispatch({ svc, req, url, remoteAddr })
     } catch (err) {
       if (!(err instanceof AuthError)) {
         const error = err instanceof Error ? err.message : String(err)
@@ -155,7 +173,7 @@ async function dispatch(c: Ctx): Promise<Response> {
   const methods = routes.get(path) ?? fail(404, 'not_found', 'Not found')
   const handler = Object.hasOwn(methods, c.req.method) ? methods[c.req.method] : undefined
   if (!handler) fail(405, 'method_not_allowed', `Method ${c.req.method} not allowed`)
-  if (!PUBLIC_PATHS.has(path)) requireApiKey(c)
+  if (!PUBLIC_PATHS.has(path)) c.secretKey = requireApiKey(c) === 'secret'
   return await handler(c)
 }
 
@@ -171,16 +189,25 @@ const Credentials = z.object({
 const RefreshBody = z.object({ refresh_token: text })
 const ONE_OF_EMAIL_OR_PHONE = 'Only an email address or phone number should be provided'
 
+/** GoTrue's order: anonymous check, rate limit, signup switch, password, email, then the user. */
 async function signup(c: Ctx): Promise<Response> {
   const body = await readBody(c.req, Credentials)
+  if (!body.email && !body.phone) {
+    fail(422, 'anonymous_provider_disabled', 'Anonymous sign-ins are disabled')
+  }
+  limitRate(c, c.svc.limits.signups)
+  if (!c.svc.settings.enableSignup) {
+    fail(422, 'signup_disabled', 'Signups not allowed for this instance')
+  }
   const password = body.password ||
     fail(400, 'validation_failed', 'Signup requires a valid password')
-  checkPasswordStrength(password)
+  checkPasswordStrength(c.svc.settings, password)
   if (body.email && body.phone) {
     fail(400, 'validation_failed', `${ONE_OF_EMAIL_OR_PHONE} on signup.`)
   }
   if (body.phone) fail(400, 'phone_provider_disabled', 'Phone signups are disabled')
   const email = validateEmail(body.email ?? '')
+  checkMetadata(body.data)
   const id = crypto.randomUUID()
   // GoTrue's email identity; its data become the user's metadata, where
   // autoconfirm then marks the email verified.
@@ -206,67 +233,125 @@ async function signup(c: Ctx): Promise<Response> {
 
 function token(c: Ctx): Promise<Response> {
   const grantType = c.url.searchParams.get('grant_type')
-  if (grantType === 'password') return passwordGrant(c)
-  if (grantType === 'refresh_token') return refreshTokenGrant(c)
-  fail(400, 'invalid_credentials', 'unsupported_grant_type')
+  const grant = grantType === 'password'
+    ? passwordGrant
+    : grantType === 'refresh_token'
+    ? refreshTokenGrant
+    : fail(400, 'invalid_credentials', 'unsupported_grant_type')
+  // One bucket for every grant type, as GoTrue's Token handler does.
+  limitRate(c, c.svc.limits.token)
+  return grant(c)
 }
 
 async function passwordGrant(c: Ctx): Promise<Response> {
-  const body = await readBody(c.req, Credentials)
-  if (body.email && body.phone) {
+  const { email, phone, password: given } = await readBody(c.req, Credentials)
+  const password = given ?? ''
+  if (email && phone) {
     fail(400, 'validation_failed', `${ONE_OF_EMAIL_OR_PHONE} on login.`)
   }
-  if (body.phone) fail(422, 'phone_provider_disabled', 'Phone logins are disabled')
-  const email = body.email || fail(400, 'validation_failed', 'missing email or phone')
+  if (phone) fail(422, 'phone_provider_disabled', 'Phone logins are disabled')
+  if (!email) fail(400, 'validation_failed', 'missing email or phone')
+  // No account can hold text Postgres cannot store.
+  if (!storable(email) || !storable(password)) {
+    fail(400, 'invalid_credentials', 'Invalid login credentials')
+  }
   const session = await c.svc.sql.begin(async (tx) => {
-    const [user] = await tx<{ id: string; ok: boolean; banned: boolean; confirmed: boolean }[]>`
-      select id, ${passwordMatches(tx, body.password ?? '')} as ok,
+    const [user] = await tx<
+      { id: string; has_password: boolean; ok: boolean; banned: boolean; confirmed: boolean }[]
+    >`
+      select id, encrypted_password like '$2%' as has_password,
+        ${passwordMatches(tx, password)} as ok,
         coalesce(banned_until > now(), false) as banned,
         email_confirmed_at is not null as confirmed
       from auth.users
       where lower(email) = ${email.toLowerCase()} and not is_sso_user and deleted_at is null`
-    if (!user?.ok) fail(400, 'invalid_credentials', 'Invalid login credentials')
+    // ResourceOwnerPasswordGrant's order: the ban shows before the password is checked.
+    if (!user?.has_password) fail(400, 'invalid_credentials', 'Invalid login credentials')
     if (user.banned) fail(400, 'user_banned', 'User is banned')
+    if (!user.ok) fail(400, 'invalid_credentials', 'Invalid login credentials')
     if (!user.confirmed) fail(400, 'email_not_confirmed', 'Email not confirmed')
     return await startSession(tx, user.id, c.req)
   })
-  return await sessionResponse(c.svc, session)
+  // A password weaker than today's policy still signs in, with a warning.
+  const weak = passwordWeakness(c.svc.settings, password)
+  return await sessionResponse(c.svc, session, weak ? { weak_password: weak } : {})
 }
 
-type TokenRow = { id: string; revoked: boolean; session_id: string; user_id: string | null }
+/** 12 lowercase letters and digits: the only refresh tokens this service issues (GoTrue's v1). */
+const REFRESH_TOKEN = /^[a-z0-9]{12}$/
 
+/**
+ * The refresh_token grant as Supabase Auth's RefreshTokenGrant (api/token_refresh.go, then
+ * tokens.Service.RefreshTokenGrant for a v1 refresh token) does it:
+ * - a live token is rotated: revoked, and a child token issued (models.GrantRefreshTokenSwap);
+ * - a revoked token that is the parent of the session's currently active token
+ *   (Session.FindCurrentlyActiveRefreshToken) gets that active token back: its answer was lost;
+ * - another revoked token, within refresh_token_reuse_interval of its revocation, is rotated
+ *   again: a new child token (concurrent refreshes);
+ * - any other reuse answers refresh_token_already_used and, with rotation enabled, revokes every
+ *   live token of the session (models.RevokeTokenFamily), committed with the error.
+ */
 async function refreshTokenGrant(c: Ctx): Promise<Response> {
   const { refresh_token: refreshToken } = await readBody(c.req, RefreshBody)
-  if (!refreshToken) fail(400, 'validation_failed', 'refresh_token required')
+  // RefreshTokenGrantParams.Validate. (The signed v2 format is never issued here.)
+  if (!refreshToken || !REFRESH_TOKEN.test(refreshToken)) {
+    fail(400, 'validation_failed', 'Refresh token is not valid')
+  }
+  const { settings } = c.svc
   const session = await c.svc.sql.begin(async (tx) => {
-    const [rt] = await tx<(TokenRow & { signed_in_at: Date; expired: boolean; banned: boolean })[]>`
-      select rt.id, rt.revoked, rt.session_id, s.user_id, s.created_at as signed_in_at,
+    // Waits for a concurrent refresh of the same token, then sees its outcome.
+    const [rt] = await tx<
+      {
+        id: string
+        revoked: boolean
+        session_id: string | null
+        user_id: string | null
+        signed_in_at: Date
+        expired: boolean
+        banned: boolean
+        reusable: boolean
+      }[]
+    >`
+      select rt.id, rt.revoked, s.id as session_id, u.id as user_id, s.created_at as signed_in_at,
         coalesce(s.not_after < now(), false) as expired,
-        coalesce(u.banned_until > now(), false) as banned
+        coalesce(u.banned_until > now(), false) as banned,
+        now() <= rt.updated_at + make_interval(secs => ${settings.refreshTokenReuseInterval})
+          as reusable
       from auth.refresh_tokens rt
+        left join auth.users u on u.id = rt.user_id::uuid
         left join auth.sessions s on s.id = rt.session_id
-        left join auth.users u on u.id = s.user_id
       where rt.token = ${refreshToken}
       for update of rt`
     const invalid = 'Invalid Refresh Token:'
-    if (!rt) fail(400, 'refresh_token_not_found', `${invalid} Refresh Token Not Found`)
-    if (!rt.user_id) fail(400, 'session_not_found', `${invalid} No Valid Session Found`)
-    if (rt.expired) fail(400, 'session_expired', `${invalid} Session Expired`)
+    if (!rt?.user_id) fail(400, 'refresh_token_not_found', `${invalid} Refresh Token Not Found`)
     if (rt.banned) fail(400, 'user_banned', `${invalid} User Banned`)
-    if (rt.revoked) {
-      // A rotated token came back: it may have leaked, so the session's whole
-      // token chain is revoked (as GoTrue does), committed before answering.
-      await tx`update auth.refresh_tokens set revoked = true, updated_at = now()
-        where session_id = ${rt.session_id} and not revoked`
-      return null
-    }
-    const next = newRefreshToken()
-    await tx`update auth.refresh_tokens set revoked = true, updated_at = now() where id = ${rt.id}`
-    await tx`insert into auth.refresh_tokens (token, user_id, parent, session_id)
-      values (${next}, ${rt.user_id}, ${refreshToken}, ${rt.session_id})`
-    await tx`update auth.sessions set updated_at = now() where id = ${rt.session_id}`
+    if (!rt.session_id) fail(400, 'session_not_found', `${invalid} No Valid Session Found`)
+    if (rt.expired) fail(400, 'session_expired', `${invalid} Session Expired`)
     const { user_id: userId, session_id: sessionId, signed_in_at: signedInAt } = rt
-    return { userId, sessionId, signedInAt, refreshToken: next }
+    let issued: string | undefined
+    if (rt.revoked) {
+      const [active] = await tx<{ token: string; parent: string | null }[]>`
+        select token, parent from auth.refresh_tokens
+        where session_id = ${sessionId} and not revoked order by id desc limit 1`
+      if (active?.parent === refreshToken) issued = active.token
+      else if (!rt.reusable) {
+        if (settings.refreshTokenRotation) {
+          await tx`update auth.refresh_tokens set revoked = true, updated_at = now()
+            where session_id = ${sessionId} and not revoked`
+        }
+        return null
+      }
+    }
+    if (!issued) {
+      issued = newRefreshToken()
+      await tx`update auth.refresh_tokens set revoked = true, updated_at = now() where id = ${rt.id}`
+      await tx`insert into auth.refresh_tokens (token, user_id, parent, session_id)
+        values (${issued}, ${userId}, ${refreshToken}, ${sessionId})`
+      await tx`update auth.users set last_sign_in_at = now() where id = ${userId}`
+    }
+    await tx`update auth.sessions set updated_at = now(), user_agent = ${userAgent(c.req)}
+      where id = ${sessionId}`
+    return { userId, sessionId, signedInAt, refreshToken: issued }
   })
   if (!session) fail(400, 'refresh_token_already_used', 'Invalid Refresh Token: Already Used')
   return await sessionResponse(c.svc, session)
@@ -296,7 +381,11 @@ async function getUser(c: Ctx): Promise<Response> {
 
 async function updateUser(c: Ctx): Promise<Response> {
   const { user: { row: user }, sessionId } = await authenticate(c)
+  limitRate(c, c.svc.limits.signups)
   const { email, phone, password, data } = await readBody(c.req, Credentials)
+  // validateUserUpdateParams' order: the email, then the password.
+  if (email) validateEmail(email)
+  if (password != null) checkPasswordStrength(c.svc.settings, password)
   const unsupported = (what: string) =>
     fail(
       422,
@@ -305,7 +394,7 @@ async function updateUser(c: Ctx): Promise<Response> {
     )
   if (email && email.toLowerCase() !== user.email) unsupported('email address')
   if (phone && phone !== (user.phone ?? '')) unsupported('phone number')
-  if (password != null) checkPasswordStrength(password)
+  checkMetadata(data)
   await c.svc.sql.begin(async (tx) => {
     const [current] = await tx<{ meta: Json | null; same_password: boolean }[]>`
       select raw_user_meta_data as meta,
@@ -350,7 +439,7 @@ function health(): Promise<Response> {
 async function startSession(tx: Db, userId: string, req: Request): Promise<SessionInfo> {
   const [session] = await tx<{ id: string; created_at: Date }[]>`
     insert into auth.sessions (id, user_id, aal, user_agent)
-    values (${crypto.randomUUID()}, ${userId}, 'aal1', ${req.headers.get('user-agent')})
+    values (${crypto.randomUUID()}, ${userId}, 'aal1', ${userAgent(req)})
     returning id, created_at`
   const refreshToken = newRefreshToken()
   await tx`insert into auth.refresh_tokens (token, user_id, session_id)
@@ -359,16 +448,21 @@ async function startSession(tx: Db, userId: string, req: Request): Promise<Sessi
   return { userId, sessionId: session.id, signedInAt: session.created_at, refreshToken }
 }
 
-async function sessionResponse(svc: Service, session: SessionInfo): Promise<Response> {
+async function sessionResponse(
+  svc: Service,
+  session: SessionInfo,
+  extra: Json = {},
+): Promise<Response> {
   const user = await loadUser(svc.sql, session.userId)
   if (!user) throw new Error('user disappeared while signing in')
   const u = user.row
   const now = Math.floor(Date.now() / 1000)
+  const ttl = svc.settings.jwtExpiry
   const claims: JWTPayload = {
     iss: svc.issuer,
     sub: u.id,
     aud: u.aud || 'authenticated',
-    exp: now + svc.ttl,
+    exp: now + ttl,
     iat: now,
     email: u.email ?? '',
     phone: u.phone ?? '',
@@ -386,17 +480,22 @@ async function sessionResponse(svc: Service, session: SessionInfo): Promise<Resp
   return json(200, {
     access_token: accessToken,
     token_type: 'bearer',
-    expires_in: svc.ttl,
-    expires_at: now + svc.ttl,
+    expires_in: ttl,
+    expires_at: now + ttl,
     refresh_token: session.refreshToken,
     user: userJson(user),
+    ...extra,
   })
 }
 
-/** 16 random bytes as 22 base64url characters (GoTrue's are 12 alphanumerics). */
+/** GoTrue's v1 refresh token (crypto.SecureAlphanumeric(12)): 12 lowercase base32 characters. */
 function newRefreshToken(): string {
-  const b64 = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))))
-  return b64.replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567'
+  return Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => alphabet[b & 31]).join('')
+}
+
+function userAgent(req: Request): string | null {
+  return req.headers.get('user-agent') || null
 }
 
 /** SQL: whether `password` matches the row's bcrypt hash (false when it has none). */
@@ -481,40 +580,167 @@ function userJson({ row: u, identities }: User): Json {
   })
 }
 
-function checkPasswordStrength(password: string): void {
-  // In bytes, as GoTrue (Go's len) counts them.
-  const bytes = new TextEncoder().encode(password).length
-  if (bytes > MAX_PASSWORD_BYTES) {
+/** GoTrue's checkPasswordStrength, for a password about to be stored. */
+function checkPasswordStrength(settings: AuthSettings, password: string): void {
+  // Postgres text cannot hold them, so bcrypt here could not either.
+  if (!storable(password)) {
+    fail(400, 'validation_failed', 'Password cannot contain NUL characters or unpaired surrogates')
+  }
+  if (byteLength(password) > MAX_PASSWORD_BYTES) {
     fail(
       400,
       'validation_failed',
       `Password cannot be longer than ${MAX_PASSWORD_BYTES} characters`,
     )
   }
-  if (bytes < MIN_PASSWORD_LENGTH) {
-    fail(422, 'weak_password', `Password should be at least ${MIN_PASSWORD_LENGTH} characters.`, {
-      weak_password: { reasons: ['length'] },
-    })
-  }
+  const weak = passwordWeakness(settings, password)
+  if (weak) fail(422, 'weak_password', weak.message, { weak_password: { reasons: weak.reasons } })
 }
+
+/** Why `password` is weak under the settings (GoTrue's WeakPasswordError), or null. */
+function passwordWeakness(settings: AuthSettings, password: string) {
+  const min = settings.minimumPasswordLength
+  return byteLength(password) < min
+    ? { message: `Password should be at least ${min} characters.`, reasons: ['length'] }
+    : null
+}
+
+/** In bytes, as GoTrue (Go's len) counts them. */
+function byteLength(text: string): number {
+  return new TextEncoder().encode(text).length
+}
+
+/** The format check GoTrue uses (github.com/badoux/checkmail ValidateFormat). */
+const EMAIL = new RegExp(
+  "^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?" +
+    '(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$',
+)
 
 function validateEmail(email: string): string {
   if (!email) fail(400, 'validation_failed', 'An email address is required')
   if (email.length > 255) fail(400, 'validation_failed', 'An email address is too long')
-  if (!z.email().safeParse(email).success) {
+  if (!EMAIL.test(email)) {
     fail(400, 'validation_failed', 'Unable to validate email address: invalid format')
   }
   return email.toLowerCase()
 }
 
+/** User metadata Postgres can store as jsonb (where GoTrue would fail with a 500). */
+function checkMetadata(data: Json | null | undefined): void {
+  const ok = (value: unknown): boolean =>
+    typeof value === 'string'
+      ? storable(value)
+      : Array.isArray(value)
+      ? value.every(ok)
+      : typeof value === 'object' && value !== null
+      ? Object.entries(value).every(([k, v]) => storable(k) && ok(v))
+      : true
+  if (data && !ok(data)) {
+    fail(
+      400,
+      'validation_failed',
+      'User metadata cannot contain NUL characters or unpaired surrogates',
+    )
+  }
+}
+
+/** Text Postgres can store: no NUL character, no unpaired UTF-16 surrogate. */
+function storable(text: string): boolean {
+  return !text.includes('\0') && text.isWellFormed()
+}
+
+// ---- rate limits ----------------------------------------------------------
+
+const BUCKET_SIZE = 30
+const BUCKET_LIFETIME_MS = 60 * 60 * 1000
+
+/**
+ * Supabase Auth's per-IP limiter (internal/api/apilimiter: tollbooth over golang.org/x/time/rate):
+ * each IP has a bucket of 30 requests, refilled at `perFiveMinutes` / 300 per second; a bucket is
+ * dropped an hour after it was made (tollbooth's expirable cache), and the IP starts full again.
+ */
+class IpLimiter {
+  #buckets = new Map<string, { tokens: number; at: number; created: number }>()
+  #swept = Date.now()
+
+  constructor(private readonly perFiveMinutes: number) {}
+
+  allow(ip: string): boolean {
+    const now = Date.now()
+    if (now - this.#swept > BUCKET_LIFETIME_MS) this.#sweep(now)
+    let bucket = this.#buckets.get(ip)
+    if (!bucket || now - bucket.created >= BUCKET_LIFETIME_MS) {
+      bucket = { tokens: BUCKET_SIZE, at: now, created: now }
+      this.#buckets.set(ip, bucket)
+    }
+    const refill = ((now - bucket.at) / 1000) * (this.perFiveMinutes / 300)
+    bucket.tokens = Math.min(BUCKET_SIZE, bucket.tokens + refill)
+    bucket.at = now
+    if (bucket.tokens < 1) return false
+    bucket.tokens -= 1
+    return true
+  }
+
+  #sweep(now: number): void {
+    for (const [ip, bucket] of this.#buckets) {
+      if (now - bucket.created >= BUCKET_LIFETIME_MS) this.#buckets.delete(ip)
+    }
+    this.#swept = now
+  }
+}
+
+/** GoTrue's performRateLimiting: 429 over_request_rate_limit once the client's bucket is empty. */
+function limitRate(c: Ctx, limiter: IpLimiter): void {
+  const ip = clientIp(c)
+  if (ip !== null && !limiter.allow(ip)) {
+    fail(429, 'over_request_rate_limit', 'Request rate limit reached')
+  }
+}
+
+/**
+ * The address rate limits count, as hosted Supabase Auth picks it:
+ * 1. with IP address forwarding on, the first value of `Sb-Forwarded-For` when it is an IP address,
+ *    on a request made with the secret key (the platform takes it from no other key; GoTrue's
+ *    sbff middleware then puts it first);
+ * 2. else the first value of `X-Forwarded-For`, set by the trusted gateway in front
+ *    (GOTRUE_RATE_LIMIT_HEADER on hosted Supabase);
+ * 3. else the socket address, when the service is served directly.
+ * null when none is known: GoTrue then applies no limit.
+ */
+function clientIp(c: Ctx): string | null {
+  const first = (header: string) => c.req.headers.get(header)?.split(',')[0].trim() || null
+  const forwarded = first('sb-forwarded-for')
+  if (c.svc.settings.sbForwardedFor && c.secretKey && forwarded) {
+    const ip = canonicalIp(forwarded)
+    if (ip) return ip
+  }
+  return first('x-forwarded-for') ?? c.remoteAddr ?? null
+}
+
+/** Go's net.ParseIP(text).String(): one spelling per address, or null. */
+function canonicalIp(text: string): string | null {
+  const kind = isIP(text)
+  if (kind === 4) return text
+  if (kind !== 6 || text.includes('%')) return null
+  return new URL(`http://[${text}]`).hostname.slice(1, -1)
+}
+
 // ---- HTTP helpers ---------------------------------------------------------
 
-/** The API gateway's check (Kong on hosted Supabase): publishable or secret key. */
-function requireApiKey(c: Ctx): void {
-  const valid = [c.svc.keys.publishableKey, c.svc.keys.secretKey]
-  const known = (key: string | null) => key !== null && valid.some((v) => sameString(v, key))
+/** The API gateway's check (Kong on hosted Supabase): publishable or secret key; which one. */
+function requireApiKey(c: Ctx): 'publishable' | 'secret' {
+  const { publishableKey, secretKey } = c.svc.keys
+  const role = (key: string | null) =>
+    key === null
+      ? null
+      : sameString(secretKey, key)
+      ? 'secret'
+      : sameString(publishableKey, key)
+      ? 'publishable'
+      : null
   const apikey = c.req.headers.get('apikey') ?? c.url.searchParams.get('apikey')
-  if (known(apikey) || known(bearerToken(c.req))) return
+  const found = role(apikey) ?? role(bearerToken(c.req))
+  if (found) return found
   if (!apikey) {
     fail(401, 'no_api_key', 'No API key found in request', {
       hint: 'No `apikey` request header or url param was found.',
