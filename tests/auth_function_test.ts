@@ -3,6 +3,7 @@
 import { assert, assertEquals } from './_support/assert.ts'
 import { adminSql, callFunction, client, jsonOf, signUp, stack, uniqueEmail } from './_support/stack.ts'
 import type { Json } from './_support/assert.ts'
+import { authAppWith } from './_support/apps.ts'
 
 
 Deno.test('auth: sign up through the function, sign in with supabase-js, read and update the profile', async () => {
@@ -43,7 +44,7 @@ Deno.test('auth: sign up through the function, sign in with supabase-js, read an
   assertEquals(again.data.profile.region, null)
 })
 
-Deno.test('auth: login, refresh (single-use), logout through the function', async () => {
+Deno.test('auth: login, refresh (rotating, reuse as Supabase Auth), logout through the function', async () => {
   const user = await signUp()
   const login = await callFunction('auth/login', {
     method: 'POST',
@@ -60,19 +61,25 @@ Deno.test('auth: login, refresh (single-use), logout through the function', asyn
   const next = (await jsonOf(refreshed) as Json).session
   assert(next.refresh_token !== session.refresh_token, 'refresh token rotates')
 
-  const reused = await callFunction('auth/refresh', {
-    method: 'POST',
-    body: JSON.stringify({ refresh_token: session.refresh_token }),
-  })
+  // Reused right after rotation (its answer was lost): Supabase Auth hands back the active token.
+  const refresh = (token: string) =>
+    callFunction('auth/refresh', { method: 'POST', body: JSON.stringify({ refresh_token: token }) })
+  const again = await refresh(session.refresh_token)
+  assertEquals(again.status, 200)
+  assertEquals((await jsonOf(again) as Json).session.refresh_token, next.refresh_token)
+
+  // Reused once it is neither the active token's parent nor within the 10 s reuse interval: a
+  // leak, refused.
+  const third = (await jsonOf(await refresh(next.refresh_token)) as Json).session
+  await adminSql`update auth.refresh_tokens set updated_at = now() - interval '11 seconds'
+    where token = ${session.refresh_token}`
+  const reused = await refresh(session.refresh_token)
   assertEquals(reused.status, 401)
   assertEquals((await jsonOf(reused) as Json).error.code, 'invalid_refresh_token')
 
-  const out = await callFunction('auth/logout', { method: 'POST', token: next.access_token })
+  const out = await callFunction('auth/logout', { method: 'POST', token: third.access_token })
   assertEquals(out.status, 204)
-  const afterLogout = await callFunction('auth/refresh', {
-    method: 'POST',
-    body: JSON.stringify({ refresh_token: next.refresh_token }),
-  })
+  const afterLogout = await refresh(third.refresh_token)
   assertEquals(afterLogout.status, 401, 'the session is gone after logout')
 })
 
@@ -179,4 +186,31 @@ Deno.test('auth: the demo account from seed.sql signs in', async () => {
   assertEquals(error, null)
   assertEquals(data.user!.id, '00000000-0000-4000-8000-000000000001')
   assert(stack.url.startsWith('http://127.0.0.1:'))
+})
+
+Deno.test('auth: Supabase Auth is told the end user\'s address (Sb-Forwarded-For, with the secret key)', async () => {
+  // Supabase Auth at the HTTP boundary: a stub that records what the function sends.
+  const seen: Headers[] = []
+  const stub = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, (req) => {
+    seen.push(req.headers)
+    return Response.json({ code: 'user_already_exists', message: 'User already registered' }, {
+      status: 422,
+      headers: { 'x-sb-error-code': 'user_already_exists' },
+    })
+  })
+  try {
+    const call = authAppWith({ SUPABASE_URL: `http://127.0.0.1:${stub.addr.port}` })
+    const res = await call('/signup', {
+      method: 'POST',
+      ip: '203.0.113.99',
+      body: JSON.stringify({ email: uniqueEmail(), password: 'a-long-passphrase', full_name: 'A' }),
+    })
+    assertEquals(res.status, 409)
+    await res.body?.cancel()
+    assertEquals(seen.length, 1)
+    assertEquals(seen[0].get('sb-forwarded-for'), '203.0.113.99')
+    assertEquals(seen[0].get('apikey'), stack.keys.secretKey)
+  } finally {
+    await stub.shutdown()
+  }
 })

@@ -69,3 +69,56 @@ for (const backend of ['memory', 'upstash'] as const) {
       }),
   })
 }
+
+Deno.test('ratelimit: sign-in limits are per account and per IP; failures count more tightly; refresh has its own', async () => {
+  const call = authAppWith({
+    PAM_RATE_LIMIT_AUTH: '100',
+    PAM_RATE_LIMIT_AUTH_ACCOUNT: '6',
+    PAM_RATE_LIMIT_LOGIN_FAILURES: '2',
+    PAM_RATE_LIMIT_LOGIN_FAILURES_ACCOUNT: '4',
+    PAM_RATE_LIMIT_REFRESH: '3',
+  })
+  const user = await signUp()
+  const login = (password: string, ip: string) =>
+    call('/login', { method: 'POST', ip, body: JSON.stringify({ email: user.email, password }) })
+  const status = async (res: Response) => (await res.body?.cancel(), res.status)
+
+  // Two wrong passwords from one address: that address is done guessing, even with the right one…
+  assertEquals(await status(await login('wrong-1', '198.51.100.10')), 401)
+  assertEquals(await status(await login('wrong-2', '198.51.100.10')), 401)
+  const locked = await login(user.password, '198.51.100.10')
+  assertEquals(locked.status, 429)
+  assert(Number(locked.headers.get('retry-after')) > 0)
+  assertEquals(((await jsonOf(locked)) as Json).error.code, 'rate_limited')
+  // …but the account holder elsewhere (another address, e.g. the same CGNAT pool's next one) signs in.
+  assertEquals(await status(await login(user.password, '198.51.100.11')), 200)
+  // Guesses spread over addresses meet the per-account failure limit.
+  assertEquals(await status(await login('wrong-3', '198.51.100.12')), 401)
+  assertEquals(await status(await login('wrong-4', '198.51.100.13')), 401)
+  assertEquals(await status(await login(user.password, '198.51.100.14')), 429)
+
+  // Many travellers behind one address: each account has its own budget.
+  for (let i = 0; i < 3; i++) {
+    const other = await signUp()
+    const res = await call('/login', {
+      method: 'POST',
+      ip: '203.0.113.50',
+      body: JSON.stringify({ email: other.email, password: other.password }),
+    })
+    assertEquals(await status(res), 200)
+  }
+
+  // Refresh is counted on its own tier, per IP.
+  const fresh = await signUp()
+  const { data } = await fresh.client.auth.getSession()
+  let token = data.session!.refresh_token
+  for (let i = 0; i < 3; i++) {
+    const res = await call('/refresh', { method: 'POST', ip: '192.0.2.77', body: JSON.stringify({ refresh_token: token }) })
+    assertEquals(res.status, 200, `refresh ${i + 1}`)
+    token = ((await jsonOf(res)) as Json).session.refresh_token
+  }
+  assertEquals(
+    await status(await call('/refresh', { method: 'POST', ip: '192.0.2.77', body: JSON.stringify({ refresh_token: token }) })),
+    429,
+  )
+})

@@ -20,7 +20,9 @@ export function createGateway(opts: GatewayOptions): (req: Request, info?: Deno.
   return async (req, info) => {
     const url = new URL(req.url)
     const path = url.pathname
-    if (path === '/auth/v1' || path.startsWith('/auth/v1/')) return await opts.auth(req)
+    if (path === '/auth/v1' || path.startsWith('/auth/v1/')) {
+      return await opts.auth(withClientAddress(new Request(req), info))
+    }
     if (path === '/functions/v1/openapi.json') return json(await mergedOpenApi(opts))
     const reference = serveApiReference(path, `${opts.publicUrl}/functions/v1/openapi.json`)
     if (reference) return reference
@@ -30,13 +32,7 @@ export function createGateway(opts: GatewayOptions): (req: Request, info?: Deno.
       if (!fn) return notFound(`no function named ${m[1]}`)
       const inner = new URL(req.url)
       inner.pathname = `/${m[1]}${m[2] ?? ''}`
-      const forwarded = new Request(inner, req)
-      // Like the platform's edge (Cloudflare in front of hosted Supabase): the
-      // client's address, overwriting whatever the client claims.
-      const addr = (info?.remoteAddr as Deno.NetAddr | undefined)?.hostname ?? 'unknown'
-      forwarded.headers.set('cf-connecting-ip', addr)
-      forwarded.headers.set('x-forwarded-for', addr)
-      return await fn(forwarded)
+      return await fn(withClientAddress(new Request(inner, req), info))
     }
     if (path === '/' || path === '') {
       return json({
@@ -49,6 +45,16 @@ export function createGateway(opts: GatewayOptions): (req: Request, info?: Deno.
     }
     return notFound(`no route for ${path}`)
   }
+}
+
+/** Like the platform's edge (Cloudflare in front of hosted Supabase): the
+ * client's address in `cf-connecting-ip` and `x-forwarded-for`, overwriting
+ * whatever the client claims. */
+function withClientAddress(req: Request, info?: Deno.ServeHandlerInfo): Request {
+  const addr = (info?.remoteAddr as Deno.NetAddr | undefined)?.hostname ?? 'unknown'
+  req.headers.set('cf-connecting-ip', addr)
+  req.headers.set('x-forwarded-for', addr)
+  return req
 }
 
 interface OpenApiDoc {

@@ -4,6 +4,7 @@
 import postgres from 'postgres'
 import { join } from 'node:path'
 import { createAuthService } from './auth-service.ts'
+import type { AuthSettingsOverrides } from './auth-settings.ts'
 import { loadFunctions } from './functions.ts'
 import { createGateway } from './gateway.ts'
 import { type LocalKeys, loadOrCreateLocalKeys } from './keys.ts'
@@ -29,6 +30,8 @@ export interface StackOptions {
    * installed) behind the Upstash REST bridge, else in-process; 'memory' = in-process. */
   cache?: 'auto' | 'memory'
   redisUrl?: string
+  /** On top of the [auth] settings of supabase/config.toml. */
+  authSettings?: AuthSettingsOverrides
   log?: (line: string) => void
 }
 
@@ -62,6 +65,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       sql: adminSql,
       keys,
       issuer: `${publicUrl}/auth/v1`,
+      // The auth function forwards the end user's address with the secret key,
+      // as hosted projects with IP address forwarding turned on (see README).
+      settings: { sbForwardedFor: true, ...opts.authSettings },
       log: ({ level, msg, ...fields }) =>
         log(level === 'error' ? 'error' : 'info', String(msg ?? 'auth request'), fields),
     })

@@ -16,7 +16,14 @@ for (const tier of ['AUTH', 'CHAT', 'STANDARD', 'BULK']) Deno.env.set(`PAM_RATE_
 // Quiet request logs unless asked for.
 if (!Deno.env.get('PAM_TEST_LOGS')) Deno.env.set('PAM_LOG_LEVEL', 'error')
 
-export const stack = await startStack({ dataDir: `${tmp}/keys`, databaseUrl, port: 0, seed: true })
+export const stack = await startStack({
+  dataDir: `${tmp}/keys`,
+  databaseUrl,
+  port: 0,
+  seed: true,
+  // The whole suite signs in from one address; tests/local_auth_test.ts checks the real limits.
+  authSettings: { rateLimit: { signInSignUps: 1e6, tokenRefresh: 1e6 } },
+})
 
 /** Superuser connection for fixtures and assertions (bypasses RLS). */
 export const adminSql = postgres(databaseUrl, { max: 3, onnotice: () => {} })

@@ -40,23 +40,32 @@ const mapped: Record<string, [number, string]> = {
   over_request_rate_limit: [429, 'rate_limited'],
 }
 
-export function publishableKey(): string {
+/** The key the function calls Supabase Auth with: the secret key when there is one, since
+ * only a secret-key request may name the end user's address (Sb-Forwarded-For). */
+function apiKey(): { key: string; secret: boolean } {
   const { data } = resolveEnv()
+  const secret = data?.secretKeys.default ?? Object.values(data?.secretKeys ?? {})[0]
+  if (secret) return { key: secret, secret: true }
   const key = data?.publishableKeys.default ?? Object.values(data?.publishableKeys ?? {})[0]
   if (!key) throw new ApiError(503, 'auth_unavailable', 'no publishable key is configured')
-  return key
+  return { key, secret: false }
 }
 
+/** Calls Supabase Auth for the caller. `clientIp` is the end user's address: Supabase Auth
+ * counts its per-IP rate limits on it (with IP address forwarding on) instead of on this
+ * function's own address, which every user shares. */
 export async function authRequest<T>(
   config: Config,
   path: string,
   init: { method?: string; body?: unknown; token?: string; clientIp?: string } = {},
 ): Promise<T | null> {
+  const { key, secret } = apiKey()
   const headers: Record<string, string> = {
-    apikey: publishableKey(),
+    apikey: key,
     'content-type': 'application/json',
     'x-supabase-api-version': '2024-01-01',
   }
+  if (secret && init.clientIp && init.clientIp !== 'unknown') headers['sb-forwarded-for'] = init.clientIp
   if (init.token) headers.authorization = `Bearer ${init.token}`
   let res: Response
   try {
@@ -80,5 +89,7 @@ export async function authRequest<T>(
     throw unavailable('auth')
   }
   const [status, code] = mapped[gotrueCode] ?? [res.status, gotrueCode || 'auth_error']
-  throw new ApiError(status as 400, code, message, gotrueCode ? { auth_code: gotrueCode } : undefined)
+  // Supabase Auth's 429 has no Retry-After; ours always does.
+  const headers429 = status === 429 ? { 'Retry-After': res.headers.get('retry-after') ?? '60' } : undefined
+  throw new ApiError(status as 400, code, message, gotrueCode ? { auth_code: gotrueCode } : undefined, headers429)
 }
