@@ -2,7 +2,7 @@
 // except _shared) and loads their exported `handler`, as the Edge Runtime would.
 import { fileURLToPath } from 'node:url'
 
-export type Handler = (req: Request) => Response | Promise<Response>
+export type Handler = (req: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response>
 
 const functionsDir = new URL('../../supabase/functions/', import.meta.url)
 

@@ -10,6 +10,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
 import type { RouteConfig } from '@hono/zod-openapi'
 import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
+import { getPath } from 'hono/utils/url'
 import { methodNotAllowed } from 'hono/method-not-allowed'
 import type { Context, MiddlewareHandler, Next } from 'hono'
 import type { Config } from './config.ts'
@@ -23,6 +24,8 @@ import { errorFields, log, setLogLevel } from './logger.ts'
 export { z }
 
 export type AppEnv = {
+  /** What Deno.serve passes a handler besides the request (the connection's address). */
+  Bindings: Deno.ServeHandlerInfo | undefined
   Variables: AuthVariables & {
     requestId: string
     config: Config
@@ -95,6 +98,12 @@ const ALLOW_METHODS = 'GET, POST, PUT, PATCH, DELETE, OPTIONS'
 export function createApp(name: string, config: Config, description = ''): App {
   setLogLevel(config.logLevel)
   const app = new OpenAPIHono<AppEnv>({
+    // The local gateway hands requests over untouched: the /functions/v1
+    // prefix it would strip (as Supabase's does) is ignored here instead.
+    getPath: (req) => {
+      const path = getPath(req)
+      return path.startsWith('/functions/v1/') ? path.slice(13) : path
+    },
     defaultHook: (result) => {
       if (!result.success) {
         throw new ApiError(400, 'validation_failed', 'the request is not valid', result.error.issues)
@@ -184,7 +193,8 @@ function frame(o: FrameOptions): MiddlewareHandler<AppEnv> {
     c.set('cache', o.cache)
     c.set('rateLimiter', o.rateLimiter)
     c.set('claims', null)
-    c.set('postgres', scopedPostgres(o.db, () => c.var.claims, c.req.raw.signal))
+    // The signal is read only when a query runs: creating it costs every request otherwise.
+    c.set('postgres', scopedPostgres(o.db, () => c.get('claims'), () => c.req.raw.signal))
 
     if (c.req.method === 'OPTIONS' && origin && c.req.header('access-control-request-method')) {
       const allow = allowedOrigin(origin)
@@ -201,6 +211,11 @@ function frame(o: FrameOptions): MiddlewareHandler<AppEnv> {
           : { vary: 'origin' },
       })
     } else {
+      // Given before the answer exists, these headers go into it as it is made.
+      c.header('x-request-id', requestId)
+      c.header('x-content-type-options', 'nosniff')
+      // User data must not sit in shared or browser caches (a route may say otherwise).
+      c.header('cache-control', 'private, no-store')
       try {
         await o.next(c, next)
       } catch (err) {
@@ -209,10 +224,12 @@ function frame(o: FrameOptions): MiddlewareHandler<AppEnv> {
     }
 
     const h = c.res.headers
-    h.set('x-request-id', requestId)
-    h.set('x-content-type-options', 'nosniff')
-    // User data must not sit in shared or browser caches.
-    if (!h.has('cache-control')) h.set('cache-control', 'private, no-store')
+    if (!h.has('x-request-id')) {
+      // An answer made without the context (a stream, a preflight).
+      h.set('x-request-id', requestId)
+      h.set('x-content-type-options', 'nosniff')
+      if (!h.has('cache-control')) h.set('cache-control', 'private, no-store')
+    }
     const allow = allowedOrigin(origin)
     if (allow) {
       h.set('access-control-allow-origin', allow)
@@ -228,17 +245,17 @@ function frame(o: FrameOptions): MiddlewareHandler<AppEnv> {
       path: c.req.path,
       status,
       duration_ms: Math.round((performance.now() - started) * 10) / 10,
-      user_id: c.var.userId,
+      user_id: c.get('userId'),
     })
   }
 }
 
 /** `c.var.postgres`: RLS-scoped to the claims the route's gate verified (anon without). */
-function scopedPostgres(db: Database, claims: () => Claims | null, signal: AbortSignal): PostgresApi {
+function scopedPostgres(db: Database, claims: () => Claims | null, signal: () => AbortSignal): PostgresApi {
   return {
-    query: (strings, ...values) => postgresClient(db, claims(), signal).query(strings, ...values),
-    queryRaw: (text, params) => postgresClient(db, claims(), signal).queryRaw(text, params),
-    transaction: (fn) => postgresClient(db, claims(), signal).transaction(fn),
+    query: (strings, ...values) => postgresClient(db, claims(), signal()).query(strings, ...values),
+    queryRaw: (text, params) => postgresClient(db, claims(), signal()).queryRaw(text, params),
+    transaction: (fn) => postgresClient(db, claims(), signal()).transaction(fn),
   }
 }
 

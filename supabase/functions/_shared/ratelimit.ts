@@ -158,11 +158,14 @@ export function rateLimiterFor(config: Config, cache: Cache): RateLimiter {
 let lastIpWarning = 0
 
 /** The client's address, from the header the platform's edge sets and a client cannot:
- * `cf-connecting-ip` on hosted Supabase (Cloudflare overwrites whatever the client sent),
- * the same header from the local gateway. Without it, all such requests share one bucket. */
+ * `cf-connecting-ip` on hosted Supabase (Cloudflare overwrites whatever the client sent).
+ * Without it (the local gateway, or no proxy at all), the connection's own address.
+ * Without either, all such requests share one bucket. */
 export function clientIp(c: Context, config: Config): string {
   const ip = c.req.header(config.clientIpHeader)?.trim()
   if (ip && ip.length <= 64) return ip
+  const peer = ((c.env as Deno.ServeHandlerInfo | undefined)?.remoteAddr as Deno.NetAddr | undefined)?.hostname
+  if (peer) return peer
   if (Date.now() - lastIpWarning > 60_000) {
     lastIpWarning = Date.now()
     log('warn', `no ${config.clientIpHeader} header: per-IP rate limits share one bucket`)

@@ -314,6 +314,6 @@ export function createAuthApp(config: Config = getConfig()): App {
 }
 
 let app: App | undefined
-export const handler = (req: Request) => (app ??= createAuthApp()).fetch(req)
+export const handler = (req: Request, info?: Deno.ServeHandlerInfo) => (app ??= createAuthApp()).fetch(req, info)
 
 if (import.meta.main) Deno.serve(handler)

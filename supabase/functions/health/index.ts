@@ -155,6 +155,6 @@ export function createHealthApp(config: Config = getConfig()): App {
 }
 
 let app: App | undefined
-export const handler = (req: Request) => (app ??= createHealthApp()).fetch(req)
+export const handler = (req: Request, info?: Deno.ServeHandlerInfo) => (app ??= createHealthApp()).fetch(req, info)
 
 if (import.meta.main) Deno.serve(handler)

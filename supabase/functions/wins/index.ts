@@ -49,6 +49,6 @@ export function createWinsApp(config: Config = getConfig(), options: Partial<Win
 }
 
 let app: App | undefined
-export const handler = (req: Request) => (app ??= createWinsApp()).fetch(req)
+export const handler = (req: Request, info?: Deno.ServeHandlerInfo) => (app ??= createWinsApp()).fetch(req, info)
 
 if (import.meta.main) Deno.serve(handler)

@@ -1,0 +1,338 @@
+// `npm run bench:http`: the request path against its floors, in one run.
+//
+// Every server runs in a process of its own and the load comes from wrk, so
+// no figure is produced by the server's own event loop. Figures are ratios to
+// floors measured in the same run (the machines are shared and noisy):
+//
+// - Postgres floor: the transaction the list endpoint runs (begin read only;
+//   claims, role, statement timeout and session check; the keyset query for
+//   20 rows; commit), by 16 clients straight at the database (pgbench, or a
+//   postgres.js driver in its own process when pgbench is missing);
+// - bare floor: `Deno.serve` answering a small JSON body.
+//
+// Then, through the local gateway (JWT verification, rate limiting, RLS):
+// the expense list, cached reads (GET /wins/summary, GET /auth/me) with the
+// in-process cache and with Upstash through the local REST bridge over a real
+// Redis, and GET /health; and the production shape: Postgres and the Upstash
+// endpoint each behind a delay proxy (1 ms each way), one request at a time,
+// with the round trips each request costs.
+//
+// (The floor's pgbench script has no variables: the `:` of the columns' date
+// formats would be read as pgbench variables.)
+//
+// Needs wrk (`apt-get install wrk`), ideally pgbench (`postgresql-client`) and
+// redis-server. BENCH_DURATION_S (default 10), BENCH_CONNECTIONS (16),
+// BENCH_EXPENSES (100000 for the caller), BENCH_OTHER_USERS (10, as many each),
+// BENCH_LOG_LEVEL (info, as deployed), BENCH_DATABASE_URL (a server to use
+// instead of an embedded Postgres).
+import postgres from 'postgres'
+import { dropDatabase, ensureDatabase, prepareDatabase } from '../local/database.ts'
+import { startEmbeddedPostgres, withDatabase } from '../local/postgres.ts'
+import { EXPENSE_COLUMNS } from '../../supabase/functions/wins/expense-model.ts'
+import { printTable } from './_stack.ts'
+
+const env = (name: string, fallback: string) => Deno.env.get(name) || fallback
+const DURATION = Number(env('BENCH_DURATION_S', '10'))
+const CONNECTIONS = Number(env('BENCH_CONNECTIONS', '16'))
+const EXPENSES = Number(env('BENCH_EXPENSES', '100000'))
+const OTHER_USERS = Number(env('BENCH_OTHER_USERS', '10'))
+const LOG_LEVEL = env('BENCH_LOG_LEVEL', 'info')
+const DELAY_MS = 1
+const SEQUENTIAL = 300
+
+const has = async (cmd: string) =>
+  await new Deno.Command('sh', { args: ['-c', `command -v ${cmd}`], stdout: 'null', stderr: 'null' }).output()
+    .then((o) => o.success)
+if (!(await has('wrk'))) {
+  console.error('bench:http needs wrk (Debian/Ubuntu: apt-get install wrk; macOS: brew install wrk)')
+  Deno.exit(2)
+}
+const pgbench = await has('pgbench')
+
+const here = (file: string) => new URL(file, import.meta.url).pathname
+const tmp = await Deno.makeTempDir({ prefix: 'pam-bench-http-' })
+await Deno.chmod(tmp, 0o755) // embedded Postgres runs as `postgres` when we are root
+const children: Deno.ChildProcess[] = []
+
+// ---- processes -------------------------------------------------------------
+
+/** Spawns a Deno script; resolves with its first stdout line (parsed) and keeps draining the rest. */
+async function spawn(script: string, args: string[], extraEnv: Record<string, string> = {}) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ['run', '-A', here(script), ...args],
+    env: extraEnv,
+    stdout: 'piped',
+    stderr: 'inherit',
+  }).spawn()
+  children.push(child)
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader()
+  let buffered = ''
+  while (!buffered.includes('\n')) {
+    const { value, done } = await lines.read()
+    if (done) throw new Error(`${script} exited before it was ready`)
+    buffered += value
+  }
+  ;(async () => {
+    while (!(await lines.read()).done) { /* drain request logs */ }
+  })()
+  return { child, ready: JSON.parse(buffered.slice(0, buffered.indexOf('\n'))) }
+}
+
+async function run(cmd: string, args: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, stdout: 'piped', stderr: 'piped' }).output()
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr)
+  if (!out.success) throw new Error(`${cmd} failed:\n${text}`)
+  return text
+}
+
+// ---- wrk -------------------------------------------------------------------
+
+interface Load {
+  rps: number
+  p50: number
+  p99: number
+  errors: number
+}
+
+const toMs = (v: string) => {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(v.trim())!
+  return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1)
+}
+
+async function wrk(url: string, headers: Record<string, string> = {}): Promise<Load> {
+  const lua = `${tmp}/wrk-${crypto.randomUUID()}.lua`
+  await Deno.writeTextFile(lua, Object.entries(headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`).join('\n') + '\n')
+  await run('wrk', ['-t2', `-c${CONNECTIONS}`, '-d2s', '-s', lua, url]) // warm-up: JIT, pools, caches
+  const out = await run('wrk', ['-t2', `-c${CONNECTIONS}`, `-d${DURATION}s`, '--latency', '-s', lua, url])
+  const pct = (p: string) => toMs(new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm').exec(out)![1])
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0)
+  const socketErrors = /Socket errors: (.*)/.exec(out)?.[1]
+  const errors = non2xx + (socketErrors ? socketErrors.match(/\d+/g)!.map(Number).reduce((a, b) => a + b, 0) : 0)
+  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]), p50: pct('50'), p99: pct('99'), errors }
+}
+
+// ---- the run ---------------------------------------------------------------
+
+const given = Deno.env.get('BENCH_DATABASE_URL')
+console.log(given ? 'Postgres: BENCH_DATABASE_URL' : 'Starting embedded Postgres…')
+const pg = given ? undefined : await startEmbeddedPostgres(`${tmp}/postgres`)
+const serverUrl = given ? withDatabase(given, 'postgres') : pg!.serverUrl
+const dbName = `pam_bench_http_${crypto.randomUUID().slice(0, 8)}`
+const databaseUrl = await ensureDatabase(serverUrl, dbName)
+const admin = postgres(databaseUrl, { max: 2, onnotice: () => {} })
+
+try {
+  await prepareDatabase(databaseUrl, { seed: false })
+  const stackEnv = (extra: Record<string, string>) => ({
+    BENCH_DATABASE_URL: databaseUrl,
+    BENCH_DATA_DIR: `${tmp}/keys`,
+    PAM_LOG_LEVEL: LOG_LEVEL,
+    // Counted on every request, never reached.
+    PAM_RATE_LIMIT_STANDARD: '1000000000',
+    ...extra,
+  })
+  console.log('Starting the stacks (in-process cache; Upstash over Redis; the production shape)…')
+  const memory = await spawn('serve-stack.ts', [], stackEnv({ BENCH_CACHE: 'memory' }))
+  const withRedis = await has('redis-server')
+  const upstash = withRedis ? await spawn('serve-stack.ts', [], stackEnv({ BENCH_CACHE: 'upstash' })) : undefined
+  const remote = await spawn('serve-stack.ts', [], stackEnv({
+    BENCH_CACHE: withRedis ? 'upstash' : 'memory',
+    BENCH_DELAY_MS: String(DELAY_MS),
+  }))
+
+  // The caller and the other users, signed up through the auth service.
+  const password = 'bench-password-1'
+  const signUp = async (email: string) => {
+    const res = await fetch(`${memory.ready.url}/auth/v1/signup`, {
+      method: 'POST',
+      headers: { apikey: memory.ready.publishableKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password, data: { full_name: email } }),
+    })
+    if (!res.ok) throw new Error(`sign-up: ${res.status} ${await res.text()}`)
+    return (await res.json()).user.id as string
+  }
+  const callerEmail = `caller-${crypto.randomUUID().slice(0, 6)}@bench.local`
+  const users = [await signUp(callerEmail)]
+  for (let i = 0; i < OTHER_USERS; i++) users.push(await signUp(`other-${i}-${crypto.randomUUID().slice(0, 6)}@bench.local`))
+  await admin`update pam.profiles set preferences = '{"currency":"AUD","timezone":"Australia/Brisbane"}'`
+
+  console.log(`Seeding ${(EXPENSES * users.length).toLocaleString('en')} expenses (${EXPENSES.toLocaleString('en')} each for ${users.length} users)…`)
+  await admin.begin(async (tx) => {
+    // Straight into the table: the rows are valid by construction.
+    await tx`set local session_replication_role = replica`
+    await tx`
+      insert into pam.expenses (user_id, amount, currency, category, category_source, description, merchant, date, created_at)
+      select u.id, ((g % 9000) + 100)::numeric / 100, 'AUD',
+             (array['fuel','camping','food','dining','maintenance'])[1 + g % 5], 'user', 'Expense ' || g,
+             (array['Shell Roma','BP Longreach','Woolworths','Coles','Big4 Cairns'])[1 + g % 5],
+             current_date - (g % 730), now() - make_interval(secs => g)
+      from unnest(${users}::uuid[]) as u(id), generate_series(1, ${EXPENSES}) as g`
+    await tx`
+      insert into pam.income (user_id, amount, currency, source, date)
+      select u.id, 250, 'AUD', 'Work', current_date - (g % 730)
+      from unnest(${users}::uuid[]) as u(id), generate_series(1, 1000) as g`
+  })
+  await admin`vacuum analyze pam.expenses`
+  await admin`vacuum analyze pam.income`
+
+  /** A user access token from the given stack's auth service (each stack has its own issuer URL). */
+  const tokenFrom = async (stack: { url: string; publishableKey: string }) => {
+    const res = await fetch(`${stack.url}/auth/v1/token?grant_type=password`, {
+      method: 'POST',
+      headers: { apikey: stack.publishableKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ email: callerEmail, password }),
+    })
+    if (!res.ok) throw new Error(`sign-in: ${res.status} ${await res.text()}`)
+    return (await res.json()).access_token as string
+  }
+  const headersFor = async (stack: { url: string; publishableKey: string }) => ({
+    authorization: `Bearer ${await tokenFrom(stack)}`,
+    apikey: stack.publishableKey,
+  })
+  const memoryHeaders = await headersFor(memory.ready)
+  const fn = (stack: { url: string }, path: string) => `${stack.url}/functions/v1/${path}`
+  /** One call, checked: the figure is only worth something if the answer is right. */
+  const expect = async (url: string, headers: Record<string, string>, cache?: string) => {
+    const res = await fetch(url, { headers })
+    const body = await res.text()
+    if (res.status !== 200) throw new Error(`${url}: ${res.status} ${body.slice(0, 300)}`)
+    if (cache && res.headers.get('x-cache') !== cache) throw new Error(`${url}: x-cache ${res.headers.get('x-cache')}`)
+    return body
+  }
+  const LIST = 'wins/expenses?limit=20'
+  const listed = JSON.parse(await expect(fn(memory.ready, LIST), memoryHeaders))
+  if (listed.expenses.length !== 20) throw new Error('the list did not return 20 rows')
+
+  // ---- floors --------------------------------------------------------------
+  console.log('Measuring the floors…')
+  const bare = await spawn('bare-server.ts', [])
+  const bareLoad = await wrk(`http://127.0.0.1:${bare.ready.port}/`)
+  bare.child.kill()
+
+  const [{ session_id: sessionId }] = await admin`select id as session_id from auth.sessions where user_id = ${users[0]} limit 1`
+  const claims = JSON.stringify({ sub: users[0], role: 'authenticated', aud: 'authenticated', session_id: sessionId })
+  const transaction = [
+    'begin read only;',
+    `select set_config('request.jwt.claims', '${claims}', true), set_config('role', 'authenticated', true),` +
+    ` set_config('statement_timeout', '5000', true), pam.require_session('${sessionId}', '${users[0]}');`,
+    `select ${EXPENSE_COLUMNS.replace(/\s+/g, ' ')} from pam.expenses e where e.user_id = (select auth.uid())` +
+    ` order by e.date desc, e.created_at desc, e.id desc limit 21;`,
+    'commit;',
+  ]
+  let floorTps: number
+  let floorTool: string
+  if (pgbench) {
+    const script = `${tmp}/list.sql`
+    await Deno.writeTextFile(script, `${transaction.join('\n')}\n`)
+    const args = ['-n', '-M', 'simple', '-c', String(CONNECTIONS), '-j', '2', '-f', script, databaseUrl]
+    await run('pgbench', [...args.slice(0, -1), '-T', '2', databaseUrl])
+    const out = await run('pgbench', [...args.slice(0, -1), '-T', String(DURATION), databaseUrl])
+    floorTps = Number(/tps = ([\d.]+)/.exec(out)![1])
+    floorTool = 'pgbench'
+  } else {
+    const floor = await spawn('pg-floor.ts', [databaseUrl, String(CONNECTIONS), String(DURATION), JSON.stringify(transaction)])
+    floorTps = (await floor.child.status, floor.ready.tps)
+    floorTool = 'postgres.js driver'
+  }
+
+  // ---- through the gateway -------------------------------------------------
+  console.log('Measuring the request path…')
+  const list = await wrk(fn(memory.ready, LIST), memoryHeaders)
+  await expect(fn(memory.ready, 'wins/summary'), memoryHeaders)
+  await expect(fn(memory.ready, 'wins/summary'), memoryHeaders, 'hit')
+  const summaryMemory = await wrk(fn(memory.ready, 'wins/summary'), memoryHeaders)
+  await expect(fn(memory.ready, 'auth/me'), memoryHeaders)
+  await expect(fn(memory.ready, 'auth/me'), memoryHeaders, 'hit')
+  const meMemory = await wrk(fn(memory.ready, 'auth/me'), memoryHeaders)
+  const health = await wrk(fn(memory.ready, 'health'))
+  let summaryUpstash: Load | undefined
+  let meUpstash: Load | undefined
+  if (upstash) {
+    const h = await headersFor(upstash.ready)
+    await expect(fn(upstash.ready, 'wins/summary'), h)
+    await expect(fn(upstash.ready, 'wins/summary'), h, 'hit')
+    summaryUpstash = await wrk(fn(upstash.ready, 'wins/summary'), h)
+    await expect(fn(upstash.ready, 'auth/me'), h)
+    await expect(fn(upstash.ready, 'auth/me'), h, 'hit')
+    meUpstash = await wrk(fn(upstash.ready, 'auth/me'), h)
+  }
+
+  // ---- the production shape ------------------------------------------------
+  console.log(`Measuring the production shape (Postgres and Upstash ${2 * DELAY_MS} ms round trip away)…`)
+  const remoteHeaders = await headersFor(remote.ready)
+  const proxies = remote.ready.proxies as Record<string, { stats: number }>
+  const statsOf = async (name: string, reset = false) =>
+    proxies[name]
+      ? (await (await fetch(`http://127.0.0.1:${proxies[name].stats}/`, { method: reset ? 'POST' : 'GET' })).json())
+        .round_trips as number
+      : NaN
+  const sequential = async (path: string, cache?: string) => {
+    const url = fn(remote.ready, path)
+    for (let i = 0; i < 20; i++) await expect(url, remoteHeaders, i ? cache : undefined) // warm: pools, cache
+    await Promise.all([statsOf('db', true), statsOf('upstash', true)])
+    const times: number[] = []
+    for (let i = 0; i < SEQUENTIAL; i++) {
+      const t0 = performance.now()
+      await expect(url, remoteHeaders, cache)
+      times.push(performance.now() - t0)
+    }
+    times.sort((a, b) => a - b)
+    return {
+      p50: times[Math.floor(times.length / 2)],
+      db: (await statsOf('db')) / SEQUENTIAL,
+      upstash: (await statsOf('upstash')) / SEQUENTIAL,
+    }
+  }
+  const remoteList = await sequential(LIST)
+  const remoteSummary = await sequential('wins/summary', 'hit')
+  const remoteMe = await sequential('auth/me', 'hit')
+
+  // ---- report --------------------------------------------------------------
+  const ratio = (a: number, b: number) => (a / b).toFixed(2)
+  const verdict = (ok: boolean) => (ok ? 'yes' : 'NO')
+  console.log(
+    `\nFloors: Postgres ${Math.round(floorTps)} tx/s (${floorTool}, ${CONNECTIONS} clients, the list's transaction); ` +
+      `bare Deno.serve ${Math.round(bareLoad.rps)} req/s (wrk, ${CONNECTIONS} connections).`,
+  )
+  console.log(`${(EXPENSES * users.length).toLocaleString('en')} expenses; the caller has ${EXPENSES.toLocaleString('en')}. Log level ${LOG_LEVEL}. ${DURATION} s per figure.\n`)
+  const row = (name: string, l: Load | undefined, floor: number, target: number, floorName: string) =>
+    l
+      ? {
+        request: name,
+        'req/s': Math.round(l.rps),
+        'p50 ms': l.p50.toFixed(2),
+        'p99 ms': l.p99.toFixed(2),
+        errors: l.errors,
+        ratio: `${ratio(l.rps, floor)} of ${floorName}`,
+        target: `>= ${target}`,
+        met: verdict(l.rps / floor >= target && l.errors === 0),
+      }
+      : { request: name, 'req/s': '-', 'p50 ms': '-', 'p99 ms': '-', errors: '-', ratio: 'no redis-server', target: `>= ${target}`, met: '-' }
+  printTable([
+    row('GET /wins/expenses?limit=20', list, floorTps, 0.6, 'Postgres'),
+    row('GET /wins/summary (cached, in-process)', summaryMemory, bareLoad.rps, 0.2, 'bare'),
+    row('GET /auth/me (cached, in-process)', meMemory, bareLoad.rps, 0.2, 'bare'),
+    row('GET /wins/summary (cached, Upstash)', summaryUpstash, bareLoad.rps, 0.1, 'bare'),
+    row('GET /auth/me (cached, Upstash)', meUpstash, bareLoad.rps, 0.1, 'bare'),
+    row('GET /health', health, bareLoad.rps, 0.5, 'bare'),
+  ])
+  console.log(`\np99 of the list at ${CONNECTIONS} connections: ${list.p99.toFixed(2)} ms (target <= 15 ms): ${verdict(list.p99 <= 15)}`)
+  console.log(`\nProduction shape: Postgres and Upstash each ${2 * DELAY_MS} ms round trip away, one request at a time (${SEQUENTIAL} each):`)
+  const rt = (n: number) => (Number.isNaN(n) ? '-' : n.toFixed(2))
+  printTable([
+    { request: 'GET /wins/expenses?limit=20', 'p50 ms': remoteList.p50.toFixed(2), 'db round trips': rt(remoteList.db), 'upstash round trips': rt(remoteList.upstash), target: 'p50 <= 10', met: verdict(remoteList.p50 <= 10) },
+    { request: 'GET /wins/summary (cached)', 'p50 ms': remoteSummary.p50.toFixed(2), 'db round trips': rt(remoteSummary.db), 'upstash round trips': rt(remoteSummary.upstash), target: 'p50 <= 5', met: verdict(remoteSummary.p50 <= 5) },
+    { request: 'GET /auth/me (cached)', 'p50 ms': remoteMe.p50.toFixed(2), 'db round trips': rt(remoteMe.db), 'upstash round trips': rt(remoteMe.upstash), target: 'p50 <= 5', met: verdict(remoteMe.p50 <= 5) },
+  ])
+} finally {
+  for (const c of children) {
+    try {
+      c.kill('SIGTERM')
+    } catch { /* gone */ }
+  }
+  await Promise.all(children.map((c) => c.status.catch(() => {})))
+  await admin.end({ timeout: 1 })
+  await dropDatabase(serverUrl, dbName).catch(() => {})
+  await pg?.stop()
+  await Deno.remove(tmp, { recursive: true }).catch(() => {})
+}

@@ -1,0 +1,70 @@
+// The local stack as a process of its own, for `npm run bench:http`: the
+// load generator (wrk) and the server never share an event loop. Settings
+// come from the environment the benchmark gives it:
+//
+//   BENCH_DATABASE_URL  the prepared database
+//   BENCH_DATA_DIR      where the local keys are (shared by every stack of a run)
+//   BENCH_CACHE         memory | upstash (a private redis-server behind the REST bridge)
+//   BENCH_DELAY_MS      when set, Postgres and the Upstash endpoint are put behind
+//                       delay proxies (that many ms each way) for the functions
+//
+// Prints one JSON line once it serves: {url, publishableKey, proxies?: {db, upstash}}.
+import { startStack } from '../local/stack.ts'
+
+const env = (name: string) => Deno.env.get(name) || undefined
+const databaseUrl = env('BENCH_DATABASE_URL')!
+const delayMs = env('BENCH_DELAY_MS')
+
+const stack = await startStack({
+  dataDir: env('BENCH_DATA_DIR')!,
+  databaseUrl,
+  port: 0,
+  seed: false,
+  cache: env('BENCH_CACHE') === 'upstash' ? 'auto' : 'memory',
+  // The benchmark signs in from one address; the functions' own limits still count every request.
+  authSettings: { rateLimit: { signInSignUps: 1e9, tokenRefresh: 1e9 } },
+})
+if (env('BENCH_CACHE') === 'upstash' && stack.cache.backend !== 'upstash') {
+  throw new Error('BENCH_CACHE=upstash needs redis-server (apt-get install redis-server)')
+}
+
+const proxies: Record<string, { port: number; stats: number; child: Deno.ChildProcess }> = {}
+async function delayProxy(target: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ['run', '-A', new URL('./delay-proxy.ts', import.meta.url).pathname, target, delayMs!],
+    stdout: 'piped',
+    stderr: 'inherit',
+  }).spawn()
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader()
+  const { value } = await reader.read()
+  reader.releaseLock()
+  return { ...JSON.parse(value!.split('\n')[0]), child }
+}
+
+if (delayMs) {
+  // The functions read their configuration on their first request: point them at the proxies.
+  const db = new URL(databaseUrl)
+  proxies.db = await delayProxy(`${db.hostname}:${db.port}`)
+  db.port = String(proxies.db.port)
+  Deno.env.set('SUPABASE_DB_URL', db.toString())
+  if (stack.cache.restUrl) {
+    const rest = new URL(stack.cache.restUrl)
+    proxies.upstash = await delayProxy(`${rest.hostname}:${rest.port}`)
+    rest.port = String(proxies.upstash.port)
+    Deno.env.set('UPSTASH_REDIS_REST_URL', rest.toString().replace(/\/$/, ''))
+  }
+}
+
+console.log(JSON.stringify({
+  url: stack.url,
+  publishableKey: stack.keys.publishableKey,
+  proxies: Object.fromEntries(Object.entries(proxies).map(([k, p]) => [k, { stats: p.stats }])),
+}))
+
+const stop = async () => {
+  for (const p of Object.values(proxies)) p.child.kill()
+  await stack.stop()
+  Deno.exit(0)
+}
+Deno.addSignalListener('SIGTERM', stop)
+Deno.addSignalListener('SIGINT', stop)
