@@ -19,7 +19,11 @@ function fastSupervision(): SupervisionOptions & { lines: string[] } {
   return { restartDelaysMs: [100, 200, 400, 800, 1600], report: (line) => lines.push(line), lines }
 }
 
-async function eventually<T>(what: string, fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+async function eventually<T>(
+  what: string,
+  fn: () => T | Promise<T>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     try {
@@ -89,7 +93,11 @@ Deno.test('supervision: Postgres killed with SIGKILL comes back on its port with
         `^Postgres \\(pid ${postmaster}\\) was killed by SIGKILL; restarting it in 0.1 s$`,
       ),
     )
-    assertMatch(supervision.lines.at(-1)!, /^Postgres is running again \(pid \d+\)$/)
+    // The server may answer a moment before the supervisor has reported it.
+    await eventually(
+      'the restart is reported',
+      () => assertMatch(supervision.lines.at(-1)!, /^Postgres is running again \(pid \d+\)$/),
+    )
     const restarted = Number(
       (await Deno.readTextFile(`${dir}/postgres/postmaster.pid`)).split('\n')[0],
     )
@@ -153,7 +161,11 @@ redisTest('redis-server killed with SIGKILL comes back on its port, not after st
         `^redis-server \\(pid ${serverPid}\\) was killed by SIGKILL; restarting it in 0.1 s$`,
       ),
     )
-    assertMatch(supervision.lines.at(-1)!, /^redis-server is running again \(pid \d+\)$/)
+    // The server may answer a moment before the supervisor has reported it.
+    await eventually(
+      'the restart is reported',
+      () => assertMatch(supervision.lines.at(-1)!, /^redis-server is running again \(pid \d+\)$/),
+    )
     assertEquals(await settled(redis.lost), false)
 
     const reported = supervision.lines.length
