@@ -154,9 +154,9 @@ async function spawnPostgres(
     if (line.includes('database system is ready to accept connections')) ready()
   }).catch(() => {})
   let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<'timeout'>((
-    resolve,
-  ) => (timer = setTimeout(() => resolve('timeout'), 60_000)))
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), 60_000)
+  })
   const outcome = await Promise.race([isReady, child.status, timeout])
   clearTimeout(timer)
   if (outcome === 'ready') return child
@@ -165,9 +165,7 @@ async function spawnPostgres(
     await child.status
   }
   await reading
-  const why = outcome === 'timeout'
-    ? 'was not ready within 60 s'
-    : `exited (${describeExit(outcome)})`
+  const why = outcome === 'timeout' ? 'was not ready within 60 s' : describeExit(outcome)
   throw new Error(`Postgres ${why} while starting:\n${tail.join('\n')}`.trim())
 }
 
@@ -382,14 +380,14 @@ async function output(command: string, args: string[]): Promise<{ ok: boolean; t
 }
 
 async function run(command: string, args: string[], runAs?: OsUser): Promise<void> {
-  const out = await new Deno.Command(command, {
+  const cmd = new Deno.Command(command, {
     args,
     ...runAs,
     stdin: 'null',
     stdout: 'piped',
     stderr: 'piped',
   })
-    .output()
+  const out = await cmd.output()
   if (!out.success) {
     const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr)
     throw new Error(`${command} ${args.join(' ')} failed (code ${out.code}):\n${text.trim()}`)
