@@ -31,7 +31,8 @@ try {
   }
   code = (await child.status).code
 } finally {
-  await dropDatabase(serverUrl, database).catch((e) => console.error(`could not drop ${database}: ${e}`))
+  // An embedded server goes away with its folder (and after Ctrl-C it may be shutting down already).
+  if (given) await dropDatabase(serverUrl, database).catch((e) => console.error(`could not drop ${database}: ${e}`))
   await pg?.stop()
   await Deno.remove(tmp, { recursive: true }).catch(() => {})
 }
