@@ -1,37 +1,102 @@
 // `npm start`: the whole local stack on embedded defaults. No Docker, no accounts.
 import { fileURLToPath } from 'node:url'
 import { resolve } from 'node:path'
-import { startStack } from './local/stack.ts'
+import { assertPortFree, PortInUseError } from './local/postgres.ts'
+import { type Stack, startStack } from './local/stack.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const env = (name: string) => Deno.env.get(name) || undefined
 
-const port = Number(env('PAM_PORT') ?? 54321)
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`PAM_PORT must be a port number, got "${env('PAM_PORT')}"`)
-  Deno.exit(2)
+function fail(message: string, code: number): never {
+  console.error(message)
+  Deno.exit(code)
 }
-const dataDir = resolve(root, env('PAM_DATA_DIR') ?? '.pam')
-const dbPort = Number(env('PAM_DB_PORT') ?? 54322)
-const databaseUrl = env('DATABASE_URL')
 
-console.log(databaseUrl ? 'Using DATABASE_URL…' : `Starting embedded Postgres (data in ${dataDir})…`)
-let stack
+function portFrom(name: string, fallback: number, min: number): number {
+  const port = Number(env(name) ?? fallback)
+  if (!Number.isInteger(port) || port < min || port > 65535) {
+    fail(`${name} must be a port number (${min}–65535), got "${env(name)}"`, 2)
+  }
+  return port
+}
+
+/** Ports the Supabase CLI keeps for its own (Docker) local stack: its 54320–54329 block and
+ * every port set in supabase/config.toml. It takes a --db-url on its [db] port or shadow
+ * port for that stack, and then looks for Docker. */
+async function supabaseCliPorts(): Promise<Set<number>> {
+  const ports = new Set(Array.from({ length: 10 }, (_, i) => 54320 + i))
+  const config = await Deno.readTextFile(`${root}supabase/config.toml`)
+  for (const [, port] of config.matchAll(/^\s*\w*port\s*=\s*(\d+)/gm)) ports.add(Number(port))
+  return ports
+}
+
+const hostname = env('PAM_HOST') ?? '127.0.0.1'
+const port = portFrom('PAM_PORT', 54321, 0)
+const dbPort = portFrom('PAM_DB_PORT', 54332, 1)
+const dataDir = resolve(root, env('PAM_DATA_DIR') ?? '.pam')
+const databaseUrl = env('DATABASE_URL')
+if (!databaseUrl && (await supabaseCliPorts()).has(dbPort)) {
+  fail(
+    `PAM_DB_PORT=${dbPort} is kept for the Supabase CLI's own (Docker) local stack: ports ` +
+      `54320–54329 and those set in supabase/config.toml. The CLI takes a database URL on its [db] ` +
+      `port for that stack and then looks for Docker. Use another port (the default is 54332).`,
+    2,
+  )
+}
+if (!databaseUrl && dbPort === port) {
+  fail(`PAM_DB_PORT and PAM_PORT must differ (both are ${port})`, 2)
+}
+
+/** The variable that moves each port the user chose (the private Redis takes a free one). */
+function explain(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err)
+  if (!(err instanceof PortInUseError)) return message
+  const variable = err.port === port ? 'PAM_PORT' : err.port === dbPort ? 'PAM_DB_PORT' : undefined
+  return `${message}. Stop the program that uses it${
+    variable ? `, or set ${variable} to another port` : ''
+  }.`
+}
+
+let stack: Stack | undefined
+let stopping = false
+async function stop(code: number) {
+  if (stopping) return
+  stopping = true
+  // Interrupted while starting: what is up so far stops as this process exits.
+  if (!stack) fail('\nInterrupted before the local stack was up.', 130)
+  console.log('\nStopping…')
+  await stack.stop()
+  console.log('Stopped.')
+  Deno.exit(code)
+}
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  Deno.addSignalListener(signal, () => stop(0))
+}
+
 try {
+  assertPortFree(port, 'the gateway', hostname)
+  console.log(
+    databaseUrl ? 'Using DATABASE_URL…' : `Starting embedded Postgres (data in ${dataDir})…`,
+  )
   stack = await startStack({
     dataDir,
     databaseUrl,
     port,
     postgresPort: dbPort,
-    hostname: env('PAM_HOST') ?? '127.0.0.1',
+    hostname,
     redisUrl: env('REDIS_URL'),
     cache: env('PAM_LOCAL_CACHE') === 'memory' ? 'memory' : 'auto',
     log: env('PAM_DEBUG') ? (line) => console.error(`[postgres] ${line}`) : undefined,
   })
 } catch (err) {
-  console.error(`\nThe local stack did not start: ${err instanceof Error ? err.message : err}`)
-  Deno.exit(1)
+  fail(`\nThe local stack did not start: ${explain(err)}`, 1)
 }
+// A server that cannot be kept up takes the stack down with it, rather than leaving it half-alive.
+stack.lost.then((why) => {
+  if (stopping) return
+  console.error(`\n${why}.`)
+  return stop(1)
+})
 
 const db = new URL(stack.databaseUrl)
 db.password = db.password ? '****' : ''
@@ -39,7 +104,9 @@ console.log(`
 PAM local stack is up.
 
   API gateway      ${stack.url}
-  Functions        ${stack.functions.map((f) => `${stack.url}/functions/v1/${f}`).join('\n                   ')}
+  Functions        ${
+  stack.functions.map((f) => `${stack!.url}/functions/v1/${f}`).join('\n                   ')
+}
   Auth             ${stack.url}/auth/v1
   API reference    ${stack.url}/functions/v1/docs   (OpenAPI: ${stack.url}/functions/v1/openapi.json)
   Database         ${db}${stack.embeddedPostgres ? '  (embedded)' : ''}
@@ -57,15 +124,3 @@ PAM local stack is up.
   Try: curl ${stack.url}/functions/v1/health
 Press Ctrl-C to stop.
 `)
-
-let stopping = false
-const stop = async () => {
-  if (stopping) return
-  stopping = true
-  console.log('\nStopping…')
-  await stack.stop()
-  console.log('Stopped.')
-  Deno.exit(0)
-}
-Deno.addSignalListener('SIGINT', stop)
-Deno.addSignalListener('SIGTERM', stop)

@@ -21,9 +21,18 @@ try {
     env: { PAM_TEST_DATABASE_URL: databaseUrl, PAM_TEST_SERVER_URL: serverUrl, PAM_TEST_TMP: tmp },
     stdin: 'null',
   }).spawn()
+  // Interrupted: `deno test` ends (in a terminal it got Ctrl-C itself), then the cleanup below runs.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    Deno.addSignalListener(signal, () => {
+      try {
+        child.kill(signal)
+      } catch { /* already exited */ }
+    })
+  }
   code = (await child.status).code
 } finally {
-  await dropDatabase(serverUrl, database).catch((e) => console.error(`could not drop ${database}: ${e}`))
+  // An embedded server goes away with its folder (and after Ctrl-C it may be shutting down already).
+  if (given) await dropDatabase(serverUrl, database).catch((e) => console.error(`could not drop ${database}: ${e}`))
   await pg?.stop()
   await Deno.remove(tmp, { recursive: true }).catch(() => {})
 }

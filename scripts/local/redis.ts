@@ -4,7 +4,13 @@
 // One connection per client. Commands are pipelined on it in order; each batch
 // has a deadline, and a connection that breaks or misses a deadline is dropped
 // (its waiting commands fail) and reopened by the next command.
-import { freePort } from './postgres.ts'
+import {
+  assertPortFree,
+  freePort,
+  supervise,
+  type Supervised,
+  type SupervisionOptions,
+} from './postgres.ts'
 
 /** A command argument: text (sent as UTF-8) or raw bytes. */
 export type RedisArg = string | Uint8Array
@@ -348,36 +354,46 @@ function asConnectionError(err: unknown, context: string): RedisConnectionError 
 export interface PrivateRedis {
   /** `redis://127.0.0.1:<port>` */
   url: string
+  /** Resolves with the reason if the server is gone for good without stop() (see supervise()). */
+  lost: Promise<string>
   /** Stops the server and removes its folder; safe to call twice. */
   stop(): Promise<void>
 }
 
+const SERVICE = 'the private redis-server'
+
 /**
  * A private redis-server on 127.0.0.1 (a free port unless given), with no
  * persistence and a temporary folder; resolves once it answers PING. Null
- * when no `redis-server` is on the PATH.
+ * when no `redis-server` is on the PATH. Supervised: a crashed server is
+ * restarted on the same port (empty: it is a cache).
  */
 export async function startPrivateRedis(
-  opts: { port?: number } = {},
+  opts: { port?: number; supervision?: SupervisionOptions } = {},
 ): Promise<PrivateRedis | null> {
   const dir = await Deno.makeTempDir({ prefix: 'pam-redis-' })
   try {
     for (let attempt = 1;; attempt++) {
       const port = opts.port ?? await freePort()
-      const child = spawnRedisServer(port, dir)
-      if (!child) {
-        await Deno.remove(dir, { recursive: true })
-        return null
+      let child
+      try {
+        child = await startRedisServer(port, dir)
+      } catch (err) {
+        if (err instanceof Deno.errors.NotFound) {
+          await Deno.remove(dir, { recursive: true })
+          return null
+        }
+        // Another process may have taken the port between freePort() and the start.
+        if (opts.port !== undefined || attempt >= 3) throw err
+        continue
       }
-      const url = `redis://127.0.0.1:${port}`
-      const failure = await waitForPing(url, child)
-      if (!failure) return privateRedisHandle(url, child, dir)
-      // Another process may have taken the port between freePort() and the start.
-      if (opts.port !== undefined || attempt >= 3) {
-        throw new Error(
-          `redis-server did not start on port ${port}: ${failure}\n${await logTail(dir)}`.trim(),
-        )
-      }
+      const server = supervise(child, {
+        name: 'redis-server',
+        restart: () => startRedisServer(port, dir),
+        stopSignal: 'SIGTERM', // no persistence configured: exits at once, nothing saved
+        ...opts.supervision,
+      })
+      return privateRedisHandle(`redis://127.0.0.1:${port}`, server, dir)
     }
   } catch (err) {
     await Deno.remove(dir, { recursive: true }).catch(() => {})
@@ -385,7 +401,9 @@ export async function startPrivateRedis(
   }
 }
 
-function spawnRedisServer(port: number, dir: string): Deno.ChildProcess | null {
+/** redis-server on `port`, once it answers PING; throws Deno.errors.NotFound when not installed. */
+async function startRedisServer(port: number, dir: string): Promise<Deno.ChildProcess> {
+  assertPortFree(port, SERVICE)
   const args = [
     '--port',
     String(port),
@@ -404,13 +422,20 @@ function spawnRedisServer(port: number, dir: string): Deno.ChildProcess | null {
     '--daemonize',
     'no',
   ]
-  try {
-    return new Deno.Command('redis-server', { args, stdin: 'null', stdout: 'null', stderr: 'null' })
-      .spawn()
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null
-    throw err
+  const child = new Deno.Command('redis-server', {
+    args,
+    stdin: 'null',
+    stdout: 'null',
+    stderr: 'null',
+  })
+    .spawn()
+  const failure = await waitForPing(`redis://127.0.0.1:${port}`, child)
+  if (failure) {
+    throw new Error(
+      `redis-server did not start on port ${port}: ${failure}\n${await logTail(dir)}`.trim(),
+    )
   }
+  return child
 }
 
 /** Undefined once the server answers PING; else why not (it exited, or 10 s passed). */
@@ -433,15 +458,17 @@ async function waitForPing(url: string, child: Deno.ChildProcess): Promise<strin
   } finally {
     await probe.close()
   }
-  killQuietly(child, 'SIGKILL')
+  try {
+    child.kill('SIGKILL')
+  } catch { /* already exited */ }
   await child.status
   return `no answer to PING within 10 s (${lastError})`
 }
 
-function privateRedisHandle(url: string, child: Deno.ChildProcess, dir: string): PrivateRedis {
-  // If the process ends without stop() (an uncaught error), do not leave the server behind.
+function privateRedisHandle(url: string, server: Supervised, dir: string): PrivateRedis {
+  // If the process ends without stop() (an uncaught error), do not leave the folder behind
+  // (the supervisor stops the server).
   const onUnload = () => {
-    killQuietly(child, 'SIGKILL')
     try {
       Deno.removeSync(dir, { recursive: true })
     } catch { /* best effort */ }
@@ -450,19 +477,10 @@ function privateRedisHandle(url: string, child: Deno.ChildProcess, dir: string):
   let stopping: Promise<void> | undefined
   const stop = async () => {
     globalThis.removeEventListener('unload', onUnload)
-    killQuietly(child, 'SIGTERM') // no persistence configured: exits at once, nothing saved
-    const force = setTimeout(() => killQuietly(child, 'SIGKILL'), 3000)
-    await child.status
-    clearTimeout(force)
+    await server.stop()
     await Deno.remove(dir, { recursive: true }).catch(() => {})
   }
-  return { url, stop: () => (stopping ??= stop()) }
-}
-
-function killQuietly(child: Deno.ChildProcess, signal: Deno.Signal): void {
-  try {
-    child.kill(signal)
-  } catch { /* already exited */ }
+  return { url, lost: server.lost, stop: () => (stopping ??= stop()) }
 }
 
 async function logTail(dir: string): Promise<string> {

@@ -43,8 +43,12 @@ export interface Stack {
   /** How the functions cache: through the Upstash REST bridge on Redis, or in-process. */
   cache: { backend: 'upstash' | 'memory'; redis?: string; restUrl?: string }
   functions: string[]
+  /** Resolves with the reason if a server the stack started (Postgres, Redis) is gone for good. */
+  lost: Promise<string>
   stop(): Promise<void>
 }
+
+const never = new Promise<string>(() => {})
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const hostname = opts.hostname ?? '127.0.0.1'
@@ -97,6 +101,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         ? { backend: 'upstash', redis: cache.redisUrl, restUrl: cache.restUrl }
         : { backend: 'memory' },
       functions: [...functions.keys()],
+      lost: Promise.race([pg?.lost ?? never, cache?.lost ?? never]),
       async stop() {
         await server.shutdown()
         await cache?.stop()
@@ -113,7 +118,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
 /** Redis behind the Upstash REST bridge, on its own port; null when there is no Redis. */
 async function startCache(redisUrl?: string) {
-  const redis = redisUrl ? { url: redisUrl, stop: () => Promise.resolve() } : await startPrivateRedis()
+  const redis = redisUrl ? { url: redisUrl, lost: never, stop: () => Promise.resolve() } : await startPrivateRedis()
   if (!redis) return null
   const token = crypto.randomUUID()
   const bridge = createRedisBridge({ redisUrl: redis.url, token })
@@ -122,6 +127,7 @@ async function startCache(redisUrl?: string) {
     redisUrl: redis.url,
     restUrl: `http://127.0.0.1:${server.addr.port}`,
     token,
+    lost: redis.lost,
     async stop() {
       await server.shutdown()
       await bridge.close()
