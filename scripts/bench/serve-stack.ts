@@ -30,8 +30,8 @@ if (env('BENCH_CACHE') === 'upstash' && stack.cache.backend !== 'upstash') {
 
 const proxies: Record<string, { port: number; stats: number; child: Deno.ChildProcess }> = {}
 async function delayProxy(target: string) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ['run', '-A', new URL('./delay-proxy.ts', import.meta.url).pathname, target, delayMs!],
+  const child = new Deno.Command('node', {
+    args: [new URL('./delay-proxy.mjs', import.meta.url).pathname, target, delayMs!],
     stdout: 'piped',
     stderr: 'inherit',
   }).spawn()

@@ -10,15 +10,14 @@
 // this version"), and PAM needs atomic multi-statement writes (CSV imports,
 // an expense with its budget alert). `transaction()` adds that.
 //
-// Round trips. The preamble (begin, then claims, role, statement timeout and
-// the session check in one parameterless statement) is pipelined with the
-// first statement, so a one-statement read answers after two round trips:
-// the preamble plus the statement's parse and describe, then its execution.
-// (postgres.js describes a parameterised statement before binding it, and
-// the transaction pooler allows no prepared statements to skip that.) Such a
-// read runs in a read-only transaction whose commit is not waited for:
-// nothing the answer depends on can change with it. Writes go through
-// `transaction()`, which answers only once committed.
+// Round trips. A read (`query`, `queryRaw`) is one message and one round
+// trip: begin read only; the claims, role, statement timeout and session
+// check in one statement (the preamble); the statement, its values written as
+// literals (see sql-literal.ts: the transaction pooler allows no prepared
+// statements, and postgres.js would otherwise describe each parameterised
+// statement first, a round trip of its own); commit. A write
+// (`transaction()`) sends begin and the preamble as one message pipelined
+// with its first statement, keeps real parameters, and answers once committed.
 //
 // Failure. At most `poolMax` transactions per isolate; a request waits for a
 // slot at most `acquireTimeoutMs`, gives up when its client has gone, and
@@ -29,6 +28,7 @@
 import postgres from 'postgres'
 import { ApiError, unavailable } from './errors.ts'
 import { log } from './logger.ts'
+import { inlineParams, literal } from './sql-literal.ts'
 
 export type Sql = postgres.Sql
 export type Tx = postgres.Sql
@@ -77,30 +77,21 @@ export class Database {
     })
   }
 
-  /** Runs `fn` with a reserved connection, within the admission and deadline rules above.
-   * `fn` may return `after`, work that must finish on the same connection before it goes
-   * back to the pool (a read's commit) but that the answer need not wait for. */
-  async withConnection<T>(
-    fn: (conn: postgres.ReservedSql) => Promise<{ value: T; after?: Promise<unknown> }>,
-    signal?: AbortSignal,
-  ): Promise<T> {
+  /** Runs `fn` with a reserved connection, within the admission and deadline rules above. */
+  async withConnection<T>(fn: (conn: postgres.ReservedSql) => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (Date.now() < this.downUntil) throw unavailable('database')
     await this.acquire(signal)
     let settled = false
     const work = (async () => {
-      const conn = await this.sql.reserve()
-      let after: Promise<unknown> | undefined
       try {
-        const out = await fn(conn)
-        after = out.after
-        return out.value
-      } finally {
-        const release = () => {
+        const conn = await this.sql.reserve()
+        try {
+          return await fn(conn)
+        } finally {
           conn.release()
-          this.release()
         }
-        if (after) after.then(release, release)
-        else release()
+      } finally {
+        this.release()
       }
     })()
       .then((v) => (this.succeeded(), v), (e) => Promise.reject(this.failed(e)))
@@ -202,12 +193,6 @@ export async function closePools(): Promise<void> {
 /** The client's connection went away while this request waited: nothing to answer. */
 const clientGone = () => new ApiError(499 as never, 'client_closed_request', 'the client went away')
 
-/** A SQL string literal in the E'' form, which means the same whatever standard_conforming_strings says. */
-export function literal(text: string): string {
-  if (text.includes('\0')) throw new Error('a SQL literal cannot hold NUL')
-  return `E'${text.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`
-}
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /** Sessions seen alive by the database, per isolate (see freshSession). */
@@ -241,19 +226,17 @@ export function postgresClient(db: Database, claims: Claims | null, signal?: Abo
       UUID.test(claims.session_id) && typeof claims.sub === 'string' && UUID.test(claims.sub)
     ? claims.session_id
     : undefined
-  // Claims come from a verified token; they are inlined (not a parameter) so
-  // the statement needs no describe round trip and pipelines with begin.
+  // Claims come from a verified token; they are written as a literal so the
+  // statement needs no describe round trip and goes in one message with begin.
   const preamble = `select set_config('request.jwt.claims', ${literal(JSON.stringify(claims ?? { role: 'anon' }))}, true),` +
     ` set_config('role', '${role}', true),` +
     ` set_config('statement_timeout', '${db.opts.statementTimeoutMs}', true)` +
     (sessionId ? `, pam.require_session('${sessionId}', '${claims!.sub}')` : '')
 
-  /** begin + preamble, pipelined with whatever runs next on `conn`. */
-  const open = (conn: postgres.ReservedSql, readOnly: boolean) => {
-    const begin = (readOnly ? conn`begin read only` : conn`begin`).execute()
-    const pre = conn.unsafe(preamble).execute()
-    // Errors surface through the statements that follow; keep these quiet.
-    begin.catch(() => {})
+  /** begin + preamble as one message, pipelined with whatever runs next on `conn`. */
+  const open = (conn: postgres.ReservedSql) => {
+    const pre = conn.unsafe(`begin;\n${preamble}`).execute()
+    // Its error surfaces through the statements that follow; keep it quiet here.
     pre.catch(() => {})
     return pre
   }
@@ -268,27 +251,31 @@ export function postgresClient(db: Database, claims: Claims | null, signal?: Abo
   }
   const confirmed = () => sessionId && confirmSession(sessionId)
 
-  const read = <T>(statement: (conn: postgres.ReservedSql) => postgres.PendingQuery<postgres.Row[]>) =>
+  // A read is one message and one round trip: begin read only, the preamble,
+  // the statement with its values as literals (sql-literal.ts), commit. Read
+  // only, so a statement that writes fails loudly; writes use transaction().
+  const read = <T>(text: string, params: readonly unknown[]) =>
     db.withConnection(async (conn) => {
-      // Read-only, so a statement that writes fails loudly instead of being
-      // acknowledged before its commit.
-      const pre = open(conn, true)
-      let rows: T[]
+      const message = `begin read only;\n${preamble};\n${inlineParams(text, params)};\ncommit`
+      let results: unknown
       try {
-        rows = await statement(conn) as unknown as T[]
+        results = await conn.unsafe(message)
       } catch (err) {
-        await conn`rollback`.catch(() => {})
-        throw await firstError(pre, err)
+        // The error left the transaction aborted: end it before the connection is reused.
+        await conn.unsafe('rollback').catch(() => {})
+        throw err
+      }
+      // postgres.js gives one row list per statement that returns rows: the preamble's and ours.
+      if (!Array.isArray(results) || results.length !== 3) {
+        throw new Error('query() and queryRaw() run exactly one statement that returns rows')
       }
       confirmed()
-      // A read's answer does not wait for its commit; the connection goes
-      // back to the pool once the commit is through.
-      return { value: rows, after: conn`commit`.execute() }
+      return results[2] as T[]
     }, signal)
 
   const transaction = <T>(fn: (tx: Tx) => Promise<T>): Promise<T> =>
     db.withConnection(async (conn) => {
-      const pre = open(conn, false)
+      const pre = open(conn)
       let result: T
       try {
         result = await fn(conn as unknown as Tx)
@@ -299,20 +286,30 @@ export function postgresClient(db: Database, claims: Claims | null, signal?: Abo
         throw await firstError(pre, err)
       }
       confirmed()
-      return { value: result }
+      return result
     }, signal)
 
   return {
-    query: (strings, ...values) => read((conn) => conn(strings, ...(values as never[]))),
-    queryRaw: (text, params = []) => read((conn) => conn.unsafe(text, params as never[])),
+    query: (strings, ...values) => read(templateText(strings, values), values),
+    queryRaw: (text, params = []) => read(text, params),
     transaction,
   }
 }
 
+/** A tagged template's text with $1…$n for its values (plain values only: no postgres.js fragments). */
+function templateText(strings: TemplateStringsArray, values: unknown[]): string {
+  for (const v of values) {
+    if (v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date) && !(v instanceof Uint8Array) &&
+      Object.getPrototypeOf(v) !== Object.prototype) {
+      throw new Error('query`…` takes plain values; use transaction() for postgres.js fragments')
+    }
+  }
+  return strings.reduce((text, s, i) => `${text}$${i}${s}`)
+}
+
 /** Bypasses RLS. Only for jobs and admin paths; every use must say why. */
 export function postgresAdminClient(db: Database): PostgresApi {
-  const run = <T>(fn: (conn: postgres.ReservedSql) => Promise<T>) =>
-    db.withConnection(async (conn) => ({ value: await fn(conn) }))
+  const run = <T>(fn: (conn: postgres.ReservedSql) => Promise<T>) => db.withConnection(fn)
   return {
     query: (strings, ...values) => run((conn) => conn(strings, ...(values as never[])) as never),
     queryRaw: (text, params = []) => run((conn) => conn.unsafe(text, params as never[]) as never),

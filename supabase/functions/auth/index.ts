@@ -9,6 +9,7 @@ import { ApiError, badRequest, notFound } from '../_shared/errors.ts'
 import { authRequest, type AuthSession, type AuthUser } from '../_shared/supabase-auth.ts'
 import { CACHE_POLICIES, invalidateUser } from '../_shared/cache.ts'
 import { clientIp, rateLimited, rateLimitHeaders } from '../_shared/ratelimit.ts'
+import { isTimeZone } from '../_shared/timezone.ts'
 
 const Email = z.string().trim().toLowerCase().email().max(254).openapi({ example: 'traveller@example.com' })
 // bcrypt only reads 72 bytes; Supabase Auth rejects longer passwords too. The
@@ -19,15 +20,6 @@ const Password = z.string().min(1).max(72).refine((p) => !p.includes('\0'), 'mus
 const RefreshToken = z.string().regex(/^[A-Za-z0-9_-]{1,512}$/, 'not a refresh token')
 const FullName = z.string().trim().min(1).max(200)
 const Region = z.string().trim().min(1).max(100).openapi({ example: 'AU-QLD' })
-
-const isTimeZone = (tz: string) => {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: tz })
-    return true
-  } catch {
-    return false
-  }
-}
 
 const Preferences = z.object({
   currency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as AUD').optional(),

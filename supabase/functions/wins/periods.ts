@@ -26,26 +26,7 @@ export const calendarDate = () =>
     .refine((s) => !isCalendarDate(s) || (s >= MIN_DATE && s <= MAX_DATE), `must be between ${MIN_DATE} and ${MAX_DATE}`)
     .openapi({ type: 'string', format: 'date', example: '2026-03-31' })
 
-export function isTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: tz })
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** The calendar day `now` falls on in `timeZone` (an unknown zone counts as UTC). */
-export function localDate(now: Date, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone: isTimeZone(timeZone) ? timeZone : 'UTC',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-  }).formatToParts(now)
-  const get = (t: string) => parts.find((p) => p.type === t)!.value
-  return `${get('year')}-${get('month')}-${get('day')}`
-}
+export { isTimeZone, localDate } from '../_shared/timezone.ts'
 
 const toDate = (s: string) => new Date(`${s}T00:00:00Z`)
 const fmt = (d: Date) => d.toISOString().slice(0, 10)

@@ -1,0 +1,101 @@
+// SQL literals, for sending a whole read transaction in one message.
+//
+// The transaction pooler allows no prepared statements, and postgres.js then
+// describes every parameterised statement before binding it: one extra round
+// trip per statement. A read instead goes as one simple-protocol message
+// (begin; claims and role; the statement; commit) with its values written as
+// literals here, the way libpq's PQescapeLiteral and pgx's simple protocol do:
+// strings in the E'' form (backslashes and quotes doubled), which means the
+// same whatever standard_conforming_strings says; numbers, dates, arrays and
+// JSON as quoted text the server converts as it would a parameter of unknown
+// type. Writes keep real parameters (see db.ts).
+import { ApiError } from './errors.ts'
+
+/** A string as a SQL literal. NUL cannot be stored in Postgres text. */
+export function literal(text: string): string {
+  if (text.includes('\0')) throw new ApiError(400, 'invalid_value', 'text cannot contain NUL characters')
+  return `E'${text.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`
+}
+
+/** An array as the text of a Postgres array literal: {"a","b",NULL,{"c"}}. */
+function arrayText(values: unknown[]): string {
+  return `{${
+    values.map((v) => {
+      if (v === null || v === undefined) return 'NULL'
+      if (Array.isArray(v)) return arrayText(v)
+      return `"${scalarText(v).replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`
+    }).join(',')
+  }}`
+}
+
+function scalarText(value: unknown): string {
+  if (typeof value === 'string') return value
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new ApiError(400, 'invalid_value', 'a number is not finite')
+    return String(value)
+  }
+  if (typeof value === 'bigint' || typeof value === 'boolean') return String(value)
+  if (value instanceof Date) return value.toISOString()
+  return JSON.stringify(value)
+}
+
+/** Any value as a SQL literal (NULL, true/false, or quoted text). */
+export function literalOf(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL'
+  if (typeof value === 'boolean') return value ? 'true' : 'false'
+  if (value instanceof Uint8Array) {
+    return `'\\x${Array.from(value, (b) => b.toString(16).padStart(2, '0')).join('')}'::bytea`
+  }
+  if (Array.isArray(value)) return literal(arrayText(value))
+  return literal(scalarText(value))
+}
+
+/** `text` with its $1…$n placeholders replaced by the literals of `params`. Placeholders
+ * inside quoted strings, quoted identifiers, dollar quotes and comments are left alone. */
+export function inlineParams(text: string, params: readonly unknown[]): string {
+  let out = ''
+  let i = 0
+  const n = text.length
+  while (i < n) {
+    const ch = text[i]
+    const next = text[i + 1]
+    let end = i + 1
+    if (ch === "'") {
+      // A string; E'' strings may escape a quote with a backslash.
+      const escapes = i > 0 && /[eE]/.test(text[i - 1]) && !/[A-Za-z0-9_]/.test(text[i - 2] ?? ' ')
+      while (end < n) {
+        if (escapes && text[end] === '\\') end += 2
+        else if (text[end] === "'" && text[end + 1] === "'") end += 2
+        else if (text[end] === "'") break
+        else end++
+      }
+      end++
+    } else if (ch === '"') {
+      end = closing(text, '"', i + 1)
+    } else if (ch === '-' && next === '-') {
+      end = closing(text, '\n', i)
+    } else if (ch === '/' && next === '*') {
+      end = closing(text, '*/', i + 2)
+    } else if (ch === '$' && /[0-9]/.test(next ?? '')) {
+      let j = i + 1
+      while (j < n && /[0-9]/.test(text[j])) j++
+      const index = Number(text.slice(i + 1, j))
+      if (index < 1 || index > params.length) throw new Error(`no value for $${index}`)
+      out += literalOf(params[index - 1])
+      i = j
+      continue
+    } else if (ch === '$') {
+      const tag = /^\$[A-Za-z_][A-Za-z0-9_]*\$|^\$\$/.exec(text.slice(i))?.[0]
+      if (tag) end = closing(text, tag, i + tag.length)
+    }
+    out += text.slice(i, end)
+    i = end
+  }
+  return out
+}
+
+/** Just past the first `token` at or after `from`, or the end of `text`. */
+function closing(text: string, token: string, from: number): number {
+  const at = text.indexOf(token, from)
+  return at < 0 ? text.length : at + token.length
+}
