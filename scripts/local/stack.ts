@@ -10,7 +10,6 @@ import { createGateway } from './gateway.ts'
 import { type LocalKeys, loadOrCreateLocalKeys } from './keys.ts'
 import { prepareDatabase } from './database.ts'
 import { startPrivateRedis } from './redis.ts'
-import { createRedisBridge } from './redis-bridge.ts'
 import { freePort, type RunningPostgres, startEmbeddedPostgres } from './postgres.ts'
 import { closePools } from '../../supabase/functions/_shared/db.ts'
 import { log } from '../../supabase/functions/_shared/logger.ts'
@@ -121,16 +120,22 @@ async function startCache(redisUrl?: string) {
   const redis = redisUrl ? { url: redisUrl, lost: never, stop: () => Promise.resolve() } : await startPrivateRedis()
   if (!redis) return null
   const token = crypto.randomUUID()
-  const bridge = createRedisBridge({ redisUrl: redis.url, token })
-  const server = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, bridge.handler)
+  // In a worker thread, as Upstash is off the functions' event loop in production.
+  const worker = new Worker(new URL('./redis-bridge-worker.ts', import.meta.url), { type: 'module' })
+  const reply = <T>() => new Promise<T>((resolve) => (worker.onmessage = (e) => resolve(e.data)))
+  const started = reply<{ port: number }>()
+  worker.postMessage({ redisUrl: redis.url, token })
+  const { port } = await started
   return {
     redisUrl: redis.url,
-    restUrl: `http://127.0.0.1:${server.addr.port}`,
+    restUrl: `http://127.0.0.1:${port}`,
     token,
     lost: redis.lost,
     async stop() {
-      await server.shutdown()
-      await bridge.close()
+      const stopped = reply()
+      worker.postMessage('stop')
+      await stopped
+      worker.terminate()
       await redis.stop()
     },
   }

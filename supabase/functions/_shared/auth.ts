@@ -155,7 +155,7 @@ function checkApiKey(given: string | undefined, mode: 'publishable' | 'secret') 
 export function requireAuth(mode: AuthMode) {
   return createMiddleware<{ Variables: AuthVariables & { config: Config } }>(async (c, next) => {
     if (mode === 'user') {
-      const claims = await verifyUserToken(c.req.header('authorization'), c.var.config)
+      const claims = await verifyUserToken(c.req.header('authorization'), c.get('config'))
       c.set('claims', claims)
       c.set('userId', claims.sub)
     } else if (mode !== 'none') {
