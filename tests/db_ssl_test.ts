@@ -15,10 +15,10 @@ import { createApp } from '../supabase/functions/_shared/http.ts'
 import { parseConfig } from '../supabase/functions/_shared/config.ts'
 import { assert, assertEquals, assertMatch } from './_support/assert.ts'
 
-// The tests marked with this need the _shared/db.ts change proposed with this
-// file (a failed connection is a 503, a TLS handshake Deno 2.1 can complete,
-// and a `ca` option). Until it lands they fail, so they are skipped; set this
-// to false with that change.
+// The steps marked with this need the change proposed with this file to
+// _shared/db.ts (a failed connection is a 503, a TLS handshake Deno 2.1 can
+// complete, a `ca` option) and to config.ts and http.ts (PAM_DB_CA_CERT). They
+// fail until it lands, so they are skipped: set this to false with that change.
 const needsDbFix = true
 
 const quiet = { onnotice: () => {} }
@@ -65,24 +65,30 @@ Deno.test('db over TLS: the server enforces it, sslmode is honoured, failures ar
       }
     })
 
+    /** A function's app whose one route reads from the database as anon. */
+    const functionApp = (sslmode: string, env: Record<string, string> = {}) => {
+      const app = createApp(
+        'ssl',
+        parseConfig({
+          SUPABASE_URL: 'http://127.0.0.1:9',
+          SUPABASE_DB_URL: url(sslmode),
+          PAM_DB_ACQUIRE_TIMEOUT_MS: '5000',
+          PAM_LOG_LEVEL: 'error',
+          PAM_LOCAL_STACK: 'true',
+          ...env,
+        }),
+      )
+      app.get('/', async (c) => c.json(await c.var.postgres.query`select 1 as one`))
+      return app
+    }
+
     await t.step({
       name: 'a refused connection is a prompt 503 database_unavailable from a function',
       ignore: needsDbFix,
       fn: async () => {
         for (const sslmode of ['disable', 'verify-full']) {
-          const app = createApp(
-            'ssl',
-            parseConfig({
-              SUPABASE_URL: 'http://127.0.0.1:9',
-              SUPABASE_DB_URL: url(sslmode),
-              PAM_DB_ACQUIRE_TIMEOUT_MS: '5000',
-              PAM_LOG_LEVEL: 'error',
-              PAM_LOCAL_STACK: 'true',
-            }),
-          )
-          app.get('/', async (c) => c.json(await c.var.postgres.query`select 1 as one`))
           const started = performance.now()
-          const res = await app.fetch(new Request('http://local/ssl'))
+          const res = await functionApp(sslmode).fetch(new Request('http://local/ssl'))
           const ms = performance.now() - started
           assertEquals(res.status, 503, `sslmode=${sslmode}`)
           assertEquals((await res.json()).error.code, 'database_unavailable')
@@ -96,12 +102,15 @@ Deno.test('db over TLS: the server enforces it, sslmode is honoured, failures ar
     })
 
     await t.step({
-      name: 'sslmode=verify-full with the CA given to db.ts: RLS over TLS',
+      name: 'sslmode=verify-full with the CA: through db.ts (RLS over TLS) and PAM_DB_CA_CERT',
       ignore: needsDbFix,
       fn: async () => {
         // A variable, so this compiles before DbOptions has `ca`.
         const opts: DbOptions & { ca: string } = { ...dbOptions('verify-full'), ca: caPem }
         await assertRlsOverTls(database(opts))
+        const res = await functionApp('verify-full', { PAM_DB_CA_CERT: caPem })
+          .fetch(new Request('http://local/ssl'))
+        assertEquals([res.status, await res.json()], [200, [{ one: 1 }]])
       },
     })
   } finally {
@@ -164,6 +173,7 @@ async function enforceTls(dir: string, serverUrl: string, certPem: string, keyPe
   }
   const sql = postgres(serverUrl, { max: 1, ...quiet })
   await sql.unsafe(`
+    create role anon nologin;
     create role authenticated nologin;
     -- pg_stat_ssl shows a session's TLS to roles that may read its statistics
     grant pg_read_all_stats to authenticated;
