@@ -15,12 +15,6 @@ import { createApp } from '../supabase/functions/_shared/http.ts'
 import { parseConfig } from '../supabase/functions/_shared/config.ts'
 import { assert, assertEquals, assertMatch } from './_support/assert.ts'
 
-// The steps marked with this need the change proposed with this file to
-// _shared/db.ts (a failed connection is a 503, a TLS handshake Deno 2.1 can
-// complete, a `ca` option) and to config.ts and http.ts (PAM_DB_CA_CERT). They
-// fail until it lands, so they are skipped: set this to false with that change.
-const needsDbFix = true
-
 const quiet = { onnotice: () => {} }
 
 Deno.test('db over TLS: the server enforces it, sslmode is honoured, failures are 503', async (t) => {
@@ -84,7 +78,6 @@ Deno.test('db over TLS: the server enforces it, sslmode is honoured, failures ar
 
     await t.step({
       name: 'a refused connection is a prompt 503 database_unavailable from a function',
-      ignore: needsDbFix,
       fn: async () => {
         for (const sslmode of ['disable', 'verify-full']) {
           const started = performance.now()
@@ -103,10 +96,8 @@ Deno.test('db over TLS: the server enforces it, sslmode is honoured, failures ar
 
     await t.step({
       name: 'sslmode=verify-full with the CA: through db.ts (RLS over TLS) and PAM_DB_CA_CERT',
-      ignore: needsDbFix,
       fn: async () => {
-        // A variable, so this compiles before DbOptions has `ca`.
-        const opts: DbOptions & { ca: string } = { ...dbOptions('verify-full'), ca: caPem }
+        const opts: DbOptions = { ...dbOptions('verify-full'), ca: caPem }
         await assertRlsOverTls(database(opts))
         const res = await functionApp('verify-full', { PAM_DB_CA_CERT: caPem })
           .fetch(new Request('http://local/ssl'))

@@ -14,6 +14,8 @@ const schema = z.object({
   PAM_DB_POOL_MAX: z.coerce.number().int().min(1).max(50).default(4),
   PAM_DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
   PAM_DB_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(2000),
+  // The database server's CA (PEM): needed for TLS on the hosted Edge Runtime (Deno 2.1).
+  PAM_DB_CA_CERT: z.string().includes('-----BEGIN CERTIFICATE-----').optional(),
   PAM_JWT_ISSUER: z.string().url().optional(),
   PAM_SESSION_CHECK_WINDOW_S: z.coerce.number().int().min(0).max(3600).default(60),
   PAM_CLIENT_IP_HEADER: z.string().regex(/^[a-z0-9-]{1,64}$/i).default('cf-connecting-ip'),
@@ -69,6 +71,8 @@ export interface Config {
   dbPoolMax: number
   dbStatementTimeoutMs: number
   dbAcquireTimeoutMs: number
+  /** PEM of the CA that signed the database server's certificate. */
+  dbCaCert?: string
   /** Expected `iss` of user tokens: the project's Auth URL. */
   jwtIssuer: string
   /** How long a session confirmed alive by the database is trusted for answers that need no database. */
@@ -112,6 +116,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     dbPoolMax: e.PAM_DB_POOL_MAX,
     dbStatementTimeoutMs: e.PAM_DB_STATEMENT_TIMEOUT_MS,
     dbAcquireTimeoutMs: e.PAM_DB_ACQUIRE_TIMEOUT_MS,
+    dbCaCert: e.PAM_DB_CA_CERT,
     jwtIssuer: e.PAM_JWT_ISSUER ?? `${e.SUPABASE_URL.replace(/\/+$/, '')}/auth/v1`,
     sessionCheckWindowMs: e.PAM_SESSION_CHECK_WINDOW_S * 1000,
     clientIpHeader: e.PAM_CLIENT_IP_HEADER.toLowerCase(),

@@ -25,6 +25,9 @@
 // same plus a margin here for a server that stopped answering). While the
 // database is unreachable, requests get a 503 at once for a short, growing
 // pause instead of queueing behind connection attempts.
+import net from 'node:net'
+import tls from 'node:tls'
+import { Buffer } from 'node:buffer'
 import postgres from 'postgres'
 import { ApiError, unavailable } from './errors.ts'
 import { log } from './logger.ts'
@@ -56,6 +59,10 @@ export interface DbOptions {
   statementTimeoutMs: number
   /** How long a request may wait for a free connection. */
   acquireTimeoutMs: number
+  /** PEM of the CA that signed the server's certificate (Supabase: Database settings, SSL
+   * Configuration). With it the certificate is verified whatever the sslmode, as libpq does
+   * with sslrootcert; Deno 2.1 (the hosted Edge Runtime) always verifies, so TLS needs it there. */
+  ca?: string
 }
 
 /** One pool per connection string per isolate, opened lazily. */
@@ -67,13 +74,23 @@ export class Database {
   private pause = 0
 
   constructor(readonly opts: DbOptions) {
+    const connectTimeout = Math.max(1, Math.ceil(opts.acquireTimeoutMs / 1000))
+    const sslmode = new URL(opts.url).searchParams.get('sslmode')
+    const ownTls = sslmode && sslmode !== 'disable'
+      ? {
+        ssl: false, // negotiated by connectTls instead
+        socket: ({ host, port }: { host: string[]; port: number[] }) =>
+          connectTls(host[0], port[0], sslmode, opts.ca, connectTimeout * 1000),
+      }
+      : {}
     this.sql = postgres(opts.url, {
       max: opts.poolMax,
       prepare: false, // the transaction pooler (Supavisor) has no prepared statements
-      connect_timeout: Math.max(1, Math.ceil(opts.acquireTimeoutMs / 1000)),
+      connect_timeout: connectTimeout,
       idle_timeout: 30,
       onnotice: () => {},
       connection: { application_name: 'pam' },
+      ...ownTls, // `socket` is a documented postgres.js option its types lack
     })
   }
 
@@ -84,7 +101,7 @@ export class Database {
     let settled = false
     const work = (async () => {
       try {
-        const conn = await this.sql.reserve()
+        const conn = await this.sql.reserve().catch((e) => Promise.reject(cannotConnect(e)))
         try {
           return await fn(conn)
         } finally {
@@ -173,6 +190,65 @@ export class Database {
   async end(): Promise<void> {
     await this.sql.end({ timeout: 1 })
   }
+}
+
+/** Opening a connection failed (refused, TLS, pg_hba, password, timeout): to the caller the
+ * database is unavailable, whatever the driver's error. */
+function cannotConnect(err: unknown): ApiError {
+  const e = err as PgError
+  log('warn', 'database unavailable', { code: e?.code ?? e?.errno, error: e?.message })
+  return unavailable('database')
+}
+
+const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 4, 210, 22, 47])
+
+/** A TCP connection upgraded to TLS the way Postgres asks (SSLRequest, then 'S'), for
+ * postgres.js to use as its socket. postgres.js upgrades one tick after the 'S': on Deno 2.1
+ * the socket's next read has claimed the stream by then, the upgrade fails silently and every
+ * connection times out. Upgrading within the 'data' event works on Deno 2.1 and 2.9. */
+function connectTls(
+  host: string,
+  port: number,
+  sslmode: string,
+  ca: string | undefined,
+  timeoutMs: number,
+): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const raw = net.connect(port, host)
+    const fail = (err: Error) => {
+      clearTimeout(timer)
+      raw.destroy()
+      reject(err)
+    }
+    const timedOut = Object.assign(new Error('TLS connection timed out'), { code: 'CONNECT_TIMEOUT' })
+    const timer = setTimeout(() => fail(timedOut), timeoutMs)
+    raw.once('error', fail)
+    raw.once('connect', () => raw.write(SSL_REQUEST))
+    raw.once('data', (answer: Buffer) => {
+      raw.removeAllListeners()
+      // Bytes after the answer would be read as if they came over TLS (CVE-2021-23222).
+      if (answer.length !== 1) return fail(new Error('unexpected data before the TLS handshake'))
+      if (answer[0] !== 0x53) { // not 'S': this server has no TLS
+        if (sslmode !== 'prefer' && sslmode !== 'allow') return fail(new Error('the database server has no TLS'))
+        clearTimeout(timer)
+        return resolve(raw)
+      }
+      const verify = ca !== undefined || sslmode.startsWith('verify')
+      const socket = tls.connect({
+        socket: raw,
+        ca,
+        servername: net.isIP(host) ? undefined : host,
+        rejectUnauthorized: verify,
+        ...(sslmode === 'verify-full' ? {} : { checkServerIdentity: () => undefined }),
+      })
+      socket.once('error', fail)
+      socket.once('secureConnect', () => {
+        clearTimeout(timer)
+        socket.removeListener('error', fail)
+        resolve(socket)
+      })
+    })
+  })
 }
 
 const databases = new Map<string, Database>()

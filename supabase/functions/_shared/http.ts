@@ -116,6 +116,7 @@ export function createApp(name: string, config: Config, description = ''): App {
     poolMax: config.dbPoolMax,
     statementTimeoutMs: config.dbStatementTimeoutMs,
     acquireTimeoutMs: config.dbAcquireTimeoutMs,
+    ca: config.dbCaCert,
   })
   const cache = cacheFor(config)
   const rateLimiter = rateLimiterFor(config, cache)
