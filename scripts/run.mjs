@@ -4,6 +4,7 @@
 // given, passes on Ctrl-C, SIGTERM and SIGHUP, and exits with Deno's code.
 //
 //   node scripts/run.mjs run -A scripts/start.ts
+//   node scripts/run.mjs --edge check …   the same on the Edge Runtime's Deno (2.1, see scripts/edge-deno.ts)
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, statSync } from 'node:fs'
 import { constants } from 'node:os'
@@ -33,11 +34,23 @@ if (why) {
   }
 }
 
-const child = spawn(deno, process.argv.slice(2), { stdio: 'inherit' })
+let args = process.argv.slice(2)
+let binary = deno
+if (args[0] === '--edge') {
+  args = args.slice(1)
+  const arch = process.arch === 'x64' ? 'x64' : 'arm64'
+  binary = `${root}node_modules/deno-edge-${process.platform}-${arch}/deno`
+  if (!existsSync(binary)) {
+    console.error(`(no Deno of the Edge Runtime for ${process.platform}-${arch} in node_modules: skipped)`)
+    process.exit(process.env.CI ? 1 : 0)
+  }
+}
+
+const child = spawn(binary, args, { stdio: 'inherit' })
 // In a terminal, Ctrl-C reaches Deno too; passing it on again is harmless.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal))
 child.on('error', (err) => {
-  console.error(`could not run ${deno}: ${err.message}`)
+  console.error(`could not run ${binary}: ${err.message}`)
   process.exit(1)
 })
 child.on('exit', (code, signal) => process.exit(code ?? 128 + constants.signals[signal]))

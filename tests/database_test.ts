@@ -1,5 +1,6 @@
 // The local database path: the bootstrap is idempotent, and `supabase db
 // reset` (through prepareDatabase/reset) gives a clean slate with the seed.
+import './_support/shared-resources.ts'
 import postgres from 'postgres'
 import { assertEquals } from './_support/assert.ts'
 import { bootstrap, dropDatabase, ensureDatabase, prepareDatabase, reset } from '../scripts/local/database.ts'

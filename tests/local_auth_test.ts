@@ -1,5 +1,6 @@
 // The local auth service, driven for real: a throwaway Postgres database,
 // the service on a random port, and the real supabase-js client.
+import './_support/shared-resources.ts'
 import assert from 'node:assert/strict'
 import {
   createClient,

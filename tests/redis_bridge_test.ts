@@ -5,6 +5,7 @@
 // Redis: a private redis-server per test (when installed), or REDIS_URL (then
 // every key carries a random prefix, and only those keys are deleted). With
 // neither, the tests are ignored — except in CI, where they fail.
+import './_support/shared-resources.ts'
 import { Ratelimit } from '@upstash/ratelimit'
 import { Redis } from '@upstash/redis'
 import { Buffer } from 'node:buffer'

@@ -3,6 +3,7 @@
 // where they are free here; Ctrl-C reaches the whole group, as in a terminal.
 // Also the errors a new user meets first (ports in use, a port the Supabase
 // CLI keeps), and the launcher that installs what is missing.
+import './_support/shared-resources.ts'
 import postgres from 'postgres'
 import { fileURLToPath } from 'node:url'
 import { assert, assertEquals, assertMatch } from './_support/assert.ts'

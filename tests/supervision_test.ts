@@ -2,6 +2,7 @@
 // and a real private redis-server are killed with SIGKILL and must come back
 // on the same port (Postgres with its data), never after stop(); repeated
 // failures end in `lost`; a port in use is a clear error.
+import './_support/shared-resources.ts'
 import postgres from 'postgres'
 import { assert, assertEquals, assertMatch } from './_support/assert.ts'
 import { redisAvailable } from './_support/redis.ts'

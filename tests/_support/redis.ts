@@ -1,6 +1,7 @@
 // A real Redis behind the local Upstash REST bridge, for tests of the Upstash
 // code paths. A private redis-server on a free port (or REDIS_URL). Without
 // either, tests that need it are skipped locally and fail in CI.
+import './shared-resources.ts'
 import { startPrivateRedis } from '../../scripts/local/redis.ts'
 import { createRedisBridge } from '../../scripts/local/redis-bridge.ts'
 

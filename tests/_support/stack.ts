@@ -1,6 +1,7 @@
 // One local stack for the whole test run, started when the first test module
 // loads: real Postgres (the throwaway database scripts/test.ts made), the
 // Supabase CLI migrations, the auth service and the gateway on a free port.
+import './shared-resources.ts'
 import postgres from 'postgres'
 import { createClient, type SupabaseClient } from '@supabase/supabase-js'
 import { startStack } from '../../scripts/local/stack.ts'

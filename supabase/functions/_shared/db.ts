@@ -27,7 +27,6 @@
 // pause instead of queueing behind connection attempts.
 import net from 'node:net'
 import tls from 'node:tls'
-import { Buffer } from 'node:buffer'
 import postgres from 'postgres'
 import { ApiError, unavailable } from './errors.ts'
 import { log } from './logger.ts'
@@ -200,7 +199,7 @@ function cannotConnect(err: unknown): ApiError {
   return unavailable('database')
 }
 
-const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 4, 210, 22, 47])
+const SSL_REQUEST = new Uint8Array([0, 0, 0, 8, 4, 210, 22, 47])
 
 /** A TCP connection upgraded to TLS the way Postgres asks (SSLRequest, then 'S'), for
  * postgres.js to use as its socket. postgres.js upgrades one tick after the 'S': on Deno 2.1
@@ -224,7 +223,7 @@ function connectTls(
     const timer = setTimeout(() => fail(timedOut), timeoutMs)
     raw.once('error', fail)
     raw.once('connect', () => raw.write(SSL_REQUEST))
-    raw.once('data', (answer: Buffer) => {
+    raw.once('data', (answer: Uint8Array) => {
       raw.removeAllListeners()
       // Bytes after the answer would be read as if they came over TLS (CVE-2021-23222).
       if (answer.length !== 1) return fail(new Error('unexpected data before the TLS handshake'))
