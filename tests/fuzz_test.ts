@@ -5,7 +5,8 @@
 // parameter and each body field (JSON properties at any depth, CSV cells)
 // gets hostile values chosen by its type and format, and each body gets
 // hostile framing (invalid JSON, deep nesting, duplicate keys, the wrong
-// content type, a body on a GET…).
+// content type, a body on a GET…). A method the document does not list for a
+// path must be a 405 whose Allow header names the ones it does.
 //
 // Every answer must be below 500 (a 503 too: nothing is down here); a 4xx
 // must be the error envelope, as JSON; no answer may show internals
@@ -444,6 +445,8 @@ interface Variant {
   body?: { make: (ctx: Context) => Uint8Array; type: string | null }
   /** Sent over a connection of its own: fetch refuses a body on a GET. */
   rawHttp?: boolean
+  /** A method the document does not list for the path, and the ones it does. */
+  unlisted?: { method: string; allowed: string[] }
 }
 
 /** A JSON body: `make` is given the operation's usual body. */
@@ -723,8 +726,25 @@ function strayBodyVariants(op: Operation): Variant[] {
   return out
 }
 
+/** The methods the document does not list for a path (literal segments may also
+ * match a templated path: /wins/expenses/import is an {id} too): 405, naming
+ * the ones it does. */
+function unlistedMethods(api: Api, op: Operation): Variant[] {
+  const here = op.path.replace(/\{[^}]+\}/g, 'x')
+  const matches = (template: string) =>
+    new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(here)
+  const allowed = [...new Set(api.operations.filter((o) => matches(o.path)).map((o) => o.method))]
+  if (api.operations.find((o) => o.path === op.path) !== op) return [] // once per path
+  return ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].filter((m) => !allowed.includes(m)).map((
+    method,
+  ) => ({
+    what: `${method}, which the document does not list`,
+    unlisted: { method, allowed },
+  }))
+}
+
 function variantsOf(api: Api, op: Operation): Variant[] {
-  const out = parameterVariants(api, op)
+  const out = [...parameterVariants(api, op), ...unlistedMethods(api, op)]
   if (!op.body) return [...out, ...strayBodyVariants(op)]
   const schema = op.body['application/json']
   if (schema) {
@@ -826,6 +846,13 @@ async function send(
   const spec = v.body ?? usualBody(api, op)
   const body = spec?.make(ctx)
   if (spec?.type != null) headers.set('content-type', spec.type)
+  if (v.unlisted) {
+    const res = await fetch(url, {
+      method: v.unlisted.method,
+      headers: { apikey: stack.keys.publishableKey },
+    })
+    return { status: res.status, headers: res.headers, text: await res.text() }
+  }
   if (v.rawHttp) return await rawRequest(url, op.method, headers, body!)
   const res = await fetch(url, { method: op.method, headers, body: body as BodyInit | undefined })
   return { status: res.status, headers: res.headers, text: await res.text() }
@@ -985,6 +1012,15 @@ async function fuzzOperation(
     tally.statuses[res.status] = (tally.statuses[res.status] ?? 0) + 1
     const ok = res.status >= 200 && res.status < 300
     const problems = problemsOf(res)
+    if (v.unlisted) {
+      const allow = res.headers.get('allow')?.split(/,\s*/).filter((m) => m !== 'HEAD').sort()
+      if (res.status !== 405) problems.push('expected 405 for a method the document does not list')
+      else if (String(allow) !== String([...v.unlisted.allowed].sort())) {
+        problems.push(
+          `Allow: ${res.headers.get('allow')}, the document lists ${v.unlisted.allowed.join(', ')}`,
+        )
+      }
+    }
     if (v === control && (refusedBySchema(res) || (!ok && !CONTROL_REFUSED[route]))) {
       problems.push(
         'the control did not succeed: give the schema examples that pass its checks, ' +
