@@ -864,7 +864,8 @@ async function send(
 const INTERNALS: [string, RegExp][] = [
   [
     'a stack trace',
-    /\n\s+at\s|\b(?:TypeError|RangeError|SyntaxError|ReferenceError|AggregateError)\b/,
+    // A line break before "at", as is or escaped in JSON.
+    /(?:\n|\\n)\s+at\s|\b(?:TypeError|RangeError|SyntaxError|ReferenceError|AggregateError)\b/,
   ],
   [
     'a file path',
@@ -1127,7 +1128,8 @@ Deno.test('fuzz: the helpers send what the variants say', () => {
     answer(400, error('not JSON'), 'text/plain'),
     answer(400, error('duplicate key value violates unique constraint "expenses_pkey"')),
     answer(400, error('PostgresError: invalid input syntax for type uuid')),
-    answer(400, error('boom\n    at handler (file:///srv/app/index.ts:3:1)')),
+    answer(400, error('boom\n    at async Promise.all (index 0)')),
+    answer(400, error('at handler (file:///srv/app/index.ts:3:1)')),
     answer(400, error('connect ECONNREFUSED 127.0.0.1:5432')),
     answer(400, error('select id from pam.expenses where id = $1')),
     answer(400, error('invalid body (hono)')),
