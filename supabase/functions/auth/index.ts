@@ -8,6 +8,7 @@ import { type Claims, forgetSession, type PostgresApi } from '../_shared/db.ts'
 import { ApiError, badRequest, notFound } from '../_shared/errors.ts'
 import { authRequest, type AuthSession, type AuthUser } from '../_shared/supabase-auth.ts'
 import { CACHE_POLICIES, invalidateUser } from '../_shared/cache.ts'
+import { singleLineText } from '../_shared/text.ts'
 import { clientIp, rateLimited, rateLimitHeaders } from '../_shared/ratelimit.ts'
 import { isTimeZone } from '../_shared/timezone.ts'
 
@@ -18,8 +19,9 @@ const Email = z.string().trim().toLowerCase().email().max(254).openapi({ example
 const Password = z.string().min(1).max(72).refine((p) => !p.includes('\0'), 'must not contain NUL characters')
   .openapi({ example: 'a-long-passphrase', description: "at least the project's minimum_password_length (8 here)" })
 const RefreshToken = z.string().regex(/^[A-Za-z0-9_-]{1,512}$/, 'not a refresh token')
-const FullName = z.string().trim().min(1).max(200)
-const Region = z.string().trim().min(1).max(100).openapi({ example: 'AU-QLD' })
+// Text Postgres can store (no U+0000, no unpaired surrogates) and no control characters.
+const FullName = singleLineText({ max: 200 })
+const Region = singleLineText({ max: 100 }).openapi({ example: 'AU-QLD' })
 
 const Preferences = z.object({
   currency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as AUD').optional(),

@@ -1,0 +1,309 @@
+// What the passes driven by the merged OpenAPI document (tests/fuzz_test.ts,
+// tests/cross_user_test.ts) need to call any operation validly: the
+// document's operations, a valid value for any of its schemas, and, for every
+// collection that has routes below it (`/wins/expenses` for
+// `/wins/expenses/{id}`), how to create a resource there through the API.
+//
+// A new area registers its collections in `fixtures`: both passes fail,
+// naming the route, while a parameterised route has no fixture.
+import type { Json } from './assert.ts'
+import { adminSql, callFunction, functionsUrl, type TestUser, uniqueEmail } from './stack.ts'
+
+// --- the document ---
+
+/** The parts of an OpenAPI 3.0 schema the passes read. */
+export interface Schema {
+  $ref?: string
+  type?: 'string' | 'number' | 'integer' | 'boolean' | 'object' | 'array'
+  format?: string
+  enum?: unknown[]
+  example?: unknown
+  default?: unknown
+  minimum?: number
+  minLength?: number
+  properties?: Record<string, Schema>
+  required?: string[]
+  items?: Schema
+  maxItems?: number
+}
+
+export interface Parameter {
+  name: string
+  in: 'path' | 'query' | 'header' | 'cookie'
+  required?: boolean
+  schema: Schema
+}
+
+export interface Operation {
+  method: string
+  /** Templated, as in the document: `/wins/expenses/{id}`. */
+  path: string
+  parameters: Parameter[]
+  /** Schema per accepted media type, in the document's order. */
+  body?: Record<string, Schema>
+  /** Who may call it: a user's token, the publishable key, anyone. */
+  security: 'user' | 'apikey' | 'none'
+}
+
+interface Document {
+  paths: Record<string, Record<string, RawOperation>>
+  components?: { schemas?: Record<string, Schema> }
+}
+
+interface RawOperation {
+  parameters?: Parameter[]
+  requestBody?: { content?: Record<string, { schema: Schema }> }
+  security?: Record<string, unknown>[]
+}
+
+export interface Api {
+  operations: Operation[]
+  /** Follows `$ref` to the schema it names. */
+  resolve(schema: Schema): Schema
+}
+
+const METHODS = new Set(['get', 'post', 'put', 'patch', 'delete'])
+
+/** Every operation of the merged document the gateway serves. */
+export async function loadApi(): Promise<Api> {
+  const res = await fetch(`${functionsUrl}/openapi.json`)
+  if (!res.ok) throw new Error(`the merged OpenAPI document: ${res.status}`)
+  const doc = await res.json() as Document
+  const schemas = doc.components?.schemas ?? {}
+  const resolve = (schema: Schema): Schema => {
+    let s = schema
+    for (let hops = 0; s.$ref; hops++) {
+      const name = s.$ref.replace('#/components/schemas/', '')
+      if (!schemas[name] || hops > 10) throw new Error(`unresolvable $ref ${s.$ref}`)
+      s = schemas[name]
+    }
+    return s
+  }
+  const operations: Operation[] = []
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      if (!METHODS.has(method)) continue
+      const content = op.requestBody?.content
+      const schemes = (op.security ?? []).flatMap((s) => Object.keys(s))
+      operations.push({
+        method: method.toUpperCase(),
+        path,
+        parameters: (op.parameters ?? []).filter((p) => p.in === 'path' || p.in === 'query'),
+        body: content &&
+          Object.fromEntries(Object.entries(content).map(([type, c]) => [type, c.schema])),
+        security: schemes.includes('bearerAuth')
+          ? 'user'
+          : schemes.includes('apikey')
+          ? 'apikey'
+          : 'none',
+      })
+    }
+  }
+  return { operations, resolve }
+}
+
+/** `{name}` segments of a templated path. */
+export const pathParamNames = (path: string) => [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1])
+
+/** The collection a parameterised path belongs to: the path up to its first parameter. */
+export const collectionOf = (path: string) => path.split('/{')[0]
+
+/** The path with its parameters filled in (encoded), relative to /functions/v1. */
+export const fillPath = (path: string, params: PathParams) =>
+  path.replace(/\{([^}]+)\}/g, (_, name: string) => {
+    if (params[name] === undefined) throw new Error(`no value for {${name}} in ${path}`)
+    return encodeURIComponent(params[name])
+  })
+
+/** A valid value for `schema`: its example, default or first enum value, else one
+ * made from its type and format. Objects get their required properties only.
+ * Email addresses are new on every call. */
+export function validValue(api: Api, schema: Schema): unknown {
+  const s = api.resolve(schema)
+  if (s.format === 'email') return uniqueEmail('doc')
+  if (s.example !== undefined) return s.example
+  if (s.default !== undefined) return s.default
+  const choice = s.enum?.find((v) => v !== null)
+  if (choice !== undefined) return choice
+  switch (s.type) {
+    case 'boolean':
+      return true
+    case 'integer':
+    case 'number':
+      return s.minimum ?? 1
+    case 'array':
+      return []
+    case 'object':
+      return Object.fromEntries(
+        (s.required ?? []).map((k) => [k, validValue(api, s.properties![k])]),
+      )
+  }
+  if (s.format === 'date') return '2026-03-31'
+  if (s.format === 'uuid') return crypto.randomUUID()
+  if (s.format === 'uri') return 'https://example.com/doc'
+  return 'doc'.padEnd(s.minLength ?? 0, 'x')
+}
+
+/** A body that reaches the handler: the required properties, or, when none are
+ * required (a PATCH), the first property with an example, so it is not empty. */
+export function validBody(api: Api, schema: Schema): unknown {
+  const s = api.resolve(schema)
+  if (s.type !== 'object' || !s.properties) return validValue(api, s)
+  const body = validValue(api, s) as Record<string, unknown>
+  if (Object.keys(body).length === 0) {
+    const [name, prop] = Object.entries(s.properties).find(([, p]) =>
+      api.resolve(p).example !== undefined
+    ) ?? []
+    if (name) body[name] = validValue(api, prop!)
+  }
+  return body
+}
+
+/** Numbers slugs so that each is new. */
+let serial = 0
+
+/** Bodies the document's examples cannot give, by "METHOD /path". */
+export const validBodies: Record<string, (user: TestUser) => unknown> = {
+  // A slug nobody has yet: the example, "fuel", is a fixed category.
+  'POST /wins/categories': () => ({ slug: `doc-${++serial}`, label: 'Doc category' }),
+  // The credentials of an account that exists.
+  'POST /auth/login': (user) => ({ email: user.email, password: user.password }),
+}
+
+/** The JSON body `op` is called with as `user`: registered above, else built from its schema. */
+export const jsonBodyFor = (api: Api, op: Operation, user: TestUser): unknown =>
+  validBodies[`${op.method} ${op.path}`]?.(user) ?? validBody(api, op.body!['application/json'])
+
+/** The body `op` is called with as `user`, in its first media type (none without a body). */
+export function requestBodyFor(
+  api: Api,
+  op: Operation,
+  user: TestUser,
+): { type: string; text: string } | undefined {
+  const [type, schema] = Object.entries(op.body ?? {})[0] ?? []
+  if (!type) return undefined
+  return {
+    type,
+    text: type === 'application/json'
+      ? JSON.stringify(jsonBodyFor(api, op, user))
+      : String(validValue(api, schema!)),
+  }
+}
+
+// --- resources ---
+
+/** Values of the path parameters that name one resource: `{ id }`, `{ category }`. */
+export type PathParams = Record<string, string>
+
+async function create(user: TestUser, method: string, path: string, body: unknown): Promise<Json> {
+  const res = await callFunction(path, {
+    method,
+    token: user.accessToken,
+    body: JSON.stringify(body),
+  })
+  const text = await res.text()
+  if (!res.ok) throw new Error(`fixture ${method} ${path}: ${res.status} ${text.slice(0, 300)}`)
+  return JSON.parse(text)
+}
+
+/** For each collection with parameterised routes: creates a resource as `user`
+ * through the API and returns the path parameters that name it. */
+export const fixtures: Record<string, (user: TestUser) => Promise<PathParams>> = {
+  '/wins/expenses': async (user) => {
+    const { expense } = await create(user, 'POST', 'wins/expenses', {
+      amount: '64.20',
+      category: 'fuel',
+      description: 'Fixture diesel',
+      merchant: 'Fixture Roadhouse',
+      tags: ['fixture'],
+    })
+    return { id: expense.id }
+  },
+  '/wins/income': async (user) => {
+    const { income } = await create(user, 'POST', 'wins/income', {
+      amount: '250.00',
+      source: 'Fixture harvest work',
+    })
+    return { id: income.id }
+  },
+  '/wins/goals': async (user) => {
+    const { goal } = await create(user, 'POST', 'wins/goals', {
+      name: 'Fixture solar panels',
+      target_amount: '900.00',
+    })
+    await create(user, 'POST', `wins/goals/${goal.id}/contributions`, {
+      amount: '100.00',
+      note: 'fixture deposit',
+    })
+    return { id: goal.id }
+  },
+  '/wins/hustles': async (user) => {
+    const { hustle } = await create(user, 'POST', 'wins/hustles', {
+      title: 'Fixture bike repairs',
+      hours_invested: 3,
+    })
+    return { id: hustle.id }
+  },
+  '/wins/budgets': async (user) => {
+    await create(user, 'PUT', 'wins/budgets/camping', { amount: '300.00' })
+    return { category: 'camping' }
+  },
+  '/wins/categories': async (user) => {
+    const { category } = await create(user, 'POST', 'wins/categories', {
+      slug: `fixture-${++serial}`,
+      label: 'Fixture',
+    })
+    return { slug: category.slug }
+  },
+}
+
+/** The parameterised routes whose collection has no fixture, as "METHOD /path". */
+export const routesWithoutFixture = (operations: Operation[]) =>
+  operations.filter((op) => op.path.includes('{') && !fixtures[collectionOf(op.path)])
+    .map((op) => `${op.method} ${op.path} (collection ${collectionOf(op.path)})`)
+
+/** Creates the resources `path`'s parameters name, as `user`. */
+export async function paramsFor(user: TestUser, path: string): Promise<PathParams> {
+  return pathParamNames(path).length ? await fixtures[collectionOf(path)](user) : {}
+}
+
+// --- what a user owns ---
+
+/** The row count and a hash of the content of each table a user owns rows in. */
+export type Owned = Record<string, { rows: number; hash: string }>
+
+let ownership: Promise<{ table: string; column: string }[]> | undefined
+
+/** Every pam table with a column referencing auth.users, found in the catalogue
+ * (so a new area's tables are included without a list to keep up to date). */
+const ownedTables = () =>
+  ownership ??= adminSql<{ table: string; column: string }[]>`
+    select c.conrelid::regclass::text as table, a.attname as column
+    from pg_constraint c
+    join pg_attribute a on a.attrelid = c.conrelid and a.attnum = c.conkey[1]
+    where c.contype = 'f' and c.confrelid = 'auth.users'::regclass
+      and cardinality(c.conkey) = 1 and c.connamespace = 'pam'::regnamespace
+    order by 1`.then((rows) => [...rows])
+
+/** What `userId` owns now, table by table. */
+export async function ownedRows(userId: string): Promise<Owned> {
+  const tables = await ownedTables()
+  const rows = await adminSql.unsafe(
+    tables.map(({ table, column }) =>
+      `select '${table}' as table, count(*)::int as rows, coalesce(md5(string_agg(t::text, '|' order by t::text)), '') as hash
+       from ${table} t where t.${column} = $1`
+    ).join(' union all '),
+    [userId],
+  )
+  return Object.fromEntries(rows.map((r) => [r.table, { rows: r.rows, hash: r.hash }]))
+}
+
+/** The tables whose rows differ between two snapshots, for a failure message. */
+export const ownedChanges = (before: Owned, after: Owned) =>
+  Object.keys({ ...before, ...after })
+    .filter((t) => before[t]?.hash !== after[t]?.hash)
+    .map((t) =>
+      `${t}: ${before[t]?.rows ?? 0} rows → ${after[t]?.rows ?? 0} rows${
+        before[t]?.rows === after[t]?.rows ? ' (content changed)' : ''
+      }`
+    )
