@@ -16,8 +16,21 @@ Deno.test('health: liveness needs no credentials', async () => {
   assert(body.version && !Number.isNaN(Date.parse(body.timestamp)))
 })
 
-Deno.test('health: readiness reports the database round trip and unconfigured services', async () => {
+Deno.test('health: anyone learns what is down; only the secret key learns why', async () => {
   const res = await callFunction('health/ready')
+  assertEquals(res.status, 200)
+  const body = await jsonOf(res) as Json
+  assertEquals(body.status, 'ready')
+  assertEquals(body.checks.database, { status: 'up' })
+  assertEquals(body.checks.cache, { status: 'up' })
+  assertEquals(body.memory, undefined)
+  for (const check of Object.values(body.checks) as Json[]) assertEquals(Object.keys(check), ['status'])
+  const withPublishable = await jsonOf(await callFunction('health/ready', { apikey: stack.keys.publishableKey })) as Json
+  assertEquals(withPublishable.checks.database, { status: 'up' }, 'the publishable key is public: no details')
+})
+
+Deno.test('health: readiness reports the database round trip and unconfigured services', async () => {
+  const res = await callFunction('health/ready', { apikey: stack.keys.secretKey })
   assertEquals(res.status, 200)
   const body = await jsonOf(res) as Json
   assertEquals(body.status, 'ready')
@@ -57,7 +70,7 @@ Deno.test('health: configured external APIs are probed; a failing one degrades, 
       WEATHER_API_KEY: 'w-test',
       WEATHER_BASE_URL: `${base}/weather`,
     }))
-    const res = await app.fetch(new Request('http://local/health/ready'))
+    const res = await app.fetch(new Request('http://local/health/ready', { headers: { apikey: stack.keys.secretKey } }))
     assertEquals(res.status, 200)
     const body = await jsonOf(res) as Json
     assertEquals(body.status, 'degraded')
@@ -86,7 +99,12 @@ Deno.test('health: readiness is 503 naming the database when it is unreachable',
   const body = await jsonOf(res) as Json
   assertEquals(body.status, 'unavailable')
   assertEquals(body.failing, ['database'])
-  assertEquals(body.checks.database.status, 'down')
+  assertEquals(body.checks.database, { status: 'down' }, 'no host, port or error text for anyone')
+  const detailed = await jsonOf(
+    await app.fetch(new Request('http://local/health/ready', { headers: { apikey: stack.keys.secretKey } })),
+  ) as Json
+  assertEquals(detailed.checks.database.status, 'down')
+  assert(typeof detailed.checks.database.error === 'string', 'the operator gets the reason')
   const live = await app.fetch(new Request('http://local/health'))
   assertEquals(live.status, 200, 'liveness does not depend on the database')
   await live.body?.cancel()
@@ -102,7 +120,7 @@ Deno.test('health: a cache that is down degrades readiness but does not fail it'
     UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${closed}`,
     UPSTASH_REDIS_REST_TOKEN: 'token',
   }))
-  const res = await app.fetch(new Request('http://local/health/ready'))
+  const res = await app.fetch(new Request('http://local/health/ready', { headers: { apikey: stack.keys.secretKey } }))
   assertEquals(res.status, 200)
   const body = await jsonOf(res) as Json
   assertEquals(body.status, 'degraded')

@@ -137,6 +137,11 @@ function sameKey(a: string, b: string): boolean {
   return diff === 0
 }
 
+/** Whether `given` is one of the project's secret keys (never throws). */
+export function holdsSecretKey(given: string | undefined): boolean {
+  return given !== undefined && projectKeys().secret.some((k) => sameKey(k, given))
+}
+
 function checkApiKey(given: string | undefined, mode: 'publishable' | 'secret') {
   const k = projectKeys()
   // The secret key can do whatever the publishable key can.

@@ -1,5 +1,9 @@
-// health: liveness (no auth) and readiness (database, cache, external APIs, memory).
+// health: liveness (no auth) and readiness (database, cache, external APIs).
+// Anyone may ask whether the backend is ready and what is down; how and why
+// (latencies, error messages naming hosts and ports, memory) only a caller
+// holding the project's secret key is told.
 import { createApp, route, z } from '../_shared/http.ts'
+import { holdsSecretKey } from '../_shared/auth.ts'
 import type { App } from '../_shared/http.ts'
 import { type Config, getConfig } from '../_shared/config.ts'
 import type { PostgresApi } from '../_shared/db.ts'
@@ -17,8 +21,11 @@ const Ready = z.object({
   version: z.string(),
   timestamp: z.string(),
   failing: z.array(z.string()),
-  checks: z.record(z.string(), Check),
-  memory: z.object({ rss_bytes: z.number(), heap_used_bytes: z.number(), heap_total_bytes: z.number() }),
+  checks: z.record(z.string(), Check).openapi({
+    description: 'status of each check; backend, latency_ms and error only with the secret key',
+  }),
+  memory: z.object({ rss_bytes: z.number(), heap_used_bytes: z.number(), heap_total_bytes: z.number() })
+    .optional().openapi({ description: 'only with the secret key' }),
 }).openapi('Readiness')
 
 type CheckResult = z.infer<typeof Check>
@@ -48,7 +55,8 @@ const readiness = route({
   auth: 'none',
   tags: ['health'],
   summary: 'Readiness: database, cache and external APIs',
-  description: '200 when the database answers (cache or external APIs down make it "degraded"); 503 when not.',
+  description: '200 when the database answers (cache or external APIs down make it "degraded"); 503 when not. ' +
+    'With the secret key in the apikey header, also latencies, error messages and memory.',
   responses: {
     200: { description: 'Ready or degraded', content: { 'application/json': { schema: Ready } } },
     503: { description: 'The database is unreachable', content: { 'application/json': { schema: Ready } } },
@@ -138,16 +146,18 @@ export function createHealthApp(config: Config = getConfig()): App {
       checkCache(c.var.cache),
       externalResults(),
     ])
-    const checks: Record<string, CheckResult> = { database, cache, ...others }
-    const failing = Object.entries(checks).filter(([, r]) => r.status === 'down').map(([k]) => k)
-    const mem = Deno.memoryUsage()
+    const all: Record<string, CheckResult> = { database, cache, ...others }
+    const failing = Object.entries(all).filter(([, r]) => r.status === 'down').map(([k]) => k)
+    const details = holdsSecretKey(c.req.header('apikey'))
+    const checks = details ? all : Object.fromEntries(Object.entries(all).map(([k, r]) => [k, { status: r.status }]))
+    const mem = details ? Deno.memoryUsage() : undefined
     const body = {
       status: database.status !== 'up' ? 'unavailable' as const : failing.length ? 'degraded' as const : 'ready' as const,
       version: config.version,
       timestamp: new Date().toISOString(),
       failing,
       checks,
-      memory: { rss_bytes: mem.rss, heap_used_bytes: mem.heapUsed, heap_total_bytes: mem.heapTotal },
+      ...(mem && { memory: { rss_bytes: mem.rss, heap_used_bytes: mem.heapUsed, heap_total_bytes: mem.heapTotal } }),
     }
     return database.status === 'up' ? c.json(body, 200) : c.json(body, 503)
   })
