@@ -98,8 +98,13 @@ stack.lost.then((why) => {
   return stop(1)
 })
 
-const db = new URL(stack.databaseUrl)
-db.password = db.password ? '****' : ''
+/** A URL fit to print: its password masked. */
+const masked = (url: string) => {
+  const u = new URL(url)
+  if (u.password) u.password = '****'
+  return u.toString()
+}
+const db = masked(stack.databaseUrl)
 console.log(`
 PAM local stack is up.
 
@@ -112,7 +117,7 @@ PAM local stack is up.
   Database         ${db}${stack.embeddedPostgres ? '  (embedded)' : ''}
   Cache            ${
   stack.cache.backend === 'upstash'
-    ? `Redis ${stack.cache.redis} via the Upstash REST bridge at ${stack.cache.restUrl}`
+    ? `Redis ${masked(stack.cache.redis!)} via the Upstash REST bridge at ${stack.cache.restUrl}`
     : 'in-process (no REDIS_URL and no redis-server found; install Redis for the real thing)'
 }
 

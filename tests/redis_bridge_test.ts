@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto'
 import { createRedisBridge } from '../scripts/local/redis-bridge.ts'
 import { RedisClient, RedisConnectionError, startPrivateRedis } from '../scripts/local/redis.ts'
 import { assert, assertEquals, assertMatch } from './_support/assert.ts'
+import { redisAvailable as privateRedisAvailable } from './_support/redis.ts'
 
 const REDIS_URL = Deno.env.get('REDIS_URL')
 const IN_CI = Deno.env.get('CI') !== undefined
@@ -92,6 +93,7 @@ async function setUp(): Promise<Fixture & { tearDown(): Promise<void> }> {
   const url = `http://127.0.0.1:${http.addr.port}`
   const prefix = `pam-bridge-test:${crypto.randomUUID()}:`
   const privatePort = Number(new URL(redisUrl).port)
+  const privatePassword = new URL(redisUrl).password
   return {
     url,
     token,
@@ -101,7 +103,7 @@ async function setUp(): Promise<Fixture & { tearDown(): Promise<void> }> {
     stopRedis: server ? () => server!.stop() : undefined,
     restartRedis: server
       ? async () => {
-        server = await startPrivateRedis({ port: privatePort })
+        server = await startPrivateRedis({ port: privatePort, password: privatePassword })
       }
       : undefined,
     async tearDown() {
@@ -628,4 +630,25 @@ Deno.test('redis bridge: a Redis that never answers is a 500 after the 2 s comma
     await bridge.close()
     await silent.close()
   }
+})
+
+Deno.test({
+  name: 'private redis-server: it has a password, as Upstash does; without it nothing is served',
+  ignore: !privateRedisAvailable,
+  async fn() {
+    const server = (await startPrivateRedis())!
+    const url = new URL(server.url)
+    assert(url.password.length >= 16, 'a password in the URL the stack hands out')
+    const anonymous = new RedisClient(`redis://127.0.0.1:${url.port}`, { connectTimeoutMs: 1000, commandTimeoutMs: 1000 })
+    const authorized = new RedisClient(server.url)
+    try {
+      const refused = await anonymous.command('GET', 'k').then(() => null, (e) => String(e))
+      assertMatch(refused ?? 'served', /NOAUTH|auth/i)
+      assertEquals(await authorized.command('PING'), 'PONG')
+    } finally {
+      await anonymous.close()
+      await authorized.close()
+      await server.stop()
+    }
+  },
 })

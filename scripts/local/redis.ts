@@ -352,7 +352,7 @@ function asConnectionError(err: unknown, context: string): RedisConnectionError 
 // ---------------------------------------------------------------- private redis-server
 
 export interface PrivateRedis {
-  /** `redis://127.0.0.1:<port>` */
+  /** `redis://:<password>@127.0.0.1:<port>` */
   url: string
   /** Resolves with the reason if the server is gone for good without stop() (see supervise()). */
   lost: Promise<string>
@@ -369,15 +369,17 @@ const SERVICE = 'the private redis-server'
  * restarted on the same port (empty: it is a cache).
  */
 export async function startPrivateRedis(
-  opts: { port?: number; supervision?: SupervisionOptions } = {},
+  opts: { port?: number; password?: string; supervision?: SupervisionOptions } = {},
 ): Promise<PrivateRedis | null> {
   const dir = await Deno.makeTempDir({ prefix: 'pam-redis-' })
+  // A password, as Upstash has one: another local user or process cannot read the cache.
+  const password = opts.password ?? crypto.randomUUID().replaceAll('-', '')
   try {
     for (let attempt = 1;; attempt++) {
       const port = opts.port ?? await freePort()
       let child
       try {
-        child = await startRedisServer(port, dir)
+        child = await startRedisServer(port, dir, password)
       } catch (err) {
         if (err instanceof Deno.errors.NotFound) {
           await Deno.remove(dir, { recursive: true })
@@ -389,11 +391,11 @@ export async function startPrivateRedis(
       }
       const server = supervise(child, {
         name: 'redis-server',
-        restart: () => startRedisServer(port, dir),
+        restart: () => startRedisServer(port, dir, password),
         stopSignal: 'SIGTERM', // no persistence configured: exits at once, nothing saved
         ...opts.supervision,
       })
-      return privateRedisHandle(`redis://127.0.0.1:${port}`, server, dir)
+      return privateRedisHandle(`redis://:${password}@127.0.0.1:${port}`, server, dir)
     }
   } catch (err) {
     await Deno.remove(dir, { recursive: true }).catch(() => {})
@@ -402,9 +404,13 @@ export async function startPrivateRedis(
 }
 
 /** redis-server on `port`, once it answers PING; throws Deno.errors.NotFound when not installed. */
-async function startRedisServer(port: number, dir: string): Promise<Deno.ChildProcess> {
+async function startRedisServer(port: number, dir: string, password: string): Promise<Deno.ChildProcess> {
   assertPortFree(port, SERVICE)
+  // In a file only we can read, not on the command line where `ps` shows it.
+  const config = `${dir}/redis.conf`
+  await Deno.writeTextFile(config, `requirepass ${password}\n`, { mode: 0o600 })
   const args = [
+    config,
     '--port',
     String(port),
     '--bind',
@@ -429,7 +435,7 @@ async function startRedisServer(port: number, dir: string): Promise<Deno.ChildPr
     stderr: 'null',
   })
     .spawn()
-  const failure = await waitForPing(`redis://127.0.0.1:${port}`, child)
+  const failure = await waitForPing(`redis://:${password}@127.0.0.1:${port}`, child)
   if (failure) {
     throw new Error(
       `redis-server did not start on port ${port}: ${failure}\n${await logTail(dir)}`.trim(),
