@@ -73,7 +73,29 @@ Deno.test('http: CORS preflight answers for app origins', async () => {
   await res.body?.cancel()
   assert(res.status === 204 || res.status === 200)
   assertEquals(res.headers.get('access-control-allow-origin'), '*')
-  assertMatch(res.headers.get('access-control-allow-headers') ?? '', /apikey/)
+  // Everything supabase-js sends (its cors.ts list), or the browser refuses the call.
+  const allowed = (res.headers.get('access-control-allow-headers') ?? '').split(/,\s*/)
+  for (const h of ['authorization', 'apikey', 'content-type', 'x-client-info', 'x-region', 'traceparent', 'tracestate', 'baggage']) {
+    assert(allowed.includes(h), `CORS allows ${h}`)
+  }
+})
+
+Deno.test('http: nosniff on every answer; user data never stored by a shared or browser cache', async () => {
+  const user = await signUp()
+  const answers = [
+    await callFunction('auth/me', { token: user.accessToken }),
+    await callFunction('wins/expenses', { token: user.accessToken }),
+    await callFunction('wins/expenses/export.csv', { token: user.accessToken }),
+    await callFunction('auth/me'), // an error
+    await callFunction('health'),
+    await callFunction('nope/nothing'),
+  ]
+  for (const res of answers) {
+    await res.body?.cancel()
+    assertEquals(res.headers.get('x-content-type-options'), 'nosniff', res.url)
+  }
+  for (const res of answers.slice(0, 4)) assertMatch(res.headers.get('cache-control') ?? '', /no-store/, res.url)
+  assertMatch(answers[0].headers.get('cache-control') ?? '', /private/)
 })
 
 Deno.test('http: OpenAPI per function and merged at the gateway', async () => {

@@ -12,7 +12,10 @@ export interface GatewayOptions {
 }
 
 const json = (body: unknown, status = 200) =>
-  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } })
+  new Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' },
+  })
 
 const notFound = (message: string) => json({ error: { code: 'not_found', message } }, 404)
 
