@@ -18,7 +18,7 @@ export const body = <T extends z.ZodType>(schema: T) => ({ body: { required: tru
 export const errorOf = (description: string) => ({ description, ...json(ErrorSchema) })
 
 /** Any 8-4-4-4-12 hex uuid (Postgres accepts them all; other users' ids are then 404). */
-export const Uuid = z.guid().openapi({ type: 'string', format: 'uuid' })
+export const Uuid = z.guid().openapi({ format: 'uuid' })
 export const IdParams = z.object({ id: Uuid })
 
 export const Currency = z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as AUD').openapi({ example: 'AUD' })

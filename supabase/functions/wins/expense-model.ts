@@ -19,7 +19,7 @@ const decimal = (intDigits: number, fracDigits: number, example: string) =>
   z.string()
     .regex(new RegExp(`^\\d{1,${intDigits}}(\\.\\d{1,${fracDigits}})?$`), `a decimal string such as "${example}"`)
     .refine((s) => Number(s) > 0, 'must be greater than 0')
-    .openapi({ type: 'string', example })
+    .openapi({ example })
 
 const MAX_TAGS = 20
 const Tag = singleLineText({ max: 40 }).regex(/^[^;]*$/, 'must not contain ";" (it separates tags in CSV)')

@@ -16,7 +16,7 @@ const HustleStatus = z.enum(['idea', 'active', 'paused', 'dropped'])
 
 const Hours = z.number().min(0).max(100_000)
   .refine((h) => /^\d+(\.\d{1,2})?$/.test(String(h)), 'at most 2 decimals')
-  .openapi({ type: 'number', example: 12.5 })
+  .openapi({ example: 12.5 })
 
 const fields = {
   title: singleLineText({ max: 200 }).openapi({ example: 'Mobile bike repairs' }),

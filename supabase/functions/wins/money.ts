@@ -48,7 +48,7 @@ export const money = (max = MAX_AMOUNT) =>
     .regex(MONEY_PATTERN, 'a decimal string with at most 2 decimals, such as "12.50"')
     .refine((s) => !MONEY_PATTERN.test(s) || toCents(s) > 0n, 'must be greater than 0')
     .refine((s) => !MONEY_PATTERN.test(s) || toCents(s) <= toCents(max), `must be at most ${max}`)
-    .openapi({ type: 'string', example: '45.20', description: `decimal string, > 0 and ≤ ${max}` })
+    .openapi({ example: '45.20', description: `decimal string, > 0 and ≤ ${max}` })
 
 /** Numeric values from Postgres (strings) in canonical form, e.g. "12.50". */
 export const canonical = (v: unknown): string => fromCents(toCents(String(v)))

@@ -24,7 +24,7 @@ export const calendarDate = () =>
     .regex(DATE_PATTERN, 'a date as YYYY-MM-DD')
     .refine((s) => !DATE_PATTERN.test(s) || isCalendarDate(s), 'not a calendar date')
     .refine((s) => !isCalendarDate(s) || (s >= MIN_DATE && s <= MAX_DATE), `must be between ${MIN_DATE} and ${MAX_DATE}`)
-    .openapi({ type: 'string', format: 'date', example: '2026-03-31' })
+    .openapi({ format: 'date', example: '2026-03-31' })
 
 export { isTimeZone, localDate } from '../_shared/timezone.ts'
 
