@@ -183,6 +183,43 @@ export async function supervisorSaid(server: Server, pattern: RegExp, since: num
   }
 }
 
+// ---------------------------------------------------------------- locks
+
+/** Runs `lockSql` in a transaction of a session of its own and holds it: the
+ * function's statements that need that lock wait in Postgres (for up to the
+ * statement timeout) until `release()`. */
+export async function holdLock(fs: FaultStack, lockSql: string): Promise<{ release(): Promise<void> }> {
+  // One connection, used for nothing else, and not written to again once it has closed.
+  let closed = false
+  const locker = postgres(fs.stack.databaseUrl, {
+    max: 1,
+    onnotice: () => {},
+    connect_timeout: 2,
+    onclose: () => (closed = true),
+  })
+  await locker.unsafe('begin')
+  await locker.unsafe(lockSql)
+  return {
+    release: async () => {
+      if (!closed) await locker.unsafe('rollback')
+      await locker.end({ timeout: 0 })
+    },
+  }
+}
+
+/** Waits until `n` of the functions' sessions wait for a lock. */
+export async function lockWaiters(fs: FaultStack, n: number, timeoutMs = 5000): Promise<void> {
+  const deadline = now() + timeoutMs
+  for (;;) {
+    const [{ count }] = await fs.admin<{ count: number }[]>`
+      select count(*)::int as count from pg_stat_activity
+      where application_name = 'pam' and wait_event_type = 'Lock' and datname = current_database()`
+    if (count >= n) return
+    if (now() > deadline) throw new Error(`${count} of the functions' sessions wait for a lock, not ${n}`)
+    await sleep(20)
+  }
+}
+
 // ---------------------------------------------------------------- users
 
 export interface FaultUser {

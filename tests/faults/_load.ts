@@ -24,6 +24,7 @@ export interface Outcome {
   /** Writes: the expense sent. */
   description?: string
   amount?: string
+  category?: string
   error?: string
 }
 
@@ -55,7 +56,7 @@ export function startLoad(
     for (let n = 0; !stopping; n++) {
       const started = now()
       const kind = KINDS[(n + i) % KINDS.length]
-      outcomes.push(await request(fs, user, kind, i, `fault-${run}-${sent++}`))
+      outcomes.push(await send(fs, user, kind, { client: i, description: `fault-${run}-${sent++}` }))
       await sleep(Math.max(0, intervalMs - (now() - started)))
     }
   }
@@ -69,8 +70,15 @@ export function startLoad(
   }
 }
 
-async function request(fs: FaultStack, user: FaultUser, kind: Kind, client: number, description: string) {
-  const amount = `${1 + (description.length * 37 + client * 11) % 500}.${String(Date.now() % 100).padStart(2, '0')}`
+/** One request of `kind`; a write sends an expense with a unique description (in `category`, default food). */
+export async function send(
+  fs: FaultStack,
+  user: FaultUser,
+  kind: Kind,
+  opts: { client?: number; description?: string; category?: string } = {},
+): Promise<Outcome> {
+  const { client = -1, description = `fault-${crypto.randomUUID()}`, category = 'food' } = opts
+  const amount = `${1 + Math.floor(Math.random() * 500)}.${String(Math.floor(Math.random() * 100)).padStart(2, '0')}`
   const write = kind === 'write'
   const path = { list: 'wins/expenses?limit=5', summary: 'wins/summary', me: 'auth/me', write: 'wins/expenses' }[kind]
   const started = now()
@@ -83,12 +91,12 @@ async function request(fs: FaultStack, user: FaultUser, kind: Kind, client: numb
     body: null,
     text: '',
     headers: new Headers(),
-    ...(write ? { description, amount } : {}),
+    ...(write ? { description, amount, category } : {}),
   }
   try {
     const res = await call(fs, user, path, {
       method: write ? 'POST' : 'GET',
-      body: write ? { amount, description, category: 'food' } : undefined,
+      body: write ? { amount, description, category } : undefined,
       signal: AbortSignal.timeout(HANG_MS),
     })
     outcome.text = await res.text()
@@ -167,7 +175,7 @@ export async function checkWrites(fs: FaultStack, outcomes: Outcome[]): Promise<
     assert(found.length <= 1, `stored ${found.length} times: ${show(w)}`)
     const row = found[0]
     if (row) {
-      assertEquals({ amount: row.amount, category: row.category }, { amount: w.amount, category: 'food' }, show(w))
+      assertEquals({ amount: row.amount, category: row.category }, { amount: w.amount, category: w.category }, show(w))
     }
     if (w.status === 201) {
       result.acknowledged++
