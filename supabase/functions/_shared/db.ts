@@ -160,8 +160,10 @@ export class Database {
     return e
   }
 
-  /** Fail fast for a while: 0.5 s, doubling to 5 s while failures continue. */
+  /** Fail fast for a while: 0.5 s, doubling to 5 s while failures continue. Failures
+   * during a pause are requests that were already in flight: the same outage, not a longer one. */
   private markDown() {
+    if (Date.now() < this.downUntil) return
     this.pause = Math.min(5000, this.pause ? this.pause * 2 : 500)
     this.downUntil = Date.now() + this.pause
     // Waiting requests would only time out: tell them now.
