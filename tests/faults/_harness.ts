@@ -207,6 +207,15 @@ export async function holdLock(fs: FaultStack, lockSql: string): Promise<{ relea
   }
 }
 
+/** `user`'s own category `held`, and a session of the test's holding its row locked: a write
+ * naming that category waits in Postgres until `release()`; other writes do not. */
+export async function lockHeldCategory(fs: FaultStack, user: FaultUser): Promise<{ release(): Promise<void> }> {
+  const made = await call(fs, user, 'wins/categories', { method: 'POST', body: { slug: 'held', label: 'Held' } })
+  await made.body?.cancel()
+  if (made.status !== 201 && made.status !== 409) throw new Error(`could not make the category: ${made.status}`)
+  return await holdLock(fs, `select 1 from pam.expense_categories where user_id = '${user.id}' and slug = 'held' for update`)
+}
+
 /** Waits until `n` of the functions' sessions wait for a lock. */
 export async function lockWaiters(fs: FaultStack, n: number, timeoutMs = 5000): Promise<void> {
   const deadline = now() + timeoutMs

@@ -4,10 +4,9 @@
 // acknowledged write survives the crash.
 import { assert, assertEquals } from '../_support/assert.ts'
 import {
-  call,
   DEADLINE_MS,
-  holdLock,
   LIMITS,
+  lockHeldCategory,
   lockWaiters,
   MAX_PAUSE_MS,
   now,
@@ -32,17 +31,13 @@ Deno.test('Postgres killed under load: fast 503s, restarted by its supervisor, r
   const fs = await startFaultStack()
   try {
     const users = await Promise.all([0, 1, 2, 3].map((i) => signUp(fs, `killed${i}`)))
-    // A category of its own, whose row another session can lock (see below).
-    const made = await call(fs, users[0], 'wins/categories', { method: 'POST', body: { slug: 'held', label: 'Held' } })
-    assertEquals(made.status, 201, await made.text())
-
     const load = startLoad(fs, users)
     await sleep(2000)
 
     // Requests sure to be in Postgres when it dies, one per connection: writes
     // waiting there for a row lock that another session holds (the load's
     // writes do not need it).
-    const lock = await holdLock(fs, `select 1 from pam.expense_categories where user_id = '${users[0].id}' and slug = 'held' for update`)
+    const lock = await lockHeldCategory(fs, users[0])
     const waiting = Promise.all(Array.from({ length: LIMITS.poolMax }, () => send(fs, users[0], 'write', { category: 'held' })))
     await lockWaiters(fs, LIMITS.poolMax)
 

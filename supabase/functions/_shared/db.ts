@@ -97,12 +97,15 @@ export class Database {
       .then((v) => (this.succeeded(), v), (e) => Promise.reject(this.failed(e)))
       .finally(() => (settled = true))
     // A server that stopped answering never settles `work`: answer 503 at the
-    // deadline (the slot stays taken until it does settle).
+    // deadline, and drop the connection, so that what it was sent is never
+    // committed once the server answers again (the client was told to retry),
+    // and the slot is free again.
     const deadline = this.opts.statementTimeoutMs + 2000
     let timer: ReturnType<typeof setTimeout> | undefined
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         if (!settled) {
+          slot.discard()
           this.markDown()
           log('warn', 'database did not answer in time', { deadline_ms: deadline })
           reject(unavailable('database'))
