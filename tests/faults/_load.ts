@@ -190,6 +190,22 @@ export async function checkWrites(fs: FaultStack, outcomes: Outcome[]): Promise<
   return result
 }
 
+/** Read your writes: every summary a client got counts at least the expenses it had been told were
+ * stored before it asked (each client is one user, one request at a time; all are dated today). */
+export function assertSummariesCurrent(outcomes: Outcome[]) {
+  for (const summary of outcomes.filter((o) => o.kind === 'summary' && o.status === 200)) {
+    const acknowledged = outcomes.filter((w) =>
+      w.kind === 'write' && w.client === summary.client && w.status === 201 && w.ended < summary.started
+    ).length
+    assert(
+      summary.body!.expense_count >= acknowledged,
+      `stale summary: ${summary.body!.expense_count} expenses after ${acknowledged} acknowledged writes (x-cache: ${
+        summary.headers.get('x-cache')
+      }): ${show(summary)}`,
+    )
+  }
+}
+
 /** One line per kind: statuses and latencies, for the test's output. */
 export function describe(outcomes: Outcome[]): string {
   const lines = []
