@@ -70,12 +70,13 @@ export function startLoad(
   }
 }
 
-/** One request of `kind`; a write sends an expense with a unique description (in `category`, default food). */
+/** One request of `kind`; a write sends an expense with a unique description (in `category`, default food).
+ * `signal` ends it from the client's side. */
 export async function send(
   fs: FaultStack,
   user: FaultUser,
   kind: Kind,
-  opts: { client?: number; description?: string; category?: string } = {},
+  opts: { client?: number; description?: string; category?: string; signal?: AbortSignal } = {},
 ): Promise<Outcome> {
   const { client = -1, description = `fault-${crypto.randomUUID()}`, category = 'food' } = opts
   const amount = `${1 + Math.floor(Math.random() * 500)}.${String(Math.floor(Math.random() * 100)).padStart(2, '0')}`
@@ -97,7 +98,7 @@ export async function send(
     const res = await call(fs, user, path, {
       method: write ? 'POST' : 'GET',
       body: write ? { amount, description, category } : undefined,
-      signal: AbortSignal.timeout(HANG_MS),
+      signal: opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(HANG_MS)]) : AbortSignal.timeout(HANG_MS),
     })
     outcome.text = await res.text()
     outcome.status = res.status
