@@ -61,6 +61,15 @@ export const now = () => performance.now()
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/** Whether the promise has settled (after the pending callbacks ran). */
+export async function settled(p: Promise<unknown>): Promise<boolean> {
+  return await Promise.race([p.then(() => true, () => true), sleep(0).then(() => false)])
+}
+
+/** Whether the Redis fault tests can run: they start (and kill) a redis-server of their own. */
+export const redisServerInstalled = await new Deno.Command('redis-server', { args: ['--version'], stdout: 'null', stderr: 'null' })
+  .output().then((o) => o.success, () => false)
+
 export async function startFaultStack(opts: FaultStackOptions = {}): Promise<FaultStack> {
   const env: Record<string, string> = {
     PAM_DB_POOL_MAX: String(LIMITS.poolMax),

@@ -56,8 +56,8 @@ Deno.test('Postgres frozen under load: 503 by the deadline and nothing committed
     // Then under load.
     const load = startLoad(fs, users)
     await sleep(2000)
-    const frozenAt = now()
     thaw = await freeze(await fs.postgres.pid())
+    const frozenAt = now() // every process stopped
     await sleep(DEADLINE_MS + 3000)
     thaw()
     const thawedAt = now()
