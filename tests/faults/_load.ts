@@ -105,7 +105,7 @@ export async function send(
     outcome.headers = res.headers
     try {
       outcome.body = JSON.parse(outcome.text)
-    } catch { /* checked by the caller: every answer is JSON */ }
+    } catch { /* not JSON: body stays null, and the checks on it fail */ }
   } catch (err) {
     outcome.error = err instanceof Error ? `${err.name}: ${err.message}` : String(err)
   }

@@ -52,7 +52,9 @@ export async function redisGoesAway(
   }
   const added = await call(fs, reader, 'wins/expenses', { method: 'POST', body: { amount: '12.50', description: 'while away' } })
   assertEquals(added.status, 201, await added.text())
+  const addedAt = now()
   const backAt = await back
+  assert(addedAt < backAt, 'the expense was added while Redis was away')
   await sleep(1000)
   const afterwards = await summary()
   await sleep(3000)
