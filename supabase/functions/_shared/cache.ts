@@ -35,6 +35,10 @@ export interface CacheStore {
 
 export class Cache {
   private lastWarning = 0
+  /** Drops the cache did not confirm (it was slow or down), by namespaced key or prefix. The
+   * cache may still hold what they were meant to drop: until a drop is confirmed, reads of the
+   * keys it covers try it again first, and go to the database while it still fails. */
+  private readonly unconfirmed = new Map<string, 'key' | 'prefix'>()
 
   constructor(
     readonly store: CacheStore,
@@ -46,7 +50,10 @@ export class Cache {
   }
 
   async get<T>(key: string): Promise<{ value?: T; status: CacheStatus }> {
-    const { ok, value: raw } = await this.attempt('get', () => this.store.get(this.ns(key)))
+    const k = this.ns(key)
+    const drop = this.unconfirmedDrop(k)
+    if (drop && !(await this.drop(drop.kind, drop.target))) return { status: 'bypass' }
+    const { ok, value: raw } = await this.attempt('get', () => this.store.get(k))
     if (!ok) return { status: 'bypass' }
     if (raw === null || raw === undefined) return { status: 'miss' }
     return { value: JSON.parse(raw) as T, status: 'hit' }
@@ -59,11 +66,14 @@ export class Cache {
   /** Drops keys; true when the cache confirmed it. */
   async del(...keys: string[]): Promise<boolean> {
     if (!keys.length) return true
-    return (await this.attempt('del', () => this.store.del(keys.map((k) => this.ns(k))))).ok
+    const targets = keys.map((k) => this.ns(k))
+    const { ok } = await this.attempt('del', () => this.store.del(targets))
+    for (const target of targets) this.remember('key', target, ok)
+    return ok
   }
 
   async delByPrefix(prefix: string): Promise<boolean> {
-    return (await this.attempt('delByPrefix', () => this.store.delByPrefix(this.ns(prefix)))).ok
+    return await this.drop('prefix', this.ns(prefix))
   }
 
   /** Cached value or the loader's (then cached). A failing cache means the loader's, uncached. */
@@ -88,6 +98,37 @@ export class Cache {
     return `${this.opts.prefix}${key}`
   }
 
+  /** Drops a namespaced key or prefix; true when the cache confirmed it. */
+  private async drop(kind: 'key' | 'prefix', target: string): Promise<boolean> {
+    const { ok } = kind === 'key'
+      ? await this.attempt('del', () => this.store.del([target]))
+      : await this.attempt('delByPrefix', () => this.store.delByPrefix(target))
+    this.remember(kind, target, ok)
+    return ok
+  }
+
+  private remember(kind: 'key' | 'prefix', target: string, confirmed: boolean) {
+    if (confirmed) {
+      this.unconfirmed.delete(target)
+      return
+    }
+    this.unconfirmed.delete(target) // re-inserted last: the oldest go first below
+    this.unconfirmed.set(target, kind)
+    // Bounded: past this, what the oldest were meant to drop is stale until its TTL.
+    if (this.unconfirmed.size > UNCONFIRMED_MAX) this.unconfirmed.delete(this.unconfirmed.keys().next().value!)
+  }
+
+  /** The unconfirmed drop that covers namespaced key `k`, if any. */
+  private unconfirmedDrop(k: string): { kind: 'key' | 'prefix'; target: string } | undefined {
+    if (!this.unconfirmed.size) return undefined
+    for (let end = 1; end <= k.length; end++) {
+      const target = k.slice(0, end)
+      const kind = this.unconfirmed.get(target)
+      if (kind === 'prefix' || (kind === 'key' && end === k.length)) return { kind, target }
+    }
+    return undefined
+  }
+
   private async attempt<T>(op: string, fn: () => Promise<T>): Promise<{ ok: boolean; value?: T }> {
     try {
       return { ok: true, value: await withTimeout(fn(), this.opts.timeoutMs) }
@@ -105,6 +146,8 @@ export class Cache {
     }
   }
 }
+
+const UNCONFIRMED_MAX = 10_000
 
 /** Every key of one user's data, dropped when the account changes as a whole. */
 export async function invalidateUser(cache: Cache, userId: string): Promise<void> {

@@ -66,9 +66,9 @@ export interface DbOptions {
 
 /** One pool per connection string per isolate, opened lazily. */
 export class Database {
-  readonly sql: Sql
-  private inUse = 0
-  private readonly waiting: { grant: () => void; fail: (e: unknown) => void }[] = []
+  private readonly slots: Slot[]
+  private readonly free: Slot[]
+  private readonly waiting: { grant: (slot: Slot) => void; fail: (e: unknown) => void }[] = []
   private downUntil = 0
   private pause = 0
 
@@ -82,43 +82,46 @@ export class Database {
           connectTls(host[0], port[0], sslmode, opts.ca, connectTimeout * 1000),
       }
       : {}
-    this.sql = postgres(opts.url, {
-      max: opts.poolMax,
+    const options = {
       prepare: false, // the transaction pooler (Supavisor) has no prepared statements
       connect_timeout: connectTimeout,
       idle_timeout: 30,
       onnotice: () => {},
       connection: { application_name: 'pam' },
       ...ownTls, // `socket` is a documented postgres.js option its types lack
-    })
+    } as postgres.Options<Record<string, never>>
+    this.slots = Array.from({ length: opts.poolMax }, () => new Slot(opts.url, options))
+    this.free = [...this.slots]
   }
 
-  /** Runs `fn` with a reserved connection, within the admission and deadline rules above. */
-  async withConnection<T>(fn: (conn: postgres.ReservedSql) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  /** Runs `fn` with a connection of its own, within the admission and deadline rules above. */
+  async withConnection<T>(fn: (conn: Sql) => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (Date.now() < this.downUntil) throw unavailable('database')
-    await this.acquire(signal)
+    const slot = await this.acquire(signal)
     let settled = false
     const work = (async () => {
+      const lease = slot.lease()
       try {
-        const conn = await this.sql.reserve().catch((e) => Promise.reject(cannotConnect(e)))
-        try {
-          return await fn(conn)
-        } finally {
-          conn.release()
-        }
+        await lease.open().catch((e) => Promise.reject(cannotConnect(e)))
+        return await fn(lease.sql)
       } finally {
-        this.release()
+        // A connection that closed while leased is not used again (see Slot).
+        if (lease.lost()) slot.discard()
+        this.release(slot)
       }
     })()
       .then((v) => (this.succeeded(), v), (e) => Promise.reject(this.failed(e)))
       .finally(() => (settled = true))
     // A server that stopped answering never settles `work`: answer 503 at the
-    // deadline (the slot stays taken until it does settle).
+    // deadline, and drop the connection, so that what it was sent is never
+    // committed once the server answers again (the client was told to retry),
+    // and the slot is free again.
     const deadline = this.opts.statementTimeoutMs + 2000
     let timer: ReturnType<typeof setTimeout> | undefined
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         if (!settled) {
+          slot.discard()
           this.markDown()
           log('warn', 'database did not answer in time', { deadline_ms: deadline })
           reject(unavailable('database'))
@@ -132,17 +135,15 @@ export class Database {
     }
   }
 
-  private acquire(signal?: AbortSignal): Promise<void> {
+  private acquire(signal?: AbortSignal): Promise<Slot> {
     if (signal?.aborted) return Promise.reject(clientGone())
-    if (this.inUse < this.opts.poolMax) {
-      this.inUse++
-      return Promise.resolve()
-    }
+    const slot = this.free.pop()
+    if (slot) return Promise.resolve(slot)
     return new Promise((resolve, reject) => {
       const entry = {
-        grant: () => {
+        grant: (slot: Slot) => {
           cleanup()
-          resolve()
+          resolve(slot)
         },
         fail: (e: unknown) => {
           cleanup()
@@ -162,10 +163,10 @@ export class Database {
     })
   }
 
-  private release() {
+  private release(slot: Slot) {
     const next = this.waiting.shift()
-    if (next) next.grant() // the slot passes on
-    else this.inUse--
+    if (next) next.grant(slot) // the slot passes on
+    else this.free.push(slot)
   }
 
   private succeeded() {
@@ -173,13 +174,18 @@ export class Database {
   }
 
   private failed(err: unknown): unknown {
-    const e = translate(err)
-    if (e instanceof ApiError && e.code === 'database_unavailable') this.markDown()
-    return e
+    // Only a database that is away pauses the isolate; a slow statement or a
+    // deadlock is that request's trouble (a 503 all the same, to retry).
+    const code = (err as PgError)?.code ?? (err as PgError)?.errno
+    if (code && lostCodes.has(code)) this.markDown()
+    else if (err instanceof ApiError && err.code === 'database_unavailable') this.markDown() // could not connect
+    return translate(err)
   }
 
-  /** Fail fast for a while: 0.5 s, doubling to 5 s while failures continue. */
+  /** Fail fast for a while: 0.5 s, doubling to 5 s while failures continue. Failures
+   * during a pause are requests that were already in flight: the same outage, not a longer one. */
   private markDown() {
+    if (Date.now() < this.downUntil) return
     this.pause = Math.min(5000, this.pause ? this.pause * 2 : 500)
     this.downUntil = Date.now() + this.pause
     // Waiting requests would only time out: tell them now.
@@ -187,7 +193,7 @@ export class Database {
   }
 
   async end(): Promise<void> {
-    await this.sql.end({ timeout: 1 })
+    await Promise.all(this.slots.map((s) => s.end()))
   }
 }
 
@@ -250,6 +256,95 @@ function connectTls(
   })
 }
 
+
+/**
+ * One connection of the pool: a postgres.js client of its own (max 1), used by
+ * one request at a time. Not postgres.js's own pool with reserve(): in
+ * postgres.js 3.4.9 a statement sent on a reserved connection whose server
+ * connection has closed throws an uncaught TypeError from a timer (the
+ * process dies; upstream issue porsager/postgres#1208), and a closed reserved
+ * connection may be reconnected and handed to another request while the
+ * first still holds it. Here a close is seen by the request holding the
+ * connection (`onclose`): its later statements are refused rather than sent on
+ * a new session (outside its transaction, as the login role), and the client
+ * is replaced, since a connection closed mid-write can be left unable to send.
+ * A connection is opened before a lease pipelines its statements: postgres.js
+ * queues statements sent while a connection opens and, when that attempt
+ * fails, sends them on the next one, on a new session (outside their
+ * transaction, as the login role). postgres.js's own connection lifetime would
+ * close one between two statements of a transaction: connections are renewed
+ * between leases instead.
+ */
+class Slot {
+  private client?: Sql
+  private renewAt = 0
+  private isOpen = false
+  /** Counts the closes of this slot's connections; a lease that sees it change has lost its connection. */
+  private closes = 0
+
+  constructor(private readonly url: string, private readonly options: postgres.Options<Record<string, never>>) {}
+
+  lease(): { sql: Sql; open(): Promise<void>; lost(): boolean } {
+    if (this.client && Date.now() > this.renewAt) this.discard()
+    const sql = this.client ??= this.connect()
+    const at = this.closes
+    const lost = () => this.closes !== at
+    const check = () => {
+      if (lost()) throw connectionLost()
+    }
+    return {
+      lost,
+      open: async () => {
+        if (this.isOpen) return
+        await sql`select 1`
+        check()
+        this.isOpen = true
+      },
+      sql: new Proxy(sql, {
+        apply: (target, self, args) => (check(), Reflect.apply(target, self, args)),
+        get: (target, prop) => {
+          const value = Reflect.get(target, prop)
+          return prop === 'unsafe' ? (...args: unknown[]) => (check(), Reflect.apply(value, target, args)) : value
+        },
+      }),
+    }
+  }
+
+  discard() {
+    const old = this.client
+    this.client = undefined
+    this.closes++
+    old?.end({ timeout: 0 }).catch(() => {})
+  }
+
+  async end() {
+    const old = this.client
+    this.client = undefined
+    await old?.end({ timeout: 1 })
+  }
+
+  private connect(): Sql {
+    // 30 to 60 minutes, as postgres.js's default lifetime.
+    this.renewAt = Date.now() + (30 + Math.random() * 30) * 60_000
+    this.isOpen = false
+    const client: Sql = postgres(this.url, {
+      ...this.options,
+      max: 1,
+      max_lifetime: null,
+      // Only this client's closes count: a replaced one may still report its own.
+      onclose: () => {
+        if (this.client !== client) return
+        this.isOpen = false
+        this.closes++
+      },
+    })
+    return client
+  }
+}
+
+const connectionLost = () =>
+  Object.assign(new Error('the database connection closed during the request'), { code: 'CONNECTION_CLOSED' })
+
 const databases = new Map<string, Database>()
 
 export function database(opts: DbOptions): Database {
@@ -309,7 +404,7 @@ export function postgresClient(db: Database, claims: Claims | null, signal?: Abo
     (sessionId ? `, pam.require_session('${sessionId}', '${claims!.sub}')` : '')
 
   /** begin + preamble as one message, pipelined with whatever runs next on `conn`. */
-  const open = (conn: postgres.ReservedSql) => {
+  const open = (conn: Sql) => {
     const pre = conn.unsafe(`begin;\n${preamble}`).execute()
     // Its error surfaces through the statements that follow; keep it quiet here.
     pre.catch(() => {})
@@ -384,7 +479,7 @@ function templateText(strings: TemplateStringsArray, values: unknown[]): string 
 
 /** Bypasses RLS. Only for jobs and admin paths; every use must say why. */
 export function postgresAdminClient(db: Database): PostgresApi {
-  const run = <T>(fn: (conn: postgres.ReservedSql) => Promise<T>) => db.withConnection(fn)
+  const run = <T>(fn: (conn: Sql) => Promise<T>) => db.withConnection(fn)
   return {
     query: (strings, ...values) => run((conn) => conn(strings, ...(values as never[])) as never),
     queryRaw: (text, params = []) => run((conn) => conn.unsafe(text, params as never[]) as never),
@@ -403,14 +498,18 @@ export function postgresAdminClient(db: Database): PostgresApi {
   }
 }
 
-const unavailableCodes = new Set([
+/** The database is away (or refuses new sessions): the isolate pauses before trying again. */
+const lostCodes = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', 'CONNECT_TIMEOUT',
   'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED',
-  // admin shutdown, crash shutdown, cannot connect now, too many connections, connection exceptions,
-  // statement timeout, serialization and deadlock (retry later), out of memory / disk
-  '57P01', '57P02', '57P03', '53300', '53200', '53100', '08000', '08001', '08003', '08006', '57014',
-  '40001', '40P01',
+  // admin shutdown, crash shutdown, cannot connect now, too many connections, connection exceptions
+  '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006',
 ])
+/** Worth a retry, but the database is there: statement timeout, serialization failure and
+ * deadlock, out of memory or disk. */
+const retryCodes = new Set(['57014', '40001', '40P01', '53200', '53100'])
+const unavailableCodes = new Set([...lostCodes, ...retryCodes])
+const NOT_LOST = 'the database could not finish this request, try again shortly'
 
 interface PgError {
   code?: string
@@ -445,7 +544,9 @@ export function translate(err: unknown): unknown {
   const code = e?.code ?? e?.errno
   if (code && unavailableCodes.has(code)) {
     log('warn', 'database unavailable', { code, error: e.message })
-    return unavailable('database')
+    return retryCodes.has(code)
+      ? new ApiError(503, 'database_unavailable', NOT_LOST, undefined, { 'Retry-After': '1' })
+      : unavailable('database')
   }
   switch (code) {
     case 'PAM01':
