@@ -2,7 +2,7 @@
 // X-RateLimit headers; per IP on anonymous routes, per user on user routes.
 // Both limiters: @upstash/ratelimit on a real Redis, and the in-process one.
 import { assert, assertEquals } from './_support/assert.ts'
-import { authAppWith } from './_support/apps.ts'
+import { authAppWith, awayFromWindowEdge } from './_support/apps.ts'
 import { redisAvailable, startUpstashBridge } from './_support/redis.ts'
 import { jsonOf, signUp } from './_support/stack.ts'
 import type { Json } from './_support/assert.ts'
@@ -12,6 +12,7 @@ for (const backend of ['memory', 'upstash'] as const) {
   const withApp = async (limits: Record<string, string>, fn: (call: ReturnType<typeof authAppWith>) => Promise<void>) => {
     const bridge = backend === 'upstash' ? await startUpstashBridge() : null
     try {
+      await awayFromWindowEdge()
       await fn(authAppWith({
         ...limits,
         ...(bridge ? { UPSTASH_REDIS_REST_URL: bridge.url, UPSTASH_REDIS_REST_TOKEN: bridge.token } : {}),
@@ -71,6 +72,7 @@ for (const backend of ['memory', 'upstash'] as const) {
 }
 
 Deno.test('ratelimit: sign-in limits are per account and per IP; failures count more tightly; refresh has its own', async () => {
+  await awayFromWindowEdge()
   const call = authAppWith({
     PAM_RATE_LIMIT_AUTH: '100',
     PAM_RATE_LIMIT_AUTH_ACCOUNT: '6',

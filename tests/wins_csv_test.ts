@@ -1,5 +1,6 @@
 // CSV export (RFC 4180) and import (all rows or none), through the gateway.
 import { assert, assertEquals, assertMatch } from './_support/assert.ts'
+import { awayFromWindowEdge } from './_support/apps.ts'
 import { adminSql, signUp } from './_support/stack.ts'
 import { winsAppAt, winsAs } from './_support/wins.ts'
 import { parseCsv } from '../supabase/functions/wins/csv.ts'
@@ -165,6 +166,7 @@ Deno.test('wins csv: an import triggers the budget alert like a single expense',
 })
 
 Deno.test('wins csv: export and import are on the bulk rate limit', async () => {
+  await awayFromWindowEdge()
   const user = await signUp()
   const w = winsAppAt(new Date(), { PAM_RATE_LIMIT_BULK: '2', PAM_RATE_LIMIT_STANDARD: '1000' })(user)
   const first = await w('expenses/export.csv')
