@@ -81,3 +81,36 @@ Deno.test({
     }
   },
 })
+
+Deno.test({
+  name: 'cache e2e[upstash]: a cached read costs one Upstash request (rate-limit check and lookup together)',
+  ignore: !redisAvailable,
+  fn: async () => {
+    const bridge = (await startUpstashBridge())!
+    // Counts what reaches Upstash: a proxy in front of the bridge.
+    const seen: string[] = []
+    const counter = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, async (req) => {
+      const body = await req.text()
+      seen.push(`${new URL(req.url).pathname} ${body}`)
+      return await fetch(`${bridge.url}${new URL(req.url).pathname}`, { method: req.method, headers: req.headers, body })
+    })
+    try {
+      const call = authAppWith({
+        UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${counter.addr.port}`,
+        UPSTASH_REDIS_REST_TOKEN: bridge.token,
+      })
+      const user = await signUp()
+      for (let i = 0; i < 3; i++) await (await call('/me', { token: user.accessToken })).body?.cancel() // warm
+      seen.length = 0
+      const hit = await call('/me', { token: user.accessToken })
+      assertEquals(hit.headers.get('x-cache'), 'hit')
+      assertEquals(hit.headers.get('x-ratelimit-limit') !== null, true, 'the rate limit was counted')
+      await hit.body?.cancel()
+      assertEquals(seen.length, 1, `one request to Upstash: ${seen.join(' | ')}`)
+      assert(/evalsha/i.test(seen[0]) && /"get"/i.test(seen[0]), seen[0])
+    } finally {
+      await counter.shutdown()
+      await bridge.close()
+    }
+  },
+})

@@ -92,12 +92,11 @@ if increment > 0 then
 end
 return limit - used - increment`
 
-let scriptSha: Promise<string> | undefined
-const sha1 = async (text: string) =>
-  Array.from(
-    new Uint8Array(await crypto.subtle.digest('SHA-1', new TextEncoder().encode(text))),
-    (b) => b.toString(16).padStart(2, '0'),
-  ).join('')
+/** The script's SHA-1, as Redis names it for EVALSHA; known from the first moments of the isolate. */
+let scriptSha: string | undefined
+const scriptShaReady = crypto.subtle.digest('SHA-1', new TextEncoder().encode(SLIDING_WINDOW)).then((d) =>
+  scriptSha = Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, '0')).join('')
+)
 
 export class UpstashRateLimiter implements RateLimiter {
   private readonly fallback: MemoryRateLimiter
@@ -150,7 +149,9 @@ export class UpstashRateLimiter implements RateLimiter {
 
   private async run(args: (string | number)[], batched: boolean): Promise<unknown> {
     const [current, previous, ...rest] = args
-    const sha = await (scriptSha ??= sha1(SLIDING_WINDOW))
+    // No await before the command is queued: the request's cache lookup, issued
+    // right after, must find it waiting and take it along.
+    const sha = scriptSha ?? await scriptShaReady
     try {
       return await this.store.send((p) => p.evalsha(sha, [String(current), String(previous)], rest), !batched)
     } catch (err) {
