@@ -5,6 +5,7 @@ import { assert, assertEquals } from './_support/assert.ts'
 import { authAppWith } from './_support/apps.ts'
 import { redisAvailable, startUpstashBridge } from './_support/redis.ts'
 import { jsonOf, signUp } from './_support/stack.ts'
+import { winsAppAt } from './_support/wins.ts'
 import type { Json } from './_support/assert.ts'
 
 for (const backend of ['memory', 'upstash'] as const) {
@@ -108,6 +109,20 @@ Deno.test({
       await hit.body?.cancel()
       assertEquals(seen.length, 1, `one request to Upstash: ${seen.join(' | ')}`)
       assert(/evalsha/i.test(seen[0]) && /"get"/i.test(seen[0]), seen[0])
+
+      // The same for a read that validates a query first (more steps before its lookup).
+      const wins = winsAppAt(new Date(), {
+        UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${counter.addr.port}`,
+        UPSTASH_REDIS_REST_TOKEN: bridge.token,
+      })(user)
+      for (let i = 0; i < 3; i++) await wins('summary?period=month')
+      seen.length = 0
+      assertEquals((await wins('summary?period=month')).headers.get('x-cache'), 'hit')
+      assertEquals(seen.length, 1, `one request to Upstash: ${seen.join(' | ')}`)
+      // A read from the database sends its rate-limit check as it starts waiting on the database.
+      seen.length = 0
+      assertEquals((await wins('expenses?limit=5')).status, 200)
+      assertEquals(seen.length, 1, `the rate-limit check: ${seen.join(' | ')}`)
     } finally {
       await counter.shutdown()
       await bridge.close()

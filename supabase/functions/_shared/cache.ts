@@ -5,6 +5,7 @@
 import { Redis } from '@upstash/redis'
 import type { Config } from './config.ts'
 import { log } from './logger.ts'
+import { onNetworkWait } from './network-wait.ts'
 
 /** The seed design's key patterns and TTLs, in one place. */
 export const CACHE_POLICIES = {
@@ -169,7 +170,8 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 /** Upstash Redis over REST. Commands issued while serving one request go in one
  * /pipeline call: a cached read sends its rate-limit check and its cache lookup
  * together, one round trip instead of two. A lookup is sent at once, with
- * whatever is waiting; other commands wait at most until the next task. */
+ * whatever is waiting; a rate-limit check waits for the lookup, or for the
+ * request to start waiting on the database (see network-wait.ts). */
 export class UpstashStore implements CacheStore {
   readonly backend = 'upstash' as const
   readonly redis: Redis
@@ -177,6 +179,7 @@ export class UpstashStore implements CacheStore {
   private flushQueued = false
 
   constructor(url: string, token: string, timeoutMs: number) {
+    onNetworkWait(() => this.flush())
     this.redis = new Redis({
       url,
       token,
@@ -199,13 +202,9 @@ export class UpstashStore implements CacheStore {
     if (now) this.flush()
     else if (!this.flushQueued) {
       this.flushQueued = true
-      // The next task, not a timer: Deno's timers fire milliseconds late.
-      const { port1, port2 } = new MessageChannel()
-      port1.onmessage = () => {
-        port1.close()
-        this.flush()
-      }
-      port2.postMessage(null)
+      // Sent with the request's cache lookup, or as it starts waiting on the
+      // database (networkWait); this timer only catches a request that does neither.
+      setTimeout(() => this.flush(), 0)
     }
     return result
   }

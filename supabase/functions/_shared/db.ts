@@ -31,6 +31,7 @@ import postgres from 'postgres'
 import { ApiError, unavailable } from './errors.ts'
 import { log } from './logger.ts'
 import { inlineParams, literal } from './sql-literal.ts'
+import { networkWait } from './network-wait.ts'
 
 export type Sql = postgres.Sql
 export type Tx = postgres.Sql
@@ -96,6 +97,7 @@ export class Database {
 
   /** Runs `fn` with a connection of its own, within the admission and deadline rules above. */
   async withConnection<T>(fn: (conn: Sql) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    networkWait() // what the request queued (its rate-limit check) goes out alongside
     if (Date.now() < this.downUntil) throw unavailable('database')
     const slot = await this.acquire(signal)
     let settled = false
