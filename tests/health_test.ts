@@ -5,6 +5,7 @@ import { callFunction, jsonOf, stack } from './_support/stack.ts'
 import type { Json } from './_support/assert.ts'
 import { createHealthApp } from '../supabase/functions/health/index.ts'
 import { parseConfig } from '../supabase/functions/_shared/config.ts'
+import { setLogLevel } from '../supabase/functions/_shared/logger.ts'
 import { freePort } from '../scripts/local/postgres.ts'
 
 
@@ -126,4 +127,28 @@ Deno.test('health: a cache that is down degrades readiness but does not fail it'
   assertEquals(body.status, 'degraded')
   assertEquals(body.failing, ['cache'])
   assertEquals(body.checks.cache.backend, 'upstash')
+})
+
+Deno.test('health: liveness probes stay out of the request log unless they fail; other requests log one line', async () => {
+  const app = createHealthApp(parseConfig({
+    SUPABASE_URL: stack.url,
+    SUPABASE_DB_URL: stack.databaseUrl,
+    PAM_LOG_LEVEL: 'info',
+    PAM_LOCAL_STACK: 'true',
+  }))
+  const lines: string[] = []
+  const original = console.log
+  console.log = (line: string) => lines.push(line)
+  try {
+    await (await app.fetch(new Request('http://local/health'))).body?.cancel()
+    await (await app.fetch(new Request('http://local/health/ready'))).body?.cancel()
+  } finally {
+    console.log = original
+    // createHealthApp set the level for the whole isolate: back to the suite's.
+    setLogLevel((Deno.env.get('PAM_LOG_LEVEL') ?? 'error') as 'error')
+  }
+  const requests = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request')
+  assertEquals(requests.map((r) => r.route), ['/health/ready'])
+  assertEquals(requests[0].status, 200)
+  assert(typeof requests[0].request_id === 'string' && typeof requests[0].duration_ms === 'number')
 })

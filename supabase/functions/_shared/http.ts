@@ -54,17 +54,22 @@ type RouteSpec = Omit<RouteConfig, 'middleware' | 'security'> & {
   auth: AuthMode
   /** Rate-limit tier: per user on 'user' routes, per IP otherwise. Default 'standard'. */
   rateLimit?: RateLimitTier | 'none'
+  /** 'debug' for probes (liveness), which would drown the request log; failures still log. */
+  requestLog?: 'debug'
 }
 
 /** Body media types each route accepts, for the 415 answer (by method and path). */
 const acceptedMediaTypes = new Map<string, string[]>()
+/** Routes whose successful requests are logged at debug only (by method and path). */
+const quietRoutes = new Set<string>()
 
 /** A route with its auth gate, its rate limit, and the error responses every
  * route can give, documented. Handlers get the RLS-scoped `c.var.postgres`. */
 export function route<const R extends RouteSpec>(
   spec: R,
-): Omit<R, 'auth' | 'rateLimit'> & { getRoutingPath(): string } {
-  const { auth, rateLimit = 'standard', ...rest } = spec
+): Omit<R, 'auth' | 'rateLimit' | 'requestLog'> & { getRoutingPath(): string } {
+  const { auth, rateLimit = 'standard', requestLog, ...rest } = spec
+  if (requestLog === 'debug') quietRoutes.add(`${rest.method.toUpperCase()} ${rest.path}`)
   const middleware: MiddlewareHandler[] = auth === 'none' ? [] : [requireAuth(auth)]
   if (rateLimit !== 'none') middleware.push(enforceRateLimit(rateLimit))
   const security = auth === 'user' ? [{ bearerAuth: [] }] : auth === 'none' ? [] : [{ apikey: [] }]
@@ -238,7 +243,8 @@ function frame(o: FrameOptions): MiddlewareHandler<AppEnv> {
       if (allow !== '*') h.append('vary', 'origin')
     }
     const status = c.res.status
-    log(status >= 500 ? 'error' : 'info', 'request', {
+    const quiet = status < 400 && quietRoutes.has(`${c.req.method} ${c.req.routePath.slice(o.name.length + 1) || '/'}`)
+    log(status >= 500 ? 'error' : quiet ? 'debug' : 'info', 'request', {
       request_id: requestId,
       function: o.name,
       method: c.req.method,

@@ -35,6 +35,7 @@ const liveness = route({
   path: '/',
   auth: 'none',
   rateLimit: 'none',
+  requestLog: 'debug', // probed every few seconds by monitors
   tags: ['health'],
   summary: 'Liveness: the function is up',
   responses: {
