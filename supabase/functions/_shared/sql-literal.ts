@@ -53,45 +53,49 @@ export function literalOf(value: unknown): string {
 /** `text` with its $1…$n placeholders replaced by the literals of `params`. Placeholders
  * inside quoted strings, quoted identifiers, dollar quotes and comments are left alone. */
 export function inlineParams(text: string, params: readonly unknown[]): string {
+  if (!params.length) return text
   let out = ''
-  let i = 0
-  const n = text.length
-  while (i < n) {
-    const ch = text[i]
-    const next = text[i + 1]
-    let end = i + 1
-    if (ch === "'") {
+  let copied = 0 // text before this index is in `out`
+  // Jump from one character that can start something to the next.
+  const special = /['"$]|--|\/\*/g
+  let m: RegExpExecArray | null
+  while ((m = special.exec(text)) !== null) {
+    const i = m.index
+    const token = m[0]
+    let end: number
+    if (token === "'") {
       // A string; E'' strings may escape a quote with a backslash.
       const escapes = i > 0 && /[eE]/.test(text[i - 1]) && !/[A-Za-z0-9_]/.test(text[i - 2] ?? ' ')
-      while (end < n) {
+      end = i + 1
+      while (end < text.length) {
         if (escapes && text[end] === '\\') end += 2
         else if (text[end] === "'" && text[end + 1] === "'") end += 2
         else if (text[end] === "'") break
         else end++
       }
       end++
-    } else if (ch === '"') {
+    } else if (token === '"') {
       end = closing(text, '"', i + 1)
-    } else if (ch === '-' && next === '-') {
+    } else if (token === '--') {
       end = closing(text, '\n', i)
-    } else if (ch === '/' && next === '*') {
+    } else if (token === '/*') {
       end = closing(text, '*/', i + 2)
-    } else if (ch === '$' && /[0-9]/.test(next ?? '')) {
+    } else if (/[0-9]/.test(text[i + 1] ?? '')) {
       let j = i + 1
-      while (j < n && /[0-9]/.test(text[j])) j++
+      while (j < text.length && text.charCodeAt(j) >= 48 && text.charCodeAt(j) <= 57) j++
       const index = Number(text.slice(i + 1, j))
       if (index < 1 || index > params.length) throw new Error(`no value for $${index}`)
-      out += literalOf(params[index - 1])
-      i = j
+      out += text.slice(copied, i) + literalOf(params[index - 1])
+      copied = j
+      special.lastIndex = j
       continue
-    } else if (ch === '$') {
-      const tag = /^\$[A-Za-z_][A-Za-z0-9_]*\$|^\$\$/.exec(text.slice(i))?.[0]
-      if (tag) end = closing(text, tag, i + tag.length)
+    } else {
+      const tag = /^\$[A-Za-z_][A-Za-z0-9_]*\$|^\$\$/.exec(text.slice(i, i + 64))?.[0]
+      end = tag ? closing(text, tag, i + tag.length) : i + 1
     }
-    out += text.slice(i, end)
-    i = end
+    special.lastIndex = end
   }
-  return out
+  return out + text.slice(copied)
 }
 
 /** Just past the first `token` at or after `from`, or the end of `text`. */
