@@ -56,26 +56,26 @@ const children: Deno.ChildProcess[] = []
 
 // ---- processes -------------------------------------------------------------
 
-/** Spawns a Deno script; resolves with its first stdout line (parsed) and keeps draining the rest. */
+/** Spawns a Deno script; resolves once it has written its readiness (one JSON line) to the
+ * file it is given, with that line parsed. Its output goes nowhere: as deployed, logs leave
+ * the process, and nothing here should pay for reading them. */
 async function spawn(script: string, args: string[], extraEnv: Record<string, string> = {}) {
+  const readyFile = `${tmp}/ready-${crypto.randomUUID()}.json`
   const child = new Deno.Command(Deno.execPath(), {
     args: ['run', '-A', here(script), ...args],
-    env: extraEnv,
-    stdout: 'piped',
+    env: { ...extraEnv, BENCH_READY_FILE: readyFile },
+    stdout: 'null',
     stderr: 'inherit',
   }).spawn()
   children.push(child)
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader()
-  let buffered = ''
-  while (!buffered.includes('\n')) {
-    const { value, done } = await lines.read()
-    if (done) throw new Error(`${script} exited before it was ready`)
-    buffered += value
+  let exited = false
+  child.status.then(() => (exited = true))
+  for (;;) {
+    const text = await Deno.readTextFile(readyFile).catch(() => '')
+    if (text.endsWith('\n')) return { child, ready: JSON.parse(text) }
+    if (exited) throw new Error(`${script} exited before it was ready`)
+    await new Promise((r) => setTimeout(r, 50))
   }
-  ;(async () => {
-    while (!(await lines.read()).done) { /* drain request logs */ }
-  })()
-  return { child, ready: JSON.parse(buffered.slice(0, buffered.indexOf('\n'))) }
 }
 
 async function run(cmd: string, args: string[]): Promise<string> {
@@ -231,7 +231,7 @@ try {
     floorTool = 'pgbench'
   } else {
     const floor = await spawn('pg-floor.ts', [databaseUrl, String(CONNECTIONS), String(DURATION), JSON.stringify(transaction)])
-    floorTps = (await floor.child.status, floor.ready.tps)
+    floorTps = floor.ready.tps
     floorTool = 'postgres.js driver'
   }
 

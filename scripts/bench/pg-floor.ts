@@ -2,7 +2,7 @@
 // `clients` connections each running `statements` (one transaction, each
 // statement awaited before the next, as pgbench does) for `seconds`.
 //   deno run -A scripts/bench/pg-floor.ts <url> <clients> <seconds> '<json array of statements>'
-// Prints {"tps":…} when done.
+// Writes {"tps":…} to BENCH_READY_FILE when done.
 import postgres from 'postgres'
 
 const [url, clients, seconds, statementsJson] = Deno.args
@@ -19,4 +19,4 @@ await Promise.all(Array.from({ length: Number(clients) }, async () => {
   conn.release()
 }))
 await sql.end()
-console.log(JSON.stringify({ tps: done / Number(seconds) }))
+await Deno.writeTextFile(Deno.env.get('BENCH_READY_FILE')!, JSON.stringify({ tps: done / Number(seconds) }) + '\n')

@@ -8,7 +8,9 @@
 //   BENCH_DELAY_MS      when set, Postgres and the Upstash endpoint are put behind
 //                       delay proxies (that many ms each way) for the functions
 //
-// Prints one JSON line once it serves: {url, publishableKey, proxies?: {db, upstash}}.
+// Once it serves, writes {url, publishableKey, proxies?: {db, upstash}} as one
+// JSON line to BENCH_READY_FILE (stdout keeps only the request log, which the
+// benchmark sends to /dev/null, as the platform would take it away).
 import { startStack } from '../local/stack.ts'
 
 const env = (name: string) => Deno.env.get(name) || undefined
@@ -55,11 +57,11 @@ if (delayMs) {
   }
 }
 
-console.log(JSON.stringify({
+await Deno.writeTextFile(env('BENCH_READY_FILE')!, JSON.stringify({
   url: stack.url,
   publishableKey: stack.keys.publishableKey,
   proxies: Object.fromEntries(Object.entries(proxies).map(([k, p]) => [k, { stats: p.stats }])),
-}))
+}) + '\n')
 
 const stop = async () => {
   for (const p of Object.values(proxies)) p.child.kill()

@@ -20,14 +20,14 @@ const json = (body: unknown, status = 200) =>
 const notFound = (message: string) => json({ error: { code: 'not_found', message } }, 404)
 
 export function createGateway(opts: GatewayOptions): (req: Request, info?: Deno.ServeHandlerInfo) => Promise<Response> {
+  const specUrl = `${opts.publicUrl}/functions/v1/openapi.json`
   return async (req, info) => {
-    const url = new URL(req.url)
-    const path = url.pathname
+    const path = pathOf(req.url)
     if (path === '/auth/v1' || path.startsWith('/auth/v1/')) {
       return await opts.auth(withClientAddress(new Request(req), info))
     }
     if (path === '/functions/v1/openapi.json') return json(await mergedOpenApi(opts))
-    const reference = serveApiReference(path, `${opts.publicUrl}/functions/v1/openapi.json`)
+    const reference = serveApiReference(path, specUrl)
     if (reference) return reference
     const m = path.match(/^\/functions\/v1\/([^/]+)(\/.*)?$/)
     if (m) {
@@ -52,6 +52,14 @@ export function createGateway(opts: GatewayOptions): (req: Request, info?: Deno.
     }
     return notFound(`no route for ${path}`)
   }
+}
+
+/** The path of an absolute URL, without parsing the rest of it (this runs for every request). */
+function pathOf(url: string): string {
+  const start = url.indexOf('/', url.indexOf('//') + 2)
+  if (start < 0) return '/'
+  const end = url.slice(start).search(/[?#]/)
+  return decodeURI(end < 0 ? url.slice(start) : url.slice(start, start + end))
 }
 
 /** Like the platform's edge (Cloudflare in front of hosted Supabase): the

@@ -24,7 +24,11 @@ export function isTimeZone(tz: string): boolean {
 
 /** The calendar day (YYYY-MM-DD) `now` falls on in `timeZone` (an unknown zone counts as UTC). */
 export function localDate(now: Date, timeZone: string): string {
-  const parts = (dayFormat(timeZone) ?? dayFormat('UTC')!).formatToParts(now)
+  const format = dayFormat(timeZone) ?? dayFormat('UTC')!
+  // en-CA writes the day as YYYY-MM-DD; the parts are the fallback should an ICU ever differ.
+  const day = format.format(now)
+  if (/^\d{4}-\d{2}-\d{2}$/.test(day)) return day
+  const parts = format.formatToParts(now)
   const get = (t: string) => parts.find((p) => p.type === t)!.value
   return `${get('year')}-${get('month')}-${get('day')}`
 }
