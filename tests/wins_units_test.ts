@@ -213,3 +213,18 @@ Deno.test('wins budgets and goals: thresholds and the monthly amount needed', ()
   assertEquals(withProgress({ ...goal, target_date: null }, '2026-01-15').monthly_needed, null)
   assertEquals(withProgress({ ...goal, saved_amount: '1200.00' }, '2026-01-15').remaining, '0.00')
 })
+
+Deno.test('time zones: the local day changes exactly at local midnight, also in zones a quarter hour off', () => {
+  // Kathmandu is UTC+5:45: its midnight is 18:15 UTC.
+  assertEquals(localDate(new Date('2026-03-01T18:14:59.999Z'), 'Asia/Kathmandu'), '2026-03-01')
+  assertEquals(localDate(new Date('2026-03-01T18:15:00.000Z'), 'Asia/Kathmandu'), '2026-03-02')
+  // Same quarter hour asked again, then the next: the remembered day is the right one both times.
+  assertEquals(localDate(new Date('2026-03-01T18:29:00.000Z'), 'Asia/Kathmandu'), '2026-03-02')
+  assertEquals(localDate(new Date('2026-03-01T23:59:59.000Z'), 'UTC'), '2026-03-01')
+  assertEquals(localDate(new Date('2026-03-02T00:00:00.000Z'), 'UTC'), '2026-03-02')
+  // Chatham Islands (UTC+13:45 in southern summer) and a DST change in Sydney (5 April 2026, 3am → 2am).
+  assertEquals(localDate(new Date('2026-03-01T10:14:00.000Z'), 'Pacific/Chatham'), '2026-03-01')
+  assertEquals(localDate(new Date('2026-03-01T10:15:00.000Z'), 'Pacific/Chatham'), '2026-03-02')
+  assertEquals(localDate(new Date('2026-04-04T13:59:59.000Z'), 'Australia/Sydney'), '2026-04-05')
+  assertEquals(localDate(new Date('2026-04-04T12:59:59.000Z'), 'Australia/Sydney'), '2026-04-04')
+})
