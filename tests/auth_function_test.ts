@@ -4,6 +4,7 @@ import { assert, assertEquals } from './_support/assert.ts'
 import { adminSql, callFunction, client, jsonOf, signUp, stack, uniqueEmail } from './_support/stack.ts'
 import type { Json } from './_support/assert.ts'
 import { authAppWith } from './_support/apps.ts'
+import { shutdownSoon } from './_support/servers.ts'
 
 
 Deno.test('auth: sign up through the function, sign in with supabase-js, read and update the profile', async () => {
@@ -211,6 +212,6 @@ Deno.test('auth: Supabase Auth is told the end user\'s address (Sb-Forwarded-For
     assertEquals(seen[0].get('sb-forwarded-for'), '203.0.113.99')
     assertEquals(seen[0].get('apikey'), stack.keys.secretKey)
   } finally {
-    await stub.shutdown()
+    await shutdownSoon(stub)
   }
 })

@@ -7,6 +7,7 @@ import { redisAvailable, startUpstashBridge } from './_support/redis.ts'
 import { jsonOf, signUp } from './_support/stack.ts'
 import { winsAppAt } from './_support/wins.ts'
 import type { Json } from './_support/assert.ts'
+import { shutdownSoon } from './_support/servers.ts'
 
 for (const backend of ['memory', 'upstash'] as const) {
   Deno.test({
@@ -124,7 +125,7 @@ Deno.test({
       assertEquals((await wins('expenses?limit=5')).status, 200)
       assertEquals(seen.length, 1, `the rate-limit check: ${seen.join(' | ')}`)
     } finally {
-      await counter.shutdown()
+      await shutdownSoon(counter)
       await bridge.close()
     }
   },

@@ -41,6 +41,7 @@ import {
 import { functionsUrl, signUp, stack, type TestUser, uniqueEmail } from './_support/stack.ts'
 import { parseConfig } from '../supabase/functions/_shared/config.ts'
 import { createAuthApp } from '../supabase/functions/auth/index.ts'
+import { shutdownSoon } from './_support/servers.ts'
 
 const SEED = Number(Deno.env.get('PAM_FUZZ_SEED') ?? 20261201)
 /** Operations fuzzed at the same time (each one's requests go one after another). */
@@ -1086,7 +1087,7 @@ Deno.test({
         }
       }))
     } finally {
-      await server.shutdown()
+      await shutdownSoon(server)
     }
     console.log(
       `fuzz (seed ${SEED}): ${tally.requests} requests over ${plans.length} operations, ` +

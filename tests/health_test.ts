@@ -7,6 +7,7 @@ import { createHealthApp } from '../supabase/functions/health/index.ts'
 import { parseConfig } from '../supabase/functions/_shared/config.ts'
 import { setLogLevel } from '../supabase/functions/_shared/logger.ts'
 import { freePort } from '../scripts/local/postgres.ts'
+import { shutdownSoon } from './_support/servers.ts'
 
 
 Deno.test('health: liveness needs no credentials', async () => {
@@ -83,7 +84,7 @@ Deno.test('health: configured external APIs are probed; a failing one degrades, 
     await (await app.fetch(new Request('http://local/health/ready'))).body?.cancel()
     assertEquals(seen.filter((p) => p === '/openai/models').length, 1)
   } finally {
-    await stub.shutdown()
+    await shutdownSoon(stub)
   }
 })
 

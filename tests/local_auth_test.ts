@@ -20,6 +20,7 @@ import {
   PROJECT_CONFIG,
 } from '../scripts/local/auth-settings.ts'
 import { loadOrCreateLocalKeys, type LocalKeys } from '../scripts/local/keys.ts'
+import { shutdownSoon } from './_support/servers.ts'
 
 // ---- database setup: a database of its own on the test run's Postgres ------
 
@@ -86,7 +87,7 @@ function serveAuth(
   const baseUrl = `http://127.0.0.1:${server.addr.port}`
   const issuer = `${baseUrl}/auth/v1`
   handler = createAuthService({ sql, keys, issuer, settings, log: (entry) => logs?.push(entry) })
-  return { baseUrl, issuer, stop: () => server.shutdown() }
+  return { baseUrl, issuer, stop: () => shutdownSoon(server) }
 }
 
 /** A database and keys of their own, and services on them (stopped afterwards). */

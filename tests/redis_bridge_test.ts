@@ -14,6 +14,7 @@ import { createRedisBridge } from '../scripts/local/redis-bridge.ts'
 import { RedisClient, RedisConnectionError, startPrivateRedis } from '../scripts/local/redis.ts'
 import { assert, assertEquals, assertMatch } from './_support/assert.ts'
 import { redisAvailable as privateRedisAvailable } from './_support/redis.ts'
+import { shutdownSoon } from './_support/servers.ts'
 
 const REDIS_URL = Deno.env.get('REDIS_URL')
 const IN_CI = Deno.env.get('CI') !== undefined
@@ -108,7 +109,7 @@ async function setUp(): Promise<Fixture & { tearDown(): Promise<void> }> {
       : undefined,
     async tearDown() {
       if (REDIS_URL) await deleteKeys(REDIS_URL, prefix)
-      await http.shutdown()
+      await shutdownSoon(http)
       await bridge.close()
       await server?.stop()
     },
@@ -537,7 +538,7 @@ bridgeTest(
         raw: (p, b, i) => rawRequest(url, f.token, p, b, i),
       }
       cleanup = async () => {
-        await http.shutdown()
+        await shutdownSoon(http)
         await dead.close()
       }
     }
@@ -626,7 +627,7 @@ Deno.test('redis bridge: a Redis that never answers is a 500 after the 2 s comma
     await assertRejects(new Redis({ url, token: 't' }).get('x'), /cannot reach Redis/)
     assert(performance.now() - started < 6000)
   } finally {
-    await http.shutdown()
+    await shutdownSoon(http)
     await bridge.close()
     await silent.close()
   }

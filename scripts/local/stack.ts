@@ -134,7 +134,8 @@ async function startCache(redisUrl?: string) {
     async stop() {
       const stopped = reply()
       worker.postMessage('stop')
-      await stopped
+      // A graceful shutdown may wait on idle keep-alive connections: not for long.
+      await Promise.race([stopped, new Promise((r) => setTimeout(r, 1000))])
       worker.terminate()
       await redis.stop()
     },

@@ -2,6 +2,7 @@
 // code paths. A private redis-server on a free port (or REDIS_URL). Without
 // either, tests that need it are skipped locally and fail in CI.
 import './shared-resources.ts'
+import { shutdownSoon } from './servers.ts'
 import { startPrivateRedis } from '../../scripts/local/redis.ts'
 import { createRedisBridge } from '../../scripts/local/redis-bridge.ts'
 
@@ -32,7 +33,7 @@ export async function startUpstashBridge(): Promise<UpstashBridge | null> {
       redisStopped = true
     },
     async close() {
-      await server.shutdown()
+      await shutdownSoon(server)
       await bridge.close()
       if (!redisStopped) await redis.stop()
     },
