@@ -54,12 +54,13 @@ export function createGateway(opts: GatewayOptions): (req: Request, info?: Deno.
   }
 }
 
-/** The path of an absolute URL, without parsing the rest of it (this runs for every request). */
+/** The path of an absolute URL, still percent-encoded as URL.pathname is, without parsing
+ * the rest of it (this runs for every request). */
 function pathOf(url: string): string {
   const start = url.indexOf('/', url.indexOf('//') + 2)
   if (start < 0) return '/'
   const end = url.slice(start).search(/[?#]/)
-  return decodeURI(end < 0 ? url.slice(start) : url.slice(start, start + end))
+  return end < 0 ? url.slice(start) : url.slice(start, start + end)
 }
 
 /** Like the platform's edge (Cloudflare in front of hosted Supabase): the
