@@ -3,7 +3,7 @@
 // user's time zone.
 import { assert, assertEquals } from './_support/assert.ts'
 import { adminSql, functionsUrl, signUp } from './_support/stack.ts'
-import { dayIn, insertExpenses, userWith, winsAppAt, winsAs } from './_support/wins.ts'
+import { dayIn, insertExpenses, userWith, vehicleAndTrip, winsAppAt, winsAs } from './_support/wins.ts'
 
 const count = async (userId: string) =>
   (await adminSql`select count(*)::int as n from pam.expenses where user_id = ${userId}`)[0].n as number
@@ -12,6 +12,7 @@ Deno.test('wins expenses: create, read, update, delete; money stays a decimal st
   const user = await signUp()
   const w = winsAs(user)
   const hustle = (await w('hustles', { method: 'POST', body: { title: 'Photos' } })).body.hustle
+  const { vehicle, trip } = await vehicleAndTrip(user.id)
   const input = {
     amount: '85.5',
     currency: 'AUD',
@@ -25,8 +26,8 @@ Deno.test('wins expenses: create, read, update, delete; money stays a decimal st
     payment_method: 'card',
     tags: ['outback', 'long drive'],
     receipt_url: 'https://example.com/r/1.jpg',
-    vehicle_id: crypto.randomUUID(),
-    trip_id: crypto.randomUUID(),
+    vehicle_id: vehicle,
+    trip_id: trip,
     hustle_id: hustle.id,
     fuel_type: 'diesel',
     fuel_volume: '62.40',
@@ -42,6 +43,7 @@ Deno.test('wins expenses: create, read, update, delete; money stays a decimal st
     ...input,
     amount: '85.50',
     category_source: 'user',
+    fuel_full_tank: true,
     id: undefined,
     created_at: undefined,
     updated_at: undefined,
@@ -132,6 +134,15 @@ Deno.test('wins expenses: bad input is a 400 naming the field, and stores nothin
   const notMine = await w('expenses', { method: 'POST', body: { ...ok, hustle_id: crypto.randomUUID() } })
   assertEquals(notMine.status, 400)
   assertEquals(notMine.body.error.code, 'unknown_hustle')
+  const someoneElses = await vehicleAndTrip((await signUp()).id)
+  for (const [field, id, code] of [['vehicle_id', someoneElses.vehicle, 'unknown_vehicle'], ['trip_id', someoneElses.trip, 'unknown_trip']]) {
+    const res = await w('expenses', { method: 'POST', body: { ...ok, [field]: id } })
+    assertEquals([res.status, res.body.error.code], [400, code], field)
+    const mine = (await w('expenses', { method: 'POST', body: ok })).body.expense
+    const patched = await w(`expenses/${mine.id}`, { method: 'PATCH', body: { [field]: id } })
+    assertEquals([patched.status, patched.body.error.code], [400, code], `PATCH ${field}`)
+    assertEquals((await w(`expenses/${mine.id}`, { method: 'DELETE' })).status, 204)
+  }
   const malformed = await w('expenses', { method: 'POST', body: '{"amount": "1.00",' })
   assertEquals(malformed.status, 400)
   const oversized = await w('expenses', { method: 'POST', body: { ...ok, description: 'x'.repeat(70 * 1024) } })
@@ -210,8 +221,7 @@ Deno.test('wins expenses: filters and keyset pages, newest first, each row exact
   const other = await signUp()
   const w = winsAs(user)
   const hustle = (await w('hustles', { method: 'POST', body: { title: 'Markets' } })).body.hustle
-  const vehicle = crypto.randomUUID()
-  const trip = crypto.randomUUID()
+  const { vehicle, trip } = await vehicleAndTrip(user.id)
   await insertExpenses(user.id, [
     { amount: 10, category: 'fuel', date: '2026-03-01', description: 'Shell', vehicle_id: vehicle },
     { amount: 11, category: 'fuel', date: '2026-03-03', description: 'BP 100%_off', vehicle_id: vehicle, trip_id: trip },

@@ -6,7 +6,7 @@
 import { assert, assertEquals, assertMatch, type Json } from './_support/assert.ts'
 import { adminSql, signUp, type TestUser } from './_support/stack.ts'
 import { type Answer, winsAs } from './_support/wins.ts'
-import { encodeCursor } from '../supabase/functions/wins/pagination.ts'
+import { encodeCursor } from '../supabase/functions/_shared/pagination.ts'
 import { multiLineText, singleLineText } from '../supabase/functions/_shared/text.ts'
 
 const rowCount = async (table: string, userId: string) =>

@@ -13,7 +13,7 @@ import {
 import { csvLine, CsvError, guardFormula, parseCsv, unguardFormula } from '../supabase/functions/wins/csv.ts'
 import { classify, classifyByRules } from '../supabase/functions/wins/classify.ts'
 import { BUILTIN_SLUGS } from '../supabase/functions/wins/categories.ts'
-import { decodeCursor, encodeCursor } from '../supabase/functions/wins/pagination.ts'
+import { decodeCursor, encodeCursor } from '../supabase/functions/_shared/pagination.ts'
 import { ApiError } from '../supabase/functions/_shared/errors.ts'
 import { thresholdReached } from '../supabase/functions/wins/budget-status.ts'
 import { withProgress } from '../supabase/functions/wins/goals.ts'

@@ -86,6 +86,13 @@ export async function insertExpenses(userId: string, rows: Record<string, unknow
   }
 }
 
+/** A vehicle and a trip of `userId` (fixtures), for expenses that link them. */
+export async function vehicleAndTrip(userId: string): Promise<{ vehicle: string; trip: string }> {
+  const [v] = await adminSql`insert into pam.vehicles (user_id, name) values (${userId}, 'Troopy') returning id`
+  const [t] = await adminSql`insert into pam.trips (user_id, name) values (${userId}, 'Red Centre') returning id`
+  return { vehicle: v.id, trip: t.id }
+}
+
 /** The calendar day `now` is in `timeZone`. */
 export const dayIn = (timeZone: string, now = new Date()) =>
   new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now)

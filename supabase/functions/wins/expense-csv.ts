@@ -31,7 +31,7 @@ const EXPORT_CHUNK = 2000
 export const CSV_COLUMNS = [
   'id', 'date', 'amount', 'currency', 'category', 'description', 'merchant', 'location', 'latitude', 'longitude',
   'payment_method', 'tags', 'receipt_url', 'vehicle_id', 'trip_id', 'hustle_id', 'fuel_type', 'fuel_volume',
-  'fuel_price_per_unit', 'odometer', 'created_at',
+  'fuel_price_per_unit', 'odometer', 'fuel_full_tank', 'created_at',
 ] as const
 /** Columns an import reads; the others of an export (id, created_at) are ignored. */
 const IMPORTED = new Set<string>(CSV_COLUMNS.filter((c) => c !== 'id' && c !== 'created_at'))
@@ -185,6 +185,8 @@ function recordToInput(header: string[], fields: string[]): Record<string, unkno
     if (raw === '') return
     if (column === 'latitude' || column === 'longitude' || column === 'odometer') {
       out[column] = NUMBER.test(raw) ? Number(raw) : raw // a string fails validation with a clear message
+    } else if (column === 'fuel_full_tank') {
+      out[column] = raw === 'true' ? true : raw === 'false' ? false : raw
     } else if (column === 'tags') {
       out[column] = raw.split(';').map((t) => t.trim()).filter(Boolean)
     } else {

@@ -53,7 +53,10 @@ const fields = {
   fuel_type: z.enum(FUEL_TYPES).nullable().optional(),
   fuel_volume: decimal(6, 2, '62.40').nullable().optional(),
   fuel_price_per_unit: decimal(5, 3, '1.989').nullable().optional(),
-  odometer: z.number().int().min(0).max(10_000_000).nullable().optional(),
+  odometer: z.number().int().min(0).max(10_000_000).nullable().optional()
+    .openapi({ description: "the vehicle's odometer, in its unit; readings must follow the calendar (409 otherwise)" }),
+  fuel_full_tank: z.boolean().nullable().optional()
+    .openapi({ description: 'a fill-up that filled the tank (default true when fuel_volume is given)' }),
 }
 
 const bothOrNeither = (v: { latitude?: number | null; longitude?: number | null }) =>
@@ -90,6 +93,7 @@ export const Expense = z.object({
   fuel_volume: z.string().nullable(),
   fuel_price_per_unit: z.string().nullable(),
   odometer: z.number().nullable(),
+  fuel_full_tank: z.boolean().nullable(),
   created_at: z.string(),
   updated_at: z.string(),
 }).openapi('Expense')
@@ -99,7 +103,7 @@ export type Expense = z.infer<typeof Expense>
 export const EXPENSE_COLUMNS = `e.id, e.amount::text as amount, e.currency::text as currency, e.category,
   e.category_source, e.description, e.merchant, e.date::text as date, e.location, e.latitude, e.longitude,
   e.payment_method, e.tags, e.receipt_url, e.vehicle_id, e.trip_id, e.hustle_id, e.fuel_type,
-  e.fuel_volume::text as fuel_volume, e.fuel_price_per_unit::text as fuel_price_per_unit, e.odometer,
+  e.fuel_volume::text as fuel_volume, e.fuel_price_per_unit::text as fuel_price_per_unit, e.odometer, e.fuel_full_tank,
   ${isoSql('e.created_at')} as created_at, ${isoSql('e.updated_at')} as updated_at`
 
 /** A row ready for insert: every column given (no reliance on defaults). */
@@ -124,13 +128,24 @@ export interface ExpenseRow {
   fuel_volume: string | null
   fuel_price_per_unit: string | null
   odometer: number | null
+  fuel_full_tank: boolean | null
 }
 
 export interface Prepared {
   rows: ExpenseRow[]
   classifications: (Classification | null)[]
-  /** Problems per input index (unknown category, unknown hustle). */
-  errors: { index: number; field: 'category' | 'hustle_id'; message: string }[]
+  /** Problems per input index (unknown category, hustle, vehicle or trip). */
+  errors: { index: number; field: ReferenceField; message: string }[]
+}
+
+export type ReferenceField = 'category' | 'hustle_id' | 'vehicle_id' | 'trip_id'
+
+/** The caller's own ids among `ids`, in `table`. */
+async function ownIds(tx: Tx, table: string, ids: (string | null | undefined)[]): Promise<Set<string>> {
+  const wanted = [...new Set(ids.filter((id): id is string => !!id))]
+  if (!wanted.length) return new Set()
+  const rows = await tx.unsafe(`select id from ${table} where id = any($1::uuid[])`, [wanted] as never[])
+  return new Set(rows.map((r) => r.id as string))
 }
 
 /** Checks references, classifies what has no category, fills defaults. Two or three queries for any number of inputs. */
@@ -141,11 +156,9 @@ export async function prepareExpenses(tx: Tx, ctx: MoneyContext, inputs: Expense
   if (ownWanted.length) {
     for (const r of await tx`select slug from pam.expense_categories where slug = any(${ownWanted}::text[])`) own.add(r.slug)
   }
-  const hustlesWanted = [...new Set(inputs.map((i) => i.hustle_id).filter((h): h is string => !!h))]
-  const hustles = new Set<string>()
-  if (hustlesWanted.length) {
-    for (const r of await tx`select id from pam.hustles where id = any(${hustlesWanted}::uuid[])`) hustles.add(r.id)
-  }
+  const hustles = await ownIds(tx, 'pam.hustles', inputs.map((i) => i.hustle_id))
+  const vehicles = await ownIds(tx, 'pam.vehicles', inputs.map((i) => i.vehicle_id))
+  const trips = await ownIds(tx, 'pam.trips', inputs.map((i) => i.trip_id))
   // Learned categories: the user's own latest choice for the same merchant key.
   const unclassified = inputs.map((inp, index) => ({ inp, index })).filter(({ inp }) => !inp.category)
   const learned = new Map<number, { category: string; key: string }>()
@@ -175,6 +188,10 @@ export async function prepareExpenses(tx: Tx, ctx: MoneyContext, inputs: Expense
     if (inp.hustle_id && !hustles.has(inp.hustle_id)) {
       errors.push({ index, field: 'hustle_id', message: 'not one of your hustles' })
     }
+    if (inp.vehicle_id && !vehicles.has(inp.vehicle_id)) {
+      errors.push({ index, field: 'vehicle_id', message: 'not one of your vehicles' })
+    }
+    if (inp.trip_id && !trips.has(inp.trip_id)) errors.push({ index, field: 'trip_id', message: 'not one of your trips' })
     const cls = inp.category ? null : classify(inp.merchant, inp.description, learned.get(index) ?? null)
     classifications.push(cls)
     return {
@@ -198,6 +215,7 @@ export async function prepareExpenses(tx: Tx, ctx: MoneyContext, inputs: Expense
       fuel_volume: inp.fuel_volume ?? null,
       fuel_price_per_unit: inp.fuel_price_per_unit ?? null,
       odometer: inp.odometer ?? null,
+      fuel_full_tank: inp.fuel_full_tank ?? (inp.fuel_volume ? true : null),
     }
   })
   return { rows, classifications, errors }
@@ -206,7 +224,7 @@ export async function prepareExpenses(tx: Tx, ctx: MoneyContext, inputs: Expense
 const RECORD_TYPE = `amount numeric, currency text, category text, category_source text, description text,
   merchant text, date date, location text, latitude double precision, longitude double precision,
   payment_method text, tags text[], receipt_url text, vehicle_id uuid, trip_id uuid, hustle_id uuid,
-  fuel_type text, fuel_volume numeric, fuel_price_per_unit numeric, odometer integer`
+  fuel_type text, fuel_volume numeric, fuel_price_per_unit numeric, odometer integer, fuel_full_tank boolean`
 const RECORD_COLUMNS = RECORD_TYPE.split(',').map((c) => c.trim().split(' ')[0]).join(', ')
 
 /** Inserts prepared rows in one statement (one parameter, whatever the count). */

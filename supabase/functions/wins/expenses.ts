@@ -1,6 +1,6 @@
 // /wins/expenses: create (classified when no category is given, answered with
-// the budget impact), list (filters, keyset pages newest first), read,
-// update, delete. Every write drops the user's cached summaries after commit.
+// the budget impact) and update here; list (filters, keyset pages newest
+// first), read and delete declared as a resource. Every write drops the user's cached summaries after commit.
 import type { App } from '../_shared/http.ts'
 import { route, z } from '../_shared/http.ts'
 import type { Tx } from '../_shared/db.ts'
@@ -19,9 +19,11 @@ import {
   moneyContext,
   params,
   Uuid,
+  WINS_REFUSALS,
   type WinsOptions,
   writeTransaction,
 } from './common.ts'
+import { registerResource } from '../_shared/resource.ts'
 import {
   Expense,
   EXPENSE_COLUMNS,
@@ -30,7 +32,6 @@ import {
   insertExpenses,
   prepareExpenses,
 } from './expense-model.ts'
-import { decodeCursor, page, PageQuery } from './pagination.ts'
 import { calendarDate } from './periods.ts'
 
 export const expenseFilterFields = {
@@ -51,9 +52,13 @@ export const fromBeforeTo: [(f: { from?: string; to?: string }) => boolean, { me
 export const ExpenseFilters = z.object(expenseFilterFields).refine(...fromBeforeTo)
 export type ExpenseFilters = z.infer<typeof ExpenseFilters>
 
-/** SQL conditions for the filters (alias e). */
+/** SQL conditions for the filters (alias e), the caller's own rows. */
 export function expenseWhere(f: ExpenseFilters, p: (v: unknown) => string): string {
-  const where = ['e.user_id = (select auth.uid())']
+  return ['e.user_id = (select auth.uid())', ...expenseConditions(f, p)].join(' and ')
+}
+
+function expenseConditions(f: ExpenseFilters, p: (v: unknown) => string): string[] {
+  const where: string[] = []
   if (f.from) where.push(`e.date >= ${p(f.from)}::date`)
   if (f.to) where.push(`e.date <= ${p(f.to)}::date`)
   if (f.category) where.push(`e.category = ${p(f.category)}`)
@@ -65,7 +70,7 @@ export function expenseWhere(f: ExpenseFilters, p: (v: unknown) => string): stri
     const q = p(likePattern(f.q))
     where.push(`(e.description ilike ${q} or e.merchant ilike ${q} or e.location ilike ${q})`)
   }
-  return where.join(' and ')
+  return where
 }
 
 const Classification = z.object({
@@ -92,28 +97,6 @@ const createExpense = route({
   responses: { 201: { description: 'Recorded', ...json(ExpenseWritten) } },
 })
 
-const listExpenses = route({
-  method: 'get',
-  path: '/expenses',
-  auth: 'user',
-  tags,
-  summary: 'Expenses, newest first, filtered, one page at a time',
-  request: { query: z.object({ ...expenseFilterFields, ...PageQuery }).refine(...fromBeforeTo) },
-  responses: {
-    200: { description: 'A page', ...json(z.object({ expenses: z.array(Expense), next_cursor: z.string().nullable() })) },
-  },
-})
-
-const getExpense = route({
-  method: 'get',
-  path: '/expenses/{id}',
-  auth: 'user',
-  tags,
-  summary: 'One expense',
-  request: { params: IdParams },
-  responses: { 200: { description: 'The expense', ...json(z.object({ expense: Expense })) }, 404: errorOf('No such expense') },
-})
-
 const patchExpense = route({
   method: 'patch',
   path: '/expenses/{id}',
@@ -127,32 +110,18 @@ const patchExpense = route({
   },
 })
 
-const deleteExpense = route({
-  method: 'delete',
-  path: '/expenses/{id}',
-  auth: 'user',
-  tags,
-  summary: 'Delete an expense',
-  request: { params: IdParams },
-  responses: { 204: { description: 'Deleted' }, 404: errorOf('No such expense') },
-})
-
 /** SQL type of each writable column, for casts in hand-built updates. */
 const COLUMN_TYPES: Record<string, string> = {
   amount: 'numeric', currency: 'text', category: 'text', description: 'text', merchant: 'text', date: 'date',
   location: 'text', latitude: 'double precision', longitude: 'double precision', payment_method: 'text',
   tags: 'text[]', receipt_url: 'text', vehicle_id: 'uuid', trip_id: 'uuid', hustle_id: 'uuid', fuel_type: 'text',
-  fuel_volume: 'numeric', fuel_price_per_unit: 'numeric', odometer: 'integer',
+  fuel_volume: 'numeric', fuel_price_per_unit: 'numeric', odometer: 'integer', fuel_full_tank: 'boolean',
 }
 
-async function checkReferences(tx: Tx, patch: { category?: string; hustle_id?: string | null }) {
+async function checkReferences(tx: Tx, patch: { category?: string }) {
   if (patch.category && !isBuiltinCategory(patch.category)) {
     const [own] = await tx`select 1 from pam.expense_categories where slug = ${patch.category}`
     if (!own) throw invalidReference('category', `unknown category "${patch.category}"`)
-  }
-  if (patch.hustle_id) {
-    const [h] = await tx`select 1 from pam.hustles where id = ${patch.hustle_id}`
-    if (!h) throw invalidReference('hustle_id', 'not one of your hustles')
   }
 }
 
@@ -177,33 +146,6 @@ export function registerExpenseRoutes(app: App, opts: WinsOptions) {
     return c.json(result, 201)
   })
 
-  app.openapi(listExpenses, async (c) => {
-    const { limit, cursor, ...filters } = c.req.valid('query')
-    const { values, p } = params()
-    let where = expenseWhere(filters, p)
-    if (cursor) {
-      const [d, t, id] = decodeCursor(cursor, ['date', 'timestamp', 'uuid'])
-      where += ` and (e.date, e.created_at, e.id) < (${p(d)}::date, ${p(t)}::text::timestamptz, ${p(id)}::uuid)`
-    }
-    const rows = await c.var.postgres.queryRaw<Expense>(
-      `select ${EXPENSE_COLUMNS} from pam.expenses e where ${where}
-       order by e.date desc, e.created_at desc, e.id desc limit ${p(limit + 1)}`,
-      values,
-    )
-    const { items, next_cursor } = page(rows, limit, (e) => [e.date, e.created_at, e.id])
-    return c.json({ expenses: items, next_cursor }, 200)
-  })
-
-  app.openapi(getExpense, async (c) => {
-    const { id } = c.req.valid('param')
-    const [expense] = await c.var.postgres.queryRaw<Expense>(
-      `select ${EXPENSE_COLUMNS} from pam.expenses e where e.id = $1`,
-      [id],
-    )
-    if (!expense) throw notFound('expense')
-    return c.json({ expense }, 200)
-  })
-
   app.openapi(patchExpense, async (c) => {
     const { id } = c.req.valid('param')
     const patch = c.req.valid('json')
@@ -217,6 +159,10 @@ export function registerExpenseRoutes(app: App, opts: WinsOptions) {
       const sets = Object.entries(patch).map(([k, v]) => `${k} = ${p(v)}::${COLUMN_TYPES[k]}`)
       // A category the user picks is their choice, and teaches future classification.
       if (patch.category) sets.push(`category_source = 'user'`)
+      // A fill-up's full-tank flag follows its volume unless given.
+      if ('fuel_volume' in patch && !('fuel_full_tank' in patch)) {
+        sets.push(patch.fuel_volume === null ? 'fuel_full_tank = null' : 'fuel_full_tank = coalesce(e.fuel_full_tank, true)')
+      }
       const [expense] = await tx.unsafe<Expense[]>(
         `update pam.expenses e set ${sets.join(', ')} where e.id = ${p(id)}::uuid returning ${EXPENSE_COLUMNS}`,
         values as never[],
@@ -228,11 +174,25 @@ export function registerExpenseRoutes(app: App, opts: WinsOptions) {
     return c.json(result, 200)
   })
 
-  app.openapi(deleteExpense, async (c) => {
-    const { id } = c.req.valid('param')
-    const rows = await c.var.postgres.transaction((tx) => tx`delete from pam.expenses where id = ${id} returning id`)
-    if (!rows.length) throw notFound('expense')
-    await invalidateSummaries(c)
-    return c.body(null, 204)
+  registerResource(app, {
+    one: 'expense',
+    many: 'expenses',
+    noun: 'expense',
+    path: '/expenses',
+    table: 'pam.expenses',
+    alias: 'e',
+    tags,
+    schema: Expense,
+    select: EXPENSE_COLUMNS,
+    order: [
+      { field: 'date', sql: 'e.date', kind: 'date' },
+      { field: 'created_at', sql: 'e.created_at', kind: 'timestamp' },
+      { field: 'id', sql: 'e.id', kind: 'uuid' },
+    ],
+    listSummary: 'Expenses, newest first, filtered, one page at a time',
+    filters: { fields: expenseFilterFields, where: expenseConditions, check: fromBeforeTo as never },
+    without: ['create', 'patch'],
+    refusals: WINS_REFUSALS,
+    afterWrite: invalidateSummaries,
   })
 }

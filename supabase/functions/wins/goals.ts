@@ -9,7 +9,7 @@ import { ApiError, notFound } from '../_shared/errors.ts'
 import { multiLineText, singleLineText } from '../_shared/text.ts'
 import { body, errorOf, IdParams, isoSql, json, moneyContext, params, type WinsOptions, writeTransaction } from './common.ts'
 import { fromCents, MAX_TARGET, money, percentOf, toCents } from './money.ts'
-import { decodeCursor, page, PageQuery } from './pagination.ts'
+import { decodeCursor, page, PageQuery } from '../_shared/pagination.ts'
 import { calendarDate, daysBetween } from './periods.ts'
 
 const GoalStatus = z.enum(['active', 'paused', 'achieved', 'abandoned'])

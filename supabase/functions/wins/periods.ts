@@ -1,30 +1,14 @@
 // Calendar days and periods. Expense and income dates are local calendar days
 // (YYYY-MM-DD, as the user entered them), so period arithmetic is pure date
 // arithmetic; the time zone only decides which day is "today".
-import { z } from '../_shared/http.ts'
 
 export type Period = 'week' | 'month' | 'year'
 export type BudgetPeriod = 'weekly' | 'monthly' | 'yearly'
 
 export const budgetPeriodUnit: Record<BudgetPeriod, Period> = { weekly: 'week', monthly: 'month', yearly: 'year' }
 
-const DATE_PATTERN = /^\d{4}-\d{2}-\d{2}$/
-export const MIN_DATE = '1970-01-01'
-export const MAX_DATE = '2100-12-31'
-
-export function isCalendarDate(s: string): boolean {
-  if (!DATE_PATTERN.test(s)) return false
-  const d = new Date(`${s}T00:00:00Z`)
-  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s
-}
-
-/** A YYYY-MM-DD calendar day between 1970-01-01 and 2100-12-31. */
-export const calendarDate = () =>
-  z.string()
-    .regex(DATE_PATTERN, 'a date as YYYY-MM-DD')
-    .refine((s) => !DATE_PATTERN.test(s) || isCalendarDate(s), 'not a calendar date')
-    .refine((s) => !isCalendarDate(s) || (s >= MIN_DATE && s <= MAX_DATE), `must be between ${MIN_DATE} and ${MAX_DATE}`)
-    .openapi({ format: 'date', example: '2026-03-31' })
+import { calendarDate, isCalendarDate, MAX_DATE, MIN_DATE } from '../_shared/dates.ts'
+export { calendarDate, isCalendarDate, MAX_DATE, MIN_DATE }
 
 export { isTimeZone, localDate } from '../_shared/timezone.ts'
 

@@ -8,9 +8,9 @@
 // checked here in full (real calendar days between 1970 and 2100, real times
 // of day, uuids) before it reaches SQL, which would take "24:00:00" or a 60th
 // second as a later time and refuse "2024-02-30" with an error of its own.
-import { ApiError } from '../_shared/errors.ts'
-import { z } from '../_shared/http.ts'
-import { isCalendarDate, MAX_DATE, MIN_DATE } from './periods.ts'
+import { ApiError } from './errors.ts'
+import { z } from './http.ts'
+import { isCalendarDate, MAX_DATE, MIN_DATE } from './dates.ts'
 
 export const DEFAULT_LIMIT = 50
 export const MAX_LIMIT = 200
@@ -40,14 +40,16 @@ export function encodeCursor(key: string[]): string {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const TIMESTAMP = /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z$/
 const inRange = (day: string) => isCalendarDate(day) && day >= MIN_DATE && day <= MAX_DATE
-const valid = {
+export type KeyKind = 'date' | 'timestamp' | 'uuid'
+
+const valid: Record<KeyKind, (s: string) => boolean> = {
   date: inRange,
   timestamp: (s: string) => inRange(TIMESTAMP.exec(s)?.[1] ?? ''),
   uuid: (s: string) => UUID.test(s),
 }
 
 /** Decodes a cursor made by encodeCursor with the given shape; 400 invalid_cursor otherwise. */
-export function decodeCursor(cursor: string, shape: ('date' | 'timestamp' | 'uuid')[]): string[] {
+export function decodeCursor(cursor: string, shape: KeyKind[]): string[] {
   const bad = () => new ApiError(400, 'invalid_cursor', 'the cursor is not one this API gave out')
   let key: unknown
   try {

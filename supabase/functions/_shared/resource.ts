@@ -1,0 +1,301 @@
+// One way to declare a table's API. A resource names its table, the select
+// list that gives its JSON shape, its sort key, its filters and the zod
+// schemas of what may be written; registerResource() turns that into
+// documented, validated, RLS-scoped routes:
+//
+//   GET    {path}        a page, newest first (keyset cursor), filtered
+//   GET    {path}/{id}   one row
+//   POST   {path}        create             (when `create` is declared)
+//   PATCH  {path}/{id}   change some fields (when `patch` is declared)
+//   DELETE {path}/{id}   delete
+//
+// Every query runs as the caller through c.var.postgres, so RLS decides whose
+// rows exist; another user's id is a 404. Domain rules stay in the domain's
+// files: a resource may leave out any route (`routes`) and register its own,
+// and its `afterWrite` hook drops what the write made stale.
+import type { ZodRawShape } from 'zod'
+import { type App, type AppContext, ErrorSchema, route, z } from './http.ts'
+import type { Tx } from './db.ts'
+import { ApiError, notFound } from './errors.ts'
+import { decodeCursor, type KeyKind, page, PageQuery } from './pagination.ts'
+
+export const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } })
+export const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, ...json(schema) } })
+export const errorOf = (description: string) => ({ description, ...json(ErrorSchema) })
+
+/** Any 8-4-4-4-12 hex uuid (Postgres accepts them all; other users' ids are then 404). */
+export const Uuid = z.guid().openapi({ format: 'uuid' })
+export const IdParams = z.object({ id: Uuid })
+
+/** SQL: a timestamptz as an ISO string with microseconds, in UTC. */
+export const isoSql = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
+
+/** Collects positional parameters for a hand-built query: `${p(value)}` → `$n`. */
+export function params() {
+  const values: unknown[] = []
+  const p = (value: unknown) => {
+    values.push(value)
+    return `$${values.length}`
+  }
+  return { values, p }
+}
+
+/** Escapes LIKE wildcards in user text. */
+export const likePattern = (q: string) => `%${q.replace(/[\\%_]/g, '\\$&')}%`
+
+/** A patch schema: every field optional, unknown fields refused, at least one field. */
+export const patchOf = <T extends ZodRawShape>(fields: T) =>
+  z.object(fields).partial().strict().refine((v) => Object.keys(v).length > 0, 'nothing to update')
+
+/** Maps a refusal of the database (by constraint name) to the API's answer. */
+export type Refusals = Record<string, (err: { message?: string }) => ApiError>
+
+/** A write in one transaction. What validation cannot see coming is answered
+ * from the database's refusal as a clear error, never as a constraint name:
+ * a reference to something that is not the caller's (foreign keys carry
+ * user_id), a rule a parallel request got to first, or an account deleted
+ * while its access token is still valid. */
+export function writeTransaction<T>(c: AppContext, fn: (tx: Tx) => Promise<T>, refusals: Refusals = {}): Promise<T> {
+  return c.var.postgres.transaction(async (tx) => {
+    try {
+      return await fn(tx)
+    } catch (err) {
+      throw explainRefusal(err, refusals)
+    }
+  })
+}
+
+function explainRefusal(err: unknown, refusals: Refusals): unknown {
+  const { code, constraint_name: constraint = '' } = err as { code?: string; constraint_name?: string }
+  if (code === '23503' && constraint.endsWith('_user_id_fkey')) {
+    return new ApiError(401, 'account_not_found', 'this account no longer exists', undefined, { 'WWW-Authenticate': 'Bearer' })
+  }
+  const explain = (code?.startsWith('23') && refusals[constraint]) || undefined
+  return explain ? explain(err as { message?: string }) : err
+}
+
+/** 400 for a reference (vehicle_id, trip_id, …) to something the caller does not have. */
+export const unknownReference = (field: string, code: string, message: string) =>
+  new ApiError(400, code, message, [{ path: [field], message }])
+
+export type Route = 'list' | 'get' | 'create' | 'patch' | 'delete'
+
+export interface Writable {
+  schema: z.ZodType
+  /** SQL type of each writable field (a column of the same name): the cast of its value. */
+  columns: Record<string, string>
+  summary: string
+  /** Fills what the input leaves to the caller's context (e.g. "today" in their time zone), in the write's transaction. */
+  prepare?: (tx: Tx, input: Record<string, unknown>) => Promise<Record<string, unknown>>
+}
+
+export interface ResourceSpec {
+  /** JSON keys: `{ [one]: row }` and `{ [many]: rows, next_cursor }`; `noun` is for messages. */
+  one: string
+  many: string
+  noun: string
+  /** Path under the function, e.g. '/vehicles'. */
+  path: string
+  /** The table and its alias in `select` and `scope`. */
+  table: string
+  alias: string
+  tags: string[]
+  /** The row's JSON shape and the select list (qualified by alias) that gives it. */
+  schema: z.ZodObject
+  select: string
+  /** A condition every route adds, for a view of part of a table (e.g. the fill-ups among expenses). */
+  scope?: string
+  /** The sort key, newest first: fields of the row with their SQL and kind. The last is unique (the id). */
+  order: { field: string; sql: string; kind: KeyKind }[]
+  listSummary: string
+  /** Query filters: their zod fields, and the SQL conditions for the values given. */
+  filters?: {
+    fields: ZodRawShape
+    where: (f: Record<string, unknown>, p: (v: unknown) => string) => string[]
+    check?: [(f: Record<string, unknown>) => boolean, { message: string; path: string[] }]
+  }
+  create?: Writable
+  patch?: Writable
+  /** Routes to leave out (the domain registers its own). */
+  without?: Route[]
+  refusals?: Refusals
+  /** Runs after a write has committed. */
+  afterWrite?: (c: AppContext) => Promise<void>
+}
+
+/** The routes of a resource, declared once: validation and OpenAPI from the same schemas. */
+export function registerResource(app: App, spec: ResourceSpec): void {
+  const a = spec.alias
+  const has = (r: Route) => !spec.without?.includes(r) && (r === 'create' ? !!spec.create : r === 'patch' ? !!spec.patch : true)
+  const one = z.object({ [spec.one]: spec.schema })
+  const scoped = (where: string[]) => (spec.scope ? [...where, spec.scope] : where)
+  const from = `${spec.table} ${a}`
+  const afterWrite = (c: AppContext) => spec.afterWrite?.(c) ?? Promise.resolve()
+  const noSuch = errorOf(`No such ${spec.noun}`)
+  const base = { auth: 'user' as const, tags: spec.tags }
+
+  if (has('create')) {
+    const { schema, columns, summary, prepare } = spec.create!
+    const r = route({
+      ...base,
+      method: 'post',
+      path: spec.path,
+      summary,
+      request: body(schema),
+      responses: { 201: { description: 'Created', ...json(one) } },
+    })
+    app.openapi(r, async (c: AppContext) => {
+      const input = (c.req as unknown as { valid(t: 'json'): Record<string, unknown> }).valid('json')
+      const row = await writeTransaction(
+        c,
+        async (tx) => insertRow(tx, spec, prepare ? await prepare(tx, input) : input, columns),
+        spec.refusals,
+      )
+      await afterWrite(c)
+      return c.json({ [spec.one]: row }, 201)
+    })
+  }
+
+  if (has('list')) {
+    const query = z.object({ ...spec.filters?.fields, ...PageQuery })
+    const r = route({
+      ...base,
+      method: 'get',
+      path: spec.path,
+      summary: spec.listSummary,
+      request: { query: spec.filters?.check ? query.refine(...spec.filters.check) : query },
+      responses: {
+        200: { description: 'A page', ...json(z.object({ [spec.many]: z.array(spec.schema), next_cursor: z.string().nullable() })) },
+      },
+    })
+    app.openapi(r, async (c: AppContext) => {
+      const { limit, cursor, ...f } = (c.req as unknown as { valid(t: 'query'): Record<string, unknown> }).valid('query')
+      const { values, p } = params()
+      const where = scoped([`${a}.user_id = (select auth.uid())`, ...(spec.filters?.where(f, p) ?? [])])
+      if (cursor) {
+        const key = decodeCursor(cursor as string, spec.order.map((k) => k.kind))
+        const casts = spec.order.map((k, i) => `${p(key[i])}${CAST[k.kind]}`)
+        where.push(`(${spec.order.map((k) => k.sql).join(', ')}) < (${casts.join(', ')})`)
+      }
+      const rows = await c.var.postgres.queryRaw<Record<string, string>>(
+        `select ${spec.select} from ${from} where ${where.join(' and ')}
+         order by ${spec.order.map((k) => `${k.sql} desc`).join(', ')} limit ${p((limit as number) + 1)}`,
+        values,
+      )
+      const { items, next_cursor } = page(rows, limit as number, (row) => spec.order.map((k) => row[k.field]))
+      return c.json({ [spec.many]: items, next_cursor }, 200)
+    })
+  }
+
+  if (has('get')) {
+    const r = route({
+      ...base,
+      method: 'get',
+      path: `${spec.path}/{id}`,
+      summary: `One ${spec.noun}`,
+      request: { params: IdParams },
+      responses: { 200: { description: `The ${spec.noun}`, ...json(one) }, 404: noSuch },
+    })
+    app.openapi(r, async (c: AppContext) => {
+      const { id } = (c.req as unknown as { valid(t: 'param'): { id: string } }).valid('param')
+      const [row] = await c.var.postgres.queryRaw(
+        `select ${spec.select} from ${from} where ${scoped([`${a}.id = $1::uuid`]).join(' and ')}`,
+        [id],
+      )
+      if (!row) throw notFound(spec.noun)
+      return c.json({ [spec.one]: row }, 200)
+    })
+  }
+
+  if (has('patch')) {
+    const { schema, columns, summary, prepare } = spec.patch!
+    const r = route({
+      ...base,
+      method: 'patch',
+      path: `${spec.path}/{id}`,
+      summary,
+      request: { params: IdParams, ...body(schema) },
+      responses: { 200: { description: 'Updated', ...json(one) }, 404: noSuch },
+    })
+    app.openapi(r, async (c: AppContext) => {
+      const { id } = (c.req as unknown as { valid(t: 'param'): { id: string } }).valid('param')
+      const patch = (c.req as unknown as { valid(t: 'json'): Record<string, unknown> }).valid('json')
+      const row = await writeTransaction(
+        c,
+        async (tx) => updateRow(tx, spec, id, prepare ? await prepare(tx, patch) : patch, columns),
+        spec.refusals,
+      )
+      if (!row) throw notFound(spec.noun)
+      await afterWrite(c)
+      return c.json({ [spec.one]: row }, 200)
+    })
+  }
+
+  if (has('delete')) {
+    const r = route({
+      ...base,
+      method: 'delete',
+      path: `${spec.path}/{id}`,
+      summary: `Delete a ${spec.noun}`,
+      request: { params: IdParams },
+      responses: { 204: { description: 'Deleted' }, 404: noSuch },
+    })
+    app.openapi(r, async (c: AppContext) => {
+      const { id } = (c.req as unknown as { valid(t: 'param'): { id: string } }).valid('param')
+      const rows = await writeTransaction(
+        c,
+        (tx) => tx.unsafe(`delete from ${from} where ${scoped([`${a}.id = $1::uuid`]).join(' and ')} returning ${a}.id`, [id]),
+        spec.refusals,
+      )
+      if (!rows.length) throw notFound(spec.noun)
+      await afterWrite(c)
+      return c.body(null, 204)
+    })
+  }
+}
+
+const CAST: Record<KeyKind, string> = { date: '::date', timestamp: '::text::timestamptz', uuid: '::uuid' }
+
+/** `$n::type` for a value; jsonb travels as text (postgres.js would send an array as a Postgres array). */
+function cast(p: (v: unknown) => string, value: unknown, type: string): string {
+  return type === 'jsonb' && value !== null ? `${p(JSON.stringify(value))}::text::jsonb` : `${p(value)}::${type}`
+}
+
+/** Inserts the given fields (the table's defaults fill the rest) and returns the row as the API shows it. */
+export async function insertRow(
+  tx: Tx,
+  spec: Pick<ResourceSpec, 'table' | 'alias' | 'select'>,
+  input: Record<string, unknown>,
+  columns: Record<string, string>,
+): Promise<Record<string, unknown>> {
+  const { values, p } = params()
+  const fields = Object.keys(input).filter((k) => k in columns && input[k] !== undefined)
+  const [row] = await tx.unsafe(
+    fields.length
+      ? `insert into ${spec.table} as ${spec.alias} (${fields.join(', ')})
+         values (${fields.map((k) => cast(p, input[k], columns[k])).join(', ')}) returning ${spec.select}`
+      : `insert into ${spec.table} as ${spec.alias} default values returning ${spec.select}`,
+    values as never[],
+  )
+  return row
+}
+
+/** Updates the given fields of row `id` (within the spec's scope); undefined when there is no such row. */
+export async function updateRow(
+  tx: Tx,
+  spec: Pick<ResourceSpec, 'table' | 'alias' | 'select' | 'scope'>,
+  id: string,
+  patch: Record<string, unknown>,
+  columns: Record<string, string>,
+  extraSets: string[] = [],
+): Promise<Record<string, unknown> | undefined> {
+  const { values, p } = params()
+  const sets = Object.entries(patch).filter(([k]) => k in columns).map(([k, v]) => `${k} = ${cast(p, v, columns[k])}`)
+  const where = [`${spec.alias}.id = ${p(id)}::uuid`, ...(spec.scope ? [spec.scope] : [])]
+  const [row] = await tx.unsafe(
+    `update ${spec.table} as ${spec.alias} set ${[...sets, ...extraSets].join(', ')}
+     where ${where.join(' and ')} returning ${spec.select}`,
+    values as never[],
+  )
+  return row
+}
