@@ -20,6 +20,10 @@ export const CACHE_POLICIES = {
     ttl: 3600,
     key: (conversationId: string) => `chat_history:${conversationId}`,
   },
+  // External APIs (integrations/): what is asked, hashed or rounded so keys stay short.
+  geocode: { ttl: 86400, key: (queryHash: string) => `geocode:${queryHash}` },
+  weather: { ttl: 1800, key: (lat: string, lng: string) => `weather:${lat},${lng}` },
+  routes: { ttl: 7 * 86400, key: (routeHash: string) => `routes:${routeHash}` },
 } as const
 
 export type CacheStatus = 'hit' | 'miss' | 'bypass'
