@@ -12,9 +12,9 @@ export interface Answer {
   headers: Headers
 }
 
-type Call = (path: string, init?: { method?: string; body?: unknown; headers?: Record<string, string> }) => Promise<Answer>
+export type Call = (path: string, init?: { method?: string; body?: unknown; headers?: Record<string, string> }) => Promise<Answer>
 
-async function answer(res: Response): Promise<Answer> {
+export async function answer(res: Response): Promise<Answer> {
   const text = await res.text()
   let body: Json = {}
   if (text) {
@@ -28,7 +28,7 @@ async function answer(res: Response): Promise<Answer> {
 }
 
 /** Strings and bytes are sent as they are, anything else as JSON. */
-const encode = (body: unknown): BodyInit =>
+export const encode = (body: unknown): BodyInit =>
   typeof body === 'string' || body instanceof Uint8Array ? body as BodyInit : JSON.stringify(body)
 
 /** Calls /functions/v1/wins/<path> through the gateway as `user`. */

@@ -19,3 +19,17 @@ export const calendarDate = () =>
     .refine((s) => !DATE_PATTERN.test(s) || isCalendarDate(s), 'not a calendar date')
     .refine((s) => !isCalendarDate(s) || (s >= MIN_DATE && s <= MAX_DATE), `must be between ${MIN_DATE} and ${MAX_DATE}`)
     .openapi({ format: 'date', example: '2026-03-31' })
+
+const toDate = (s: string) => new Date(`${s}T00:00:00Z`)
+const fmt = (d: Date) => d.toISOString().slice(0, 10)
+
+export function addDays(day: string, n: number): string {
+  const d = toDate(day)
+  d.setUTCDate(d.getUTCDate() + n)
+  return fmt(d)
+}
+
+/** Whole days from a to b (b - a). */
+export function daysBetween(a: string, b: string): number {
+  return Math.round((toDate(b).getTime() - toDate(a).getTime()) / 86_400_000)
+}

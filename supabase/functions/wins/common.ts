@@ -81,7 +81,12 @@ export async function moneyContext(tx: Tx, now: Date): Promise<MoneyContext> {
 }
 
 
-/** After a write has committed: every cached summary of this user is stale. */
+/** After an expense or income write has committed: every cached summary of this user is stale. */
 export async function invalidateSummaries(c: AppContext): Promise<void> {
-  await c.var.cache.delByPrefix(CACHE_POLICIES.expense_summaries.key(c.var.userId!, ''))
+  const user = c.var.userId!
+  // An expense can be a fill-up whose odometer moves what maintenance is due.
+  await Promise.all([
+    c.var.cache.delByPrefix(CACHE_POLICIES.expense_summaries.key(user, '')),
+    c.var.cache.del(CACHE_POLICIES.maintenance_records.key(user)),
+  ])
 }

@@ -7,24 +7,13 @@ export type BudgetPeriod = 'weekly' | 'monthly' | 'yearly'
 
 export const budgetPeriodUnit: Record<BudgetPeriod, Period> = { weekly: 'week', monthly: 'month', yearly: 'year' }
 
-import { calendarDate, isCalendarDate, MAX_DATE, MIN_DATE } from '../_shared/dates.ts'
-export { calendarDate, isCalendarDate, MAX_DATE, MIN_DATE }
+import { addDays, calendarDate, daysBetween, isCalendarDate, MAX_DATE, MIN_DATE } from '../_shared/dates.ts'
+export { addDays, calendarDate, daysBetween, isCalendarDate, MAX_DATE, MIN_DATE }
 
 export { isTimeZone, localDate } from '../_shared/timezone.ts'
 
 const toDate = (s: string) => new Date(`${s}T00:00:00Z`)
 const fmt = (d: Date) => d.toISOString().slice(0, 10)
-
-export function addDays(day: string, n: number): string {
-  const d = toDate(day)
-  d.setUTCDate(d.getUTCDate() + n)
-  return fmt(d)
-}
-
-/** Whole days from a to b (b - a). */
-export function daysBetween(a: string, b: string): number {
-  return Math.round((toDate(b).getTime() - toDate(a).getTime()) / 86_400_000)
-}
 
 export interface Bounds {
   start: string

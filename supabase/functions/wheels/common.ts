@@ -1,0 +1,52 @@
+// What the wheels route modules share: options, the database's refusals as
+// the API answers them, and the cache drop every write that can move an
+// odometer or a due date ends with.
+import type { AppContext } from '../_shared/http.ts'
+import { z } from '../_shared/http.ts'
+import { ApiError } from '../_shared/errors.ts'
+import { CACHE_POLICIES } from '../_shared/cache.ts'
+import { type Refusals, unknownReference } from '../_shared/resource.ts'
+
+/** Options of createWheelsApp; `now` lets tests pin the clock. */
+export interface WheelsOptions {
+  now: () => Date
+}
+
+export const FUEL_TYPES = ['diesel', 'unleaded', 'premium', 'e10', 'lpg', 'electric', 'other'] as const
+
+export const Latitude = z.number().min(-90).max(90).openapi({ example: -23.698 })
+export const Longitude = z.number().min(-180).max(180).openapi({ example: 133.8807 })
+
+/** Query coordinates: digits only ("1e2" and " 10" are not coordinates). */
+const coordinate = (min: number, max: number, example: string) =>
+  z.string().regex(/^-?\d{1,3}(\.\d{1,10})?$/, `a decimal number from ${min} to ${max}`)
+    .transform(Number).pipe(z.number().min(min).max(max))
+    .openapi({ type: 'number', minimum: min, maximum: max, example })
+export const LatQuery = coordinate(-90, 90, '-23.698')
+export const LngQuery = coordinate(-180, 180, '133.8807')
+
+/** A positive whole number in a query string, up to `max`. */
+export const wholeQuery = (max: number, description: string) =>
+  z.string().regex(/^\d{1,9}$/, `a whole number up to ${max}`).transform(Number).pipe(z.number().min(1).max(max))
+    .openapi({ type: 'integer', minimum: 1, maximum: max, description })
+
+export const WHEELS_REFUSALS: Refusals = {
+  maintenance_records_vehicle_fkey: () => unknownReference('vehicle_id', 'unknown_vehicle', 'not one of your vehicles'),
+  trips_vehicle_fkey: () => unknownReference('vehicle_id', 'unknown_vehicle', 'not one of your vehicles'),
+  expenses_vehicle_fkey: () => unknownReference('vehicle_id', 'unknown_vehicle', 'not one of your vehicles'),
+  expenses_trip_fkey: () => unknownReference('trip_id', 'unknown_trip', 'not one of your trips'),
+  campsite_reviews_campsite_id_fkey: () => unknownReference('campsite_id', 'unknown_campsite', 'no such campsite'),
+  trips_dates_order: () => new ApiError(400, 'validation_failed', 'start_date is after end_date', [
+    { path: ['start_date'], message: 'start_date is after end_date' },
+  ]),
+  maintenance_records_cost_currency: () => new ApiError(400, 'validation_failed', 'currency goes with cost', [
+    { path: ['currency'], message: 'currency goes with cost' },
+  ]),
+  wheels_odometer_order: (err) => new ApiError(409, 'odometer_out_of_order', err.message ?? 'odometer out of order'),
+  wheels_odometer_unit: (err) => new ApiError(409, 'odometer_unit_locked', err.message ?? 'odometer unit locked'),
+}
+
+/** After a write that can change what is due (vehicles, maintenance, odometer readings). */
+export async function invalidateMaintenance(c: AppContext): Promise<void> {
+  await c.var.cache.del(CACHE_POLICIES.maintenance_records.key(c.var.userId!))
+}
