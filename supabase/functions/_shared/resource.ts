@@ -18,6 +18,7 @@ import { type App, type AppContext, ErrorSchema, route, z } from './http.ts'
 import type { Tx } from './db.ts'
 import { ApiError, notFound } from './errors.ts'
 import { decodeCursor, type KeyKind, page, PageQuery } from './pagination.ts'
+import { calendarDate } from './dates.ts'
 
 export const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } })
 export const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, ...json(schema) } })
@@ -79,6 +80,25 @@ export const unknownReference = (field: string, code: string, message: string) =
   new ApiError(400, code, message, [{ path: [field], message }])
 
 export type Route = 'list' | 'get' | 'create' | 'patch' | 'delete'
+
+type Filters = NonNullable<ResourceSpec['filters']>
+
+/** Filters with `from` and `to` (inclusive calendar days) on a date column, plus `more`. */
+export function withDateRange(column: string, more: Omit<Filters, 'check'> = { fields: {}, where: () => [] }): Filters {
+  return {
+    fields: {
+      from: calendarDate().optional().openapi({ description: 'first day (inclusive)' }),
+      to: calendarDate().optional().openapi({ description: 'last day (inclusive)' }),
+      ...more.fields,
+    },
+    where: (f, p) => [
+      ...(f.from ? [`${column} >= ${p(f.from)}::date`] : []),
+      ...(f.to ? [`${column} <= ${p(f.to)}::date`] : []),
+      ...more.where(f, p),
+    ],
+    check: [(f) => !f.from || !f.to || (f.from as string) <= (f.to as string), { message: 'from is after to', path: ['from'] }],
+  }
+}
 
 export interface Writable {
   schema: z.ZodType

@@ -9,7 +9,18 @@ import { route, z } from '../_shared/http.ts'
 import type { Tx } from '../_shared/db.ts'
 import { notFound } from '../_shared/errors.ts'
 import { calendarDate } from '../_shared/dates.ts'
-import { body, isoSql, json, params, patchOf, registerResource, updateRow, Uuid, writeTransaction } from '../_shared/resource.ts'
+import {
+  body,
+  isoSql,
+  json,
+  params,
+  patchOf,
+  registerResource,
+  updateRow,
+  Uuid,
+  withDateRange,
+  writeTransaction,
+} from '../_shared/resource.ts'
 import { multiLineText, singleLineText } from '../_shared/text.ts'
 import { BudgetImpact, budgetImpact } from '../wins/budget-status.ts'
 import { invalidateSummaries, invalidReference, moneyContext } from '../wins/common.ts'
@@ -265,16 +276,13 @@ export function registerFuelRoutes(app: App, opts: WheelsOptions) {
       { field: 'id', sql: 'e.id', kind: 'uuid' },
     ],
     listSummary: 'Fill-ups, newest first',
-    filters: {
-      fields: { vehicle_id: Uuid.optional(), trip_id: Uuid.optional(), from: calendarDate().optional(), to: calendarDate().optional() },
+    filters: withDateRange('e.date', {
+      fields: { vehicle_id: Uuid.optional(), trip_id: Uuid.optional() },
       where: (f, p) => [
         ...(f.vehicle_id ? [`e.vehicle_id = ${p(f.vehicle_id)}::uuid`] : []),
         ...(f.trip_id ? [`e.trip_id = ${p(f.trip_id)}::uuid`] : []),
-        ...(f.from ? [`e.date >= ${p(f.from)}::date`] : []),
-        ...(f.to ? [`e.date <= ${p(f.to)}::date`] : []),
       ],
-      check: [(f) => !f.from || !f.to || (f.from as string) <= (f.to as string), { message: 'from is after to', path: ['from'] }],
-    },
+    }),
     without: ['create', 'patch'],
     refusals: WHEELS_REFUSALS,
     afterWrite: invalidateSummaries,

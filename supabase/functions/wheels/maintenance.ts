@@ -9,7 +9,7 @@ import { readThroughCache, route, z } from '../_shared/http.ts'
 import { CACHE_POLICIES } from '../_shared/cache.ts'
 import type { Tx } from '../_shared/db.ts'
 import { calendarDate, daysBetween } from '../_shared/dates.ts'
-import { isoSql, json, patchOf, registerResource, Uuid } from '../_shared/resource.ts'
+import { isoSql, json, likePattern, patchOf, registerResource, Uuid, withDateRange } from '../_shared/resource.ts'
 import { multiLineText, singleLineText } from '../_shared/text.ts'
 import { localDate } from '../_shared/timezone.ts'
 import { invalidateMaintenance, WHEELS_REFUSALS, type WheelsOptions, wholeQuery } from './common.ts'
@@ -204,21 +204,16 @@ export function registerMaintenanceRoutes(app: App, opts: WheelsOptions) {
       { field: 'id', sql: 'm.id', kind: 'uuid' },
     ],
     listSummary: 'Maintenance records, newest first',
-    filters: {
+    filters: withDateRange('m.date', {
       fields: {
         vehicle_id: Uuid.optional(),
-        from: calendarDate().optional(),
-        to: calendarDate().optional(),
         q: singleLineText({ max: 100 }).optional().openapi({ description: 'text in the task' }),
       },
       where: (f, p) => [
         ...(f.vehicle_id ? [`m.vehicle_id = ${p(f.vehicle_id)}::uuid`] : []),
-        ...(f.from ? [`m.date >= ${p(f.from)}::date`] : []),
-        ...(f.to ? [`m.date <= ${p(f.to)}::date`] : []),
-        ...(f.q ? [`m.task ilike ${p(`%${(f.q as string).replace(/[\\%_]/g, '\\$&')}%`)}`] : []),
+        ...(f.q ? [`m.task ilike ${p(likePattern(f.q as string))}`] : []),
       ],
-      check: [(f) => !f.from || !f.to || (f.from as string) <= (f.to as string), { message: 'from is after to', path: ['from'] }],
-    },
+    }),
     create: {
       schema: z.object(fields).strict().openapi('MaintenanceCreate'),
       columns: COLUMNS,

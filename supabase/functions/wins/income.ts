@@ -3,7 +3,7 @@
 // user's cached summaries.
 import type { App } from '../_shared/http.ts'
 import { z } from '../_shared/http.ts'
-import { patchOf, registerResource } from '../_shared/resource.ts'
+import { patchOf, registerResource, withDateRange } from '../_shared/resource.ts'
 import { multiLineText, singleLineText } from '../_shared/text.ts'
 import {
   Currency,
@@ -65,18 +65,14 @@ export function registerIncomeRoutes(app: App, opts: WinsOptions) {
       { field: 'id', sql: 'i.id', kind: 'uuid' },
     ],
     listSummary: 'Income, newest first, filtered, one page at a time',
-    filters: {
+    filters: withDateRange('i.date', {
       fields: {
-        from: calendarDate().optional().openapi({ description: 'first day (inclusive)' }),
-        to: calendarDate().optional().openapi({ description: 'last day (inclusive)' }),
         hustle_id: Uuid.optional(),
         recurring: z.enum(['true', 'false']).optional(),
         q: singleLineText({ max: 100 }).optional().openapi({ description: 'text in the source or description' }),
       },
       where: (f, p) => {
         const where: string[] = []
-        if (f.from) where.push(`i.date >= ${p(f.from)}::date`)
-        if (f.to) where.push(`i.date <= ${p(f.to)}::date`)
         if (f.hustle_id) where.push(`i.hustle_id = ${p(f.hustle_id)}::uuid`)
         if (f.recurring) where.push(`i.recurring = ${p(f.recurring === 'true')}::boolean`)
         if (f.q) {
@@ -85,8 +81,7 @@ export function registerIncomeRoutes(app: App, opts: WinsOptions) {
         }
         return where
       },
-      check: [(f) => !f.from || !f.to || (f.from as string) <= (f.to as string), { message: 'from is after to', path: ['from'] }],
-    },
+    }),
     create: {
       schema: z.object(fields).strict().openapi('IncomeCreate'),
       columns: COLUMNS,
