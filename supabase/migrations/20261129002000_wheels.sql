@@ -60,7 +60,8 @@ create table pam.maintenance_records (
 comment on table pam.maintenance_records is 'Work done on a vehicle, and when (date and/or odometer) it is next due.';
 create index maintenance_user_date_idx on pam.maintenance_records (user_id, date desc, created_at desc, id desc);
 -- The latest record of each task per vehicle decides what is due.
-create index maintenance_vehicle_task_idx on pam.maintenance_records (vehicle_id, lower(task), date desc, created_at desc);
+create index maintenance_latest_task_idx
+  on pam.maintenance_records (user_id, vehicle_id, lower(task), date desc, created_at desc);
 create index maintenance_vehicle_odometer_idx on pam.maintenance_records (vehicle_id, date) where odometer is not null;
 
 create table pam.trips (

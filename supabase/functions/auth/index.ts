@@ -282,11 +282,12 @@ export function createAuthApp(config: Config = getConfig()): App {
         returning id, email, full_name, region, preferences, created_at, updated_at`) as unknown as ProfileRow[]
     )
     if (!rows[0]) throw notFound('profile')
-    // Write-through: the update has committed; drop the cached copy, and the
-    // cached summaries when the time zone or home currency may have changed.
+    // Write-through: the update has committed; drop the cached copy, and what
+    // was cached in the old time zone or home currency (summaries, due maintenance).
+    const user = c.var.userId!
     await Promise.all([
-      c.var.cache.del(profiles.key(c.var.userId!)),
-      patch.preferences ? c.var.cache.delByPrefix(CACHE_POLICIES.expense_summaries.key(c.var.userId!, '')) : null,
+      patch.preferences ? c.var.cache.del(profiles.key(user), CACHE_POLICIES.maintenance_records.key(user)) : c.var.cache.del(profiles.key(user)),
+      patch.preferences ? c.var.cache.delByPrefix(CACHE_POLICIES.expense_summaries.key(user, '')) : null,
     ])
     return c.json({ profile: serialize(rows[0]) }, 200)
   })

@@ -52,12 +52,13 @@ export const Campsite = z.object({
 }).openapi('Campsite')
 export type Campsite = z.infer<typeof Campsite>
 
-const CAMPSITE_COLUMNS = `c.id, c.name, c.type, c.latitude, c.longitude, c.region, c.description, c.amenities,
+const SITE_COLUMNS = `c.id, c.name, c.type, c.latitude, c.longitude, c.region, c.description, c.amenities,
   c.rv_friendly, c.max_rig_length_m::float8 as max_rig_length_m, c.price_per_night::text as price_per_night,
-  c.currency::text as currency, c.booking, r.rating, r.reviews`
-const RATING_JOIN = `left join lateral (
+  c.currency::text as currency, c.booking`
+/** A site's rating, joined to `alias` (after any limit: only the rows answered pay for it). */
+const ratingOf = (alias: string) => `left join lateral (
     select round(avg(cr.rating), 1)::float8 as rating, count(*)::int as reviews
-    from pam.campsite_reviews cr where cr.campsite_id = c.id
+    from pam.campsite_reviews cr where cr.campsite_id = ${alias}.id
   ) r on true`
 
 export interface CampingFilters {
@@ -82,6 +83,19 @@ function filterSql(f: CampingFilters, p: (v: unknown) => string): string[] {
 const earth = (lat: string, lng: string) => `extensions.ll_to_earth(${lat}, ${lng})`
 const SITE_EARTH = earth('c.latitude', 'c.longitude')
 
+/** The nearest sites to (lat, lng) within the radius that match: the GiST index answers the
+ * bounding box, the exact distance (computed once per row) trims its corners and sorts. */
+function nearestSql(lat: string, lng: string, radius: string, conditions: string[], limit: string): string {
+  const here = earth(lat, lng)
+  return `select ${SITE_COLUMNS}, d.m as distance_m
+    from pam.campsites c
+    cross join lateral (select extensions.earth_distance(${here}, ${SITE_EARTH}) as m) d
+    where extensions.earth_box(${here}, ${radius}) operator(extensions.@>) ${SITE_EARTH}
+      and d.m <= ${radius} ${conditions.map((w) => `and ${w}`).join(' ')}
+    order by d.m, c.id
+    limit ${limit}`
+}
+
 /** Campsites within `radiusKm` of a point, nearest first. */
 export async function searchCampsites(
   db: PostgresApi,
@@ -92,18 +106,14 @@ export async function searchCampsites(
   offset = 0,
 ): Promise<Campsite[]> {
   const { values, p } = params()
-  const here = earth(`${p(at.lat)}::float8`, `${p(at.lng)}::float8`)
-  const radius = `${p(radiusKm * 1000)}::float8`
-  const distance = `extensions.earth_distance(${here}, ${SITE_EARTH})`
-  return await db.queryRaw<Campsite>(
-    `select ${CAMPSITE_COLUMNS}, round((${distance} / 1000)::numeric, 2)::float8 as distance_km
-     from pam.campsites c ${RATING_JOIN}
-     where extensions.earth_box(${here}, ${radius}) operator(extensions.@>) ${SITE_EARTH}
-       and ${distance} <= ${radius} ${filterSql(f, p).map((w) => `and ${w}`).join(' ')}
-     order by ${distance}, c.id
-     limit ${p(limit)} offset ${p(offset)}`,
+  const nearest = nearestSql(`${p(at.lat)}::float8`, `${p(at.lng)}::float8`, `${p(radiusKm * 1000)}::float8`, filterSql(f, p), `${p(limit)} offset ${p(offset)}`)
+  const rows = await db.queryRaw<Campsite & { distance_m: number }>(
+    `select s.*, round((s.distance_m / 1000)::numeric, 2)::float8 as distance_km, r.rating, r.reviews
+     from (${nearest}) s ${ratingOf('s')}
+     order by s.distance_m, s.id`,
     values,
   )
+  return rows.map(({ distance_m: _, ...site }) => site)
 }
 
 /** For each point, the nearest campsite within `radiusKm` matching the filters (null when none): one query. */
@@ -117,24 +127,16 @@ export async function nearestCampsites(
   const { values, p } = params()
   const lats = p(`{${points.map((x) => x.lat).join(',')}}`)
   const lngs = p(`{${points.map((x) => x.lng).join(',')}}`)
-  const here = earth('n.lat', 'n.lng')
-  const radius = `${p(radiusKm * 1000)}::float8`
-  const distance = `extensions.earth_distance(${here}, ${SITE_EARTH})`
-  const rows = await db.queryRaw<Campsite & { i: number }>(
-    `select n.i::int as i, s.*
+  const nearest = nearestSql('n.lat', 'n.lng', `${p(radiusKm * 1000)}::float8`, filterSql(f, p), '1')
+  const rows = await db.queryRaw<Campsite & { i: number; distance_m?: number }>(
+    `select n.i::int as i, s.*, round((s.distance_m / 1000)::numeric, 2)::float8 as distance_km, r.rating, r.reviews
      from unnest(${lats}::float8[], ${lngs}::float8[]) with ordinality as n(lat, lng, i)
-     cross join lateral (
-       select ${CAMPSITE_COLUMNS}, round((${distance} / 1000)::numeric, 2)::float8 as distance_km
-       from pam.campsites c ${RATING_JOIN}
-       where extensions.earth_box(${here}, ${radius}) operator(extensions.@>) ${SITE_EARTH}
-         and ${distance} <= ${radius} ${filterSql(f, p).map((w) => `and ${w}`).join(' ')}
-       order by ${distance}, c.id
-       limit 1
-     ) s`,
+     cross join lateral (${nearest}) s
+     ${ratingOf('s')}`,
     values,
   )
   const byPoint: (Campsite | null)[] = points.map(() => null)
-  for (const { i, ...site } of rows) byPoint[i - 1] = site
+  for (const { i, distance_m: _, ...site } of rows) byPoint[i - 1] = site
   return byPoint
 }
 
@@ -244,7 +246,7 @@ export function registerCampingRoutes(app: App) {
   app.openapi(getCampsite, async (c) => {
     const { id } = c.req.valid('param')
     const [campsite] = await c.var.postgres.queryRaw<Campsite>(
-      `select ${CAMPSITE_COLUMNS} from pam.campsites c ${RATING_JOIN} where c.id = $1::uuid`,
+      `select ${SITE_COLUMNS}, r.rating, r.reviews from pam.campsites c ${ratingOf('c')} where c.id = $1::uuid`,
       [id],
     )
     if (!campsite) throw notFound('campsite')

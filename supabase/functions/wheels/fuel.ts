@@ -364,6 +364,11 @@ async function fuelStats(tx: Tx, f: { vehicle_id?: string; from?: string; to?: s
         consumption: measured && perKm(measured),
       }
     }),
-    monthly: monthly.map((m) => ({ month: m.month, fuel_cost: m.cost, fill_ups: m.fills, litres: m.litres })),
+    monthly: monthly.map((m) => ({
+      month: m.month,
+      fuel_cost: fromCents(toCents(m.cost)),
+      fill_ups: m.fills,
+      litres: fromCents(toCents(m.litres)),
+    })),
   }
 }

@@ -115,14 +115,15 @@ const dueRoute = route({
   },
 })
 
-const OPEN_ITEMS_SQL = `
+/** Each task's latest record per vehicle, with what it says is next due (exported for the benchmark's plan). */
+export const OPEN_ITEMS_SQL = `
   with latest as (
-    select distinct on (m.vehicle_id, lower(m.task)) m.id, m.vehicle_id, m.task, m.date, m.odometer,
+    select distinct on (m.user_id, m.vehicle_id, lower(m.task)) m.id, m.vehicle_id, m.task, m.date, m.odometer,
            coalesce(m.next_due_date, m.date + m.interval_days) as due_date,
            coalesce(m.next_due_odometer, m.odometer + m.interval_distance) as due_odometer
     from pam.maintenance_records m
     where m.user_id = (select auth.uid())
-    order by m.vehicle_id, lower(m.task), m.date desc, m.created_at desc
+    order by m.user_id, m.vehicle_id, lower(m.task), m.date desc, m.created_at desc
   )
   select l.id as record_id, l.vehicle_id, v.name as vehicle_name, l.task, l.date::text as date, l.odometer,
          l.due_date::text as due_date, l.due_odometer, v.odometer_unit, v.current_odometer,
