@@ -20,6 +20,7 @@ import { type Claims, database, type Database, postgresClient, type PostgresApi,
 import { type Cache, cacheFor, type CacheStatus } from './cache.ts'
 import { enforceRateLimit, type RateLimiter, rateLimiterFor, type RateLimitTier } from './ratelimit.ts'
 import { errorFields, log, setLogLevel } from './logger.ts'
+import { idempotency } from './idempotency.ts'
 
 export { z }
 
@@ -72,14 +73,19 @@ export function route<const R extends RouteSpec>(
   if (requestLog === 'debug') quietRoutes.add(`${rest.method.toUpperCase()} ${rest.path}`)
   const middleware: MiddlewareHandler[] = auth === 'none' ? [] : [requireAuth(auth)]
   if (rateLimit !== 'none') middleware.push(enforceRateLimit(rateLimit))
+  // A user's writes take an Idempotency-Key (DELETE is idempotent by itself).
+  const keyed = auth === 'user' && ['post', 'put', 'patch'].includes(rest.method)
+  if (keyed) middleware.push(idempotency() as MiddlewareHandler)
   const security = auth === 'user' ? [{ bearerAuth: [] }] : auth === 'none' ? [] : [{ apikey: [] }]
   const body = (rest.request as { body?: { content?: Record<string, unknown> } } | undefined)?.body
   if (body?.content) acceptedMediaTypes.set(`${rest.method.toUpperCase()} ${rest.path}`, Object.keys(body.content))
   return createRoute({
     ...rest,
+    ...(keyed ? { request: { ...rest.request, headers: IdempotencyHeaders } } : {}),
     security,
     middleware,
     responses: {
+      ...(keyed ? IDEMPOTENCY_RESPONSES : {}),
       ...rest.responses,
       ...(rest.request ? { 400: errorResponse('Invalid request (zod issues in details)') } : {}),
       ...(auth === 'none' ? {} : { 401: errorResponse('Missing or invalid credentials') }),
@@ -88,6 +94,19 @@ export function route<const R extends RouteSpec>(
       503: errorResponse('A service the answer needs is unavailable (see Retry-After)'),
     },
   } as never) as never
+}
+
+const IdempotencyHeaders = z.object({
+  'idempotency-key': z.string().optional().openapi({
+    description: 'Makes a retry safe: the first request with a key is done and its success remembered for 24 h; a retry ' +
+      'with the same key and request gets that answer again (header Idempotent-Replayed: true) without doing anything. ' +
+      'Scoped to you. 1–255 visible ASCII characters; a UUID per logical request is a good key.',
+    example: '8e03978e-40d5-43e8-bc93-6894a57f9324',
+  }),
+})
+const IDEMPOTENCY_RESPONSES = {
+  409: errorResponse('idempotency_in_progress: a request with this Idempotency-Key is still running (see Retry-After)'),
+  422: errorResponse('idempotency_key_reused: this Idempotency-Key was used for another request'),
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/

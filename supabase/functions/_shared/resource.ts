@@ -101,6 +101,7 @@ export function withDateRange(column: string, more: Omit<Filters, 'check'> = { f
 }
 
 export interface Writable {
+  /** For creates: built with createOf(fields), so it takes a client-generated id. */
   schema: z.ZodType
   /** SQL type of each writable field (a column of the same name): the cast of its value. */
   columns: Record<string, string>
@@ -162,17 +163,21 @@ export function registerResource(app: App, spec: ResourceSpec): void {
       path: spec.path,
       summary,
       request: body(schema),
-      responses: { 201: { description: 'Created', ...json(one) } },
+      responses: {
+        201: { description: 'Created', ...json(one) },
+        200: { description: 'Already created with this client-generated id: the existing record, unchanged', ...json(one) },
+        409: errorOf('id_taken: the client-generated id is already used'),
+      },
     })
     app.openapi(r, async (c: AppContext) => {
       const input = (c.req as unknown as { valid(t: 'json'): Record<string, unknown> }).valid('json')
-      const row = await writeTransaction(
+      const { row, created } = await writeTransaction(
         c,
         async (tx) => insertRow(tx, spec, prepare ? await prepare(tx, input) : input, columns),
         spec.refusals,
       )
-      await afterWrite(c)
-      return c.json({ [spec.one]: row }, 201)
+      if (created) await afterWrite(c)
+      return c.json({ [spec.one]: row }, created ? 201 : 200)
     })
   }
 
@@ -281,23 +286,45 @@ function cast(p: (v: unknown) => string, value: unknown, type: string): string {
   return type === 'jsonb' && value !== null ? `${p(JSON.stringify(value))}::text::jsonb` : `${p(value)}::${type}`
 }
 
-/** Inserts the given fields (the table's defaults fill the rest) and returns the row as the API shows it. */
+/** The optional client-generated id every create takes (offline apps make records, and link them, before they sync). */
+export const ClientId = Uuid.optional().openapi({
+  description: 'your own id for the new record (a UUID made on the device); creating the same id again answers the ' +
+    'existing record (200) instead of a duplicate',
+})
+
+/** A create schema: the fields, unknown fields refused, and the optional client-generated `id`. */
+export const createOf = <T extends ZodRawShape>(fields: T) => z.object({ id: ClientId, ...fields }).strict()
+
+/** 409 when a client-generated id is already someone else's. */
+export const idTaken = () => new ApiError(409, 'id_taken', 'this id is already used; make a new UUID')
+
+/** Inserts the given fields (the table's defaults fill the rest) and returns the row as the API shows it.
+ * With a client-generated `id` that exists already, the caller's existing row is answered instead
+ * (`created: false`), unchanged. */
 export async function insertRow(
   tx: Tx,
-  spec: Pick<ResourceSpec, 'table' | 'alias' | 'select'>,
+  spec: Pick<ResourceSpec, 'table' | 'alias' | 'select' | 'scope'>,
   input: Record<string, unknown>,
   columns: Record<string, string>,
-): Promise<Record<string, unknown>> {
+): Promise<{ row: Record<string, unknown>; created: boolean }> {
   const { values, p } = params()
-  const fields = Object.keys(input).filter((k) => k in columns && input[k] !== undefined)
+  const fields = Object.keys(input).filter((k) => (k in columns || k === 'id') && input[k] !== undefined)
+  const types: Record<string, string> = { ...columns, id: 'uuid' }
   const [row] = await tx.unsafe(
     fields.length
       ? `insert into ${spec.table} as ${spec.alias} (${fields.join(', ')})
-         values (${fields.map((k) => cast(p, input[k], columns[k])).join(', ')}) returning ${spec.select}`
+         values (${fields.map((k) => cast(p, input[k], types[k])).join(', ')})
+         ${input.id ? 'on conflict (id) do nothing' : ''} returning ${spec.select}`
       : `insert into ${spec.table} as ${spec.alias} default values returning ${spec.select}`,
     values as never[],
   )
-  return row
+  if (row) return { row, created: true }
+  const where = [`${spec.alias}.id = $1::uuid`, ...(spec.scope ? [spec.scope] : [])]
+  const [existing] = await tx.unsafe(`select ${spec.select} from ${spec.table} ${spec.alias} where ${where.join(' and ')}`, [
+    input.id,
+  ] as never[])
+  if (!existing) throw idTaken()
+  return { row: existing, created: false }
 }
 
 /** Updates the given fields of row `id` (within the spec's scope); undefined when there is no such row. */

@@ -11,6 +11,8 @@ import { notFound } from '../_shared/errors.ts'
 import { calendarDate } from '../_shared/dates.ts'
 import {
   body,
+  createOf,
+  idTaken,
   isoSql,
   json,
   params,
@@ -66,7 +68,7 @@ const bothOrNeither: Check<{ latitude?: number | null; longitude?: number | null
   { message: 'latitude and longitude go together', path: ['latitude'] },
 ]
 
-const FuelCreate = z.object(fields).strict().refine(...priceOrTotal).refine(...bothOrNeither).openapi('FuelLogCreate')
+const FuelCreate = createOf(fields).refine(...priceOrTotal).refine(...bothOrNeither).openapi('FuelLogCreate')
 const { vehicle_id: _v, ...patchable } = fields
 const FuelPatch = patchOf(patchable).refine(...bothOrNeither).openapi('FuelLogPatch')
 
@@ -115,7 +117,11 @@ const createFuel = route({
   tags,
   summary: 'Record a fill-up: an expense in Wins (category fuel) with its fuel details, answered with the budget impact',
   request: body(FuelCreate),
-  responses: { 201: { description: 'Recorded', ...json(z.object({ fuel_log: FuelLog, budgets: z.array(BudgetImpact) })) } },
+  responses: {
+    201: { description: 'Recorded', ...json(z.object({ fuel_log: FuelLog, budgets: z.array(BudgetImpact) })) },
+    200: { description: 'Already recorded with this client-generated id: the existing fill-up', ...json(z.object({ fuel_log: FuelLog, budgets: z.array(BudgetImpact) })) },
+    409: { description: 'id_taken, or odometer_out_of_order' },
+  },
 })
 
 const patchFuel = route({
@@ -182,6 +188,7 @@ function expenseOf(input: z.infer<typeof FuelCreate>, vehicleFuel: string | null
   // litres (2 places) × price (3 places) has 5 places: to cents, ÷ 1000.
   const total = input.total_cost ?? fromCents(divRound(units(input.litres, 2) * units(input.price_per_litre!, 3), 1000n))
   return {
+    id: input.id,
     amount: total,
     currency: input.currency,
     category: 'fuel',
@@ -220,16 +227,19 @@ async function record(tx: Tx, opts: WheelsOptions, input: z.infer<typeof FuelCre
   const problem = prepared.errors[0]
   if (problem) throw invalidReference(problem.field, problem.message)
   const [expense] = await insertExpenses(tx, prepared.rows)
-  const [fuelLog] = await tx.unsafe(`select ${FUEL_COLUMNS} from pam.expenses e where e.id = $1`, [expense.id])
-  return { fuel_log: fuelLog, budgets: await budgetImpact(tx, ctx, [expense]) }
+  const id = expense?.id ?? input.id
+  const [fuelLog] = await tx.unsafe(`select ${FUEL_COLUMNS} from pam.expenses e where e.id = $1 and ${FILL_UPS.scope}`, [id])
+  if (!fuelLog) throw idTaken()
+  const [row] = expense ? [expense] : await tx`select category, date::text as date, currency::text as currency from pam.expenses where id = ${id}`
+  return { created: !!expense, body: { fuel_log: fuelLog, budgets: await budgetImpact(tx, ctx, [row as never]) } }
 }
 
 export function registerFuelRoutes(app: App, opts: WheelsOptions) {
   app.openapi(createFuel, async (c) => {
     const input = c.req.valid('json')
     const result = await writeTransaction(c, (tx) => record(tx, opts, input), WHEELS_REFUSALS)
-    await invalidateSummaries(c)
-    return c.json(result as never, 201)
+    if (result.created) await invalidateSummaries(c)
+    return c.json(result.body as never, result.created ? 201 : 200)
   })
 
   // Before the resource's /fuel/{id}: "stats" is not an id.

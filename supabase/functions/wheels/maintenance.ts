@@ -9,7 +9,7 @@ import { readThroughCache, route, z } from '../_shared/http.ts'
 import { CACHE_POLICIES } from '../_shared/cache.ts'
 import type { Tx } from '../_shared/db.ts'
 import { calendarDate, daysBetween } from '../_shared/dates.ts'
-import { isoSql, json, likePattern, patchOf, registerResource, Uuid, withDateRange } from '../_shared/resource.ts'
+import { createOf, isoSql, json, likePattern, patchOf, registerResource, Uuid, withDateRange } from '../_shared/resource.ts'
 import { multiLineText, singleLineText } from '../_shared/text.ts'
 import { localDate } from '../_shared/timezone.ts'
 import { invalidateMaintenance, WHEELS_REFUSALS, type WheelsOptions, wholeQuery } from './common.ts'
@@ -216,7 +216,7 @@ export function registerMaintenanceRoutes(app: App, opts: WheelsOptions) {
       ],
     }),
     create: {
-      schema: z.object(fields).strict().openapi('MaintenanceCreate'),
+      schema: createOf(fields).openapi('MaintenanceCreate'),
       columns: COLUMNS,
       summary: "Record maintenance (advances the vehicle's odometer; 409 when the reading is out of order)",
       prepare: costCurrency,

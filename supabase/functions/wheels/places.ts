@@ -2,7 +2,7 @@
 // fuel stations, water, favourites — declared as a resource.
 import type { App } from '../_shared/http.ts'
 import { z } from '../_shared/http.ts'
-import { isoSql, patchOf, registerResource } from '../_shared/resource.ts'
+import { createOf, isoSql, patchOf, registerResource } from '../_shared/resource.ts'
 import { multiLineText, singleLineText } from '../_shared/text.ts'
 import { Latitude, Longitude, WHEELS_REFUSALS } from './common.ts'
 
@@ -56,7 +56,7 @@ export function registerPlaceRoutes(app: App) {
       fields: { kind: z.enum(PLACE_KINDS).optional() },
       where: (f, p) => (f.kind ? [`sp.kind = ${p(f.kind)}`] : []),
     },
-    create: { schema: z.object(fields).strict().openapi('SavedPlaceCreate'), columns: COLUMNS, summary: 'Save a place' },
+    create: { schema: createOf(fields).openapi('SavedPlaceCreate'), columns: COLUMNS, summary: 'Save a place' },
     patch: { schema: patchOf(fields).openapi('SavedPlacePatch'), columns: COLUMNS, summary: 'Change a saved place' },
     refusals: WHEELS_REFUSALS,
   })

@@ -9,7 +9,17 @@ import type { Tx } from '../_shared/db.ts'
 import { ApiError, notFound } from '../_shared/errors.ts'
 import { addDays, calendarDate } from '../_shared/dates.ts'
 import { type LatLng, mapboxFor, type Route } from '../_shared/integrations/mapbox.ts'
-import { body, IdParams, isoSql, json, patchOf, registerResource, Uuid, writeTransaction } from '../_shared/resource.ts'
+import {
+  body,
+  createOf,
+  IdParams,
+  isoSql,
+  json,
+  patchOf,
+  registerResource,
+  Uuid,
+  writeTransaction,
+} from '../_shared/resource.ts'
 import { multiLineText, singleLineText } from '../_shared/text.ts'
 import { fromCents, toCents } from '../wins/money.ts'
 import { AMENITIES, Campsite, CAMPSITE_TYPES, nearestCampsites } from './camping.ts'
@@ -31,27 +41,45 @@ const MAX_STOPS = 23
 
 const fields = {
   name: singleLineText({ max: 200 }).openapi({ example: 'Red Centre loop' }),
-  status: z.enum(['planned', 'active', 'completed']).optional().openapi({ description: 'default planned' }),
+  status: z.enum(['planned', 'active', 'completed']).optional().openapi({
+    description: 'default planned',
+  }),
   vehicle_id: Uuid.nullable().optional(),
   start_date: calendarDate().nullable().optional(),
   end_date: calendarDate().nullable().optional(),
   origin: Point.nullable().optional(),
   destination: Point.nullable().optional(),
-  stops: z.array(Stop).max(MAX_STOPS).optional().openapi({ description: `the ordered stops between, at most ${MAX_STOPS}` }),
+  stops: z.array(Stop).max(MAX_STOPS).optional().openapi({
+    description: `the ordered stops between, at most ${MAX_STOPS}`,
+  }),
   notes: multiLineText({ min: 0, max: 4000 }).optional(),
 }
-const datesInOrder: [(v: { start_date?: string | null; end_date?: string | null }) => boolean, { message: string; path: string[] }] = [
+const datesInOrder: [
+  (v: { start_date?: string | null; end_date?: string | null }) => boolean,
+  { message: string; path: string[] },
+] = [
   (v) => !v.start_date || !v.end_date || v.start_date <= v.end_date,
   { message: 'start_date is after end_date', path: ['start_date'] },
 ]
 
 const ROUTE_COLUMNS = {
-  planned_distance_km: 'numeric', planned_duration_min: 'integer', route_polyline: 'text',
-  route_computed_at: 'timestamptz', estimated_fuel_cost: 'numeric',
+  planned_distance_km: 'numeric',
+  planned_duration_min: 'integer',
+  route_polyline: 'text',
+  route_computed_at: 'timestamptz',
+  estimated_fuel_cost: 'numeric',
 }
 const COLUMNS: Record<string, string> = {
-  name: 'text', status: 'text', vehicle_id: 'uuid', start_date: 'date', end_date: 'date', origin: 'jsonb',
-  destination: 'jsonb', stops: 'jsonb', notes: 'text', ...ROUTE_COLUMNS,
+  name: 'text',
+  status: 'text',
+  vehicle_id: 'uuid',
+  start_date: 'date',
+  end_date: 'date',
+  origin: 'jsonb',
+  destination: 'jsonb',
+  stops: 'jsonb',
+  notes: 'text',
+  ...ROUTE_COLUMNS,
 }
 
 const Trip = z.object({
@@ -75,10 +103,13 @@ const Trip = z.object({
 }).openapi('Trip')
 type Trip = z.infer<typeof Trip>
 
-const TRIP_COLUMNS = `t.id, t.name, t.status, t.vehicle_id, t.start_date::text as start_date, t.end_date::text as end_date,
+const TRIP_COLUMNS =
+  `t.id, t.name, t.status, t.vehicle_id, t.start_date::text as start_date, t.end_date::text as end_date,
   t.origin, t.destination, t.stops, t.planned_distance_km::float8 as planned_distance_km, t.planned_duration_min,
   t.route_polyline, ${isoSql('t.route_computed_at')} as route_computed_at,
-  t.estimated_fuel_cost::text as estimated_fuel_cost, t.notes, ${isoSql('t.created_at')} as created_at,
+  t.estimated_fuel_cost::text as estimated_fuel_cost, t.notes, ${
+    isoSql('t.created_at')
+  } as created_at,
   ${isoSql('t.updated_at')} as updated_at`
 
 /** A change to where the trip goes makes its computed route stale. */
@@ -92,10 +123,14 @@ const forgetStaleRoute = (patch: Record<string, unknown>) =>
 const FuelEstimate = z.object({
   litres: z.number(),
   l_per_100km: z.number(),
-  consumption_source: z.enum(['measured', 'typical']).openapi({ description: "the vehicle's fill-ups, or typical for its type" }),
+  consumption_source: z.enum(['measured', 'typical']).openapi({
+    description: "the vehicle's fill-ups, or typical for its type",
+  }),
   price_per_litre: z.string().nullable(),
   price_source: z.enum(['recent_fill_up', 'none']),
-  cost: z.string().nullable().openapi({ description: 'null without a fill-up in the last 90 days to price it' }),
+  cost: z.string().nullable().openapi({
+    description: 'null without a fill-up in the last 90 days to price it',
+  }),
   currency: z.string(),
 }).openapi('FuelEstimate')
 type FuelEstimate = z.infer<typeof FuelEstimate>
@@ -105,14 +140,19 @@ const computeRoute = route({
   path: '/trips/{id}/route',
   auth: 'user',
   tags: ['wheels: trips'],
-  summary: "Route the trip through its stops (Mapbox, with the vehicle's size) and estimate its fuel cost",
+  summary:
+    "Route the trip through its stops (Mapbox, with the vehicle's size) and estimate its fuel cost",
   request: { params: IdParams },
   responses: {
     200: {
       description: 'The trip with its route',
       ...json(z.object({
         trip: Trip,
-        route: z.object({ distance_km: z.number(), duration_min: z.number(), legs: z.array(z.object({ distance_km: z.number(), duration_min: z.number() })) }),
+        route: z.object({
+          distance_km: z.number(),
+          duration_min: z.number(),
+          legs: z.array(z.object({ distance_km: z.number(), duration_min: z.number() })),
+        }),
         fuel: FuelEstimate,
       })),
     },
@@ -125,11 +165,17 @@ const PlanRequest = z.object({
   origin: Point,
   destination: Point,
   start_date: calendarDate(),
-  max_daily_drive_km: z.number().int().min(50).max(1500).optional().openapi({ description: 'default 350' }),
-  vehicle_id: Uuid.optional().openapi({ description: "routing hints, rig length and fuel consumption from this vehicle" }),
+  max_daily_drive_km: z.number().int().min(50).max(1500).optional().openapi({
+    description: 'default 350',
+  }),
+  vehicle_id: Uuid.optional().openapi({
+    description: 'routing hints, rig length and fuel consumption from this vehicle',
+  }),
   camping_types: z.array(z.enum(CAMPSITE_TYPES)).max(CAMPSITE_TYPES.length).optional(),
   amenities: z.array(z.enum(AMENITIES)).max(AMENITIES.length).optional(),
-  rig_length_m: z.number().positive().max(40).optional().openapi({ description: "default: the vehicle's length" }),
+  rig_length_m: z.number().positive().max(40).optional().openapi({
+    description: "default: the vehicle's length",
+  }),
   max_price_per_night: z.number().min(0).max(10_000).optional(),
 }).strict().openapi('TripPlanRequest')
 
@@ -141,10 +187,15 @@ const PlanDay = z.object({
   distance_km: z.number(),
   duration_min: z.number(),
   fuel_cost: z.string().nullable(),
-  overnight: Campsite.nullable().openapi({ description: 'the campsite nearest the day’s end that matches; null on the last day or when none is within reach' }),
+  overnight: Campsite.nullable().openapi({
+    description:
+      'the campsite nearest the day’s end that matches; null on the last day or when none is within reach',
+  }),
 })
 const Plan = z.object({
-  route_source: z.enum(['mapbox', 'estimate']).openapi({ description: 'estimate: Mapbox was unavailable; distances are great-circle × 1.25' }),
+  route_source: z.enum(['mapbox', 'estimate']).openapi({
+    description: 'estimate: Mapbox was unavailable; distances are great-circle × 1.25',
+  }),
   currency: z.string(),
   total: z.object({
     distance_km: z.number(),
@@ -163,7 +214,8 @@ const plan = route({
   path: '/trips/plan',
   auth: 'user',
   tags: ['wheels: trips'],
-  summary: 'A day-by-day plan: daily drives, overnight campsites near each day’s end, fuel and camping costs',
+  summary:
+    'A day-by-day plan: daily drives, overnight campsites near each day’s end, fuel and camping costs',
   request: body(PlanRequest),
   responses: { 200: { description: 'The plan', ...json(z.object({ plan: Plan })) } },
 })
@@ -187,7 +239,10 @@ async function fuelBasis(tx: Tx, vehicleId: string | null, vehicle: VehicleFacts
       select odometer, fuel_volume::float8 as litres, coalesce(fuel_full_tank, true) as full
       from pam.expenses where vehicle_id = ${vehicleId} and fuel_volume is not null
       order by odometer nulls last, date, created_at`
-    const measured = consumption(fills.map((f) => ({ odometer: f.odometer, litres: f.litres, full: f.full, cents: null })), vehicle.unit)
+    const measured = consumption(
+      fills.map((f) => ({ odometer: f.odometer, litres: f.litres, full: f.full, cents: null })),
+      vehicle.unit,
+    )
     if (measured) [lPer100, source] = [measured.l_per_100km, 'measured']
   }
   const [price] = await tx`
@@ -195,7 +250,12 @@ async function fuelBasis(tx: Tx, vehicleId: string | null, vehicle: VehicleFacts
     where user_id = (select auth.uid()) and fuel_price_per_unit is not null and currency = ${currency}
       and date >= current_date - 90 ${vehicleId ? tx`and vehicle_id = ${vehicleId}` : tx``}
     order by date desc, created_at desc limit 1`
-  return { lPer100, source, price: (price?.price as string | undefined) ?? null, currency: currency as string }
+  return {
+    lPer100,
+    source,
+    price: (price?.price as string | undefined) ?? null,
+    currency: currency as string,
+  }
 }
 
 function estimateFuel(km: number, basis: Awaited<ReturnType<typeof fuelBasis>>): FuelEstimate {
@@ -217,12 +277,23 @@ async function vehicleFacts(tx: Tx, id: string | null | undefined): Promise<Vehi
     select type, odometer_unit as unit, height_m::float8 as height_m, width_m::float8 as width_m,
            weight_t::float8 as weight_t, length_m::float8 as length_m
     from pam.vehicles where id = ${id}`
-  if (!v) throw new ApiError(400, 'unknown_vehicle', 'not one of your vehicles', [{ path: ['vehicle_id'], message: 'not one of your vehicles' }])
+  if (!v) {
+    throw new ApiError(400, 'unknown_vehicle', 'not one of your vehicles', [{
+      path: ['vehicle_id'],
+      message: 'not one of your vehicles',
+    }])
+  }
   return v as VehicleFacts
 }
 
 const dims = (v: VehicleFacts | null) =>
-  v ? { heightM: v.height_m ?? undefined, widthM: v.width_m ?? undefined, weightT: v.weight_t ?? undefined } : undefined
+  v
+    ? {
+      heightM: v.height_m ?? undefined,
+      widthM: v.width_m ?? undefined,
+      weightT: v.weight_t ?? undefined,
+    }
+    : undefined
 
 /** Great-circle distance stretched to road distance, for when Mapbox cannot answer. */
 const ROAD_FACTOR = 1.25
@@ -259,7 +330,10 @@ export function registerTripRoutes(app: App) {
     const daily = input.max_daily_drive_km ?? 350
     const days = Math.max(1, Math.ceil(totalKm / daily))
     const scale = lengthKm(line) / totalKm
-    const ends = pointsAlong(line, Array.from({ length: days - 1 }, (_, i) => (i + 1) * daily * scale))
+    const ends = pointsAlong(
+      line,
+      Array.from({ length: days - 1 }, (_, i) => (i + 1) * daily * scale),
+    )
     const filters = {
       types: input.camping_types,
       amenities: input.amenities,
@@ -270,13 +344,26 @@ export function registerTripRoutes(app: App) {
     const near = await nearestCampsites(c.var.postgres, ends, 50, filters)
     const missing = near.flatMap((s, i) => (s ? [] : [i]))
     if (missing.length) {
-      const wider = await nearestCampsites(c.var.postgres, missing.map((i) => ends[i]), 100, filters)
+      const wider = await nearestCampsites(
+        c.var.postgres,
+        missing.map((i) => ends[i]),
+        100,
+        filters,
+      )
       missing.forEach((i, k) => (near[i] = wider[k]))
     }
     const stops = [
       { lat: input.origin.lat, lng: input.origin.lng, name: input.origin.name ?? null },
-      ...ends.map((e, i) => near[i] ? { lat: near[i]!.latitude, lng: near[i]!.longitude, name: near[i]!.name } : { ...e, name: null }),
-      { lat: input.destination.lat, lng: input.destination.lng, name: input.destination.name ?? null },
+      ...ends.map((e, i) =>
+        near[i]
+          ? { lat: near[i]!.latitude, lng: near[i]!.longitude, name: near[i]!.name }
+          : { ...e, name: null }
+      ),
+      {
+        lat: input.destination.lat,
+        lng: input.destination.lng,
+        name: input.destination.name ?? null,
+      },
     ]
     let camping = 0n
     const planDays = stops.slice(1).map((to, i) => {
@@ -314,7 +401,10 @@ export function registerTripRoutes(app: App) {
 
   app.openapi(computeRoute, async (c) => {
     const { id } = c.req.valid('param')
-    const [trip] = await c.var.postgres.queryRaw<Trip>(`select ${TRIP_COLUMNS} from pam.trips t where t.id = $1::uuid`, [id])
+    const [trip] = await c.var.postgres.queryRaw<Trip>(
+      `select ${TRIP_COLUMNS} from pam.trips t where t.id = $1::uuid`,
+      [id],
+    )
     if (!trip) throw notFound('trip')
     if (!trip.origin || !trip.destination) {
       throw new ApiError(422, 'trip_incomplete', 'give the trip an origin and a destination first')
@@ -339,7 +429,10 @@ export function registerTripRoutes(app: App) {
       route: {
         distance_km: round1(km),
         duration_min: Math.round(r.duration_s / 60),
-        legs: r.legs.map((l) => ({ distance_km: round1(l.distance_m / 1000), duration_min: Math.round(l.duration_s / 60) })),
+        legs: r.legs.map((l) => ({
+          distance_km: round1(l.distance_m / 1000),
+          duration_min: Math.round(l.duration_s / 60),
+        })),
       },
       fuel: result.fuel,
     }, 200)
@@ -361,14 +454,17 @@ export function registerTripRoutes(app: App) {
     ],
     listSummary: 'Your trips, newest first',
     filters: {
-      fields: { status: z.enum(['planned', 'active', 'completed']).optional(), vehicle_id: Uuid.optional() },
+      fields: {
+        status: z.enum(['planned', 'active', 'completed']).optional(),
+        vehicle_id: Uuid.optional(),
+      },
       where: (f, p) => [
         ...(f.status ? [`t.status = ${p(f.status)}`] : []),
         ...(f.vehicle_id ? [`t.vehicle_id = ${p(f.vehicle_id)}::uuid`] : []),
       ],
     },
     create: {
-      schema: z.object(fields).strict().refine(...datesInOrder).openapi('TripCreate'),
+      schema: createOf(fields).refine(...datesInOrder).openapi('TripCreate'),
       columns: COLUMNS,
       summary: 'Plan a trip',
     },

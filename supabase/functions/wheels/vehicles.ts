@@ -3,7 +3,7 @@
 // the database refuses a value below a recorded reading).
 import type { App } from '../_shared/http.ts'
 import { z } from '../_shared/http.ts'
-import { isoSql, patchOf, registerResource } from '../_shared/resource.ts'
+import { createOf, isoSql, patchOf, registerResource } from '../_shared/resource.ts'
 import { multiLineText, singleLineText } from '../_shared/text.ts'
 import { FUEL_TYPES, invalidateMaintenance, WHEELS_REFUSALS } from './common.ts'
 
@@ -85,7 +85,7 @@ export function registerVehicleRoutes(app: App) {
       fields: { type: z.enum(VEHICLE_TYPES).optional() },
       where: (f, p) => (f.type ? [`v.type = ${p(f.type)}`] : []),
     },
-    create: { schema: z.object(fields).strict().openapi('VehicleCreate'), columns: COLUMNS, summary: 'Add a vehicle' },
+    create: { schema: createOf(fields).openapi('VehicleCreate'), columns: COLUMNS, summary: 'Add a vehicle' },
     patch: {
       schema: patchOf(fields).openapi('VehiclePatch'),
       columns: COLUMNS,

@@ -8,6 +8,7 @@ import { multiLineText, singleLineText } from '../_shared/text.ts'
 import { CategorySlug, isBuiltinCategory } from './categories.ts'
 import { classify, type Classification } from './classify.ts'
 import { Currency, isoSql, type MoneyContext, Uuid } from './common.ts'
+import { ClientId } from '../_shared/resource.ts'
 import { money } from './money.ts'
 import { calendarDate } from './periods.ts'
 
@@ -63,7 +64,7 @@ const bothOrNeither = (v: { latitude?: number | null; longitude?: number | null 
   ('latitude' in v) === ('longitude' in v) && (v.latitude == null) === (v.longitude == null)
 const latLng = { message: 'latitude and longitude go together', path: ['latitude'] }
 
-export const ExpenseCreate = z.object(fields).strict().refine(bothOrNeither, latLng).openapi('ExpenseCreate')
+export const ExpenseCreate = z.object({ id: ClientId, ...fields }).strict().refine(bothOrNeither, latLng).openapi('ExpenseCreate')
 export type ExpenseCreate = z.infer<typeof ExpenseCreate>
 
 export const ExpensePatch = z.object(fields).partial().strict()
@@ -108,6 +109,8 @@ export const EXPENSE_COLUMNS = `e.id, e.amount::text as amount, e.currency::text
 
 /** A row ready for insert: every column given (no reliance on defaults). */
 export interface ExpenseRow {
+  /** A client-generated id, or null for a new one. */
+  id: string | null
   amount: string
   currency: string
   category: string
@@ -195,6 +198,7 @@ export async function prepareExpenses(tx: Tx, ctx: MoneyContext, inputs: Expense
     const cls = inp.category ? null : classify(inp.merchant, inp.description, learned.get(index) ?? null)
     classifications.push(cls)
     return {
+      id: inp.id ?? null,
       amount: inp.amount,
       currency: inp.currency ?? ctx.currency,
       category: inp.category ?? cls!.category,
@@ -221,18 +225,21 @@ export async function prepareExpenses(tx: Tx, ctx: MoneyContext, inputs: Expense
   return { rows, classifications, errors }
 }
 
-const RECORD_TYPE = `amount numeric, currency text, category text, category_source text, description text,
+const RECORD_TYPE = `id uuid, amount numeric, currency text, category text, category_source text, description text,
   merchant text, date date, location text, latitude double precision, longitude double precision,
   payment_method text, tags text[], receipt_url text, vehicle_id uuid, trip_id uuid, hustle_id uuid,
   fuel_type text, fuel_volume numeric, fuel_price_per_unit numeric, odometer integer, fuel_full_tank boolean`
 const RECORD_COLUMNS = RECORD_TYPE.split(',').map((c) => c.trim().split(' ')[0]).join(', ')
 
-/** Inserts prepared rows in one statement (one parameter, whatever the count). */
+/** Inserts prepared rows in one statement (one parameter, whatever the count). A row whose
+ * client-generated id exists already is not inserted (and not returned). */
 export async function insertExpenses(tx: Tx, rows: ExpenseRow[]): Promise<Expense[]> {
   return await tx.unsafe<Expense[]>(
     `with inserted as (
        insert into pam.expenses (${RECORD_COLUMNS})
-       select ${RECORD_COLUMNS} from jsonb_to_recordset($1::jsonb -> 'rows') as r(${RECORD_TYPE})
+       select coalesce(id, gen_random_uuid()), ${RECORD_COLUMNS.replace('id, ', '')}
+       from jsonb_to_recordset($1::jsonb -> 'rows') as r(${RECORD_TYPE})
+       on conflict (id) do nothing
        returning *
      )
      select ${EXPENSE_COLUMNS} from inserted e`,

@@ -17,13 +17,14 @@ import {
   json,
   likePattern,
   moneyContext,
+  type MoneyContext,
   params,
   Uuid,
   WINS_REFUSALS,
   type WinsOptions,
   writeTransaction,
 } from './common.ts'
-import { registerResource } from '../_shared/resource.ts'
+import { idTaken, registerResource } from '../_shared/resource.ts'
 import {
   Expense,
   EXPENSE_COLUMNS,
@@ -94,7 +95,11 @@ const createExpense = route({
   tags,
   summary: 'Record an expense (category inferred when absent); answers with the budget impact',
   request: body(ExpenseCreate),
-  responses: { 201: { description: 'Recorded', ...json(ExpenseWritten) } },
+  responses: {
+    201: { description: 'Recorded', ...json(ExpenseWritten) },
+    200: { description: 'Already recorded with this client-generated id: the existing expense, unchanged', ...json(ExpenseWritten) },
+    409: errorOf('id_taken: the client-generated id is already used'),
+  },
 })
 
 const patchExpense = route({
@@ -125,6 +130,13 @@ async function checkReferences(tx: Tx, patch: { category?: string }) {
   }
 }
 
+/** The caller's expense with a client-generated id that was created before, as a create answers it. */
+async function existingExpense(tx: Tx, ctx: MoneyContext, id: string) {
+  const [expense] = await tx.unsafe<Expense[]>(`select ${EXPENSE_COLUMNS} from pam.expenses e where e.id = $1`, [id])
+  if (!expense) throw idTaken()
+  return { expense, category_inferred: false, classification: null, budgets: await budgetImpact(tx, ctx, [expense]) }
+}
+
 export function registerExpenseRoutes(app: App, opts: WinsOptions) {
   app.openapi(createExpense, async (c) => {
     const input = c.req.valid('json')
@@ -134,16 +146,20 @@ export function registerExpenseRoutes(app: App, opts: WinsOptions) {
       const problem = prepared.errors[0]
       if (problem) throw invalidReference(problem.field, problem.message)
       const [expense] = await insertExpenses(tx, prepared.rows)
+      if (!expense) return { created: false, body: await existingExpense(tx, ctx, input.id!) }
       const cls = prepared.classifications[0]
       return {
-        expense,
-        category_inferred: cls !== null,
-        classification: cls && { source: cls.source, matched: cls.matched },
-        budgets: await budgetImpact(tx, ctx, [expense]),
+        created: true,
+        body: {
+          expense,
+          category_inferred: cls !== null,
+          classification: cls && { source: cls.source, matched: cls.matched },
+          budgets: await budgetImpact(tx, ctx, [expense]),
+        },
       }
     })
-    await invalidateSummaries(c)
-    return c.json(result, 201)
+    if (result.created) await invalidateSummaries(c)
+    return c.json(result.body, result.created ? 201 : 200)
   })
 
   app.openapi(patchExpense, async (c) => {

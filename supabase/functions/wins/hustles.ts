@@ -7,7 +7,7 @@ import type { Tx } from '../_shared/db.ts'
 import { notFound } from '../_shared/errors.ts'
 import { multiLineText, singleLineText } from '../_shared/text.ts'
 import { errorOf, IdParams, isoSql, json, moneyContext, WINS_REFUSALS, type WinsOptions } from './common.ts'
-import { patchOf, registerResource } from '../_shared/resource.ts'
+import { createOf, patchOf, registerResource } from '../_shared/resource.ts'
 import { divRound, fromCents, percentOf, toCents } from './money.ts'
 import { calendarDate } from './periods.ts'
 
@@ -169,7 +169,7 @@ export function registerHustleRoutes(app: App, opts: WinsOptions) {
       fields: { status: HustleStatus.optional() },
       where: (f, p) => (f.status ? [`h.status = ${p(f.status)}`] : []),
     },
-    create: { schema: z.object(fields).strict().openapi('HustleCreate'), columns: COLUMNS, summary: 'Add a hustle' },
+    create: { schema: createOf(fields).openapi('HustleCreate'), columns: COLUMNS, summary: 'Add a hustle' },
     patch: { schema: patchOf(fields).openapi('HustlePatch'), columns: COLUMNS, summary: 'Change a hustle' },
     refusals: WINS_REFUSALS,
   })

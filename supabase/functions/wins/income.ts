@@ -3,7 +3,7 @@
 // user's cached summaries.
 import type { App } from '../_shared/http.ts'
 import { z } from '../_shared/http.ts'
-import { patchOf, registerResource, withDateRange } from '../_shared/resource.ts'
+import { createOf, patchOf, registerResource, withDateRange } from '../_shared/resource.ts'
 import { multiLineText, singleLineText } from '../_shared/text.ts'
 import {
   Currency,
@@ -83,7 +83,7 @@ export function registerIncomeRoutes(app: App, opts: WinsOptions) {
       },
     }),
     create: {
-      schema: z.object(fields).strict().openapi('IncomeCreate'),
+      schema: createOf(fields).openapi('IncomeCreate'),
       columns: COLUMNS,
       summary: 'Record income',
       prepare: async (tx, input) => input.date ? input : { ...input, date: (await moneyContext(tx, opts.now())).today },
