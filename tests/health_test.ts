@@ -1,7 +1,7 @@
 // health: liveness, readiness with the database for real, external APIs
 // replaced at the HTTP boundary by a local server, and a database that is down.
 import { assert, assertEquals } from './_support/assert.ts'
-import { callFunction, jsonOf, stack } from './_support/stack.ts'
+import { callFunction, jsonOf, stack, upstream } from './_support/stack.ts'
 import type { Json } from './_support/assert.ts'
 import { createHealthApp } from '../supabase/functions/health/index.ts'
 import { parseConfig } from '../supabase/functions/_shared/config.ts'
@@ -38,7 +38,7 @@ Deno.test('health: readiness reports the database round trip and unconfigured se
   assertEquals(body.status, 'ready')
   assertEquals(body.checks.database.status, 'up')
   assert(body.checks.database.latency_ms >= 0)
-  for (const k of ['openai', 'mapbox', 'weather']) assertEquals(body.checks[k].status, 'not_configured', k)
+  assertEquals(body.checks.openai.status, 'not_configured')
   assertEquals(body.checks.cache.status, 'up')
   assert(['memory', 'upstash'].includes(body.checks.cache.backend))
   assert(body.memory.rss_bytes > 0)
@@ -55,7 +55,7 @@ Deno.test('health: configured external APIs are probed; a failing one degrades, 
         : new Response('no', { status: 401 })
     }
     if (url.pathname === '/mapbox/tokens/v2') return Response.json({ code: 'TokenValid' })
-    if (url.pathname === '/weather/data/2.5/weather') return new Response('down', { status: 503 })
+    if (url.pathname === '/weather/v1/forecast') return new Response('down', { status: 503 })
     return new Response('?', { status: 404 })
   })
   try {
@@ -64,7 +64,7 @@ Deno.test('health: configured external APIs are probed; a failing one degrades, 
       SUPABASE_URL: stack.url,
       SUPABASE_DB_URL: stack.databaseUrl,
       PAM_LOG_LEVEL: 'error',
-    PAM_LOCAL_STACK: 'true',
+      PAM_LOCAL_STACK: 'true',
       OPENAI_API_KEY: 'sk-test',
       OPENAI_BASE_URL: `${base}/openai`,
       MAPBOX_TOKEN: 'pk.test',
@@ -83,6 +83,19 @@ Deno.test('health: configured external APIs are probed; a failing one degrades, 
     // A second call within 30 s reuses the external results: the paid APIs are not hammered.
     await (await app.fetch(new Request('http://local/health/ready'))).body?.cancel()
     assertEquals(seen.filter((p) => p === '/openai/models').length, 1)
+
+    // Open-Meteo needs no key: probed whether WEATHER_API_KEY is set or not; Mapbox without a token is not.
+    const keyless = createHealthApp(parseConfig({
+      SUPABASE_URL: stack.url,
+      SUPABASE_DB_URL: stack.databaseUrl,
+      PAM_LOG_LEVEL: 'error',
+      PAM_LOCAL_STACK: 'true',
+      WEATHER_BASE_URL: `${base}/weather`,
+    }))
+    const other = await jsonOf(
+      await keyless.fetch(new Request('http://local/health/ready', { headers: { apikey: stack.keys.secretKey } })),
+    ) as Json
+    assertEquals([other.checks.mapbox.status, other.checks.weather.status], ['not_configured', 'down'])
   } finally {
     await shutdownSoon(stub)
   }
@@ -95,6 +108,7 @@ Deno.test('health: readiness is 503 naming the database when it is unreachable',
     SUPABASE_DB_URL: `postgres://postgres@127.0.0.1:${closed}/postgres`,
     PAM_LOG_LEVEL: 'error',
     PAM_LOCAL_STACK: 'true',
+    WEATHER_BASE_URL: upstream.url, // the local stub: weather is always probed
   }))
   const res = await app.fetch(new Request('http://local/health/ready'))
   assertEquals(res.status, 503)
@@ -121,6 +135,7 @@ Deno.test('health: a cache that is down degrades readiness but does not fail it'
     PAM_LOCAL_STACK: 'true',
     UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${closed}`,
     UPSTASH_REDIS_REST_TOKEN: 'token',
+    WEATHER_BASE_URL: upstream.url,
   }))
   const res = await app.fetch(new Request('http://local/health/ready', { headers: { apikey: stack.keys.secretKey } }))
   assertEquals(res.status, 200)
@@ -136,6 +151,7 @@ Deno.test('health: liveness probes stay out of the request log unless they fail;
     SUPABASE_DB_URL: stack.databaseUrl,
     PAM_LOG_LEVEL: 'info',
     PAM_LOCAL_STACK: 'true',
+    WEATHER_BASE_URL: upstream.url, // the local stub: weather is always probed
   }))
   const lines: string[] = []
   const original = console.log

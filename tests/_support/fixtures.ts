@@ -5,7 +5,9 @@
 // `/wins/expenses/{id}`), how to create a resource there through the API.
 //
 // A new area registers its collections in `fixtures`: both passes fail,
-// naming the route, while a parameterised route has no fixture.
+// naming the route, while a parameterised route has no fixture. A collection
+// of shared reference data (the campsite directory) is also registered in
+// `sharedCollections`: its ids are nobody's, so the cross-user pass skips it.
 import type { Json } from './assert.ts'
 import { adminSql, callFunction, functionsUrl, type TestUser, uniqueEmail } from './stack.ts'
 
@@ -168,6 +170,17 @@ export const validBodies: Record<string, (user: TestUser) => unknown> = {
   'POST /wins/categories': () => ({ slug: `doc-${++serial}`, label: 'Doc category' }),
   // The credentials of an account that exists.
   'POST /auth/login': (user) => ({ email: user.email, password: user.password }),
+  // One of the caller's vehicles (see prerequisites), and a price: the examples give neither.
+  'POST /wheels/fuel': (user) => ({
+    vehicle_id: vehicleOf(user),
+    litres: '62.40',
+    price_per_litre: '2.199',
+  }),
+  'POST /wheels/maintenance': (user) => ({
+    vehicle_id: vehicleOf(user),
+    task: 'Engine oil and filter',
+    date: '2026-03-31',
+  }),
 }
 
 /** The JSON body `op` is called with as `user`: registered above, else built from its schema. */
@@ -255,15 +268,127 @@ export const fixtures: Record<string, (user: TestUser) => Promise<PathParams>> =
     })
     return { slug: category.slug }
   },
+  '/wheels/vehicles': async (user) => ({ id: await fixtureVehicle(user) }),
+  '/wheels/maintenance': async (user) => {
+    const { record } = await create(user, 'POST', 'wheels/maintenance', {
+      vehicle_id: await fixtureVehicle(user),
+      task: 'Fixture oil and filter',
+      date: '2026-01-15',
+      odometer: 121_000,
+      cost: '189.00',
+      interval_days: 180,
+      interval_distance: 10_000,
+    })
+    return { id: record.id }
+  },
+  '/wheels/fuel': async (user) => {
+    const { fuel_log } = await create(user, 'POST', 'wheels/fuel', {
+      vehicle_id: await fixtureVehicle(user),
+      odometer: 121_400,
+      litres: '62.40',
+      price_per_litre: '2.199',
+      merchant: 'Fixture Roadhouse',
+      latitude: -23.698,
+      longitude: 133.8807,
+    })
+    return { id: fuel_log.id }
+  },
+  '/wheels/trips': async (user) => {
+    // With both ends, so POST /wheels/trips/{id}/route can route it (through the stack's Mapbox stub).
+    const { trip } = await create(user, 'POST', 'wheels/trips', {
+      name: 'Fixture Red Centre run',
+      vehicle_id: await fixtureVehicle(user),
+      origin: { name: 'Alice Springs', lat: -23.698, lng: 133.8807 },
+      destination: { name: 'Yulara', lat: -25.2406, lng: 130.9889 },
+      stops: [{ name: 'Erldunda', lat: -25.2053, lng: 133.2014 }],
+      start_date: '2026-06-01',
+      end_date: '2026-06-05',
+    })
+    return { id: trip.id }
+  },
+  '/wheels/places': async (user) => {
+    const { place } = await create(user, 'POST', 'wheels/places', {
+      name: 'Fixture water tap',
+      kind: 'water',
+      latitude: -23.7,
+      longitude: 133.87,
+    })
+    return { id: place.id }
+  },
+  // Shared reference data (see sharedCollections): a seeded campsite, which
+  // `user` reviews so that DELETE …/reviews/mine has a review to delete.
+  '/wheels/camping': async (user) => {
+    await create(user, 'PUT', `wheels/camping/${FIXTURE_CAMPSITE}/reviews/mine`, {
+      rating: 4,
+      review: 'Fixture review: level sites, clean showers.',
+    })
+    return { id: FIXTURE_CAMPSITE }
+  },
 }
+
+/** A campsite of the demo directory every local database is seeded with
+ * (supabase/seed-campsites.sql: ids …0001 to …0127). */
+export const FIXTURE_CAMPSITE = '10000000-0000-4000-8000-000000000090'
+
+/** The latest fixture vehicle of each user, by user id. */
+const vehicles = new Map<string, string>()
+
+/** The latest vehicle fixtureVehicle made for `user`. */
+function vehicleOf(user: TestUser): string {
+  const id = vehicles.get(user.id)
+  if (!id) {
+    throw new Error('no fixture vehicle for this user: call paramsFor first (see prerequisites)')
+  }
+  return id
+}
+
+/** A vehicle of `user`'s, with the dimensions Mapbox gets as routing limits. */
+async function fixtureVehicle(user: TestUser): Promise<string> {
+  const { vehicle } = await create(user, 'POST', 'wheels/vehicles', {
+    name: 'Fixture Troopy',
+    type: 'campervan',
+    fuel_type: 'diesel',
+    tank_capacity: 180,
+    current_odometer: 120_000,
+    height_m: 2.6,
+    width_m: 2.0,
+    length_m: 5.4,
+    weight_t: 3.3,
+  })
+  vehicles.set(user.id, vehicle.id)
+  return vehicle.id
+}
+
+/** Collections of shared reference data: every signed-in user reads the same
+ * rows, and what a user writes below one (`/wheels/camping/{id}/reviews/mine`)
+ * is that user's own. Their ids name nobody's resource, so another user's
+ * calls on them are not cross-user access: tests/cross_user_test.ts leaves
+ * them out (tests/wheels_routes_test.ts checks that reviews stay their
+ * author's). A fixture still gives each an id, for tests/fuzz_test.ts. */
+export const sharedCollections: Record<string, string> = {
+  '/wheels/camping': 'the campsite directory (supabase/seed-campsites.sql)',
+}
+
+/** Whether `op` names a resource some user owns (not shared reference data). */
+export const namesOwnedResource = (op: Operation) => !sharedCollections[collectionOf(op.path)]
 
 /** The parameterised routes whose collection has no fixture, as "METHOD /path". */
 export const routesWithoutFixture = (operations: Operation[]) =>
   operations.filter((op) => op.path.includes('{') && !fixtures[collectionOf(op.path)])
     .map((op) => `${op.method} ${op.path} (collection ${collectionOf(op.path)})`)
 
-/** Creates the resources `path`'s parameters name, as `user`. */
+/** What the valid bodies of the operations on a path (validBodies) refer to,
+ * by path: created as `user` by paramsFor, which every pass calls before it
+ * builds a body (bodies are built synchronously). */
+export const prerequisites: Record<string, (user: TestUser) => Promise<void>> = {
+  '/wheels/fuel': async (user) => void await fixtureVehicle(user),
+  '/wheels/maintenance': async (user) => void await fixtureVehicle(user),
+}
+
+/** Creates the resources `path`'s parameters name, and what valid bodies on it
+ * refer to, as `user`. */
 export async function paramsFor(user: TestUser, path: string): Promise<PathParams> {
+  await prerequisites[path]?.(user)
   return pathParamNames(path).length ? await fixtures[collectionOf(path)](user) : {}
 }
 

@@ -1,10 +1,14 @@
 // One local stack for the whole test run, started when the first test module
 // loads: real Postgres (the throwaway database scripts/test.ts made), the
 // Supabase CLI migrations, the auth service and the gateway on a free port.
+// The external APIs (Mapbox, Open-Meteo) are the local stub of
+// upstream-stub.ts: this machine may have no internet, and the suite never
+// calls the real services (whatever MAPBOX_TOKEN the shell has).
 import './shared-resources.ts'
 import postgres from 'postgres'
 import { createClient, type SupabaseClient } from '@supabase/supabase-js'
 import { startStack } from '../../scripts/local/stack.ts'
+import { startUpstreamStub } from './upstream-stub.ts'
 
 const databaseUrl = Deno.env.get('PAM_TEST_DATABASE_URL')
 if (!databaseUrl) {
@@ -16,6 +20,16 @@ const tmp = Deno.env.get('PAM_TEST_TMP') ?? await Deno.makeTempDir({ prefix: 'pa
 for (const tier of ['AUTH', 'CHAT', 'STANDARD', 'BULK']) Deno.env.set(`PAM_RATE_LIMIT_${tier}`, '100000')
 // Quiet request logs unless asked for.
 if (!Deno.env.get('PAM_TEST_LOGS')) Deno.env.set('PAM_LOG_LEVEL', 'error')
+
+/** The stand-in for Mapbox and Open-Meteo the stack's functions call, answering
+ * normally ('ok') for the whole run: a test that needs a failure starts a stub of
+ * its own and an in-process app pointed at it (tests/_support/wheels.ts). */
+export const upstream = startUpstreamStub()
+// Read by the functions' configuration on first use, which comes after this.
+Deno.env.set('MAPBOX_TOKEN', upstream.token)
+Deno.env.set('MAPBOX_BASE_URL', upstream.url)
+Deno.env.set('WEATHER_BASE_URL', upstream.url)
+Deno.env.delete('WEATHER_API_KEY')
 
 export const stack = await startStack({
   dataDir: `${tmp}/keys`,

@@ -1,5 +1,6 @@
 // A local stand-in for the external APIs of integrations/: Mapbox Directions v5,
-// Mapbox Geocoding v6 (forward) and Open-Meteo's forecast API, answering with
+// Mapbox Geocoding v6 (forward), Mapbox's token check (the readiness probe of
+// the health function) and Open-Meteo's forecast API, answering with
 // bodies and headers of the real shape. It records every request, and each test
 // switches it into the failure it needs. Point MAPBOX_BASE_URL and
 // WEATHER_BASE_URL at `url`; Mapbox calls need `token` as their access token.
@@ -77,6 +78,12 @@ export function startUpstreamStub(): UpstreamStub {
     }
     if (url.pathname === '/search/geocode/v6/forward') {
       return mapbox(url, mode, stub) ?? geocode(url)
+    }
+    if (url.pathname === '/tokens/v2') {
+      return mapbox(url, mode, stub) ?? Response.json({
+        code: 'TokenValid',
+        token: { usage: 'pk', user: 'pam-test', authorization: crypto.randomUUID() },
+      })
     }
     if (url.pathname === '/v1/forecast') return openMeteo(url, mode, stub.forecast)
     return Response.json({ message: 'Not Found' }, { status: 404 })

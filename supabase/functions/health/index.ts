@@ -116,10 +116,12 @@ function externalChecks(config: Config): Record<string, () => Promise<CheckResul
       mapbox.token
         ? probe(`${mapbox.baseUrl}/tokens/v2?access_token=${encodeURIComponent(mapbox.token)}`)
         : Promise.resolve({ status: 'not_configured' }),
+    // Open-Meteo needs no key (WEATHER_API_KEY is its commercial plan's): always probed.
     weather: () =>
-      weather.apiKey
-        ? probe(`${weather.baseUrl}/data/2.5/weather?lat=0&lon=0&appid=${encodeURIComponent(weather.apiKey)}`)
-        : Promise.resolve({ status: 'not_configured' }),
+      probe(
+        `${weather.baseUrl.replace(/\/+$/, '')}/v1/forecast?latitude=0&longitude=0&current=temperature_2m` +
+          (weather.apiKey ? `&apikey=${encodeURIComponent(weather.apiKey)}` : ''),
+      ),
   }
 }
 

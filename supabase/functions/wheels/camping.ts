@@ -10,14 +10,40 @@ import { notFound } from '../_shared/errors.ts'
 import { calendarDate } from '../_shared/dates.ts'
 import { page, PageQuery } from '../_shared/pagination.ts'
 import { decodeCursor } from '../_shared/pagination.ts'
-import { body, errorOf, IdParams, isoSql, json, params, writeTransaction } from '../_shared/resource.ts'
+import {
+  body,
+  errorOf,
+  IdParams,
+  isoSql,
+  json,
+  params,
+  writeTransaction,
+} from '../_shared/resource.ts'
 import { multiLineText } from '../_shared/text.ts'
 import { LatQuery, LngQuery, WHEELS_REFUSALS } from './common.ts'
 
-export const CAMPSITE_TYPES = ['national_park', 'free_camping', 'caravan_park', 'showground', 'rest_area'] as const
+export const CAMPSITE_TYPES = [
+  'national_park',
+  'free_camping',
+  'caravan_park',
+  'showground',
+  'rest_area',
+] as const
 export const AMENITIES = [
-  'toilets', 'showers', 'drinking_water', 'power', 'dump_point', 'pet_friendly', 'wifi', 'fires_allowed', 'bbq',
-  'laundry', 'swimming', 'shade', 'accessible', 'generator_allowed',
+  'toilets',
+  'showers',
+  'drinking_water',
+  'power',
+  'dump_point',
+  'pet_friendly',
+  'wifi',
+  'fires_allowed',
+  'bbq',
+  'laundry',
+  'swimming',
+  'shade',
+  'accessible',
+  'generator_allowed',
 ] as const
 export const MAX_RADIUS_KM = 500
 const MAX_RESULTS = 100
@@ -26,10 +52,15 @@ const MAX_RESULTS = 100
 const listOf = <T extends readonly [string, ...string[]]>(values: T, description: string) =>
   z.string().max(400).transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
     .pipe(z.array(z.enum(values)).max(values.length))
-    .openapi({ type: 'string', description: `${description}, comma-separated: ${values.join(', ')}` })
+    .openapi({
+      type: 'string',
+      description: `${description}, comma-separated: ${values.join(', ')}`,
+    })
 
 const decimalQuery = (max: number, description: string) =>
-  z.string().regex(/^\d{1,6}(\.\d{1,2})?$/, `a number up to ${max}`).transform(Number).pipe(z.number().min(0).max(max))
+  z.string().regex(/^\d{1,6}(\.\d{1,2})?$/, `a number up to ${max}`).transform(Number).pipe(
+    z.number().min(0).max(max),
+  )
     .openapi({ type: 'number', minimum: 0, maximum: max, description })
 
 export const Campsite = z.object({
@@ -52,11 +83,13 @@ export const Campsite = z.object({
 }).openapi('Campsite')
 export type Campsite = z.infer<typeof Campsite>
 
-const SITE_COLUMNS = `c.id, c.name, c.type, c.latitude, c.longitude, c.region, c.description, c.amenities,
+const SITE_COLUMNS =
+  `c.id, c.name, c.type, c.latitude, c.longitude, c.region, c.description, c.amenities,
   c.rv_friendly, c.max_rig_length_m::float8 as max_rig_length_m, c.price_per_night::text as price_per_night,
   c.currency::text as currency, c.booking`
 /** A site's rating, joined to `alias` (after any limit: only the rows answered pay for it). */
-const ratingOf = (alias: string) => `left join lateral (
+const ratingOf = (alias: string) =>
+  `left join lateral (
     select round(avg(cr.rating), 1)::float8 as rating, count(*)::int as reviews
     from pam.campsite_reviews cr where cr.campsite_id = ${alias}.id
   ) r on true`
@@ -75,7 +108,11 @@ function filterSql(f: CampingFilters, p: (v: unknown) => string): string[] {
   if (f.types?.length) where.push(`c.type = any(${p(`{${f.types.join(',')}}`)}::text[])`)
   if (f.amenities?.length) where.push(`c.amenities @> ${p(`{${f.amenities.join(',')}}`)}::text[]`)
   if (f.rvFriendly) where.push('c.rv_friendly')
-  if (f.maxRigLength !== undefined) where.push(`(c.max_rig_length_m is null or c.max_rig_length_m >= ${p(f.maxRigLength)}::numeric)`)
+  if (f.maxRigLength !== undefined) {
+    where.push(
+      `(c.max_rig_length_m is null or c.max_rig_length_m >= ${p(f.maxRigLength)}::numeric)`,
+    )
+  }
   if (f.maxPrice !== undefined) where.push(`c.price_per_night <= ${p(f.maxPrice)}::numeric`)
   return where
 }
@@ -85,7 +122,13 @@ const SITE_EARTH = earth('c.latitude', 'c.longitude')
 
 /** The nearest sites to (lat, lng) within the radius that match: the GiST index answers the
  * bounding box, the exact distance (computed once per row) trims its corners and sorts. */
-function nearestSql(lat: string, lng: string, radius: string, conditions: string[], limit: string): string {
+function nearestSql(
+  lat: string,
+  lng: string,
+  radius: string,
+  conditions: string[],
+  limit: string,
+): string {
   const here = earth(lat, lng)
   return `select ${SITE_COLUMNS}, d.m as distance_m
     from pam.campsites c
@@ -106,7 +149,13 @@ export async function searchCampsites(
   offset = 0,
 ): Promise<Campsite[]> {
   const { values, p } = params()
-  const nearest = nearestSql(`${p(at.lat)}::float8`, `${p(at.lng)}::float8`, `${p(radiusKm * 1000)}::float8`, filterSql(f, p), `${p(limit)} offset ${p(offset)}`)
+  const nearest = nearestSql(
+    `${p(at.lat)}::float8`,
+    `${p(at.lng)}::float8`,
+    `${p(radiusKm * 1000)}::float8`,
+    filterSql(f, p),
+    `${p(limit)} offset ${p(offset)}`,
+  )
   const rows = await db.queryRaw<Campsite & { distance_m: number }>(
     `select s.*, round((s.distance_m / 1000)::numeric, 2)::float8 as distance_km, r.rating, r.reviews
      from (${nearest}) s ${ratingOf('s')}
@@ -127,7 +176,13 @@ export async function nearestCampsites(
   const { values, p } = params()
   const lats = p(`{${points.map((x) => x.lat).join(',')}}`)
   const lngs = p(`{${points.map((x) => x.lng).join(',')}}`)
-  const nearest = nearestSql('n.lat', 'n.lng', `${p(radiusKm * 1000)}::float8`, filterSql(f, p), '1')
+  const nearest = nearestSql(
+    'n.lat',
+    'n.lng',
+    `${p(radiusKm * 1000)}::float8`,
+    filterSql(f, p),
+    '1',
+  )
   const rows = await db.queryRaw<Campsite & { i: number; distance_m?: number }>(
     `select n.i::int as i, s.*, round((s.distance_m / 1000)::numeric, 2)::float8 as distance_km, r.rating, r.reviews
      from unnest(${lats}::float8[], ${lngs}::float8[]) with ordinality as n(lat, lng, i)
@@ -152,19 +207,37 @@ const search = route({
     query: z.object({
       lat: LatQuery,
       lng: LngQuery,
-      radius_km: decimalQuery(MAX_RADIUS_KM, `search radius (default 50, at most ${MAX_RADIUS_KM})`).default(50),
+      radius_km: decimalQuery(MAX_RADIUS_KM, `search radius (default 50, at most ${MAX_RADIUS_KM})`)
+        .default(50),
       type: listOf(CAMPSITE_TYPES, 'campsite types').optional(),
       amenities: listOf(AMENITIES, 'amenities every result has').optional(),
-      rv_friendly: z.enum(['true', 'false']).optional().openapi({ description: 'true: only sites suitable for RVs' }),
-      max_rig_length: decimalQuery(40, "your rig's length in metres: sites that take it").optional(),
+      rv_friendly: z.enum(['true', 'false']).optional().openapi({
+        description: 'true: only sites suitable for RVs',
+      }),
+      max_rig_length: decimalQuery(40, "your rig's length in metres: sites that take it")
+        .optional(),
       max_price: decimalQuery(10_000, 'most per night').optional(),
-      limit: z.string().regex(/^\d{1,3}$/).transform(Number).pipe(z.number().min(1).max(MAX_RESULTS)).default(20)
+      limit: z.string().regex(/^\d{1,3}$/).transform(Number).pipe(
+        z.number().min(1).max(MAX_RESULTS),
+      ).default(20)
         .openapi({ type: 'integer', minimum: 1, maximum: MAX_RESULTS, default: 20 }),
-      offset: z.string().regex(/^\d{1,4}$/).transform(Number).pipe(z.number().min(0).max(1000)).default(0)
-        .openapi({ type: 'integer', minimum: 0, maximum: 1000, default: 0, description: 'results to skip (the next page)' }),
+      offset: z.string().regex(/^\d{1,4}$/).transform(Number).pipe(z.number().min(0).max(1000))
+        .default(0)
+        .openapi({
+          type: 'integer',
+          minimum: 0,
+          maximum: 1000,
+          default: 0,
+          description: 'results to skip (the next page)',
+        }),
     }),
   },
-  responses: { 200: { description: 'Nearest first', ...json(z.object({ campsites: z.array(Campsite), has_more: z.boolean() })) } },
+  responses: {
+    200: {
+      description: 'Nearest first',
+      ...json(z.object({ campsites: z.array(Campsite), has_more: z.boolean() })),
+    },
+  },
 })
 
 const getCampsite = route({
@@ -174,7 +247,10 @@ const getCampsite = route({
   tags,
   summary: 'One campsite, with its rating',
   request: { params: IdParams },
-  responses: { 200: { description: 'The campsite', ...json(z.object({ campsite: Campsite })) }, 404: errorOf('No such campsite') },
+  responses: {
+    200: { description: 'The campsite', ...json(z.object({ campsite: Campsite })) },
+    404: errorOf('No such campsite'),
+  },
 })
 
 const Review = z.object({
@@ -187,8 +263,11 @@ const Review = z.object({
   created_at: z.string(),
   updated_at: z.string(),
 }).openapi('CampsiteReview')
-const REVIEW_COLUMNS = `cr.id, cr.campsite_id, cr.rating::int as rating, cr.review, cr.visited_on::text as visited_on,
-  cr.user_id = (select auth.uid()) as mine, ${isoSql('cr.created_at')} as created_at, ${isoSql('cr.updated_at')} as updated_at`
+const REVIEW_COLUMNS =
+  `cr.id, cr.campsite_id, cr.rating::int as rating, cr.review, cr.visited_on::text as visited_on,
+  cr.user_id = (select auth.uid()) as mine, ${isoSql('cr.created_at')} as created_at, ${
+    isoSql('cr.updated_at')
+  } as updated_at`
 
 const listReviews = route({
   method: 'get',
@@ -197,7 +276,12 @@ const listReviews = route({
   tags,
   summary: "A campsite's reviews, newest first",
   request: { params: IdParams, query: z.object(PageQuery) },
-  responses: { 200: { description: 'A page', ...json(z.object({ reviews: z.array(Review), next_cursor: z.string().nullable() })) } },
+  responses: {
+    200: {
+      description: 'A page',
+      ...json(z.object({ reviews: z.array(Review), next_cursor: z.string().nullable() })),
+    },
+  },
 })
 
 const putReview = route({
@@ -208,11 +292,13 @@ const putReview = route({
   summary: 'Rate and review a campsite (one review per site: this replaces yours)',
   request: {
     params: IdParams,
-    ...body(z.object({
-      rating: z.number().int().min(1).max(5),
-      review: multiLineText({ min: 0, max: 2000 }).optional(),
-      visited_on: calendarDate().nullable().optional(),
-    }).strict().openapi('CampsiteReviewPut')),
+    ...body(
+      z.object({
+        rating: z.number().int().min(1).max(5),
+        review: multiLineText({ min: 0, max: 2000 }).optional(),
+        visited_on: calendarDate().nullable().optional(),
+      }).strict().openapi('CampsiteReviewPut'),
+    ),
   },
   responses: {
     200: { description: 'Your review', ...json(z.object({ review: Review })) },
@@ -227,26 +313,38 @@ const deleteReview = route({
   tags,
   summary: 'Delete your review of a campsite',
   request: { params: IdParams },
-  responses: { 204: { description: 'Deleted' }, 404: errorOf('You have not reviewed this campsite') },
+  responses: {
+    204: { description: 'Deleted' },
+    404: errorOf('You have not reviewed this campsite'),
+  },
 })
 
 export function registerCampingRoutes(app: App) {
   app.openapi(search, async (c) => {
     const q = c.req.valid('query')
-    const sites = await searchCampsites(c.var.postgres, { lat: q.lat, lng: q.lng }, q.radius_km, {
-      types: q.type,
-      amenities: q.amenities,
-      rvFriendly: q.rv_friendly === 'true',
-      maxRigLength: q.max_rig_length,
-      maxPrice: q.max_price,
-    }, q.limit + 1, q.offset)
+    const sites = await searchCampsites(
+      c.var.postgres,
+      { lat: q.lat, lng: q.lng },
+      q.radius_km,
+      {
+        types: q.type,
+        amenities: q.amenities,
+        rvFriendly: q.rv_friendly === 'true',
+        maxRigLength: q.max_rig_length,
+        maxPrice: q.max_price,
+      },
+      q.limit + 1,
+      q.offset,
+    )
     return c.json({ campsites: sites.slice(0, q.limit), has_more: sites.length > q.limit }, 200)
   })
 
   app.openapi(getCampsite, async (c) => {
     const { id } = c.req.valid('param')
     const [campsite] = await c.var.postgres.queryRaw<Campsite>(
-      `select ${SITE_COLUMNS}, r.rating, r.reviews from pam.campsites c ${ratingOf('c')} where c.id = $1::uuid`,
+      `select ${SITE_COLUMNS}, r.rating, r.reviews from pam.campsites c ${
+        ratingOf('c')
+      } where c.id = $1::uuid`,
       [id],
     )
     if (!campsite) throw notFound('campsite')
@@ -257,17 +355,21 @@ export function registerCampingRoutes(app: App) {
     const { id } = c.req.valid('param')
     const { limit, cursor } = c.req.valid('query')
     const { values, p } = params()
+    // The site's existence and its reviews in one statement: no site is a 404, not an empty page.
     const where = [`cr.campsite_id = ${p(id)}::uuid`]
     if (cursor) {
       const [t, rid] = decodeCursor(cursor, ['timestamp', 'uuid'])
       where.push(`(cr.created_at, cr.id) < (${p(t)}::text::timestamptz, ${p(rid)}::uuid)`)
     }
-    const rows = await c.var.postgres.queryRaw<z.infer<typeof Review>>(
-      `select ${REVIEW_COLUMNS} from pam.campsite_reviews cr where ${where.join(' and ')}
-       order by cr.created_at desc, cr.id desc limit ${p(limit + 1)}`,
+    const [found] = await c.var.postgres.queryRaw<{ reviews: z.infer<typeof Review>[] | null }>(
+      `select (select json_agg(r order by r.created_at desc, r.id desc) from (
+                select ${REVIEW_COLUMNS} from pam.campsite_reviews cr where ${where.join(' and ')}
+                order by cr.created_at desc, cr.id desc limit ${p(limit + 1)}) r) as reviews
+       from pam.campsites c where c.id = $1::uuid`,
       values,
     )
-    const { items, next_cursor } = page(rows, limit, (r) => [r.created_at, r.id])
+    if (!found) throw notFound('campsite')
+    const { items, next_cursor } = page(found.reviews ?? [], limit, (r) => [r.created_at, r.id])
     return c.json({ reviews: items, next_cursor }, 200)
   })
 
@@ -293,7 +395,8 @@ export function registerCampingRoutes(app: App) {
     const { id } = c.req.valid('param')
     const rows = await writeTransaction(
       c,
-      (tx) => tx`delete from pam.campsite_reviews where campsite_id = ${id} and user_id = (select auth.uid()) returning id`,
+      (tx) =>
+        tx`delete from pam.campsite_reviews where campsite_id = ${id} and user_id = (select auth.uid()) returning id`,
     )
     if (!rows.length) throw notFound('review')
     return c.body(null, 204)

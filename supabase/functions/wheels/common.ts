@@ -12,7 +12,15 @@ export interface WheelsOptions {
   now: () => Date
 }
 
-export const FUEL_TYPES = ['diesel', 'unleaded', 'premium', 'e10', 'lpg', 'electric', 'other'] as const
+export const FUEL_TYPES = [
+  'diesel',
+  'unleaded',
+  'premium',
+  'e10',
+  'lpg',
+  'electric',
+  'other',
+] as const
 
 export const Latitude = z.number().min(-90).max(90).openapi({ example: -23.698 })
 export const Longitude = z.number().min(-180).max(180).openapi({ example: 133.8807 })
@@ -27,23 +35,33 @@ export const LngQuery = coordinate(-180, 180, '133.8807')
 
 /** A positive whole number in a query string, up to `max`. */
 export const wholeQuery = (max: number, description: string) =>
-  z.string().regex(/^\d{1,9}$/, `a whole number up to ${max}`).transform(Number).pipe(z.number().min(1).max(max))
+  z.string().regex(/^\d{1,9}$/, `a whole number up to ${max}`).transform(Number).pipe(
+    z.number().min(1).max(max),
+  )
     .openapi({ type: 'integer', minimum: 1, maximum: max, description })
 
 export const WHEELS_REFUSALS: Refusals = {
-  maintenance_records_vehicle_fkey: () => unknownReference('vehicle_id', 'unknown_vehicle', 'not one of your vehicles'),
-  trips_vehicle_fkey: () => unknownReference('vehicle_id', 'unknown_vehicle', 'not one of your vehicles'),
-  expenses_vehicle_fkey: () => unknownReference('vehicle_id', 'unknown_vehicle', 'not one of your vehicles'),
+  maintenance_records_vehicle_fkey: () =>
+    unknownReference('vehicle_id', 'unknown_vehicle', 'not one of your vehicles'),
+  trips_vehicle_fkey: () =>
+    unknownReference('vehicle_id', 'unknown_vehicle', 'not one of your vehicles'),
+  expenses_vehicle_fkey: () =>
+    unknownReference('vehicle_id', 'unknown_vehicle', 'not one of your vehicles'),
   expenses_trip_fkey: () => unknownReference('trip_id', 'unknown_trip', 'not one of your trips'),
-  campsite_reviews_campsite_id_fkey: () => unknownReference('campsite_id', 'unknown_campsite', 'no such campsite'),
-  trips_dates_order: () => new ApiError(400, 'validation_failed', 'start_date is after end_date', [
-    { path: ['start_date'], message: 'start_date is after end_date' },
-  ]),
-  maintenance_records_cost_currency: () => new ApiError(400, 'validation_failed', 'currency goes with cost', [
-    { path: ['currency'], message: 'currency goes with cost' },
-  ]),
-  wheels_odometer_order: (err) => new ApiError(409, 'odometer_out_of_order', err.message ?? 'odometer out of order'),
-  wheels_odometer_unit: (err) => new ApiError(409, 'odometer_unit_locked', err.message ?? 'odometer unit locked'),
+  campsite_reviews_campsite_id_fkey: () =>
+    unknownReference('campsite_id', 'unknown_campsite', 'no such campsite'),
+  trips_dates_order: () =>
+    new ApiError(400, 'validation_failed', 'start_date is after end_date', [
+      { path: ['start_date'], message: 'start_date is after end_date' },
+    ]),
+  maintenance_records_cost_currency: () =>
+    new ApiError(400, 'validation_failed', 'currency goes with cost', [
+      { path: ['currency'], message: 'currency goes with cost' },
+    ]),
+  wheels_odometer_order: (err) =>
+    new ApiError(409, 'odometer_out_of_order', err.message ?? 'odometer out of order'),
+  wheels_odometer_unit: (err) =>
+    new ApiError(409, 'odometer_unit_locked', err.message ?? 'odometer unit locked'),
 }
 
 /** After a write that can change what is due (vehicles, maintenance, odometer readings). */

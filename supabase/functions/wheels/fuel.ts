@@ -7,7 +7,7 @@
 import type { App } from '../_shared/http.ts'
 import { route, z } from '../_shared/http.ts'
 import type { Tx } from '../_shared/db.ts'
-import { notFound } from '../_shared/errors.ts'
+import { ApiError, notFound } from '../_shared/errors.ts'
 import { calendarDate } from '../_shared/dates.ts'
 import {
   body,
@@ -27,30 +27,43 @@ import { multiLineText, singleLineText } from '../_shared/text.ts'
 import { BudgetImpact, budgetImpact } from '../wins/budget-status.ts'
 import { invalidateSummaries, invalidReference, moneyContext } from '../wins/common.ts'
 import { insertExpenses, prepareExpenses } from '../wins/expense-model.ts'
-import { divRound, fromCents, toCents } from '../wins/money.ts'
+import { divRound, fromCents, MAX_AMOUNT, toCents } from '../wins/money.ts'
 import { FUEL_TYPES, Latitude, Longitude, WHEELS_REFUSALS, type WheelsOptions } from './common.ts'
 import { consumption, type Fill } from './fuel-economy.ts'
 
 const decimal = (intDigits: number, fracDigits: number, example: string) =>
   z.string()
-    .regex(new RegExp(`^\\d{1,${intDigits}}(\\.\\d{1,${fracDigits}})?$`), `a decimal string such as "${example}"`)
+    .regex(
+      new RegExp(`^\\d{1,${intDigits}}(\\.\\d{1,${fracDigits}})?$`),
+      `a decimal string such as "${example}"`,
+    )
     .refine((s) => Number(s) > 0, 'must be greater than 0')
     .openapi({ example })
 
 const fields = {
   vehicle_id: Uuid,
-  date: calendarDate().optional().openapi({ description: "default: today in the profile's time zone" }),
+  date: calendarDate().optional().openapi({
+    description: "default: today in the profile's time zone",
+  }),
   odometer: z.number().int().min(0).max(10_000_000).nullable().optional()
-    .openapi({ description: "in the vehicle's unit; advances the vehicle's odometer; 409 when out of order" }),
+    .openapi({
+      description: "in the vehicle's unit; advances the vehicle's odometer; 409 when out of order",
+    }),
   litres: decimal(6, 2, '62.40'),
-  price_per_litre: decimal(5, 3, '2.199').optional().openapi({ description: 'given, or total_cost ÷ litres' }),
+  price_per_litre: decimal(5, 3, '2.199').optional().openapi({
+    description: 'given, or total_cost ÷ litres',
+  }),
   total_cost: z.string().regex(/^\d{1,7}(\.\d{1,2})?$/, 'a decimal string such as "137.22"')
-    .refine((s) => Number(s) > 0, 'must be greater than 0').optional()
+    .refine((s) => Number(s) > 0 && Number(s) <= Number(MAX_AMOUNT), `greater than 0 and at most ${MAX_AMOUNT}`).optional()
     .openapi({ example: '137.22', description: 'given, or litres × price_per_litre' }),
   currency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as AUD').optional()
     .openapi({ description: "default: the profile's currency" }),
-  full_tank: z.boolean().optional().openapi({ description: 'default true; consumption is measured between full tanks' }),
-  fuel_type: z.enum(FUEL_TYPES).nullable().optional().openapi({ description: "default: the vehicle's" }),
+  full_tank: z.boolean().optional().openapi({
+    description: 'default true; consumption is measured between full tanks',
+  }),
+  fuel_type: z.enum(FUEL_TYPES).nullable().optional().openapi({
+    description: "default: the vehicle's",
+  }),
   merchant: singleLineText({ max: 200 }).nullable().optional(),
   location: singleLineText({ max: 200 }).nullable().optional(),
   latitude: Latitude.nullable().optional(),
@@ -64,21 +77,32 @@ const priceOrTotal: Check<{ price_per_litre?: string; total_cost?: string }> = [
   { message: 'give price_per_litre or total_cost', path: ['total_cost'] },
 ]
 const bothOrNeither: Check<{ latitude?: number | null; longitude?: number | null }> = [
-  (v) => (v.latitude == null) === (v.longitude == null),
+  (v) => ('latitude' in v) === ('longitude' in v) && (v.latitude == null) === (v.longitude == null),
   { message: 'latitude and longitude go together', path: ['latitude'] },
 ]
 
-const FuelCreate = createOf(fields).refine(...priceOrTotal).refine(...bothOrNeither).openapi('FuelLogCreate')
+const FuelCreate = createOf(fields).refine(...priceOrTotal).refine(...bothOrNeither).openapi(
+  'FuelLogCreate',
+)
 const { vehicle_id: _v, ...patchable } = fields
 const FuelPatch = patchOf(patchable).refine(...bothOrNeither).openapi('FuelLogPatch')
 
 /** API field → expense column (and its SQL type). */
 const COLUMN_OF: Record<string, [string, string]> = {
-  date: ['date', 'date'], odometer: ['odometer', 'integer'], litres: ['fuel_volume', 'numeric'],
-  price_per_litre: ['fuel_price_per_unit', 'numeric'], total_cost: ['amount', 'numeric'], currency: ['currency', 'text'],
-  full_tank: ['fuel_full_tank', 'boolean'], fuel_type: ['fuel_type', 'text'], merchant: ['merchant', 'text'],
-  location: ['location', 'text'], latitude: ['latitude', 'double precision'], longitude: ['longitude', 'double precision'],
-  trip_id: ['trip_id', 'uuid'], notes: ['description', 'text'],
+  date: ['date', 'date'],
+  odometer: ['odometer', 'integer'],
+  litres: ['fuel_volume', 'numeric'],
+  price_per_litre: ['fuel_price_per_unit', 'numeric'],
+  total_cost: ['amount', 'numeric'],
+  currency: ['currency', 'text'],
+  full_tank: ['fuel_full_tank', 'boolean'],
+  fuel_type: ['fuel_type', 'text'],
+  merchant: ['merchant', 'text'],
+  location: ['location', 'text'],
+  latitude: ['latitude', 'double precision'],
+  longitude: ['longitude', 'double precision'],
+  trip_id: ['trip_id', 'uuid'],
+  notes: ['description', 'text'],
 }
 
 const FuelLog = z.object({
@@ -102,12 +126,20 @@ const FuelLog = z.object({
   updated_at: z.string(),
 }).openapi('FuelLog')
 
-const FUEL_COLUMNS = `e.id, e.vehicle_id, e.trip_id, e.date::text as date, e.odometer, e.fuel_volume::text as litres,
+const FUEL_COLUMNS =
+  `e.id, e.vehicle_id, e.trip_id, e.date::text as date, e.odometer, e.fuel_volume::text as litres,
   e.fuel_price_per_unit::text as price_per_litre, e.amount::text as total_cost, e.currency::text as currency,
   coalesce(e.fuel_full_tank, true) as full_tank, e.fuel_type, e.merchant, e.location, e.latitude, e.longitude,
-  e.description as notes, ${isoSql('e.created_at')} as created_at, ${isoSql('e.updated_at')} as updated_at`
+  e.description as notes, ${isoSql('e.created_at')} as created_at, ${
+    isoSql('e.updated_at')
+  } as updated_at`
 
-const FILL_UPS = { table: 'pam.expenses', alias: 'e', select: FUEL_COLUMNS, scope: 'e.fuel_volume is not null' }
+const FILL_UPS = {
+  table: 'pam.expenses',
+  alias: 'e',
+  select: FUEL_COLUMNS,
+  scope: 'e.fuel_volume is not null',
+}
 const tags = ['wheels: fuel']
 
 const createFuel = route({
@@ -115,11 +147,18 @@ const createFuel = route({
   path: '/fuel',
   auth: 'user',
   tags,
-  summary: 'Record a fill-up: an expense in Wins (category fuel) with its fuel details, answered with the budget impact',
+  summary:
+    'Record a fill-up: an expense in Wins (category fuel) with its fuel details, answered with the budget impact',
   request: body(FuelCreate),
   responses: {
-    201: { description: 'Recorded', ...json(z.object({ fuel_log: FuelLog, budgets: z.array(BudgetImpact) })) },
-    200: { description: 'Already recorded with this client-generated id: the existing fill-up', ...json(z.object({ fuel_log: FuelLog, budgets: z.array(BudgetImpact) })) },
+    201: {
+      description: 'Recorded',
+      ...json(z.object({ fuel_log: FuelLog, budgets: z.array(BudgetImpact) })),
+    },
+    200: {
+      description: 'Already recorded with this client-generated id: the existing fill-up',
+      ...json(z.object({ fuel_log: FuelLog, budgets: z.array(BudgetImpact) })),
+    },
     409: { description: 'id_taken, or odometer_out_of_order' },
   },
 })
@@ -129,7 +168,7 @@ const patchFuel = route({
   path: '/fuel/{id}',
   auth: 'user',
   tags,
-  summary: 'Change a fill-up (the expense changes with it)',
+  summary: 'Change a fill-up (the expense changes with it; new litres or price recompute total_cost unless it is given)',
   request: { params: z.object({ id: Uuid }), ...body(FuelPatch) },
   responses: { 200: { description: 'Updated', ...json(z.object({ fuel_log: FuelLog })) } },
 })
@@ -141,7 +180,9 @@ const Consumption = z.object({
   km_per_l: z.number(),
   mpg_us: z.number(),
   mpg_imperial: z.number(),
-  cost_per_km: z.string().nullable().openapi({ description: 'home currency; null when a measured fill was paid in another' }),
+  cost_per_km: z.string().nullable().openapi({
+    description: 'home currency; null when a measured fill was paid in another',
+  }),
   full_tank_intervals: z.number(),
 }).nullable().openapi('FuelConsumption')
 
@@ -156,7 +197,10 @@ const stats = route({
       vehicle_id: Uuid.optional(),
       from: calendarDate().optional().openapi({ description: 'first day (inclusive)' }),
       to: calendarDate().optional().openapi({ description: 'last day (inclusive)' }),
-    }).refine((f) => !f.from || !f.to || f.from <= f.to, { message: 'from is after to', path: ['from'] }),
+    }).refine((f) => !f.from || !f.to || f.from <= f.to, {
+      message: 'from is after to',
+      path: ['from'],
+    }),
   },
   responses: {
     200: {
@@ -165,7 +209,10 @@ const stats = route({
         currency: z.string(),
         from: z.string().nullable(),
         to: z.string().nullable(),
-        fuel_cost: z.string().openapi({ description: "every fuel expense in the home currency: the same sum as /wins/summary's fuel category" }),
+        fuel_cost: z.string().openapi({
+          description:
+            "every fuel expense in the home currency: the same sum as /wins/summary's fuel category",
+        }),
         other_currency_expenses: z.number(),
         fill_ups: z.number(),
         litres: z.string(),
@@ -177,7 +224,14 @@ const stats = route({
           litres: z.string(),
           consumption: Consumption,
         })),
-        monthly: z.array(z.object({ month: z.string(), fuel_cost: z.string(), fill_ups: z.number(), litres: z.string() })),
+        monthly: z.array(
+          z.object({
+            month: z.string(),
+            fuel_cost: z.string(),
+            fill_ups: z.number(),
+            litres: z.string(),
+          }),
+        ),
       })),
     },
   },
@@ -185,8 +239,7 @@ const stats = route({
 
 /** A fill-up's expense fields from its API fields. */
 function expenseOf(input: z.infer<typeof FuelCreate>, vehicleFuel: string | null) {
-  // litres (2 places) × price (3 places) has 5 places: to cents, ÷ 1000.
-  const total = input.total_cost ?? fromCents(divRound(units(input.litres, 2) * units(input.price_per_litre!, 3), 1000n))
+  const total = input.total_cost ?? totalOf(input.litres, input.price_per_litre!)
   return {
     id: input.id,
     amount: total,
@@ -200,12 +253,25 @@ function expenseOf(input: z.infer<typeof FuelCreate>, vehicleFuel: string | null
     longitude: input.longitude ?? null,
     vehicle_id: input.vehicle_id,
     trip_id: input.trip_id ?? null,
-    fuel_type: input.fuel_type === undefined ? vehicleFuel as (typeof FUEL_TYPES)[number] | null : input.fuel_type,
+    fuel_type: input.fuel_type === undefined
+      ? vehicleFuel as (typeof FUEL_TYPES)[number] | null
+      : input.fuel_type,
     fuel_volume: input.litres,
     fuel_price_per_unit: input.price_per_litre ?? pricePerLitre(total, input.litres),
     odometer: input.odometer ?? null,
     fuel_full_tank: input.full_tank ?? true,
   }
+}
+
+/** litres × price, rounded half-up to the cent; 400 when that is not an amount an expense can hold. */
+function totalOf(litres: string, price: string): string {
+  // litres (2 places) × price (3 places) has 5 places: to cents, ÷ 1000.
+  const cents = divRound(units(litres, 2) * units(price, 3), 1000n)
+  if (cents <= 0n || cents > toCents(MAX_AMOUNT)) {
+    const message = `litres × price_per_litre must come to more than 0 and at most ${MAX_AMOUNT}`
+    throw new ApiError(400, 'validation_failed', message, [{ path: ['total_cost'], message }])
+  }
+  return fromCents(cents)
 }
 
 /** A decimal string as a whole number of its smallest unit ("2.5", 3 → 2500n). */
@@ -217,6 +283,10 @@ const units = (s: string, places: number) => {
 /** total ÷ litres to 3 decimals, as a decimal string. */
 function pricePerLitre(total: string, litres: string): string {
   const mills = divRound(toCents(total) * 1000n, toCents(litres))
+  if (mills <= 0n) {
+    const message = 'total_cost ÷ litres is below 0.001 a litre'
+    throw new ApiError(400, 'validation_failed', message, [{ path: ['total_cost'], message }])
+  }
   return `${mills / 1000n}.${String(mills % 1000n).padStart(3, '0')}`
 }
 
@@ -228,10 +298,18 @@ async function record(tx: Tx, opts: WheelsOptions, input: z.infer<typeof FuelCre
   if (problem) throw invalidReference(problem.field, problem.message)
   const [expense] = await insertExpenses(tx, prepared.rows)
   const id = expense?.id ?? input.id
-  const [fuelLog] = await tx.unsafe(`select ${FUEL_COLUMNS} from pam.expenses e where e.id = $1 and ${FILL_UPS.scope}`, [id])
+  const [fuelLog] = await tx.unsafe(
+    `select ${FUEL_COLUMNS} from pam.expenses e where e.id = $1 and ${FILL_UPS.scope}`,
+    [id],
+  )
   if (!fuelLog) throw idTaken()
-  const [row] = expense ? [expense] : await tx`select category, date::text as date, currency::text as currency from pam.expenses where id = ${id}`
-  return { created: !!expense, body: { fuel_log: fuelLog, budgets: await budgetImpact(tx, ctx, [row as never]) } }
+  const [row] = expense
+    ? [expense]
+    : await tx`select category, date::text as date, currency::text as currency from pam.expenses where id = ${id}`
+  return {
+    created: !!expense,
+    body: { fuel_log: fuelLog, budgets: await budgetImpact(tx, ctx, [row as never]) },
+  }
 }
 
 export function registerFuelRoutes(app: App, opts: WheelsOptions) {
@@ -254,9 +332,16 @@ export function registerFuelRoutes(app: App, opts: WheelsOptions) {
     const patch = c.req.valid('json') as Record<string, unknown>
     const row = await writeTransaction(c, async (tx) => {
       const [before] = await tx`
-        select category, date::text as date, currency::text as currency from pam.expenses
+        select category, date::text as date, currency::text as currency, fuel_volume::text as litres,
+               fuel_price_per_unit::text as price from pam.expenses
         where id = ${id} and fuel_volume is not null for update`
       if (!before) throw notFound('fill-up')
+      // New litres or price without a total: the total follows them.
+      const litres = (patch.litres ?? before.litres) as string
+      const price = (patch.price_per_litre ?? before.price) as string | null
+      if (('litres' in patch || 'price_per_litre' in patch) && !('total_cost' in patch) && price) {
+        patch.total_cost = totalOf(litres, price)
+      }
       const columns: Record<string, string> = {}
       const renamed: Record<string, unknown> = {}
       for (const [k, v] of Object.entries(patch)) {
@@ -265,7 +350,10 @@ export function registerFuelRoutes(app: App, opts: WheelsOptions) {
         renamed[column] = v
       }
       const updated = await updateRow(tx, FILL_UPS, id, renamed, columns)
-      await budgetImpact(tx, await moneyContext(tx, opts.now()), [before as never, { ...before, ...updated } as never])
+      await budgetImpact(tx, await moneyContext(tx, opts.now()), [
+        before as never,
+        { ...before, ...updated } as never,
+      ])
       return updated
     }, WHEELS_REFUSALS)
     await invalidateSummaries(c)
@@ -300,7 +388,9 @@ export function registerFuelRoutes(app: App, opts: WheelsOptions) {
 }
 
 /** Consumption with its cost per km as a decimal string of the currency. */
-function perKm({ cost_per_km_cents: cents, ...measured }: NonNullable<ReturnType<typeof consumption>>) {
+function perKm(
+  { cost_per_km_cents: cents, ...measured }: NonNullable<ReturnType<typeof consumption>>,
+) {
   return { ...measured, cost_per_km: cents === null ? null : (cents / 100).toFixed(3) }
 }
 
@@ -333,7 +423,9 @@ async function fuelStats(tx: Tx, f: { vehicle_id?: string; from?: string; to?: s
      order by v.created_at, e.vehicle_id, e.odometer nulls last, e.date, e.created_at`,
     values as never[],
   )
-  const monthly = await tx.unsafe<{ month: string; cost: string; fills: number; litres: string; other: number }[]>(
+  const monthly = await tx.unsafe<
+    { month: string; cost: string; fills: number; litres: string; other: number }[]
+  >(
     `select to_char(e.date, 'YYYY-MM') as month,
             coalesce(sum(e.amount) filter (where e.currency = ${home}), 0)::text as cost,
             count(*) filter (where e.fuel_volume is not null)::int as fills,
@@ -346,7 +438,8 @@ async function fuelStats(tx: Tx, f: { vehicle_id?: string; from?: string; to?: s
   )
   const byVehicle = new Map<string, FillRow[]>()
   for (const r of fills) byVehicle.set(r.vehicle_id, [...(byVehicle.get(r.vehicle_id) ?? []), r])
-  const sumLitres = (rows: { litres: string }[]) => fromCents(rows.reduce((s, r) => s + toCents(r.litres), 0n))
+  const sumLitres = (rows: { litres: string }[]) =>
+    fromCents(rows.reduce((s, r) => s + toCents(r.litres), 0n))
   return {
     currency,
     from: f.from ?? null,

@@ -9,7 +9,8 @@ const rad = (d: number) => (d * Math.PI) / 180
 export function haversineKm(a: LatLng, b: LatLng): number {
   const dLat = rad(b.lat - a.lat)
   const dLng = rad(b.lng - a.lng)
-  const h = Math.sin(dLat / 2) ** 2 + Math.cos(rad(a.lat)) * Math.cos(rad(b.lat)) * Math.sin(dLng / 2) ** 2
+  const h = Math.sin(dLat / 2) ** 2 +
+    Math.cos(rad(a.lat)) * Math.cos(rad(b.lat)) * Math.sin(dLng / 2) ** 2
   return 2 * EARTH_RADIUS_KM * Math.asin(Math.min(1, Math.sqrt(h)))
 }
 
@@ -70,4 +71,5 @@ export function pointsAlong(route: LatLng[], marksKm: number[]): LatLng[] {
 }
 
 /** Length of a polyline in km. */
-export const lengthKm = (route: LatLng[]) => route.slice(1).reduce((s, p, i) => s + haversineKm(route[i], p), 0)
+export const lengthKm = (route: LatLng[]) =>
+  route.slice(1).reduce((s, p, i) => s + haversineKm(route[i], p), 0)

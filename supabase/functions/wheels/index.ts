@@ -21,7 +21,10 @@ import { registerVehicleRoutes } from './vehicles.ts'
 /** Wheels bodies are small; a trip with 23 stops and notes fits well within this. */
 export const MAX_JSON_BODY_BYTES = 64 * 1024
 
-export function createWheelsApp(config: Config = getConfig(), options: Partial<WheelsOptions> = {}): App {
+export function createWheelsApp(
+  config: Config = getConfig(),
+  options: Partial<WheelsOptions> = {},
+): App {
   const opts: WheelsOptions = { now: () => new Date(), ...options }
   const app = createApp(
     'wheels',
@@ -33,7 +36,11 @@ export function createWheelsApp(config: Config = getConfig(), options: Partial<W
     bodyLimit({
       maxSize: MAX_JSON_BODY_BYTES,
       onError: () => {
-        throw new ApiError(413, 'payload_too_large', `the body is larger than ${MAX_JSON_BODY_BYTES} bytes`)
+        throw new ApiError(
+          413,
+          'payload_too_large',
+          `the body is larger than ${MAX_JSON_BODY_BYTES} bytes`,
+        )
       },
     }),
   )
@@ -48,6 +55,7 @@ export function createWheelsApp(config: Config = getConfig(), options: Partial<W
 }
 
 let app: App | undefined
-export const handler = (req: Request, info?: Deno.ServeHandlerInfo) => (app ??= createWheelsApp()).fetch(req, info)
+export const handler = (req: Request, info?: Deno.ServeHandlerInfo) =>
+  (app ??= createWheelsApp()).fetch(req, info)
 
 if (import.meta.main) Deno.serve(handler)

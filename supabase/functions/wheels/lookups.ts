@@ -10,7 +10,13 @@ import { json } from '../_shared/resource.ts'
 import { singleLineText } from '../_shared/text.ts'
 import { LatQuery, LngQuery } from './common.ts'
 
-const PlaceFound = z.object({ name: z.string(), full_address: z.string(), lat: z.number(), lng: z.number(), kind: z.string() })
+const PlaceFound = z.object({
+  name: z.string(),
+  full_address: z.string(),
+  lat: z.number(),
+  lng: z.number(),
+  kind: z.string(),
+})
 
 const geocode = route({
   method: 'get',
@@ -21,11 +27,17 @@ const geocode = route({
   request: {
     query: z.object({
       q: singleLineText({ max: 256 }).openapi({ example: 'Coober Pedy' }),
-      limit: z.string().regex(/^\d{1,2}$/).transform(Number).pipe(z.number().min(1).max(10)).default(5)
+      limit: z.string().regex(/^\d{1,2}$/).transform(Number).pipe(z.number().min(1).max(10))
+        .default(5)
         .openapi({ type: 'integer', minimum: 1, maximum: 10, default: 5 }),
-      near_lat: LatQuery.optional().openapi({ description: 'favour results near here (with near_lng)' }),
+      near_lat: LatQuery.optional().openapi({
+        description: 'favour results near here (with near_lng)',
+      }),
       near_lng: LngQuery.optional(),
-      country: z.string().regex(/^[a-z]{2}(,[a-z]{2}){0,9}$/i, 'ISO 3166 alpha-2 codes, comma-separated').optional()
+      country: z.string().regex(
+        /^[a-z]{2}(,[a-z]{2}){0,9}$/i,
+        'ISO 3166 alpha-2 codes, comma-separated',
+      ).optional()
         .openapi({ example: 'au' }),
     }).refine((q) => (q.near_lat === undefined) === (q.near_lng === undefined), {
       message: 'near_lat and near_lng go together',
@@ -37,7 +49,9 @@ const geocode = route({
       description: 'Matches',
       ...json(z.object({
         places: z.array(PlaceFound),
-        near: z.object({ lat: z.number(), lng: z.number() }).nullable().openapi({ description: 'the point favoured' }),
+        near: z.object({ lat: z.number(), lng: z.number() }).nullable().openapi({
+          description: 'the point favoured',
+        }),
       })),
     },
   },
@@ -54,7 +68,8 @@ const weather = route({
   path: '/weather',
   auth: 'user',
   tags: ['wheels: lookups'],
-  summary: 'Current weather, a 7-day forecast, and warnings for high-sided vehicles (Open-Meteo; cached 30 min)',
+  summary:
+    'Current weather, a 7-day forecast, and warnings for high-sided vehicles (Open-Meteo; cached 30 min)',
   request: { query: z.object({ lat: LatQuery, lng: LngQuery }) },
   responses: {
     200: {
@@ -92,7 +107,7 @@ export function registerLookupRoutes(app: App) {
       : (await c.var.postgres.queryRaw<{ lat: number; lng: number }>(LAST_LOCATION_SQL))[0] ?? null
     const places = await mapboxFor(c.var.config, c.var.cache).geocode(
       q.q,
-      { proximity: near ?? undefined, limit: q.limit, country: q.country?.toLowerCase() }
+      { proximity: near ?? undefined, limit: q.limit, country: q.country?.toLowerCase() },
     )
     return c.json({ places, near }, 200)
   })

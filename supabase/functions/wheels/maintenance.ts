@@ -9,19 +9,32 @@ import { readThroughCache, route, z } from '../_shared/http.ts'
 import { CACHE_POLICIES } from '../_shared/cache.ts'
 import type { Tx } from '../_shared/db.ts'
 import { calendarDate, daysBetween } from '../_shared/dates.ts'
-import { createOf, isoSql, json, likePattern, patchOf, registerResource, Uuid, withDateRange } from '../_shared/resource.ts'
+import {
+  createOf,
+  isoSql,
+  json,
+  likePattern,
+  patchOf,
+  registerResource,
+  type ResourceSpec,
+  Uuid,
+  withDateRange,
+} from '../_shared/resource.ts'
 import { multiLineText, singleLineText } from '../_shared/text.ts'
 import { localDate } from '../_shared/timezone.ts'
 import { invalidateMaintenance, WHEELS_REFUSALS, type WheelsOptions, wholeQuery } from './common.ts'
 
-const Cost = z.string().regex(/^\d{1,10}(\.\d{1,2})?$/, 'a decimal string such as "189.00"').openapi({ example: '189.00' })
+const Cost = z.string().regex(/^\d{1,10}(\.\d{1,2})?$/, 'a decimal string such as "189.00"')
+  .openapi({ example: '189.00' })
 
 const fields = {
   vehicle_id: Uuid,
   task: singleLineText({ max: 200 }).openapi({ example: 'Engine oil and filter' }),
   date: calendarDate(),
   odometer: z.number().int().min(0).max(10_000_000).nullable().optional()
-    .openapi({ description: "in the vehicle's unit; readings must follow the calendar (409 otherwise)" }),
+    .openapi({
+      description: "in the vehicle's unit; readings must follow the calendar (409 otherwise)",
+    }),
   cost: Cost.nullable().optional(),
   currency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as AUD').nullable().optional()
     .openapi({ description: "with cost; default: the profile's currency" }),
@@ -30,14 +43,25 @@ const fields = {
   next_due_date: calendarDate().nullable().optional(),
   next_due_odometer: z.number().int().min(0).max(10_000_000).nullable().optional(),
   interval_days: z.number().int().min(1).max(3650).nullable().optional()
-    .openapi({ description: 'due again this many days after date (when next_due_date is not given)' }),
+    .openapi({
+      description: 'due again this many days after date (when next_due_date is not given)',
+    }),
   interval_distance: z.number().int().min(1).max(1_000_000).nullable().optional()
     .openapi({ description: "due again this far after odometer, in the vehicle's unit" }),
 }
 
 const COLUMNS: Record<string, string> = {
-  vehicle_id: 'uuid', task: 'text', date: 'date', odometer: 'integer', cost: 'numeric', currency: 'text',
-  location: 'text', notes: 'text', next_due_date: 'date', next_due_odometer: 'integer', interval_days: 'integer',
+  vehicle_id: 'uuid',
+  task: 'text',
+  date: 'date',
+  odometer: 'integer',
+  cost: 'numeric',
+  currency: 'text',
+  location: 'text',
+  notes: 'text',
+  next_due_date: 'date',
+  next_due_odometer: 'integer',
+  interval_days: 'integer',
   interval_distance: 'integer',
 }
 
@@ -70,9 +94,13 @@ const DueItem = z.object({
   odometer_unit: z.enum(['km', 'mi']),
   current_odometer: z.number(),
   days_left: z.number().nullable().openapi({ description: 'negative when overdue' }),
-  distance_left: z.number().nullable().openapi({ description: "in the vehicle's unit; negative when overdue" }),
+  distance_left: z.number().nullable().openapi({
+    description: "in the vehicle's unit; negative when overdue",
+  }),
   status: z.enum(['overdue', 'due']),
-  by: z.array(z.enum(['date', 'odometer'])).openapi({ description: 'what makes it due or overdue' }),
+  by: z.array(z.enum(['date', 'odometer'])).openapi({
+    description: 'what makes it due or overdue',
+  }),
 }).openapi('MaintenanceDue')
 
 interface OpenItem {
@@ -99,18 +127,28 @@ const dueRoute = route({
   path: '/maintenance/due',
   auth: 'user',
   tags: ['wheels: maintenance'],
-  summary: 'What is due or overdue, by date or odometer, per vehicle, soonest first (cached; x-cache)',
+  summary:
+    'What is due or overdue, by date or odometer, per vehicle, soonest first (cached; x-cache)',
   request: {
     query: z.object({
       within_days: wholeQuery(3650, 'due within this many days (default 30)').default(30),
-      within_km: wholeQuery(1_000_000, 'due within this distance in km (default 1000)').default(1000),
+      within_km: wholeQuery(1_000_000, 'due within this distance in km (default 1000)').default(
+        1000,
+      ),
       vehicle_id: Uuid.optional(),
     }),
   },
   responses: {
     200: {
       description: 'Due items',
-      ...json(z.object({ today: z.string(), within_days: z.number(), within_km: z.number(), due: z.array(DueItem) })),
+      ...json(
+        z.object({
+          today: z.string(),
+          within_days: z.number(),
+          within_km: z.number(),
+          due: z.array(DueItem),
+        }),
+      ),
     },
   },
 })
@@ -138,10 +176,14 @@ export function dueItems(items: OpenItem[], today: string, withinDays: number, w
     const daysLeft = it.due_date ? daysBetween(today, it.due_date) : null
     const distanceLeft = it.due_odometer !== null ? it.due_odometer - it.current_odometer : null
     const withinDistance = it.odometer_unit === 'mi' ? withinKm / KM_PER_MILE : withinKm
-    const overdueBy = [...(daysLeft !== null && daysLeft < 0 ? ['date' as const] : []),
-      ...(distanceLeft !== null && distanceLeft < 0 ? ['odometer' as const] : [])]
-    const dueBy = [...(daysLeft !== null && daysLeft <= withinDays ? ['date' as const] : []),
-      ...(distanceLeft !== null && distanceLeft <= withinDistance ? ['odometer' as const] : [])]
+    const overdueBy = [
+      ...(daysLeft !== null && daysLeft < 0 ? ['date' as const] : []),
+      ...(distanceLeft !== null && distanceLeft < 0 ? ['odometer' as const] : []),
+    ]
+    const dueBy = [
+      ...(daysLeft !== null && daysLeft <= withinDays ? ['date' as const] : []),
+      ...(distanceLeft !== null && distanceLeft <= withinDistance ? ['odometer' as const] : []),
+    ]
     if (!dueBy.length) continue
     due.push({
       record_id: it.record_id,
@@ -169,71 +211,90 @@ export function dueItems(items: OpenItem[], today: string, withinDays: number, w
   )
 }
 
+/** The resource's declaration (also used by sync). */
+export const maintenanceResource: ResourceSpec = {
+  one: 'record',
+  many: 'records',
+  noun: 'maintenance record',
+  path: '/maintenance',
+  table: 'pam.maintenance_records',
+  alias: 'm',
+  tags: ['wheels: maintenance'],
+  schema: Maintenance,
+  select: `m.id, m.vehicle_id, m.task, m.date::text as date, m.odometer, m.cost::text as cost,
+    m.currency::text as currency, m.location, m.notes, m.next_due_date::text as next_due_date, m.next_due_odometer,
+    m.interval_days, m.interval_distance, ${isoSql('m.created_at')} as created_at, ${
+    isoSql('m.updated_at')
+  } as updated_at`,
+  order: [
+    { field: 'date', sql: 'm.date', kind: 'date' },
+    { field: 'created_at', sql: 'm.created_at', kind: 'timestamp' },
+    { field: 'id', sql: 'm.id', kind: 'uuid' },
+  ],
+  listSummary: 'Maintenance records, newest first',
+  filters: withDateRange('m.date', {
+    fields: {
+      vehicle_id: Uuid.optional(),
+      q: singleLineText({ max: 100 }).optional().openapi({ description: 'text in the task' }),
+    },
+    where: (f, p) => [
+      ...(f.vehicle_id ? [`m.vehicle_id = ${p(f.vehicle_id)}::uuid`] : []),
+      ...(f.q ? [`m.task ilike ${p(likePattern(f.q as string))}`] : []),
+    ],
+  }),
+  create: {
+    schema: createOf(fields).openapi('MaintenanceCreate'),
+    columns: COLUMNS,
+    summary:
+      "Record maintenance (advances the vehicle's odometer; 409 when the reading is out of order)",
+    prepare: costCurrency,
+  },
+  patch: {
+    schema: patchOf(fields).openapi('MaintenancePatch'),
+    columns: COLUMNS,
+    summary: 'Change a maintenance record',
+    prepare: costCurrency,
+  },
+  refusals: WHEELS_REFUSALS,
+  afterWrite: invalidateMaintenance,
+}
+
 export function registerMaintenanceRoutes(app: App, opts: WheelsOptions) {
   // Before the resource's /maintenance/{id}: "due" is not an id.
   app.openapi(dueRoute, async (c) => {
     const { within_days, within_km, vehicle_id } = c.req.valid('query')
     const policy = CACHE_POLICIES.maintenance_records
-    const { value, status } = await readThroughCache<CachedDue>(c, policy.key(c.var.userId!), policy.ttl, async () => {
-      const rows = await c.var.postgres.queryRaw<OpenItem & { tz: string | null }>(OPEN_ITEMS_SQL)
-      const timeZone = rows[0]?.tz ?? (await c.var.postgres.queryRaw<{ tz: string | null }>(
-        `select p.preferences ->> 'timezone' as tz from pam.profiles p where p.id = (select auth.uid())`,
-      ))[0]?.tz ?? 'UTC'
-      return { timeZone, items: rows.map(({ tz: _tz, ...item }) => item) }
-    })
+    const { value, status } = await readThroughCache<CachedDue>(
+      c,
+      policy.key(c.var.userId!),
+      policy.ttl,
+      async () => {
+        const rows = await c.var.postgres.queryRaw<OpenItem & { tz: string | null }>(OPEN_ITEMS_SQL)
+        const timeZone = rows[0]?.tz ?? (await c.var.postgres.queryRaw<{ tz: string | null }>(
+          `select p.preferences ->> 'timezone' as tz from pam.profiles p where p.id = (select auth.uid())`,
+        ))[0]?.tz ?? 'UTC'
+        return { timeZone, items: rows.map(({ tz: _tz, ...item }) => item) }
+      },
+    )
     c.header('x-cache', status)
     const today = localDate(opts.now(), value.timeZone)
     const items = vehicle_id ? value.items.filter((i) => i.vehicle_id === vehicle_id) : value.items
-    return c.json({ today, within_days, within_km, due: dueItems(items, today, within_days, within_km) }, 200)
+    return c.json({
+      today,
+      within_days,
+      within_km,
+      due: dueItems(items, today, within_days, within_km),
+    }, 200)
   })
 
-  registerResource(app, {
-    one: 'record',
-    many: 'records',
-    noun: 'maintenance record',
-    path: '/maintenance',
-    table: 'pam.maintenance_records',
-    alias: 'm',
-    tags: ['wheels: maintenance'],
-    schema: Maintenance,
-    select: `m.id, m.vehicle_id, m.task, m.date::text as date, m.odometer, m.cost::text as cost,
-      m.currency::text as currency, m.location, m.notes, m.next_due_date::text as next_due_date, m.next_due_odometer,
-      m.interval_days, m.interval_distance, ${isoSql('m.created_at')} as created_at, ${isoSql('m.updated_at')} as updated_at`,
-    order: [
-      { field: 'date', sql: 'm.date', kind: 'date' },
-      { field: 'created_at', sql: 'm.created_at', kind: 'timestamp' },
-      { field: 'id', sql: 'm.id', kind: 'uuid' },
-    ],
-    listSummary: 'Maintenance records, newest first',
-    filters: withDateRange('m.date', {
-      fields: {
-        vehicle_id: Uuid.optional(),
-        q: singleLineText({ max: 100 }).optional().openapi({ description: 'text in the task' }),
-      },
-      where: (f, p) => [
-        ...(f.vehicle_id ? [`m.vehicle_id = ${p(f.vehicle_id)}::uuid`] : []),
-        ...(f.q ? [`m.task ilike ${p(likePattern(f.q as string))}`] : []),
-      ],
-    }),
-    create: {
-      schema: createOf(fields).openapi('MaintenanceCreate'),
-      columns: COLUMNS,
-      summary: "Record maintenance (advances the vehicle's odometer; 409 when the reading is out of order)",
-      prepare: costCurrency,
-    },
-    patch: {
-      schema: patchOf(fields).openapi('MaintenancePatch'),
-      columns: COLUMNS,
-      summary: 'Change a maintenance record',
-      prepare: costCurrency,
-    },
-    refusals: WHEELS_REFUSALS,
-    afterWrite: invalidateMaintenance,
-  })
+  registerResource(app, maintenanceResource)
 }
 
 /** A cost given without a currency is in the profile's currency; no cost, no currency. */
-async function costCurrency(tx: Tx, input: Record<string, unknown>): Promise<Record<string, unknown>> {
+async function costCurrency(
+  tx: Tx,
+  input: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
   if ('cost' in input && input.cost === null) return { ...input, currency: null }
   if (input.cost == null || input.currency) return input
   const [row] = await tx`select pam.wins_home_currency()::text as currency`

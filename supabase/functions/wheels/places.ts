@@ -2,11 +2,24 @@
 // fuel stations, water, favourites — declared as a resource.
 import type { App } from '../_shared/http.ts'
 import { z } from '../_shared/http.ts'
-import { createOf, isoSql, patchOf, registerResource } from '../_shared/resource.ts'
+import {
+  createOf,
+  isoSql,
+  patchOf,
+  registerResource,
+  type ResourceSpec,
+} from '../_shared/resource.ts'
 import { multiLineText, singleLineText } from '../_shared/text.ts'
 import { Latitude, Longitude, WHEELS_REFUSALS } from './common.ts'
 
-const PLACE_KINDS = ['campsite', 'dump_point', 'fuel_station', 'water', 'favourite', 'other'] as const
+const PLACE_KINDS = [
+  'campsite',
+  'dump_point',
+  'fuel_station',
+  'water',
+  'favourite',
+  'other',
+] as const
 
 const fields = {
   name: singleLineText({ max: 200 }).openapi({ example: 'Ellery Creek Big Hole' }),
@@ -18,8 +31,13 @@ const fields = {
   rating: z.number().int().min(1).max(5).nullable().optional(),
 }
 const COLUMNS: Record<string, string> = {
-  name: 'text', kind: 'text', latitude: 'double precision', longitude: 'double precision', address: 'text',
-  notes: 'text', rating: 'smallint',
+  name: 'text',
+  kind: 'text',
+  latitude: 'double precision',
+  longitude: 'double precision',
+  address: 'text',
+  notes: 'text',
+  rating: 'smallint',
 }
 
 const Place = z.object({
@@ -35,29 +53,40 @@ const Place = z.object({
   updated_at: z.string(),
 }).openapi('SavedPlace')
 
+/** The resource's declaration (also used by sync). */
+export const placeResource: ResourceSpec = {
+  one: 'place',
+  many: 'places',
+  noun: 'place',
+  path: '/places',
+  table: 'pam.saved_places',
+  alias: 'sp',
+  tags: ['wheels: places'],
+  schema: Place,
+  select: `sp.id, sp.name, sp.kind, sp.latitude, sp.longitude, sp.address, sp.notes, sp.rating,
+    ${isoSql('sp.created_at')} as created_at, ${isoSql('sp.updated_at')} as updated_at`,
+  order: [
+    { field: 'created_at', sql: 'sp.created_at', kind: 'timestamp' },
+    { field: 'id', sql: 'sp.id', kind: 'uuid' },
+  ],
+  listSummary: 'Your saved places, newest first',
+  filters: {
+    fields: { kind: z.enum(PLACE_KINDS).optional() },
+    where: (f, p) => (f.kind ? [`sp.kind = ${p(f.kind)}`] : []),
+  },
+  create: {
+    schema: createOf(fields).openapi('SavedPlaceCreate'),
+    columns: COLUMNS,
+    summary: 'Save a place',
+  },
+  patch: {
+    schema: patchOf(fields).openapi('SavedPlacePatch'),
+    columns: COLUMNS,
+    summary: 'Change a saved place',
+  },
+  refusals: WHEELS_REFUSALS,
+}
+
 export function registerPlaceRoutes(app: App) {
-  registerResource(app, {
-    one: 'place',
-    many: 'places',
-    noun: 'place',
-    path: '/places',
-    table: 'pam.saved_places',
-    alias: 'sp',
-    tags: ['wheels: places'],
-    schema: Place,
-    select: `sp.id, sp.name, sp.kind, sp.latitude, sp.longitude, sp.address, sp.notes, sp.rating,
-      ${isoSql('sp.created_at')} as created_at, ${isoSql('sp.updated_at')} as updated_at`,
-    order: [
-      { field: 'created_at', sql: 'sp.created_at', kind: 'timestamp' },
-      { field: 'id', sql: 'sp.id', kind: 'uuid' },
-    ],
-    listSummary: 'Your saved places, newest first',
-    filters: {
-      fields: { kind: z.enum(PLACE_KINDS).optional() },
-      where: (f, p) => (f.kind ? [`sp.kind = ${p(f.kind)}`] : []),
-    },
-    create: { schema: createOf(fields).openapi('SavedPlaceCreate'), columns: COLUMNS, summary: 'Save a place' },
-    patch: { schema: patchOf(fields).openapi('SavedPlacePatch'), columns: COLUMNS, summary: 'Change a saved place' },
-    refusals: WHEELS_REFUSALS,
-  })
+  registerResource(app, placeResource)
 }

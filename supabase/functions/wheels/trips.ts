@@ -17,6 +17,7 @@ import {
   json,
   patchOf,
   registerResource,
+  type ResourceSpec,
   Uuid,
   writeTransaction,
 } from '../_shared/resource.ts'
@@ -203,7 +204,8 @@ const Plan = z.object({
     days: z.number(),
     nights: z.number(),
     fuel: FuelEstimate,
-    camping_cost: z.string(),
+    camping_cost: z.string().openapi({ description: 'the nights priced in the home currency' }),
+    camping_other_currency_nights: z.number().openapi({ description: 'nights at sites priced in another currency (not in camping_cost)' }),
     estimated_cost: z.string().nullable(),
   }),
   days: z.array(PlanDay),
@@ -299,6 +301,46 @@ const dims = (v: VehicleFacts | null) =>
 const ROAD_FACTOR = 1.25
 const ESTIMATE_KMH = 80
 
+/** The resource's declaration (also used by sync). */
+export const tripResource: ResourceSpec = {
+  one: 'trip',
+  many: 'trips',
+  noun: 'trip',
+  path: '/trips',
+  table: 'pam.trips',
+  alias: 't',
+  tags: ['wheels: trips'],
+  schema: Trip,
+  select: TRIP_COLUMNS,
+  order: [
+    { field: 'created_at', sql: 't.created_at', kind: 'timestamp' },
+    { field: 'id', sql: 't.id', kind: 'uuid' },
+  ],
+  listSummary: 'Your trips, newest first',
+  filters: {
+    fields: {
+      status: z.enum(['planned', 'active', 'completed']).optional(),
+      vehicle_id: Uuid.optional(),
+    },
+    where: (f, p) => [
+      ...(f.status ? [`t.status = ${p(f.status)}`] : []),
+      ...(f.vehicle_id ? [`t.vehicle_id = ${p(f.vehicle_id)}::uuid`] : []),
+    ],
+  },
+  create: {
+    schema: createOf(fields).refine(...datesInOrder).openapi('TripCreate'),
+    columns: COLUMNS,
+    summary: 'Plan a trip',
+  },
+  patch: {
+    schema: patchOf(fields).refine(...datesInOrder).openapi('TripPatch'),
+    columns: COLUMNS,
+    summary: 'Change a trip (a new origin, destination or stops clears the computed route)',
+    prepare: (_tx, patch) => forgetStaleRoute(patch),
+  },
+  refusals: WHEELS_REFUSALS,
+}
+
 export function registerTripRoutes(app: App) {
   const mapboxOf = (c: AppContext) => mapboxFor(c.var.config, c.var.cache)
 
@@ -329,7 +371,7 @@ export function registerTripRoutes(app: App) {
     // Day ends as fractions of the route; the line's own length scales them onto it.
     const daily = input.max_daily_drive_km ?? 350
     const days = Math.max(1, Math.ceil(totalKm / daily))
-    const scale = lengthKm(line) / totalKm
+    const scale = totalKm > 0 ? lengthKm(line) / totalKm : 1
     const ends = pointsAlong(
       line,
       Array.from({ length: days - 1 }, (_, i) => (i + 1) * daily * scale),
@@ -366,16 +408,18 @@ export function registerTripRoutes(app: App) {
       },
     ]
     let camping = 0n
+    let otherCurrencyNights = 0
     const planDays = stops.slice(1).map((to, i) => {
       const km = i === days - 1 ? totalKm - daily * (days - 1) : daily
-      if (near[i]) camping += toCents(near[i]!.price_per_night)
+      if (near[i] && near[i]!.currency === basis.currency) camping += toCents(near[i]!.price_per_night)
+      else if (near[i]) otherCurrencyNights++
       return {
         day: i + 1,
         date: addDays(input.start_date, i),
         from: stops[i],
         to,
         distance_km: round1(km),
-        duration_min: Math.round((totalMin * km) / totalKm),
+        duration_min: totalKm > 0 ? Math.round((totalMin * km) / totalKm) : 0,
         fuel_cost: estimateFuel(km, basis).cost,
         overnight: i < days - 1 ? near[i] : null,
       }
@@ -392,6 +436,7 @@ export function registerTripRoutes(app: App) {
           nights: days - 1,
           fuel,
           camping_cost: fromCents(camping),
+          camping_other_currency_nights: otherCurrencyNights,
           estimated_cost: fuel.cost === null ? null : fromCents(toCents(fuel.cost) + camping),
         },
         days: planDays,
@@ -438,44 +483,7 @@ export function registerTripRoutes(app: App) {
     }, 200)
   })
 
-  registerResource(app, {
-    one: 'trip',
-    many: 'trips',
-    noun: 'trip',
-    path: '/trips',
-    table: 'pam.trips',
-    alias: 't',
-    tags: ['wheels: trips'],
-    schema: Trip,
-    select: TRIP_COLUMNS,
-    order: [
-      { field: 'created_at', sql: 't.created_at', kind: 'timestamp' },
-      { field: 'id', sql: 't.id', kind: 'uuid' },
-    ],
-    listSummary: 'Your trips, newest first',
-    filters: {
-      fields: {
-        status: z.enum(['planned', 'active', 'completed']).optional(),
-        vehicle_id: Uuid.optional(),
-      },
-      where: (f, p) => [
-        ...(f.status ? [`t.status = ${p(f.status)}`] : []),
-        ...(f.vehicle_id ? [`t.vehicle_id = ${p(f.vehicle_id)}::uuid`] : []),
-      ],
-    },
-    create: {
-      schema: createOf(fields).refine(...datesInOrder).openapi('TripCreate'),
-      columns: COLUMNS,
-      summary: 'Plan a trip',
-    },
-    patch: {
-      schema: patchOf(fields).refine(...datesInOrder).openapi('TripPatch'),
-      columns: COLUMNS,
-      summary: 'Change a trip (a new origin, destination or stops clears the computed route)',
-      prepare: (_tx, patch) => forgetStaleRoute(patch),
-    },
-    refusals: WHEELS_REFUSALS,
-  })
+  registerResource(app, tripResource)
 }
 
 const round1 = (n: number) => Math.round(n * 10) / 10

@@ -3,11 +3,24 @@
 // the database refuses a value below a recorded reading).
 import type { App } from '../_shared/http.ts'
 import { z } from '../_shared/http.ts'
-import { createOf, isoSql, patchOf, registerResource } from '../_shared/resource.ts'
+import {
+  createOf,
+  isoSql,
+  patchOf,
+  registerResource,
+  type ResourceSpec,
+} from '../_shared/resource.ts'
 import { multiLineText, singleLineText } from '../_shared/text.ts'
 import { FUEL_TYPES, invalidateMaintenance, WHEELS_REFUSALS } from './common.ts'
 
-export const VEHICLE_TYPES = ['motorhome', 'caravan', 'campervan', 'fifth_wheel', 'tow_vehicle', 'other'] as const
+export const VEHICLE_TYPES = [
+  'motorhome',
+  'caravan',
+  'campervan',
+  'fifth_wheel',
+  'tow_vehicle',
+  'other',
+] as const
 
 /** A positive decimal with at most `decimals` places, up to `max`. */
 const measure = (max: number, decimals: number, example: number, description: string) =>
@@ -25,18 +38,32 @@ const fields = {
   tank_capacity: measure(2000, 1, 180, 'litres').nullable().optional(),
   current_odometer: z.number().int().min(0).max(10_000_000).optional()
     .openapi({ description: 'in odometer_unit; never below a recorded reading' }),
-  odometer_unit: z.enum(['km', 'mi']).optional().openapi({ description: 'default km; fixed once readings exist' }),
+  odometer_unit: z.enum(['km', 'mi']).optional().openapi({
+    description: 'default km; fixed once readings exist',
+  }),
   height_m: measure(10, 2, 3.2, 'metres, a routing hint').nullable().optional(),
   width_m: measure(5, 2, 2.5, 'metres, a routing hint').nullable().optional(),
-  length_m: measure(40, 1, 11.5, "metres, the whole rig's length (campsites have limits)").nullable().optional(),
+  length_m: measure(40, 1, 11.5, "metres, the whole rig's length (campsites have limits)")
+    .nullable().optional(),
   weight_t: measure(100, 2, 4.5, 'tonnes, a routing hint').nullable().optional(),
   notes: multiLineText({ min: 0, max: 2000 }).optional(),
 }
 
 const COLUMNS: Record<string, string> = {
-  name: 'text', type: 'text', make: 'text', model: 'text', year: 'integer', fuel_type: 'text',
-  tank_capacity: 'numeric', current_odometer: 'integer', odometer_unit: 'text', height_m: 'numeric',
-  width_m: 'numeric', length_m: 'numeric', weight_t: 'numeric', notes: 'text',
+  name: 'text',
+  type: 'text',
+  make: 'text',
+  model: 'text',
+  year: 'integer',
+  fuel_type: 'text',
+  tank_capacity: 'numeric',
+  current_odometer: 'integer',
+  odometer_unit: 'text',
+  height_m: 'numeric',
+  width_m: 'numeric',
+  length_m: 'numeric',
+  weight_t: 'numeric',
+  notes: 'text',
 }
 
 export const Vehicle = z.object({
@@ -65,33 +92,40 @@ export const VEHICLE_COLUMNS = `v.id, v.name, v.type, v.make, v.model, v.year, v
   v.width_m::float8 as width_m, v.length_m::float8 as length_m, v.weight_t::float8 as weight_t, v.notes,
   ${isoSql('v.created_at')} as created_at, ${isoSql('v.updated_at')} as updated_at`
 
+/** The resource's declaration (also used by sync). */
+export const vehicleResource: ResourceSpec = {
+  one: 'vehicle',
+  many: 'vehicles',
+  noun: 'vehicle',
+  path: '/vehicles',
+  table: 'pam.vehicles',
+  alias: 'v',
+  tags: ['wheels: vehicles'],
+  schema: Vehicle,
+  select: VEHICLE_COLUMNS,
+  order: [
+    { field: 'created_at', sql: 'v.created_at', kind: 'timestamp' },
+    { field: 'id', sql: 'v.id', kind: 'uuid' },
+  ],
+  listSummary: 'Your vehicles, newest first',
+  filters: {
+    fields: { type: z.enum(VEHICLE_TYPES).optional() },
+    where: (f, p) => (f.type ? [`v.type = ${p(f.type)}`] : []),
+  },
+  create: {
+    schema: createOf(fields).openapi('VehicleCreate'),
+    columns: COLUMNS,
+    summary: 'Add a vehicle',
+  },
+  patch: {
+    schema: patchOf(fields).openapi('VehiclePatch'),
+    columns: COLUMNS,
+    summary: 'Change a vehicle (409 when the odometer would go below a recorded reading)',
+  },
+  refusals: WHEELS_REFUSALS,
+  afterWrite: invalidateMaintenance,
+}
+
 export function registerVehicleRoutes(app: App) {
-  registerResource(app, {
-    one: 'vehicle',
-    many: 'vehicles',
-    noun: 'vehicle',
-    path: '/vehicles',
-    table: 'pam.vehicles',
-    alias: 'v',
-    tags: ['wheels: vehicles'],
-    schema: Vehicle,
-    select: VEHICLE_COLUMNS,
-    order: [
-      { field: 'created_at', sql: 'v.created_at', kind: 'timestamp' },
-      { field: 'id', sql: 'v.id', kind: 'uuid' },
-    ],
-    listSummary: 'Your vehicles, newest first',
-    filters: {
-      fields: { type: z.enum(VEHICLE_TYPES).optional() },
-      where: (f, p) => (f.type ? [`v.type = ${p(f.type)}`] : []),
-    },
-    create: { schema: createOf(fields).openapi('VehicleCreate'), columns: COLUMNS, summary: 'Add a vehicle' },
-    patch: {
-      schema: patchOf(fields).openapi('VehiclePatch'),
-      columns: COLUMNS,
-      summary: 'Change a vehicle (409 when the odometer would go below a recorded reading)',
-    },
-    refusals: WHEELS_REFUSALS,
-    afterWrite: invalidateMaintenance,
-  })
+  registerResource(app, vehicleResource)
 }

@@ -137,6 +137,28 @@ async function existingExpense(tx: Tx, ctx: MoneyContext, id: string) {
   return { expense, category_inferred: false, classification: null, budgets: await budgetImpact(tx, ctx, [expense]) }
 }
 
+/** Changes an expense (the caller's own, through RLS) and answers its budget impact; undefined when there is none. */
+export async function updateExpense(tx: Tx, ctx: MoneyContext, id: string, patch: z.infer<typeof ExpensePatch>) {
+  const [before] = await tx`
+    select category, date::text as date, currency::text as currency from pam.expenses where id = ${id} for update`
+  if (!before) return undefined
+  await checkReferences(tx, patch)
+  const { values, p } = params()
+  const sets = Object.entries(patch).map(([k, v]) => `${k} = ${p(v)}::${COLUMN_TYPES[k]}`)
+  // A category the user picks is their choice, and teaches future classification.
+  if (patch.category) sets.push(`category_source = 'user'`)
+  // A fill-up's full-tank flag follows its volume unless given.
+  if ('fuel_volume' in patch && !('fuel_full_tank' in patch)) {
+    sets.push(patch.fuel_volume === null ? 'fuel_full_tank = null' : 'fuel_full_tank = coalesce(e.fuel_full_tank, true)')
+  }
+  const [expense] = await tx.unsafe<Expense[]>(
+    `update pam.expenses e set ${sets.join(', ')} where e.id = ${p(id)}::uuid returning ${EXPENSE_COLUMNS}`,
+    values as never[],
+  )
+  const budgets = await budgetImpact(tx, ctx, [before as { category: string; date: string; currency: string }, expense])
+  return { expense, budgets }
+}
+
 export function registerExpenseRoutes(app: App, opts: WinsOptions) {
   app.openapi(createExpense, async (c) => {
     const input = c.req.valid('json')
@@ -166,29 +188,14 @@ export function registerExpenseRoutes(app: App, opts: WinsOptions) {
     const { id } = c.req.valid('param')
     const patch = c.req.valid('json')
     const result = await writeTransaction(c, async (tx) => {
-      const ctx = await moneyContext(tx, opts.now())
-      const [before] = await tx`
-        select category, date::text as date, currency::text as currency from pam.expenses where id = ${id} for update`
-      if (!before) throw notFound('expense')
-      await checkReferences(tx, patch)
-      const { values, p } = params()
-      const sets = Object.entries(patch).map(([k, v]) => `${k} = ${p(v)}::${COLUMN_TYPES[k]}`)
-      // A category the user picks is their choice, and teaches future classification.
-      if (patch.category) sets.push(`category_source = 'user'`)
-      // A fill-up's full-tank flag follows its volume unless given.
-      if ('fuel_volume' in patch && !('fuel_full_tank' in patch)) {
-        sets.push(patch.fuel_volume === null ? 'fuel_full_tank = null' : 'fuel_full_tank = coalesce(e.fuel_full_tank, true)')
-      }
-      const [expense] = await tx.unsafe<Expense[]>(
-        `update pam.expenses e set ${sets.join(', ')} where e.id = ${p(id)}::uuid returning ${EXPENSE_COLUMNS}`,
-        values as never[],
-      )
-      const budgets = await budgetImpact(tx, ctx, [before as { category: string; date: string; currency: string }, expense])
-      return { expense, budgets }
+      const updated = await updateExpense(tx, await moneyContext(tx, opts.now()), id, patch)
+      if (!updated) throw notFound('expense')
+      return updated
     })
     await invalidateSummaries(c)
     return c.json(result, 200)
   })
+
 
   registerResource(app, {
     one: 'expense',

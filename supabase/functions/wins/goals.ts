@@ -63,10 +63,10 @@ type Contribution = z.infer<typeof Contribution>
 
 type GoalRow = Omit<Goal, 'remaining' | 'progress_percent' | 'months_left' | 'monthly_needed'>
 
-const GOAL_COLUMNS = `g.id, g.name, g.target_amount::text as target_amount, g.saved_amount::text as saved_amount,
+export const GOAL_COLUMNS = `g.id, g.name, g.target_amount::text as target_amount, g.saved_amount::text as saved_amount,
   g.target_date::text as target_date, g.status, g.notes, ${isoSql('g.created_at')} as created_at,
   ${isoSql('g.updated_at')} as updated_at`
-const CONTRIBUTION_COLUMNS = `k.id, k.goal_id, k.amount::text as amount, k.kind, k.date::text as date, k.note,
+export const CONTRIBUTION_COLUMNS = `k.id, k.goal_id, k.amount::text as amount, k.kind, k.date::text as date, k.note,
   ${isoSql('k.created_at')} as created_at`
 
 /** Progress and the monthly amount needed, as of `today`. */

@@ -6,12 +6,29 @@ import { route, z } from '../_shared/http.ts'
 import type { Tx } from '../_shared/db.ts'
 import { notFound } from '../_shared/errors.ts'
 import { multiLineText, singleLineText } from '../_shared/text.ts'
-import { errorOf, IdParams, isoSql, json, moneyContext, WINS_REFUSALS, type WinsOptions } from './common.ts'
-import { createOf, patchOf, registerResource } from '../_shared/resource.ts'
+import {
+  errorOf,
+  IdParams,
+  isoSql,
+  json,
+  moneyContext,
+  WINS_REFUSALS,
+  type WinsOptions,
+} from './common.ts'
+import { createOf, patchOf, registerResource, type ResourceSpec } from '../_shared/resource.ts'
 import { divRound, fromCents, percentOf, toCents } from './money.ts'
 import { calendarDate } from './periods.ts'
 
-export const HUSTLE_KINDS = ['freelance', 'remote_work', 'seasonal_work', 'gig', 'crafts', 'content', 'workamping', 'other'] as const
+export const HUSTLE_KINDS = [
+  'freelance',
+  'remote_work',
+  'seasonal_work',
+  'gig',
+  'crafts',
+  'content',
+  'workamping',
+  'other',
+] as const
 const HustleStatus = z.enum(['idea', 'active', 'paused', 'dropped'])
 
 const Hours = z.number().min(0).max(100_000)
@@ -47,7 +64,9 @@ const Roi = z.object({
   income: z.string(),
   expenses: z.string(),
   profit: z.string(),
-  roi_percent: z.number().nullable().openapi({ description: 'profit ÷ expenses × 100; null without expenses' }),
+  roi_percent: z.number().nullable().openapi({
+    description: 'profit ÷ expenses × 100; null without expenses',
+  }),
   hours_invested: z.number(),
   hourly_rate: z.string().nullable().openapi({ description: 'profit ÷ hours; null without hours' }),
   verdict: z.enum(['profitable', 'break_even', 'losing_money', 'no_data']),
@@ -55,7 +74,12 @@ const Roi = z.object({
 type Roi = z.infer<typeof Roi>
 
 const COLUMNS: Record<string, string> = {
-  title: 'text', kind: 'text', status: 'text', hours_invested: 'numeric', started_on: 'date', notes: 'text',
+  title: 'text',
+  kind: 'text',
+  status: 'text',
+  hours_invested: 'numeric',
+  started_on: 'date',
+  notes: 'text',
 }
 
 const tags = ['wins: hustles']
@@ -76,7 +100,10 @@ const oneRoi = route({
   tags,
   summary: "A hustle's income, expenses, profit, ROI and hourly rate",
   request: { params: IdParams },
-  responses: { 200: { description: 'ROI', ...json(z.object({ roi: Roi })) }, 404: errorOf('No such hustle') },
+  responses: {
+    200: { description: 'ROI', ...json(z.object({ roi: Roi })) },
+    404: errorOf('No such hustle'),
+  },
 })
 
 interface RoiRow {
@@ -127,6 +154,42 @@ async function roiRows(tx: Tx, currency: string, id?: string): Promise<Roi[]> {
   })
 }
 
+/** The resource's declaration (also used by sync). */
+export const hustleResource: ResourceSpec = {
+  one: 'hustle',
+  many: 'hustles',
+  noun: 'hustle',
+  path: '/hustles',
+  table: 'pam.hustles',
+  alias: 'h',
+  tags,
+  schema: Hustle,
+  select: `h.id, h.title, h.kind, h.status, h.hours_invested::float8 as hours_invested,
+    h.started_on::text as started_on, h.notes, ${isoSql('h.created_at')} as created_at, ${
+    isoSql('h.updated_at')
+  } as updated_at`,
+  order: [
+    { field: 'created_at', sql: 'h.created_at', kind: 'timestamp' },
+    { field: 'id', sql: 'h.id', kind: 'uuid' },
+  ],
+  listSummary: 'Hustles, newest first',
+  filters: {
+    fields: { status: HustleStatus.optional() },
+    where: (f, p) => (f.status ? [`h.status = ${p(f.status)}`] : []),
+  },
+  create: {
+    schema: createOf(fields).openapi('HustleCreate'),
+    columns: COLUMNS,
+    summary: 'Add a hustle',
+  },
+  patch: {
+    schema: patchOf(fields).openapi('HustlePatch'),
+    columns: COLUMNS,
+    summary: 'Change a hustle',
+  },
+  refusals: WINS_REFUSALS,
+}
+
 export function registerHustleRoutes(app: App, opts: WinsOptions) {
   // Before the resource's /hustles/{id}: "roi" is not an id.
   app.openapi(allRoi, async (c) => {
@@ -149,28 +212,5 @@ export function registerHustleRoutes(app: App, opts: WinsOptions) {
     return c.json({ roi }, 200)
   })
 
-  registerResource(app, {
-    one: 'hustle',
-    many: 'hustles',
-    noun: 'hustle',
-    path: '/hustles',
-    table: 'pam.hustles',
-    alias: 'h',
-    tags,
-    schema: Hustle,
-    select: `h.id, h.title, h.kind, h.status, h.hours_invested::float8 as hours_invested,
-      h.started_on::text as started_on, h.notes, ${isoSql('h.created_at')} as created_at, ${isoSql('h.updated_at')} as updated_at`,
-    order: [
-      { field: 'created_at', sql: 'h.created_at', kind: 'timestamp' },
-      { field: 'id', sql: 'h.id', kind: 'uuid' },
-    ],
-    listSummary: 'Hustles, newest first',
-    filters: {
-      fields: { status: HustleStatus.optional() },
-      where: (f, p) => (f.status ? [`h.status = ${p(f.status)}`] : []),
-    },
-    create: { schema: createOf(fields).openapi('HustleCreate'), columns: COLUMNS, summary: 'Add a hustle' },
-    patch: { schema: patchOf(fields).openapi('HustlePatch'), columns: COLUMNS, summary: 'Change a hustle' },
-    refusals: WINS_REFUSALS,
-  })
+  registerResource(app, hustleResource)
 }

@@ -3,7 +3,13 @@
 // user's cached summaries.
 import type { App } from '../_shared/http.ts'
 import { z } from '../_shared/http.ts'
-import { createOf, patchOf, registerResource, withDateRange } from '../_shared/resource.ts'
+import {
+  createOf,
+  patchOf,
+  registerResource,
+  type ResourceSpec,
+  withDateRange,
+} from '../_shared/resource.ts'
 import { multiLineText, singleLineText } from '../_shared/text.ts'
 import {
   Currency,
@@ -20,16 +26,25 @@ import { calendarDate } from './periods.ts'
 
 const fields = {
   amount: money(),
-  currency: Currency.optional().openapi({ description: "default: the profile's currency, else AUD" }),
+  currency: Currency.optional().openapi({
+    description: "default: the profile's currency, else AUD",
+  }),
   source: singleLineText({ max: 200 }).openapi({ example: 'Harvest work, Mildura' }),
   description: multiLineText({ min: 0, max: 500 }).optional(),
-  date: calendarDate().optional().openapi({ description: "the local calendar day; default: today in the profile's time zone" }),
+  date: calendarDate().optional().openapi({
+    description: "the local calendar day; default: today in the profile's time zone",
+  }),
   recurring: z.boolean().optional(),
   hustle_id: Uuid.nullable().optional(),
 }
 
 const COLUMNS: Record<string, string> = {
-  amount: 'numeric', currency: 'text', source: 'text', description: 'text', date: 'date', recurring: 'boolean',
+  amount: 'numeric',
+  currency: 'text',
+  source: 'text',
+  description: 'text',
+  date: 'date',
+  recurring: 'boolean',
   hustle_id: 'uuid',
 }
 
@@ -46,50 +61,60 @@ const Income = z.object({
   updated_at: z.string(),
 }).openapi('Income')
 
-export function registerIncomeRoutes(app: App, opts: WinsOptions) {
-  registerResource(app, {
-    one: 'income',
-    many: 'income',
-    noun: 'income',
-    path: '/income',
-    table: 'pam.income',
-    alias: 'i',
-    tags: ['wins: income'],
-    schema: Income,
-    select: `i.id, i.amount::text as amount, i.currency::text as currency, i.source, i.description,
-      i.date::text as date, i.recurring, i.hustle_id, ${isoSql('i.created_at')} as created_at,
-      ${isoSql('i.updated_at')} as updated_at`,
-    order: [
-      { field: 'date', sql: 'i.date', kind: 'date' },
-      { field: 'created_at', sql: 'i.created_at', kind: 'timestamp' },
-      { field: 'id', sql: 'i.id', kind: 'uuid' },
-    ],
-    listSummary: 'Income, newest first, filtered, one page at a time',
-    filters: withDateRange('i.date', {
-      fields: {
-        hustle_id: Uuid.optional(),
-        recurring: z.enum(['true', 'false']).optional(),
-        q: singleLineText({ max: 100 }).optional().openapi({ description: 'text in the source or description' }),
-      },
-      where: (f, p) => {
-        const where: string[] = []
-        if (f.hustle_id) where.push(`i.hustle_id = ${p(f.hustle_id)}::uuid`)
-        if (f.recurring) where.push(`i.recurring = ${p(f.recurring === 'true')}::boolean`)
-        if (f.q) {
-          const q = p(likePattern(f.q as string))
-          where.push(`(i.source ilike ${q} or i.description ilike ${q})`)
-        }
-        return where
-      },
-    }),
-    create: {
-      schema: createOf(fields).openapi('IncomeCreate'),
-      columns: COLUMNS,
-      summary: 'Record income',
-      prepare: async (tx, input) => input.date ? input : { ...input, date: (await moneyContext(tx, opts.now())).today },
+/** The resource's declaration (also used by sync). */
+export const incomeResource = (opts: WinsOptions): ResourceSpec => ({
+  one: 'income',
+  many: 'income',
+  noun: 'income',
+  path: '/income',
+  table: 'pam.income',
+  alias: 'i',
+  tags: ['wins: income'],
+  schema: Income,
+  select: `i.id, i.amount::text as amount, i.currency::text as currency, i.source, i.description,
+    i.date::text as date, i.recurring, i.hustle_id, ${isoSql('i.created_at')} as created_at,
+    ${isoSql('i.updated_at')} as updated_at`,
+  order: [
+    { field: 'date', sql: 'i.date', kind: 'date' },
+    { field: 'created_at', sql: 'i.created_at', kind: 'timestamp' },
+    { field: 'id', sql: 'i.id', kind: 'uuid' },
+  ],
+  listSummary: 'Income, newest first, filtered, one page at a time',
+  filters: withDateRange('i.date', {
+    fields: {
+      hustle_id: Uuid.optional(),
+      recurring: z.enum(['true', 'false']).optional(),
+      q: singleLineText({ max: 100 }).optional().openapi({
+        description: 'text in the source or description',
+      }),
     },
-    patch: { schema: patchOf(fields).openapi('IncomePatch'), columns: COLUMNS, summary: 'Change an income entry (hustle_id null unlinks)' },
-    refusals: WINS_REFUSALS,
-    afterWrite: invalidateSummaries,
-  })
+    where: (f, p) => {
+      const where: string[] = []
+      if (f.hustle_id) where.push(`i.hustle_id = ${p(f.hustle_id)}::uuid`)
+      if (f.recurring) where.push(`i.recurring = ${p(f.recurring === 'true')}::boolean`)
+      if (f.q) {
+        const q = p(likePattern(f.q as string))
+        where.push(`(i.source ilike ${q} or i.description ilike ${q})`)
+      }
+      return where
+    },
+  }),
+  create: {
+    schema: createOf(fields).openapi('IncomeCreate'),
+    columns: COLUMNS,
+    summary: 'Record income',
+    prepare: async (tx, input) =>
+      input.date ? input : { ...input, date: (await moneyContext(tx, opts.now())).today },
+  },
+  patch: {
+    schema: patchOf(fields).openapi('IncomePatch'),
+    columns: COLUMNS,
+    summary: 'Change an income entry (hustle_id null unlinks)',
+  },
+  refusals: WINS_REFUSALS,
+  afterWrite: invalidateSummaries,
+})
+
+export function registerIncomeRoutes(app: App, opts: WinsOptions) {
+  registerResource(app, incomeResource(opts))
 }
