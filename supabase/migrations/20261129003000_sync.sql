@@ -4,10 +4,12 @@
 -- Change tracking uses transaction ids, not clocks. Every synced row carries
 -- the id of the transaction that created it (sync_created) and of the last one
 -- that changed it (sync_xid); a deletion leaves a tombstone with its own. A
--- sync cursor is the snapshot a pull read its rows in: the next pull returns
--- exactly the rows whose writer that snapshot could not see — committed after
--- it, or still running when it was taken — so a transaction that commits late
--- is never skipped, and no clock (the server's or the phone's) is consulted.
+-- sync cursor is the oldest transaction still running when a pull read its
+-- rows (the xmin of its snapshot): everything older had committed (or failed)
+-- and was seen. The next pull returns every row written by that transaction or
+-- a later one — so a transaction that commits late is never skipped (it may be
+-- sent twice, which sync clients take as an update) — and no clock, the
+-- server's or the phone's, is consulted.
 
 create table pam.idempotency_keys (
   user_id uuid not null default auth.uid() references auth.users (id) on delete cascade,
@@ -58,7 +60,19 @@ revoke all on pam.sync_tombstones from public, anon, authenticated;
 grant all on pam.sync_tombstones to service_role;
 grant select on pam.sync_tombstones to authenticated;
 
--- How long deletions are remembered: a sync cursor older than this must re-read everything.
+-- Tombstones older than this are removed (pam.sync_cleanup); a cursor from
+-- before the newest removed one (sync_horizon) must re-read everything.
+create table pam.sync_horizon (
+  only_row boolean primary key default true check (only_row),
+  xid xid8 not null default '0'
+);
+insert into pam.sync_horizon default values;
+alter table pam.sync_horizon enable row level security;
+create policy sync_horizon_read on pam.sync_horizon for select to authenticated using (true);
+revoke all on pam.sync_horizon from public, anon, authenticated;
+grant all on pam.sync_horizon to service_role;
+grant select on pam.sync_horizon to authenticated;
+
 create function pam.sync_retention() returns interval
 language sql immutable parallel safe
 as $$ select interval '30 days' $$;
@@ -110,15 +124,27 @@ begin
 end
 $$;
 
--- What the cleanup job removes: answers older than a day, tombstones past the retention.
+-- What the cleanup job removes: answers older than a day, tombstones past the
+-- retention (moving the horizon past them).
 create function pam.sync_cleanup() returns table (idempotency_keys bigint, tombstones bigint)
-language sql
+language plpgsql
 security definer
 set search_path = ''
 as $$
-  with k as (delete from pam.idempotency_keys where created_at < now() - interval '24 hours' returning 1),
-       t as (delete from pam.sync_tombstones where deleted_at < now() - pam.sync_retention() returning 1)
-  select (select count(*) from k), (select count(*) from t)
+declare
+  keys bigint;
+  gone bigint;
+  newest xid8;
+begin
+  delete from pam.idempotency_keys where created_at < now() - interval '24 hours';
+  get diagnostics keys = row_count;
+  with t as (delete from pam.sync_tombstones where deleted_at < now() - pam.sync_retention() returning sync_xid)
+  select count(*), max(sync_xid) into gone, newest from t;
+  if newest is not null then
+    update pam.sync_horizon set xid = greatest(xid, newest);
+  end if;
+  return query select keys, gone;
+end
 $$;
 revoke execute on function pam.sync_cleanup() from public, anon, authenticated;
 grant execute on function pam.sync_cleanup() to service_role;

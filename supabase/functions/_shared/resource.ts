@@ -66,7 +66,8 @@ export function writeTransaction<T>(c: AppContext, fn: (tx: Tx) => Promise<T>, r
   })
 }
 
-function explainRefusal(err: unknown, refusals: Refusals): unknown {
+/** The database's refusal as the API answers it (the error itself when it is not a known refusal). */
+export function explainRefusal(err: unknown, refusals: Refusals): unknown {
   const { code, constraint_name: constraint = '' } = err as { code?: string; constraint_name?: string }
   if (code === '23503' && constraint.endsWith('_user_id_fkey')) {
     return new ApiError(401, 'account_not_found', 'this account no longer exists', undefined, { 'WWW-Authenticate': 'Bearer' })

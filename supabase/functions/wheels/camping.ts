@@ -263,7 +263,7 @@ const Review = z.object({
   created_at: z.string(),
   updated_at: z.string(),
 }).openapi('CampsiteReview')
-const REVIEW_COLUMNS =
+export const REVIEW_COLUMNS =
   `cr.id, cr.campsite_id, cr.rating::int as rating, cr.review, cr.visited_on::text as visited_on,
   cr.user_id = (select auth.uid()) as mine, ${isoSql('cr.created_at')} as created_at, ${
     isoSql('cr.updated_at')

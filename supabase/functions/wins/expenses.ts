@@ -116,7 +116,7 @@ const patchExpense = route({
 })
 
 /** SQL type of each writable column, for casts in hand-built updates. */
-const COLUMN_TYPES: Record<string, string> = {
+export const EXPENSE_COLUMN_TYPES: Record<string, string> = {
   amount: 'numeric', currency: 'text', category: 'text', description: 'text', merchant: 'text', date: 'date',
   location: 'text', latitude: 'double precision', longitude: 'double precision', payment_method: 'text',
   tags: 'text[]', receipt_url: 'text', vehicle_id: 'uuid', trip_id: 'uuid', hustle_id: 'uuid', fuel_type: 'text',
@@ -144,7 +144,7 @@ export async function updateExpense(tx: Tx, ctx: MoneyContext, id: string, patch
   if (!before) return undefined
   await checkReferences(tx, patch)
   const { values, p } = params()
-  const sets = Object.entries(patch).map(([k, v]) => `${k} = ${p(v)}::${COLUMN_TYPES[k]}`)
+  const sets = Object.entries(patch).map(([k, v]) => `${k} = ${p(v)}::${EXPENSE_COLUMN_TYPES[k]}`)
   // A category the user picks is their choice, and teaches future classification.
   if (patch.category) sets.push(`category_source = 'user'`)
   // A fill-up's full-tank flag follows its volume unless given.

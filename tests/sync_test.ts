@@ -1,0 +1,244 @@
+// Sync after days offline: pulls since a cursor (created, updated, deleted;
+// never skipping a late commit; 410 past the tombstone horizon; only your
+// rows), and pushes of offline batches through the domain code (all or
+// nothing, per-record results, the server wins conflicts).
+import { assert, assertEquals } from './_support/assert.ts'
+import { adminSql, signUp } from './_support/stack.ts'
+import { syncAs } from './_support/sync.ts'
+import { wheelsAs } from './_support/wheels.ts'
+import { winsAs } from './_support/wins.ts'
+
+type Changes = Record<string, { created: { id: string }[]; updated: { id: string }[]; deleted: string[] }>
+const ids = (rows: { id: string }[]) => rows.map((r) => r.id).sort()
+
+Deno.test('sync pull: a first pull has everything; later pulls what was created, updated and deleted since', async () => {
+  const user = await signUp()
+  const w = winsAs(user)
+  const s = syncAs(user)
+  const a = (await w('expenses', { method: 'POST', body: { amount: '10.00', description: 'a' } })).body.expense
+  const b = (await w('expenses', { method: 'POST', body: { amount: '11.00', description: 'b' } })).body.expense
+  const first = await s('pull')
+  assertEquals(first.status, 200, JSON.stringify(first.body))
+  assertEquals(typeof first.body.timestamp, 'number')
+  const c1 = first.body.changes as Changes
+  assertEquals(ids(c1.expenses.created), [a.id, b.id].sort())
+  assertEquals([c1.expenses.updated, c1.expenses.deleted], [[], []])
+  assertEquals(c1.expenses.created.find((e) => e.id === a.id), a, 'rows have the API shape')
+  assert('vehicles' in c1 && 'trips' in c1 && 'income' in c1)
+
+  await w(`expenses/${a.id}`, { method: 'PATCH', body: { amount: '12.00' } })
+  await w(`expenses/${b.id}`, { method: 'DELETE' })
+  const c = (await w('expenses', { method: 'POST', body: { amount: '13.00' } })).body.expense
+  const second = await s(`pull?since=${first.body.timestamp}&tables=expenses`)
+  assertEquals(second.status, 200)
+  const c2 = second.body.changes as Changes
+  assertEquals(Object.keys(c2), ['expenses'])
+  assertEquals(ids(c2.expenses.created), [c.id])
+  assertEquals(ids(c2.expenses.updated), [a.id])
+  assertEquals(c2.expenses.deleted, [b.id])
+  assert(second.body.timestamp >= first.body.timestamp)
+
+  // Nothing new: nothing (or only what a still-running transaction elsewhere might hold back, never new rows).
+  const third = await s(`pull?since=${second.body.timestamp}&tables=expenses`)
+  assertEquals(third.body.changes.expenses.deleted, [])
+})
+
+Deno.test('sync pull: a transaction that commits after a pull is in the next pull, though it started before', async () => {
+  const user = await signUp()
+  const s = syncAs(user)
+  const before = await s('pull?tables=expenses')
+  let during: number | undefined
+  // A long-running writer: it inserts, then (still open) the app pulls, then it commits.
+  const late = await adminSql.begin(async (tx) => {
+    const [row] = await tx`insert into pam.expenses (user_id, amount, currency, category, date)
+                           values (${user.id}, 9.99, 'AUD', 'other', '2026-03-01') returning id`
+    const mid = await s(`pull?since=${before.body.timestamp}&tables=expenses`)
+    assertEquals(mid.body.changes.expenses.created, [], 'not committed yet')
+    during = mid.body.timestamp
+    return row.id as string
+  })
+  const after = await s(`pull?since=${during}&tables=expenses`)
+  assertEquals(ids(after.body.changes.expenses.created), [late], 'the late commit is not skipped')
+})
+
+Deno.test("sync pull: only the caller's rows and deletions; bad cursors are 400, forgotten ones 410", async () => {
+  const a = await signUp()
+  const b = await signUp()
+  const start = (await syncAs(a)('pull?tables=expenses,vehicles')).body.timestamp
+  const mine = (await winsAs(a)('expenses', { method: 'POST', body: { amount: '1.00' } })).body.expense
+  const theirs = (await winsAs(b)('expenses', { method: 'POST', body: { amount: '2.00' } })).body.expense
+  await winsAs(b)(`expenses/${theirs.id}`, { method: 'DELETE' })
+  await wheelsAs(b)('vehicles', { method: 'POST', body: { name: 'Not yours' } })
+  const pulled = await syncAs(a)(`pull?since=${start}&tables=expenses,vehicles`)
+  assertEquals(ids(pulled.body.changes.expenses.created), [mine.id])
+  assertEquals([pulled.body.changes.expenses.deleted, pulled.body.changes.vehicles.created], [[], []])
+  const full = await syncAs(a)('pull')
+  for (const rows of Object.values(full.body.changes as Changes)) {
+    for (const r of [...rows.created, ...rows.updated] as Record<string, unknown>[]) {
+      assert(r.id !== theirs.id && (r as { user_id?: string }).user_id === undefined, 'no other user, no user_id column')
+    }
+  }
+
+  for (const bad of ['since=abc', 'since=-1', 'since=1e5', 'tables=nope', 'tables=']) {
+    const res = await syncAs(a)(`pull?${bad}`)
+    assertEquals(res.status, 400, bad)
+  }
+
+  // Tombstones older than the retention are removed and the horizon moves past them.
+  const old = (await winsAs(a)('expenses', { method: 'POST', body: { amount: '3.00' } })).body.expense
+  const cursor = (await syncAs(a)('pull?tables=expenses')).body.timestamp
+  await winsAs(a)(`expenses/${old.id}`, { method: 'DELETE' })
+  await adminSql`update pam.sync_tombstones set deleted_at = now() - interval '31 days' where row_id = ${old.id}`
+  const [cleaned] = await adminSql`select * from pam.sync_cleanup()`
+  assert(Number(cleaned.tombstones) >= 1)
+  const gone = await syncAs(a)(`pull?since=${cursor}&tables=expenses`)
+  const [h] = await adminSql`select xid::text from pam.sync_horizon`
+  assertEquals([gone.status, gone.body.error?.code], [410, 'cursor_expired'], `cursor ${cursor}, horizon ${h.xid}`)
+  assertEquals((await syncAs(a)('pull?tables=expenses')).status, 200, 'a full pull still works')
+})
+
+Deno.test('sync push: 200 changes queued over 10 days offline go in one batch and end as the server state', async () => {
+  const user = await signUp()
+  const s = syncAs(user)
+  const cursor = (await s('pull')).body.timestamp
+  const vehicle = crypto.randomUUID()
+  const trip = crypto.randomUUID()
+  const day = (n: number) => `2026-04-${String(1 + (n % 10)).padStart(2, '0')}`
+  const expenses = Array.from({ length: 125 }, (_, i) => ({
+    id: crypto.randomUUID(),
+    amount: `${10 + i}.50`,
+    description: i % 3 ? 'Woolworths groceries' : 'Shell fuel',
+    date: day(i),
+    trip_id: trip,
+    // Client bookkeeping and server fields are ignored.
+    _status: 'created',
+    _changed: '',
+    created_at: 'whatever',
+  }))
+  const fills = Array.from({ length: 10 }, (_, i) => ({
+    id: crypto.randomUUID(),
+    amount: '90.00',
+    category: 'fuel',
+    date: day(i),
+    vehicle_id: vehicle,
+    fuel_volume: '45.00',
+    odometer: 100_000 + i * 400,
+  }))
+  const maintenance = Array.from({ length: 20 }, (_, i) => ({
+    id: crypto.randomUUID(),
+    vehicle_id: vehicle,
+    task: `Task ${i}`,
+    date: '2026-03-20',
+    interval_days: 90,
+  }))
+  const places = Array.from({ length: 30 }, (_, i) => ({ id: crypto.randomUUID(), name: `Spot ${i}`, latitude: -20 - i / 10, longitude: 130 }))
+  const income = Array.from({ length: 10 }, (_, i) => ({ id: crypto.randomUUID(), amount: '100.00', source: `Gig ${i}` }))
+  const updated = [{ id: expenses[0].id, amount: '99.00' }, { id: places[0].id, name: 'Renamed spot' }]
+  const deleted = [expenses[1].id, places[1].id, places[2].id]
+  const changes = {
+    vehicles: { created: [{ id: vehicle, name: 'Troopy', current_odometer: 99_000 }] },
+    trips: { created: [{ id: trip, name: 'Outback', vehicle_id: vehicle }] },
+    expenses: { created: [...expenses, ...fills], updated: [updated[0]], deleted: [deleted[0]] },
+    maintenance_records: { created: maintenance },
+    saved_places: { created: places, updated: [updated[1]], deleted: deleted.slice(1) },
+    income: { created: income },
+  }
+  const count = Object.values(changes).reduce((n, t) => n + Object.values(t).reduce((m, a) => m + (a as unknown[]).length, 0), 0)
+  assert(count >= 200, `${count} changes`)
+  const pushed = await s('push', { method: 'POST', body: { changes, last_pulled_at: cursor } })
+  assertEquals(pushed.status, 200, JSON.stringify(pushed.body).slice(0, 2000))
+  assertEquals(pushed.body.conflicts, 0)
+  assert(pushed.body.results.every((r: { result: string }) => r.result === 'applied'))
+
+  // The server's state is exactly the batch applied in order.
+  const full = (await s('pull')).body.changes as Changes
+  const has = (table: string) => new Set(ids(full[table].created))
+  assertEquals(has("expenses").size, 125 + 10 - 1)
+  assert(!has('expenses').has(deleted[0]))
+  assertEquals(has('saved_places').size, 28)
+  assertEquals(has('maintenance_records').size, 20)
+  assertEquals(has('income').size, 10)
+  const e0 = full.expenses.created.find((e) => e.id === expenses[0].id) as unknown as Record<string, unknown>
+  assertEquals([e0.amount, e0.trip_id], ['99.00', trip])
+  const shell = full.expenses.created.find((e) => e.id === expenses[3].id) as unknown as Record<string, unknown>
+  assertEquals([shell.category, shell.category_source], ['fuel', 'rule'], 'classified as a route would')
+  const v = full.vehicles.created[0] as unknown as Record<string, unknown>
+  assertEquals(v.current_odometer, 103_600, 'the fill-ups advanced the odometer')
+  assertEquals((full.saved_places.created.find((p) => p.id === places[0].id) as unknown as { name: string }).name, 'Renamed spot')
+
+  // Pushing the same batch again changes nothing.
+  const again = await s('push', { method: 'POST', body: { changes: { expenses: { created: expenses.slice(2, 5) } } } })
+  assertEquals(again.body.results.map((r: { result: string }) => r.result), ['unchanged', 'unchanged', 'unchanged'])
+})
+
+Deno.test('sync push: all or nothing — a bad record or a refused one applies nothing and names the record', async () => {
+  const user = await signUp()
+  const s = syncAs(user)
+  const good = { id: crypto.randomUUID(), amount: '5.00' }
+  const invalid = await s('push', {
+    method: 'POST',
+    body: { changes: { expenses: { created: [good, { id: crypto.randomUUID(), amount: '-3' }, { amount: '1.00' }] } } },
+  })
+  assertEquals([invalid.status, invalid.body.error.code, invalid.body.error.details.error_count], [400, 'invalid_changes', 2])
+  const count = async () => (await adminSql`select count(*)::int as n from pam.expenses where user_id = ${user.id}`)[0].n
+  assertEquals(await count(), 0)
+
+  const vehicle = crypto.randomUUID()
+  const refused = await s('push', {
+    method: 'POST',
+    body: {
+      changes: {
+        vehicles: { created: [{ id: vehicle, name: 'Van' }] },
+        expenses: {
+          created: [
+            good,
+            { id: crypto.randomUUID(), amount: '50.00', vehicle_id: vehicle, fuel_volume: '20.00', odometer: 5000, date: '2026-05-02' },
+            { id: crypto.randomUUID(), amount: '50.00', vehicle_id: vehicle, fuel_volume: '20.00', odometer: 4000, date: '2026-05-03' },
+          ],
+        },
+      },
+    },
+  })
+  assertEquals([refused.status, refused.body.error.code], [409, 'odometer_out_of_order'], JSON.stringify(refused.body))
+  assertEquals(refused.body.error.details.record.table, 'expenses')
+  assertEquals(await count(), 0)
+  assertEquals((await adminSql`select count(*)::int as n from pam.vehicles where user_id = ${user.id}`)[0].n, 0)
+
+  const notPushable = await s('push', { method: 'POST', body: { changes: { notifications: { created: [] } } } })
+  assertEquals(notPushable.status, 400)
+})
+
+Deno.test('sync push: the server wins a conflict, and says what it kept', async () => {
+  const user = await signUp()
+  const s = syncAs(user)
+  const w = winsAs(user)
+  const a = (await w('expenses', { method: 'POST', body: { amount: '10.00', description: 'phone' } })).body.expense
+  const b = (await w('expenses', { method: 'POST', body: { amount: '20.00' } })).body.expense
+  const cursor = (await s('pull')).body.timestamp
+  // Meanwhile, on the web: a changes, and so does b.
+  await w(`expenses/${a.id}`, { method: 'PATCH', body: { description: 'laptop' } })
+  await w(`expenses/${b.id}`, { method: 'PATCH', body: { amount: '21.00' } })
+  const untouched = (await w('expenses', { method: 'POST', body: { amount: '30.00' } })).body.expense
+  const cursor2 = (await s('pull')).body.timestamp
+  const res = await s('push', {
+    method: 'POST',
+    body: {
+      last_pulled_at: cursor,
+      changes: { expenses: { updated: [{ id: a.id, description: 'tablet' }], deleted: [b.id] } },
+    },
+  })
+  assertEquals(res.status, 200)
+  assertEquals(res.body.conflicts, 2)
+  const [ra, rb] = res.body.results
+  assertEquals([ra.result, ra.server.description], ['conflict', 'laptop'])
+  assertEquals([rb.op, rb.result, rb.server.amount], ['delete', 'conflict', '21.00'])
+  assertEquals((await w(`expenses/${b.id}`)).status, 200, 'not deleted')
+
+  // With a cursor after those changes, the push applies.
+  const ok = await s('push', {
+    method: 'POST',
+    body: { last_pulled_at: cursor2, changes: { expenses: { updated: [{ id: untouched.id, amount: '31.00' }] } } },
+  })
+  assertEquals(ok.body.results[0].result, 'applied')
+  assertEquals((await w(`expenses/${untouched.id}`)).body.expense.amount, '31.00')
+})
