@@ -39,7 +39,7 @@ create policy idempotency_keys_delete_own on pam.idempotency_keys
 revoke all on pam.idempotency_keys from public, anon, authenticated;
 grant all on pam.idempotency_keys to service_role;
 grant select, delete on pam.idempotency_keys to authenticated;
-grant insert (key, fingerprint) on pam.idempotency_keys to authenticated;
+grant insert (user_id, key, fingerprint) on pam.idempotency_keys to authenticated;
 grant update (fingerprint, status, content_type, location, body, created_at) on pam.idempotency_keys to authenticated;
 
 create table pam.sync_tombstones (

@@ -1,0 +1,67 @@
+// RLS on the tables behind retries and sync: remembered answers are their
+// owner's alone; tombstones are read by their owner only and written by the
+// database alone; the horizon is one shared number nobody but the service
+// role changes.
+import { assert, assertEquals } from './_support/assert.ts'
+import { asUser, checkRls, newAuthUser } from './_support/rls.ts'
+import { adminSql } from './_support/stack.ts'
+import { database, postgresClient } from '../supabase/functions/_shared/db.ts'
+import { ApiError } from '../supabase/functions/_shared/errors.ts'
+
+const anon = postgresClient(
+  database({ url: Deno.env.get('PAM_TEST_DATABASE_URL')!, poolMax: 1, statementTimeoutMs: 5000, acquireTimeoutMs: 5000 }),
+  null,
+)
+
+/** True when the statement is refused (403) or touches nothing. */
+async function refusedOrNothing(p: Promise<unknown[]>): Promise<boolean> {
+  try {
+    return (await p).length === 0
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 403) return true
+    throw err
+  }
+}
+
+Deno.test('sync RLS: idempotency_keys', async () => {
+  await checkRls({
+    table: 'idempotency_keys',
+    idColumn: 'key',
+    createOwned: async (owner) => {
+      const key = crypto.randomUUID()
+      await adminSql`insert into pam.idempotency_keys (user_id, key, fingerprint) values (${owner}, ${key}, ${'a'.repeat(64)})`
+      return key
+    },
+    insertValues: (userId) => ({ user_id: userId, key: crypto.randomUUID(), fingerprint: 'b'.repeat(64) }),
+    updateValues: { status: 201 },
+    ownerMayDelete: true,
+  })
+})
+
+Deno.test('sync RLS: tombstones are read by their owner only and written by the database alone', async () => {
+  const owner = await newAuthUser()
+  const other = await newAuthUser()
+  const [e] = await adminSql`insert into pam.expenses (user_id, amount, currency, category, date)
+                             values (${owner}, 1, 'AUD', 'other', '2026-03-01') returning id`
+  await adminSql`delete from pam.expenses where id = ${e.id}`
+  const select = (who: ReturnType<typeof asUser>) =>
+    who.queryRaw(`select row_id from pam.sync_tombstones where row_id = $1`, [e.id])
+  assertEquals((await select(asUser(owner))).length, 1, 'the owner sees the tombstone')
+  assertEquals((await select(asUser(other))).length, 0, 'another user does not')
+  assert(await refusedOrNothing(anon.queryRaw(`select row_id from pam.sync_tombstones where row_id = $1`, [e.id])), 'anon does not')
+  for (const who of [asUser(owner), asUser(other)]) {
+    assert(await refusedOrNothing(who.queryRaw(`delete from pam.sync_tombstones where row_id = $1 returning row_id`, [e.id])))
+    assert(await refusedOrNothing(who.queryRaw(`update pam.sync_tombstones set table_name = 'x' where row_id = $1 returning row_id`, [e.id])))
+    assert(await refusedOrNothing(who.queryRaw(
+      `insert into pam.sync_tombstones (user_id, table_name, row_id) values ($1, 'expenses', $2) returning row_id`,
+      [owner, crypto.randomUUID()],
+    )))
+  }
+  assert(await refusedOrNothing(asUser(owner).queryRaw(`update pam.sync_horizon set xid = '0' returning xid`)), 'the horizon is read-only')
+  assert(await refusedOrNothing(asUser(owner).queryRaw(`select * from pam.sync_cleanup()`)), 'only the service role cleans up')
+  // Deleting the account leaves no tombstones for nobody to sync.
+  const [f] = await adminSql`insert into pam.expenses (user_id, amount, currency, category, date)
+                             values (${other}, 1, 'AUD', 'other', '2026-03-01') returning id`
+  await adminSql`delete from auth.users where id = ${other}`
+  assertEquals((await adminSql`select count(*)::int as n from pam.sync_tombstones where row_id = ${f.id}`)[0].n, 0)
+})
