@@ -10,6 +10,7 @@ import { multiLineText, singleLineText } from '../_shared/text.ts'
 import { body, errorOf, IdParams, isoSql, json, moneyContext, params, type WinsOptions, writeTransaction } from './common.ts'
 import { fromCents, MAX_TARGET, money, percentOf, toCents } from './money.ts'
 import { decodeCursor, page, PageQuery } from '../_shared/pagination.ts'
+import { ClientId, createOf, idTaken } from '../_shared/resource.ts'
 import { calendarDate, daysBetween } from './periods.ts'
 
 const GoalStatus = z.enum(['active', 'paused', 'achieved', 'abandoned'])
@@ -21,7 +22,7 @@ const fields = {
   status: GoalStatus.optional().openapi({ description: 'default active; an active goal becomes achieved when saved reaches the target' }),
   notes: multiLineText({ min: 0, max: 2000 }).optional(),
 }
-const GoalCreate = z.object(fields).strict().openapi('GoalCreate')
+const GoalCreate = createOf(fields).openapi('GoalCreate')
 const GoalPatch = z.object(fields).partial().strict()
   .refine((v) => Object.keys(v).length > 0, 'nothing to update').openapi('GoalPatch')
 
@@ -44,6 +45,7 @@ const Goal = z.object({
 type Goal = z.infer<typeof Goal>
 
 const ContributionCreate = z.object({
+  id: ClientId,
   amount: money(),
   kind: z.enum(['deposit', 'withdrawal']).default('deposit'),
   date: calendarDate().optional().openapi({ description: "default: today in the profile's time zone" }),
@@ -101,7 +103,11 @@ const createGoal = route({
   tags,
   summary: 'Create a savings goal',
   request: body(GoalCreate),
-  responses: { 201: { description: 'Created', ...json(z.object({ goal: Goal })) } },
+  responses: {
+    201: { description: 'Created', ...json(z.object({ goal: Goal })) },
+    200: { description: 'Already created with this client-generated id: the existing goal', ...json(z.object({ goal: Goal })) },
+    409: errorOf('id_taken: the client-generated id is already used'),
+  },
 })
 
 const listGoals = route({
@@ -153,8 +159,12 @@ const addContribution = route({
   request: { params: IdParams, ...body(ContributionCreate) },
   responses: {
     201: { description: 'Recorded', ...json(z.object({ contribution: Contribution, goal: Goal })) },
+    200: {
+      description: 'Already recorded with this client-generated id: the existing contribution',
+      ...json(z.object({ contribution: Contribution, goal: Goal })),
+    },
     404: errorOf('No such goal'),
-    409: errorOf('insufficient_savings: a withdrawal larger than the saved amount'),
+    409: errorOf('insufficient_savings: a withdrawal larger than the saved amount; id_taken'),
   },
 })
 
@@ -183,17 +193,21 @@ const COLUMN_TYPES: Record<string, string> = {
 export function registerGoalRoutes(app: App, opts: WinsOptions) {
   app.openapi(createGoal, async (c) => {
     const input = c.req.valid('json')
-    const goal = await writeTransaction(c, async (tx) => {
+    const { goal, created } = await writeTransaction(c, async (tx) => {
       const ctx = await moneyContext(tx, opts.now())
       const [row] = await tx.unsafe<GoalRow[]>(
-        `insert into pam.savings_goals as g (name, target_amount, target_date, status, notes)
-         values ($1, $2::numeric, $3::date, $4, $5) returning ${GOAL_COLUMNS}`,
-        [input.name, input.target_amount, input.target_date ?? null, input.status ?? 'active', input.notes ?? ''] as never[],
+        `insert into pam.savings_goals as g (id, name, target_amount, target_date, status, notes)
+         values (coalesce($6::uuid, gen_random_uuid()), $1, $2::numeric, $3::date, $4, $5)
+         on conflict (id) do nothing returning ${GOAL_COLUMNS}`,
+        [input.name, input.target_amount, input.target_date ?? null, input.status ?? 'active', input.notes ?? '', input.id ?? null] as never[],
       )
-      return withProgress(row, ctx.today)
+      const goal = row ?? await readGoal(tx, input.id!)
+      if (!goal) throw idTaken()
+      return { goal: withProgress(goal, ctx.today), created: !!row }
     })
-    return c.json({ goal }, 201)
+    return c.json({ goal }, created ? 201 : 200)
   })
+
 
   app.openapi(listGoals, async (c) => {
     const { status, limit, cursor } = c.req.valid('query')
@@ -260,18 +274,29 @@ export function registerGoalRoutes(app: App, opts: WinsOptions) {
       // Lock the goal: concurrent contributions apply one after the other.
       const [locked] = await tx`select saved_amount::text as saved from pam.savings_goals where id = ${id} for update`
       if (!locked) throw notFound('goal')
+      if (input.id) {
+        // Sent before (a retry, or an offline app syncing): the same contribution, not a second one.
+        const [seen] = await tx.unsafe<Contribution[]>(
+          `select ${CONTRIBUTION_COLUMNS} from pam.goal_contributions k where k.id = $1::uuid and k.goal_id = $2::uuid`,
+          [input.id, id],
+        )
+        if (seen) return { created: false, body: { contribution: seen, goal: withProgress((await readGoal(tx, id))!, ctx.today) } }
+      }
       if (input.kind === 'withdrawal' && toCents(input.amount) > toCents(locked.saved)) {
         throw new ApiError(409, 'insufficient_savings', `only ${locked.saved} is saved towards this goal`)
       }
       const [contribution] = await tx.unsafe<Contribution[]>(
-        `insert into pam.goal_contributions as k (goal_id, amount, kind, date, note)
-         values ($1::uuid, $2::numeric, $3, $4::date, $5) returning ${CONTRIBUTION_COLUMNS}`,
-        [id, input.amount, input.kind, input.date ?? ctx.today, input.note ?? ''] as never[],
+        `insert into pam.goal_contributions as k (id, goal_id, amount, kind, date, note)
+         values (coalesce($6::uuid, gen_random_uuid()), $1::uuid, $2::numeric, $3, $4::date, $5)
+         on conflict (id) do nothing returning ${CONTRIBUTION_COLUMNS}`,
+        [id, input.amount, input.kind, input.date ?? ctx.today, input.note ?? '', input.id ?? null] as never[],
       )
-      return { contribution, goal: withProgress((await readGoal(tx, id))!, ctx.today) }
+      if (!contribution) throw idTaken()
+      return { created: true, body: { contribution, goal: withProgress((await readGoal(tx, id))!, ctx.today) } }
     })
-    return c.json(result, 201)
+    return c.json(result.body, result.created ? 201 : 200)
   })
+
 
   app.openapi(listContributions, async (c) => {
     const { id } = c.req.valid('param')
