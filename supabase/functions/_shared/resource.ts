@@ -82,6 +82,18 @@ export const unknownReference = (field: string, code: string, message: string) =
 
 export type Route = 'list' | 'get' | 'create' | 'patch' | 'delete'
 
+/** Newest created first (the id breaks ties). */
+export const newestFirst = (alias: string): ResourceSpec['order'] => [
+  { field: 'created_at', sql: `${alias}.created_at`, kind: 'timestamp' },
+  { field: 'id', sql: `${alias}.id`, kind: 'uuid' },
+]
+
+/** Latest calendar day first, then newest created (the id breaks ties). */
+export const latestDayFirst = (alias: string): ResourceSpec['order'] => [
+  { field: 'date', sql: `${alias}.date`, kind: 'date' },
+  ...newestFirst(alias),
+]
+
 type Filters = NonNullable<ResourceSpec['filters']>
 
 /** Filters with `from` and `to` (inclusive calendar days) on a date column, plus `more`. */

@@ -15,6 +15,7 @@ import {
   idTaken,
   isoSql,
   json,
+  latestDayFirst,
   params,
   patchOf,
   registerResource,
@@ -368,11 +369,7 @@ export function registerFuelRoutes(app: App, opts: WheelsOptions) {
     path: '/fuel',
     tags,
     schema: FuelLog,
-    order: [
-      { field: 'date', sql: 'e.date', kind: 'date' },
-      { field: 'created_at', sql: 'e.created_at', kind: 'timestamp' },
-      { field: 'id', sql: 'e.id', kind: 'uuid' },
-    ],
+    order: latestDayFirst('e'),
     listSummary: 'Fill-ups, newest first',
     filters: withDateRange('e.date', {
       fields: { vehicle_id: Uuid.optional(), trip_id: Uuid.optional() },

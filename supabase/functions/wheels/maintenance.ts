@@ -13,6 +13,7 @@ import {
   createOf,
   isoSql,
   json,
+  latestDayFirst,
   likePattern,
   patchOf,
   registerResource,
@@ -226,11 +227,7 @@ export const maintenanceResource: ResourceSpec = {
     m.interval_days, m.interval_distance, ${isoSql('m.created_at')} as created_at, ${
     isoSql('m.updated_at')
   } as updated_at`,
-  order: [
-    { field: 'date', sql: 'm.date', kind: 'date' },
-    { field: 'created_at', sql: 'm.created_at', kind: 'timestamp' },
-    { field: 'id', sql: 'm.id', kind: 'uuid' },
-  ],
+  order: latestDayFirst('m'),
   listSummary: 'Maintenance records, newest first',
   filters: withDateRange('m.date', {
     fields: {

@@ -5,6 +5,7 @@ import { z } from '../_shared/http.ts'
 import {
   createOf,
   isoSql,
+  newestFirst,
   patchOf,
   registerResource,
   type ResourceSpec,
@@ -65,10 +66,7 @@ export const placeResource: ResourceSpec = {
   schema: Place,
   select: `sp.id, sp.name, sp.kind, sp.latitude, sp.longitude, sp.address, sp.notes, sp.rating,
     ${isoSql('sp.created_at')} as created_at, ${isoSql('sp.updated_at')} as updated_at`,
-  order: [
-    { field: 'created_at', sql: 'sp.created_at', kind: 'timestamp' },
-    { field: 'id', sql: 'sp.id', kind: 'uuid' },
-  ],
+  order: newestFirst('sp'),
   listSummary: 'Your saved places, newest first',
   filters: {
     fields: { kind: z.enum(PLACE_KINDS).optional() },

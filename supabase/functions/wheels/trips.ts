@@ -15,6 +15,7 @@ import {
   IdParams,
   isoSql,
   json,
+  newestFirst,
   patchOf,
   registerResource,
   type ResourceSpec,
@@ -312,10 +313,7 @@ export const tripResource: ResourceSpec = {
   tags: ['wheels: trips'],
   schema: Trip,
   select: TRIP_COLUMNS,
-  order: [
-    { field: 'created_at', sql: 't.created_at', kind: 'timestamp' },
-    { field: 'id', sql: 't.id', kind: 'uuid' },
-  ],
+  order: newestFirst('t'),
   listSummary: 'Your trips, newest first',
   filters: {
     fields: {

@@ -6,6 +6,7 @@ import { z } from '../_shared/http.ts'
 import {
   createOf,
   isoSql,
+  newestFirst,
   patchOf,
   registerResource,
   type ResourceSpec,
@@ -103,10 +104,7 @@ export const vehicleResource: ResourceSpec = {
   tags: ['wheels: vehicles'],
   schema: Vehicle,
   select: VEHICLE_COLUMNS,
-  order: [
-    { field: 'created_at', sql: 'v.created_at', kind: 'timestamp' },
-    { field: 'id', sql: 'v.id', kind: 'uuid' },
-  ],
+  order: newestFirst('v'),
   listSummary: 'Your vehicles, newest first',
   filters: {
     fields: { type: z.enum(VEHICLE_TYPES).optional() },

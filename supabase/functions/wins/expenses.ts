@@ -24,7 +24,7 @@ import {
   type WinsOptions,
   writeTransaction,
 } from './common.ts'
-import { idTaken, registerResource } from '../_shared/resource.ts'
+import { idTaken, latestDayFirst, registerResource } from '../_shared/resource.ts'
 import {
   Expense,
   EXPENSE_COLUMNS,
@@ -207,11 +207,7 @@ export function registerExpenseRoutes(app: App, opts: WinsOptions) {
     tags,
     schema: Expense,
     select: EXPENSE_COLUMNS,
-    order: [
-      { field: 'date', sql: 'e.date', kind: 'date' },
-      { field: 'created_at', sql: 'e.created_at', kind: 'timestamp' },
-      { field: 'id', sql: 'e.id', kind: 'uuid' },
-    ],
+    order: latestDayFirst('e'),
     listSummary: 'Expenses, newest first, filtered, one page at a time',
     filters: { fields: expenseFilterFields, where: expenseConditions, check: fromBeforeTo as never },
     without: ['create', 'patch'],

@@ -15,7 +15,7 @@ import {
   WINS_REFUSALS,
   type WinsOptions,
 } from './common.ts'
-import { createOf, patchOf, registerResource, type ResourceSpec } from '../_shared/resource.ts'
+import { createOf, newestFirst, patchOf, registerResource, type ResourceSpec } from '../_shared/resource.ts'
 import { divRound, fromCents, percentOf, toCents } from './money.ts'
 import { calendarDate } from './periods.ts'
 
@@ -168,10 +168,7 @@ export const hustleResource: ResourceSpec = {
     h.started_on::text as started_on, h.notes, ${isoSql('h.created_at')} as created_at, ${
     isoSql('h.updated_at')
   } as updated_at`,
-  order: [
-    { field: 'created_at', sql: 'h.created_at', kind: 'timestamp' },
-    { field: 'id', sql: 'h.id', kind: 'uuid' },
-  ],
+  order: newestFirst('h'),
   listSummary: 'Hustles, newest first',
   filters: {
     fields: { status: HustleStatus.optional() },

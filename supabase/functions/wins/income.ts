@@ -5,6 +5,7 @@ import type { App } from '../_shared/http.ts'
 import { z } from '../_shared/http.ts'
 import {
   createOf,
+  latestDayFirst,
   patchOf,
   registerResource,
   type ResourceSpec,
@@ -74,11 +75,7 @@ export const incomeResource = (opts: WinsOptions): ResourceSpec => ({
   select: `i.id, i.amount::text as amount, i.currency::text as currency, i.source, i.description,
     i.date::text as date, i.recurring, i.hustle_id, ${isoSql('i.created_at')} as created_at,
     ${isoSql('i.updated_at')} as updated_at`,
-  order: [
-    { field: 'date', sql: 'i.date', kind: 'date' },
-    { field: 'created_at', sql: 'i.created_at', kind: 'timestamp' },
-    { field: 'id', sql: 'i.id', kind: 'uuid' },
-  ],
+  order: latestDayFirst('i'),
   listSummary: 'Income, newest first, filtered, one page at a time',
   filters: withDateRange('i.date', {
     fields: {
