@@ -42,7 +42,13 @@ export interface PostgresApi {
   query<T = Row>(strings: TemplateStringsArray, ...values: unknown[]): Promise<T[]>
   queryRaw<T = Row>(text: string, params?: unknown[]): Promise<T[]>
   /** Statements that write, or must see one snapshot: one transaction, committed before it resolves. */
-  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>
+  transaction<T>(fn: (tx: Tx) => Promise<T>, opts?: TransactionOptions): Promise<T>
+}
+
+export interface TransactionOptions {
+  /** How long the whole transaction may take before it is abandoned (503); default: the
+   * statement timeout plus 2 s. For batches of many quick statements (sync pushes). */
+  deadlineMs?: number
 }
 
 export interface Claims {
@@ -96,7 +102,7 @@ export class Database {
   }
 
   /** Runs `fn` with a connection of its own, within the admission and deadline rules above. */
-  async withConnection<T>(fn: (conn: Sql) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  async withConnection<T>(fn: (conn: Sql) => Promise<T>, signal?: AbortSignal, deadlineMs?: number): Promise<T> {
     networkWait() // what the request queued (its rate-limit check) goes out alongside
     if (Date.now() < this.downUntil) throw unavailable('database')
     const slot = await this.acquire(signal)
@@ -118,7 +124,7 @@ export class Database {
     // deadline, and drop the connection, so that what it was sent is never
     // committed once the server answers again (the client was told to retry),
     // and the slot is free again.
-    const deadline = this.opts.statementTimeoutMs + 2000
+    const deadline = deadlineMs ?? this.opts.statementTimeoutMs + 2000
     let timer: ReturnType<typeof setTimeout> | undefined
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -445,12 +451,12 @@ export function postgresClient(db: Database, claims: Claims | null, signal?: Abo
       return results[2] as T[]
     }, signal)
 
-  const transaction = <T>(fn: (tx: Tx) => Promise<T>): Promise<T> =>
+  const transaction = <T>(fn: (tx: Tx) => Promise<T>, opts: TransactionOptions = {}): Promise<T> =>
     db.withConnection(async (conn) => {
       const pre = open(conn)
       let result: T
       try {
-        result = await fn(conn as unknown as Tx)
+        result = await fn(literalStatements(conn))
         await pre
         await conn`commit`
       } catch (err) {
@@ -459,13 +465,34 @@ export function postgresClient(db: Database, claims: Claims | null, signal?: Abo
       }
       confirmed()
       return result
-    }, signal)
+    }, signal, opts.deadlineMs)
 
   return {
     query: (strings, ...values) => read(templateText(strings, values), values),
     queryRaw: (text, params = []) => read(text, params),
     transaction,
   }
+}
+
+const isPlain = (v: unknown) =>
+  !(v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date) && !(v instanceof Uint8Array) &&
+    Object.getPrototypeOf(v) !== Object.prototype)
+
+/** The connection as a transaction sees it: a parameterised statement goes as one
+ * simple-protocol message with its values as literals (sql-literal.ts), one round trip
+ * instead of two — postgres.js describes a parameterised statement before binding it,
+ * and the transaction pooler allows no prepared ones. Statements built with postgres.js
+ * fragments or helpers keep real parameters. */
+function literalStatements(conn: Sql): Tx {
+  const tagged = (strings: TemplateStringsArray, ...values: unknown[]) =>
+    values.length && values.every(isPlain)
+      ? conn.unsafe(inlineParams(templateText(strings, values), values))
+      : conn(strings, ...(values as never[]))
+  const unsafe = (text: string, params?: unknown[], options?: unknown) =>
+    params?.length ? conn.unsafe(inlineParams(text, params)) : conn.unsafe(text, params as never, options as never)
+  return new Proxy(tagged, {
+    get: (_target, prop) => (prop === 'unsafe' ? unsafe : Reflect.get(conn, prop)),
+  }) as unknown as Tx
 }
 
 /** A tagged template's text with $1…$n for its values (plain values only: no postgres.js fragments). */

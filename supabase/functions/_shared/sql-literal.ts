@@ -1,4 +1,5 @@
-// SQL literals, for sending a whole read transaction in one message.
+// SQL literals, for sending a whole read transaction in one message, and each
+// statement of a write transaction in one message.
 //
 // The transaction pooler allows no prepared statements, and postgres.js then
 // describes every parameterised statement before binding it: one extra round
@@ -8,7 +9,8 @@
 // strings in the E'' form (backslashes and quotes doubled), which means the
 // same whatever standard_conforming_strings says; numbers, dates, arrays and
 // JSON as quoted text the server converts as it would a parameter of unknown
-// type. Writes keep real parameters (see db.ts).
+// type. Statements of write transactions go the same way, one message each
+// (literalStatements in db.ts).
 import { ApiError } from './errors.ts'
 
 /** A string as a SQL literal. NUL cannot be stored in Postgres text. */
