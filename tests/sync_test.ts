@@ -242,3 +242,37 @@ Deno.test('sync push: the server wins a conflict, and says what it kept', async 
   assertEquals(ok.body.results[0].result, 'applied')
   assertEquals((await w(`expenses/${untouched.id}`)).body.expense.amount, '31.00')
 })
+
+Deno.test("sync push: a whole record with _changed changes only those columns; updated_at decides conflicts exactly", async () => {
+  const user = await signUp()
+  const s = syncAs(user)
+  const w = winsAs(user)
+  // Classified by a rule: a whole record sent back must not make its category "chosen by the user".
+  const e = (await w('expenses', { method: 'POST', body: { amount: '40.00', description: 'Shell Roma' } })).body.expense
+  assertEquals([e.category, e.category_source], ['fuel', 'rule'])
+  const pulled = (await s('pull?tables=expenses')).body
+  const local = pulled.changes.expenses.created[0]
+  const res = await s('push', {
+    method: 'POST',
+    body: {
+      last_pulled_at: pulled.timestamp,
+      changes: { expenses: { updated: [{ ...local, amount: '41.00', description: 'edited offline', _status: 'updated', _changed: 'amount' }] } },
+    },
+  })
+  assertEquals(res.body.results[0].result, 'applied', JSON.stringify(res.body))
+  const now = (await w(`expenses/${e.id}`)).body.expense
+  assertEquals([now.amount, now.description, now.category_source], ['41.00', 'Shell Roma', 'rule'])
+
+  // The record as last pulled (its updated_at) is what the server has: no conflict, whatever the cursor.
+  const again = await s('push', {
+    method: 'POST',
+    body: { last_pulled_at: 0, changes: { expenses: { updated: [{ ...now, amount: '42.00', _changed: 'amount' }] } } },
+  })
+  assertEquals(again.body.results[0].result, 'applied')
+  // A stale updated_at is a conflict: the server keeps its version.
+  const stale = await s('push', {
+    method: 'POST',
+    body: { changes: { expenses: { updated: [{ ...now, amount: '43.00', _changed: 'amount' }] } } },
+  })
+  assertEquals([stale.body.results[0].result, stale.body.results[0].server.amount], ['conflict', '42.00'])
+})

@@ -79,7 +79,9 @@ const maxPushes = Math.min(
   Math.floor(placePool / (PUSH.placeUpdates + PUSH.placeDeletes)),
 ) - 1 - PROXY_PUSHES
 if (PUSHES > maxPushes) {
-  console.error(`BENCH_PUSHES: at most ${maxPushes} (each push updates and deletes rows no other push touched)`)
+  console.error(
+    `BENCH_PUSHES: at most ${maxPushes} (each push updates and deletes rows no other push touched)`,
+  )
   Deno.exit(2)
 }
 
@@ -192,7 +194,9 @@ try {
 
   const perUser = Object.values(YEAR).reduce((a, b) => a + b, 0)
   console.log(
-    `Inserting a year of data (${perUser.toLocaleString('en')} rows) for the user, as much for each of ${OTHER_USERS} other users…`,
+    `Inserting a year of data (${
+      perUser.toLocaleString('en')
+    } rows) for the user, as much for each of ${OTHER_USERS} other users…`,
   )
   const t0 = performance.now()
   await insertYear(userId)
@@ -206,35 +210,51 @@ try {
   const base = `${stack.url}/functions/v1/sync`
   const decoder = new TextDecoder()
   /** One call; its body parsed, and its size in bytes. */
-  const call = async <T>(path: string, init: RequestInit = {}): Promise<{ body: T; bytes: Uint8Array<ArrayBuffer> }> => {
+  const call = async <T>(
+    path: string,
+    init: RequestInit = {},
+  ): Promise<{ body: T; bytes: Uint8Array<ArrayBuffer> }> => {
     const res = await fetch(`${base}${path}`, {
       ...init,
       headers: { ...headers, ...(init.body ? { 'content-type': 'application/json' } : {}) },
     })
     const bytes = new Uint8Array(await res.arrayBuffer())
     if (res.status !== 200) {
-      throw new Error(`${init.method ?? 'GET'} ${path}: status ${res.status}: ${decoder.decode(bytes).slice(0, 2000)}`)
+      throw new Error(
+        `${init.method ?? 'GET'} ${path}: status ${res.status}: ${
+          decoder.decode(bytes).slice(0, 2000)
+        }`,
+      )
     }
     return { body: JSON.parse(decoder.decode(bytes)) as T, bytes }
   }
   const pull = (query = '') => call<Pulled>(`/pull${query}`)
   const gzipSize = async (bytes: Uint8Array<ArrayBuffer>) =>
-    (await new Response(new Blob([bytes]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer())
+    (await new Response(new Blob([bytes]).stream().pipeThrough(new CompressionStream('gzip')))
+      .arrayBuffer())
       .byteLength
   const kb = (n: number) => `${(n / 1024).toFixed(1)} KiB`
   const records = (p: Pulled) =>
-    Object.values(p.changes).reduce((n, t) => n + t.created.length + t.updated.length + t.deleted.length, 0)
+    Object.values(p.changes).reduce(
+      (n, t) => n + t.created.length + t.updated.length + t.deleted.length,
+      0,
+    )
 
   const first = await pull()
   const offlineCursor = first.body.timestamp
   if (first.body.changes.expenses.created.length !== YEAR.expenses) {
-    problems.push(`the first pull has ${first.body.changes.expenses.created.length} expenses, not ${YEAR.expenses}`)
+    problems.push(
+      `the first pull has ${first.body.changes.expenses.created.length} expenses, not ${YEAR.expenses}`,
+    )
   }
 
   // ---- 30 days of changes made elsewhere (the web app, another phone) --------------------
 
   const idsOf = async (table: string, order: string) =>
-    (await admin.unsafe<{ id: string }[]>(`select id from ${table} where user_id = $1 order by ${order}`, [userId]))
+    (await admin.unsafe<{ id: string }[]>(
+      `select id from ${table} where user_id = $1 order by ${order}`,
+      [userId],
+    ))
       .map((r) => r.id)
   const expenseIds = await idsOf('pam.expenses', 'date, created_at, id')
   const placeIds = await idsOf('pam.saved_places', 'created_at, id')
@@ -252,18 +272,26 @@ try {
   }
   // Other tables' updates and deletions, spread over the days.
   const otherUpdates: [string, string, string][] = [
-    ...offline.placeUpdates.map((id) => ['pam.saved_places', id, `name = name || ' (renamed)', rating = 5`]),
+    ...offline.placeUpdates.map((
+      id,
+    ) => ['pam.saved_places', id, `name = name || ' (renamed)', rating = 5`]),
     ...take(maintenanceIds, OFFLINE.maintenanceUpdates).map((id) => [
       'pam.maintenance_records',
       id,
       `notes = 'Checked again', location = 'Broome'`,
     ]),
-    ...take(tripIds, OFFLINE.tripUpdates).map((id) => ['pam.trips', id, `notes = 'Revisited', status = 'completed'`]),
-    ...take(incomeIds, OFFLINE.incomeUpdates).map((id) => ['pam.income', id, `amount = amount + 5`]),
+    ...take(tripIds, OFFLINE.tripUpdates).map((
+      id,
+    ) => ['pam.trips', id, `notes = 'Revisited', status = 'completed'`]),
+    ...take(incomeIds, OFFLINE.incomeUpdates).map((
+      id,
+    ) => ['pam.income', id, `amount = amount + 5`]),
   ] as [string, string, string][]
   const otherDeletes: [string, string][] = [
     ...offline.placeDeletes.map((id) => ['pam.saved_places', id]),
-    ...take(maintenanceIds, OFFLINE.maintenanceDeletes).map((id) => ['pam.maintenance_records', id]),
+    ...take(maintenanceIds, OFFLINE.maintenanceDeletes).map((
+      id,
+    ) => ['pam.maintenance_records', id]),
   ] as [string, string][]
   const spread = <T>(items: T[], day: number) => items.filter((_, i) => i % OFFLINE_DAYS === day)
 
@@ -279,11 +307,15 @@ try {
         insert into pam.expenses (user_id, amount, currency, category, category_source, description, merchant, date,
                                   payment_method)
         select ${userId}, 5 + g * 3.25, 'AUD', (pam.wins_builtin_categories())[1 + (g + ${day}::int) % 13], 'user',
-               'offline day ' || ${day}::int || ' #' || g, 'Coles', current_date - ${OFFLINE_DAYS - 1 - day}::int, 'card'
+               'offline day ' || ${day}::int || ' #' || g, 'Coles', current_date - ${
+        OFFLINE_DAYS - 1 - day
+      }::int, 'card'
         from generate_series(1, ${perDay}::int) g`
       for (let i = 0; i < OFFLINE.incomeCreates / OFFLINE_DAYS; i++) {
         await tx`insert into pam.income (user_id, amount, currency, source, date)
-                 values (${userId}, 120, 'AUD', 'Freelance', current_date - ${OFFLINE_DAYS - 1 - day}::int)`
+                 values (${userId}, 120, 'AUD', 'Freelance', current_date - ${
+          OFFLINE_DAYS - 1 - day
+        }::int)`
       }
       const edits = spread(offline.expenseUpdates, day)
       if (edits.length) {
@@ -295,10 +327,22 @@ try {
       }
       const gone = spread(offline.expenseDeletes, day)
       if (gone.length) await tx`delete from pam.expenses where id = any(${gone}::uuid[])`
-      for (const [table, id] of spread(otherDeletes, day)) await tx.unsafe(`delete from ${table} where id = $1`, [id])
+      for (const [table, id] of spread(otherDeletes, day)) {
+        await tx.unsafe(`delete from ${table} where id = $1`, [id])
+      }
     })
   }
-  await admin`analyze pam.sync_tombstones`
+  // The other users deleted as much meanwhile: tombstones the user's pull must step over.
+  await admin`
+    delete from pam.expenses where id in (
+      select id from (
+        select id, row_number() over (partition by user_id order by date, id) as n from pam.expenses
+        where user_id <> ${userId}
+      ) x where n <= ${
+    OFFLINE.expenseDeletes + OFFLINE.placeDeletes + OFFLINE.maintenanceDeletes
+  }::int)`
+  await admin`vacuum analyze pam.expenses, pam.income, pam.trips, pam.maintenance_records, pam.saved_places,
+                             pam.sync_tombstones`
 
   // ---- incremental and full pulls ---------------------------------------------
 
@@ -310,7 +354,13 @@ try {
     trips: [0, OFFLINE.tripUpdates, 0],
   }
   const rows: Record<string, string | number>[] = []
-  const report = (request: string, latencies: number[], payload: string, gzip: string, results: string) =>
+  const report = (
+    request: string,
+    latencies: number[],
+    payload: string,
+    gzip: string,
+    results: string,
+  ) =>
     rows.push({
       request,
       runs: latencies.length,
@@ -341,14 +391,18 @@ try {
   const unexpected = Object.entries(got).filter(([t, ch]) =>
     !(t in expected) && ch.created.length + ch.updated.length + ch.deleted.length
   )
-  if (unexpected.length) problems.push(`incremental pull: changes in ${unexpected.map(([t]) => t).join(', ')}`)
+  if (unexpected.length) {
+    problems.push(`incremental pull: changes in ${unexpected.map(([t]) => t).join(', ')}`)
+  }
   const e = got.expenses
   report(
     `GET /sync/pull?since= (${OFFLINE_DAYS} days offline)`,
     inc.latencies,
     kb(latest.bytes.length),
     kb(await gzipSize(latest.bytes)),
-    `${records(latest.body)} records (expenses ${e.created.length}+${e.updated.length}+${e.deleted.length}d)`,
+    `${
+      records(latest.body)
+    } records (expenses ${e.created.length}+${e.updated.length}+${e.deleted.length}d)`,
   )
 
   let full = first
@@ -381,13 +435,23 @@ try {
     if (!captured) throw new Error('pullChanges sent no statement')
     return captured
   }
-  const userDb = database({ url: stack.databaseUrl, poolMax: 1, statementTimeoutMs: 60_000, acquireTimeoutMs: 5000 })
-  const asUser = postgresClient(userDb, { sub: userId, role: 'authenticated', aud: 'authenticated' })
+  const userDb = database({
+    url: stack.databaseUrl,
+    poolMax: 1,
+    statementTimeoutMs: 60_000,
+    acquireTimeoutMs: 5000,
+  })
+  const asUser = postgresClient(userDb, {
+    sub: userId,
+    role: 'authenticated',
+    aud: 'authenticated',
+  })
   type PlanLine = { 'QUERY PLAN': string }
   const explain = async (since: number | null) => {
     const { text, params } = await pullStatement(since)
     const run = async () =>
-      (await asUser.queryRaw<PlanLine>(`explain (analyze, buffers, format text) ${text}`, params)).map((l) => l['QUERY PLAN'])
+      (await asUser.queryRaw<PlanLine>(`explain (analyze, buffers, format text) ${text}`, params))
+        .map((l) => l['QUERY PLAN'])
     await run() // a fresh connection's first plan pays for its catalog caches
     return await run()
   }
@@ -403,8 +467,16 @@ try {
     for (const r of full.body.changes[t].created) byId.set(`${t}:${r.id}`, r)
   }
   const placeDeletePool = placeIds.splice(placeIds.length - (PUSH.placeDeletes * pushRounds))
-  const day = (n: number) => new Date(Date.now() - (n % OFFLINE_DAYS) * 86_400_000).toISOString().slice(0, 10)
-  const descriptions = ['Woolworths groceries', 'Shell fuel', 'Caravan park', 'Pub dinner', 'Telstra recharge', 'Repco parts']
+  const day = (n: number) =>
+    new Date(Date.now() - (n % OFFLINE_DAYS) * 86_400_000).toISOString().slice(0, 10)
+  const descriptions = [
+    'Woolworths groceries',
+    'Shell fuel',
+    'Caravan park',
+    'Pub dinner',
+    'Telstra recharge',
+    'Repco parts',
+  ]
   /** 500 changes: fresh ids for creates; updates and deletes of rows no other push touched. */
   const batch = (round: number) => {
     /** A record as the app holds it (the full row from its last pull), edited, with WatermelonDB's bookkeeping. */
@@ -427,7 +499,10 @@ try {
       _changed: '',
     }))
     const expenseUpdates = take(expenseIds, PUSH.expenseUpdates).map((id, i) =>
-      edited('expenses', id, { amount: `${(10 + i + round).toFixed(2)}`, description: `edited offline ${round}.${i}` })
+      edited('expenses', id, {
+        amount: `${(10 + i + round).toFixed(2)}`,
+        description: `edited offline ${round}.${i}`,
+      })
     )
     const placeUpdates = take(placeIds, PUSH.placeUpdates).map((id, i) =>
       edited('saved_places', id, { name: `Spot ${round}.${i}`, notes: 'great water', rating: 4 })
@@ -450,7 +525,11 @@ try {
         updated: expenseUpdates,
         deleted: take(expenseIds, PUSH.expenseDeletes),
       },
-      saved_places: { created: [], updated: placeUpdates, deleted: take(placeDeletePool, PUSH.placeDeletes) },
+      saved_places: {
+        created: [],
+        updated: placeUpdates,
+        deleted: take(placeDeletePool, PUSH.placeDeletes),
+      },
       maintenance_records: { created: maintenanceCreates },
     }
   }
@@ -459,7 +538,8 @@ try {
   let round = 0
   /** The app's sync: a pull (untimed, through the gateway), then the next push's body, with that pull's cursor. */
   const nextPush = async () => {
-    cursor = (await pull(`?since=${cursor}&tables=expenses,saved_places,maintenance_records`)).body.timestamp
+    cursor = (await pull(`?since=${cursor}&tables=expenses,saved_places,maintenance_records`)).body
+      .timestamp
     return JSON.stringify({ changes: batch(round++), last_pulled_at: cursor })
   }
   const checkPush = (pushed: Pushed) => {
@@ -467,7 +547,9 @@ try {
     if (pushed.results.length !== PUSH_SIZE || applied !== PUSH_SIZE || pushed.conflicts) {
       const other = pushed.results.filter((r) => r.result !== 'applied').slice(0, 5)
       problems.push(
-        `push ${round - 1}: ${applied} of ${pushed.results.length} applied (${pushed.conflicts} conflicts), ` +
+        `push ${
+          round - 1
+        }: ${applied} of ${pushed.results.length} applied (${pushed.conflicts} conflicts), ` +
           `expected ${PUSH_SIZE}: ${JSON.stringify(other)}`,
       )
     }
@@ -502,13 +584,20 @@ try {
   const behindProxy = async (delay: number) => {
     const db = new URL(stack.databaseUrl)
     const child = new Deno.Command('node', {
-      args: [new URL('./delay-proxy.mjs', import.meta.url).pathname, `${db.hostname}:${db.port}`, String(delay)],
+      args: [
+        new URL('./delay-proxy.mjs', import.meta.url).pathname,
+        `${db.hostname}:${db.port}`,
+        String(delay),
+      ],
       stdout: 'piped',
       stderr: 'inherit',
     }).spawn()
     proxies.push(child)
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader()
-    const ports = JSON.parse((await reader.read()).value!.split('\n')[0]) as { port: number; stats: number }
+    const ports = JSON.parse((await reader.read()).value!.split('\n')[0]) as {
+      port: number
+      stats: number
+    }
     reader.releaseLock()
     db.port = String(ports.port)
     const app = createSyncApp(parseConfig({
@@ -518,7 +607,9 @@ try {
     }))
     return {
       async roundTrips(reset = false) {
-        const res = await fetch(`http://127.0.0.1:${ports.stats}/`, { method: reset ? 'POST' : 'GET' })
+        const res = await fetch(`http://127.0.0.1:${ports.stats}/`, {
+          method: reset ? 'POST' : 'GET',
+        })
         return ((await res.json()) as { round_trips: number }).round_trips
       },
       /** A call: its status, body, and time. */
@@ -559,7 +650,9 @@ try {
     const r = await p.call('/push', body)
     const trips = await p.roundTrips()
     if (r.status === 200) checkPush(JSON.parse(r.text) as Pushed)
-    const error = r.status === 200 ? '' : (JSON.parse(r.text) as { error?: { code?: string } }).error?.code ?? ''
+    const error = r.status === 200
+      ? ''
+      : (JSON.parse(r.text) as { error?: { code?: string } }).error?.code ?? ''
     return { ...r, trips, error }
   }
   const pullCounted = await pullOver(counting)
@@ -567,7 +660,11 @@ try {
   const pushesCounted = []
   for (let i = 0; i < PROXY_PUSHES - 1; i++) pushesCounted.push(await pushOver(counting))
   const failed = pushesCounted.find((r) => r.status !== 200)
-  if (failed) problems.push(`push over the counting proxy: status ${failed.status}: ${failed.text.slice(0, 500)}`)
+  if (failed) {
+    problems.push(
+      `push over the counting proxy: status ${failed.status}: ${failed.text.slice(0, 500)}`,
+    )
+  }
   const pushTrips = percentile(pushesCounted.map((r) => r.trips), 50)
   const pushDelayed = await pushOver(delayed)
   const rtt = 2 * DELAY_MS
@@ -584,26 +681,39 @@ try {
       'p50 ms, proxy 0 ms': percentile(pushesCounted.map((r) => r.ms), 50).toFixed(1),
       [`p50 ms, ${rtt} ms RTT`]: pushDelayed.status === 200
         ? pushDelayed.ms.toFixed(1)
-        : `${pushDelayed.status} ${pushDelayed.error} after ${pushDelayed.ms.toFixed(0)} ms (${pushDelayed.trips} round trips)`,
+        : `${pushDelayed.status} ${pushDelayed.error} after ${
+          pushDelayed.ms.toFixed(0)
+        } ms (${pushDelayed.trips} round trips)`,
     },
   ])
-  // A write transaction has statement timeout + 2 s (7 s by default) in all (_shared/db.ts).
+  if (pushDelayed.status !== 200) {
+    console.log(
+      `  NOTE: the push over a ${rtt} ms round trip failed (${pushDelayed.status} ${pushDelayed.error}): reported, not ` +
+        `counted as a failure of the benchmark.`,
+    )
+  }
+  // A push's transaction has 30 s in all (PUSH_DEADLINE_MS in supabase/functions/sync/index.ts).
   const localMs = percentile(pushTimes, 50)
+  const deadlineMs = 30_000
   console.log(
-    `  A push of ${PUSH_SIZE} changes waits on ${pushTrips} round trips: at ${localMs.toFixed(0)} ms of work, it misses ` +
-      `the 7 s transaction deadline (PAM_DB_STATEMENT_TIMEOUT_MS 5000 + 2 s) past a ` +
-      `${((7000 - localMs) / pushTrips).toFixed(2)} ms round trip to Postgres; 1,000 changes (the most a push takes) ` +
-      `would wait on about ${Math.round((pushTrips * 1000) / PUSH_SIZE)}.`,
+    `  A push of ${PUSH_SIZE} changes waits on ${pushTrips} round trips: at ${localMs.toFixed(0)} ms of work, it ` +
+      `would miss its ${deadlineMs / 1000} s deadline past a ${((deadlineMs - localMs) / pushTrips).toFixed(1)} ms round ` +
+      `trip to Postgres; 1,000 changes (the most a push takes) would wait on about ` +
+      `${Math.round((pushTrips * 1000) / PUSH_SIZE)}.`,
   )
 
   // ---- plan report -------------------------------------------------------------
 
-  console.log(`\nEXPLAIN (ANALYZE, BUFFERS) of the incremental pull's statement (since the cursor before the ${OFFLINE_DAYS} days), as the user under RLS:`)
+  console.log(
+    `\nEXPLAIN (ANALYZE, BUFFERS) of the incremental pull's statement (since the cursor before the ${OFFLINE_DAYS} days), as the user under RLS:`,
+  )
   for (const line of incPlan) console.log(`  ${line}`)
   for (const [name, plan] of [['incremental pull', incPlan], ['full pull', fullPlan]] as const) {
     const text = plan.join('\n')
     console.log(
-      `\nRows read per table, ${name} (execution ${/Execution Time: ([\d.]+)/.exec(text)?.[1] ?? '?'} ms, ` +
+      `\nRows read per table, ${name} (execution ${
+        /Execution Time: ([\d.]+)/.exec(text)?.[1] ?? '?'
+      } ms, ` +
         `planning ${/Planning Time: ([\d.]+)/.exec(text)?.[1] ?? '?'} ms):`,
     )
     printTable(tableScans(plan, synced))
@@ -628,38 +738,45 @@ interface Scan {
   index: string
   rows: number
   removed: number
-  hit: number
-  read: number
+  /** Bitmap heap scans: the entries their bitmap index scans returned. */
+  entries: number | null
+  buffers: number
 }
 
-/** Per table: the scan nodes, rows they returned (rows × loops), rows their filters removed, buffers. */
+/** Per scan node: rows returned (rows × loops), rows its filters removed, buffers (a bitmap heap scan's include
+ * its index's); and whether the table's sync index answers it. */
 function tableScans(plan: string[], synced: Set<string>): Record<string, string | number>[] {
   const scans: Scan[] = []
   let current: Scan | undefined
   let heap: Scan | undefined
-  let buffersSeen = false
+  const actual = /actual time=[\d.]+\.\.[\d.]+ rows=(\d+) loops=(\d+)/
   for (const line of plan) {
-    const m = /(Seq Scan|Index Only Scan|Index Scan|Bitmap Heap Scan)(?: Backward)?(?: using (\w+))? on (\w+)(?: \w+)?\s.*actual time=[\d.]+\.\.[\d.]+ rows=(\d+) loops=(\d+)/
-      .exec(line)
-    if (m) {
+    const bitmap = /Bitmap Index Scan on (\w+)/.exec(line)
+    if (bitmap) {
+      const a = actual.exec(line)
+      if (heap) {
+        heap.index = heap.index ? `${heap.index}+${bitmap[1]}` : bitmap[1]
+        heap.entries = (heap.entries ?? 0) + (a ? Number(a[1]) * Number(a[2]) : 0)
+      }
+      current = undefined
+      continue
+    }
+    const m =
+      /(Seq Scan|Index Only Scan|Index Scan|Bitmap Heap Scan)(?: Backward)?(?: using (\w+))? on (\w+)/
+        .exec(line)
+    const a = actual.exec(line)
+    if (m && a) {
       current = {
         table: m[3],
         node: m[1],
         index: m[2] ?? '',
-        rows: Number(m[4]) * Number(m[5]),
+        rows: Number(a[1]) * Number(a[2]),
         removed: 0,
-        hit: 0,
-        read: 0,
+        entries: null,
+        buffers: -1,
       }
       scans.push(current)
       if (m[1] === 'Bitmap Heap Scan') heap = current
-      buffersSeen = false
-      continue
-    }
-    const bitmap = /Bitmap Index Scan on (\w+)/.exec(line)
-    if (bitmap && heap) {
-      heap.index = heap.index ? `${heap.index}+${bitmap[1]}` : bitmap[1]
-      current = undefined
       continue
     }
     if (/->|^\s*(InitPlan|SubPlan)/.test(line)) {
@@ -670,25 +787,41 @@ function tableScans(plan: string[], synced: Set<string>): Record<string, string 
     const removed = /Rows Removed by (?:Filter|Index Recheck): (\d+)/.exec(line)
     if (removed) current.removed += Number(removed[1])
     const buffers = /Buffers: shared(?: hit=(\d+))?(?: read=(\d+))?/.exec(line)
-    if (buffers && !buffersSeen) {
-      current.hit = Number(buffers[1] ?? 0)
-      current.read = Number(buffers[2] ?? 0)
-      buffersSeen = true
+    if (buffers && current.buffers < 0) {
+      current.buffers = Number(buffers[1] ?? 0) + Number(buffers[2] ?? 0)
     }
   }
-  const wanted = (table: string) => table === 'sync_tombstones' ? 'sync_tombstones_user_xid_idx' : `${table}_user_sync_idx`
-  return scans.map((s) => ({
+  const wanted = (table: string) =>
+    table === 'sync_tombstones' ? 'sync_tombstones_user_xid_idx' : `${table}_user_sync_idx`
+  const rows: Record<string, string | number>[] = scans.map((s) => ({
     table: s.table,
     scan: s.node,
     index: s.index || '-',
     'rows returned': s.rows,
     'removed by filter': s.removed,
     'rows read': s.rows + s.removed,
-    'shared buffers': s.hit + s.read,
+    'bitmap index entries': s.entries ?? '-',
+    'shared buffers': Math.max(0, s.buffers),
     'sync index used': !synced.has(s.table)
       ? '-'
       : s.index.split('+').includes(wanted(s.table))
       ? 'yes'
       : `no (${wanted(s.table)})`,
   }))
+  const sum = (k: string) =>
+    rows.reduce((n, r) => n + (typeof r[k] === 'number' ? r[k] as number : 0), 0)
+  rows.push({
+    table: 'all',
+    scan: '',
+    index: '',
+    'rows returned': sum('rows returned'),
+    'removed by filter': sum('removed by filter'),
+    'rows read': sum('rows read'),
+    'bitmap index entries': sum('bitmap index entries') || '-',
+    'shared buffers': sum('shared buffers'),
+    'sync index used': `${rows.filter((r) => r['sync index used'] === 'yes').length} of ${
+      rows.filter((r) => r['sync index used'] !== '-').length
+    }`,
+  })
+  return rows
 }

@@ -15,7 +15,7 @@
 // and its `afterWrite` hook drops what the write made stale.
 import type { ZodRawShape } from 'zod'
 import { type App, type AppContext, ErrorSchema, route, z } from './http.ts'
-import type { Tx } from './db.ts'
+import type { TransactionOptions, Tx } from './db.ts'
 import { ApiError, notFound } from './errors.ts'
 import { decodeCursor, type KeyKind, page, PageQuery } from './pagination.ts'
 import { calendarDate } from './dates.ts'
@@ -56,14 +56,19 @@ export type Refusals = Record<string, (err: { message?: string }) => ApiError>
  * a reference to something that is not the caller's (foreign keys carry
  * user_id), a rule a parallel request got to first, or an account deleted
  * while its access token is still valid. */
-export function writeTransaction<T>(c: AppContext, fn: (tx: Tx) => Promise<T>, refusals: Refusals = {}): Promise<T> {
+export function writeTransaction<T>(
+  c: AppContext,
+  fn: (tx: Tx) => Promise<T>,
+  refusals: Refusals = {},
+  opts?: TransactionOptions,
+): Promise<T> {
   return c.var.postgres.transaction(async (tx) => {
     try {
       return await fn(tx)
     } catch (err) {
       throw explainRefusal(err, refusals)
     }
-  })
+  }, opts)
 }
 
 /** The database's refusal as the API answers it (the error itself when it is not a known refusal). */

@@ -15,6 +15,9 @@ import { pullChanges } from './pull.ts'
 import { applyBatch, type Batch, MAX_CHANGES, validateBatch } from './push.ts'
 import { syncTables } from './tables.ts'
 
+/** How long a push's transaction may take in all (each statement keeps the statement timeout). */
+const PUSH_DEADLINE_MS = 30_000
+
 export interface SyncOptions {
   now: () => Date
 }
@@ -117,6 +120,9 @@ export function createSyncApp(config: Config = getConfig(), options: Partial<Syn
         ...WINS_REFUSALS,
         ...WHEELS_REFUSALS,
       }),
+      {},
+      // Many quick statements: the whole batch may take longer than one statement's timeout.
+      { deadlineMs: PUSH_DEADLINE_MS },
     )
     if (results.some((r) => r.result === 'applied')) await invalidateSummaries(c)
     return c.json({ results, conflicts: results.filter((r) => r.result === 'conflict').length } as never, 200)

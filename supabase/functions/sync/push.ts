@@ -4,13 +4,18 @@
 // refusals as clear errors), the expense path (classification, references,
 // budget impact and alerts), the odometer rules (database triggers).
 //
-// Conflicts: with `last_pulled_at`, a row changed on the server since that
-// pull keeps the server's version — the pushed update or delete of it is not
-// applied — and the result says so, with the row the server kept. Without
-// it, updates apply as they come (last writer wins).
+// Conflicts — the server wins. An update that carries the row's `updated_at`
+// as the app last pulled it conflicts when the server's differs (someone
+// changed it since). Otherwise, with `last_pulled_at`, an update or delete of
+// a row written since that pull conflicts (a cursor may count a row written
+// just before the pull: the app then gets the server's row back, nothing is
+// lost). A conflicting change is not applied; the result carries the row the
+// server kept. Without either, updates apply as they come (last writer wins).
+// A record's `_changed` (WatermelonDB: the columns changed on the device)
+// limits an update to those columns.
 import { ApiError } from '../_shared/errors.ts'
 import type { Tx } from '../_shared/db.ts'
-import { explainRefusal, insertRow, type Refusals, updateRow } from '../_shared/resource.ts'
+import { explainRefusal, insertRow, isoSql, type Refusals, updateRow } from '../_shared/resource.ts'
 import { moneyContext } from '../wins/common.ts'
 import { budgetImpact } from '../wins/budget-status.ts'
 import { type Expense, ExpenseCreate, ExpensePatch, insertExpenses, prepareExpenses } from '../wins/expense-model.ts'
@@ -57,6 +62,8 @@ interface Valid {
   op: Op
   id: string
   input: Record<string, unknown>
+  /** The row's updated_at as the app last pulled it. */
+  seen?: string
 }
 
 /** Validates every record with the routes' own schemas; every problem is listed, nothing is applied. */
@@ -74,16 +81,21 @@ export function validateBatch(batch: Batch, tables: SyncTable[]): { valid: Valid
         return
       }
       if (op === 'delete') return valid.push({ table: t, op, id, input: {} })
-      const fields = pick(row as Row, writable(t, op))
+      const record = row as Row
+      const changed = typeof record._changed === 'string' && record._changed
+        ? new Set(record._changed.split(',').map((c) => c.trim()))
+        : null
+      const fields = pick(record, writable(t, op).filter((k) => op === 'create' || !changed || changed.has(k)))
+      const seen = op === 'update' && typeof record.updated_at === 'string' ? record.updated_at : undefined
       // Only fields the API does not take changed (the client's bookkeeping): nothing to do.
-      if (op === 'update' && !Object.keys(fields).length) return valid.push({ table: t, op, id, input: {} })
+      if (op === 'update' && !Object.keys(fields).length) return valid.push({ table: t, op, id, input: {}, seen })
       const schema = t.push!.kind === 'expense'
         ? (op === 'create' ? ExpenseCreate : ExpensePatch)
         : (op === 'create' ? t.push!.spec.create!.schema : t.push!.spec.patch!.schema)
       const parsed = schema.safeParse(op === 'create' ? { ...fields, id } : fields)
       if (!parsed.success) {
         problems.push({ table: t.name, id, op, code: 'validation_failed', message: 'not valid', details: parsed.error.issues })
-      } else valid.push({ table: t, op, id, input: parsed.data as Record<string, unknown> })
+      } else valid.push({ table: t, op, id, input: parsed.data as Record<string, unknown>, seen })
     }
     for (const row of changes.created) check('create', row)
     for (const row of changes.updated) check('update', row)
@@ -116,15 +128,22 @@ export async function applyBatch(
   const serverRow = async (t: SyncTable, id: string) =>
     (await tx.unsafe(`select ${t.select} from ${t.table} ${t.alias} where ${t.alias}.id = $1::uuid`, [id]))[0] ?? null
 
-  /** Ids among `ids` changed on the server since the client's last pull (not by this batch). */
-  const changedSince = async (t: SyncTable, ids: string[]) => {
-    if (since === null || !ids.length) return new Set<string>()
-    const rows = await tx.unsafe(`select id from ${t.table} where id = any($1::uuid[]) and sync_xid >= $2::text::xid8
-         and sync_xid <> pg_current_xact_id()`, [
-      ids,
-      String(since),
-    ] as never[])
-    return new Set(rows.map((r) => r.id as string))
+  /** The changes among `mine` that conflict: rows changed on the server since the app saw them
+   * (by the `updated_at` it saw, else by its last pull), not counting this batch's own writes. */
+  const conflicting = async (t: SyncTable, mine: Valid[]) => {
+    if (!mine.length || (since === null && !mine.some((v) => v.seen))) return new Set<string>()
+    const rows = await tx.unsafe(
+      `select id, ${isoSql('updated_at')} as updated_at,
+              ($2::text is not null and sync_xid >= $2::text::xid8 and sync_xid <> pg_current_xact_id()) as since_pull
+       from ${t.table} where id = any($1::uuid[])`,
+      [mine.map((v) => v.id), since === null ? null : String(since)] as never[],
+    )
+    const server = new Map(rows.map((r) => [r.id as string, r]))
+    return new Set(mine.filter((v) => {
+      const row = server.get(v.id)
+      if (!row) return false // gone: an update finds nothing, a delete has nothing to do
+      return v.seen ? row.updated_at !== v.seen : row.since_pull === true
+    }).map((v) => v.id))
   }
 
   const creates = valid.filter((v) => v.op === 'create')
@@ -167,7 +186,7 @@ export async function applyBatch(
 
   for (const t of tables) {
     const mine = updates.filter((v) => v.table === t)
-    const conflicted = await changedSince(t, mine.map((v) => v.id))
+    const conflicted = await conflicting(t, mine)
     for (const v of mine) {
       if (conflicted.has(v.id)) {
         results.push({ table: t.name, id: v.id, op: 'update', result: 'conflict', server: await serverRow(t, v.id) })
@@ -198,20 +217,25 @@ export async function applyBatch(
     }
   }
 
+  // Deletes, children first, one statement per table.
   for (const t of [...tables].reverse()) {
     const mine = deletes.filter((v) => v.table === t)
-    const conflicted = await changedSince(t, mine.map((v) => v.id))
+    if (!mine.length) continue
+    const conflicted = await conflicting(t, mine)
+    const wanted = mine.filter((v) => !conflicted.has(v.id))
+    let gone = new Set<string>()
+    try {
+      const rows = await tx.unsafe(`delete from ${t.table} where id = any($1::uuid[]) returning id`, [
+        wanted.map((v) => v.id),
+      ] as never[])
+      gone = new Set(rows.map((r) => r.id as string))
+    } catch (err) {
+      failed(wanted[0], err)
+    }
     for (const v of mine) {
       if (conflicted.has(v.id)) {
         results.push({ table: t.name, id: v.id, op: 'delete', result: 'conflict', server: await serverRow(t, v.id) })
-        continue
-      }
-      try {
-        const gone = await tx.unsafe(`delete from ${t.table} where id = $1::uuid returning id`, [v.id])
-        results.push({ table: t.name, id: v.id, op: 'delete', result: gone.length ? 'applied' : 'unchanged' })
-      } catch (err) {
-        failed(v, err)
-      }
+      } else results.push({ table: t.name, id: v.id, op: 'delete', result: gone.has(v.id) ? 'applied' : 'unchanged' })
     }
   }
   return results

@@ -173,6 +173,9 @@ export async function prepareExpenses(tx: Tx, ctx: MoneyContext, inputs: Expense
         from unnest(${unclassified.map((u) => u.inp.merchant ?? null)}::text[],
                     ${unclassified.map((u) => u.inp.description ?? '')}::text[],
                     ${unclassified.map((u) => u.index)}::int[]) as t(m, d, i)
+        -- A fence: flattened into the lateral join, the key's function would be a filter on
+        -- expenses that RLS cannot push down (not leakproof), and the match_key index unused.
+        offset 0
       ) k
       cross join lateral (
         select e.category from pam.expenses e

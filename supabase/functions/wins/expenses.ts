@@ -145,8 +145,9 @@ export async function updateExpense(tx: Tx, ctx: MoneyContext, id: string, patch
   await checkReferences(tx, patch)
   const { values, p } = params()
   const sets = Object.entries(patch).map(([k, v]) => `${k} = ${p(v)}::${EXPENSE_COLUMN_TYPES[k]}`)
-  // A category the user picks is their choice, and teaches future classification.
-  if (patch.category) sets.push(`category_source = 'user'`)
+  // A category the user picks is their choice, and teaches future classification
+  // (the same category sent again, as a synced whole record does, is no new choice).
+  if (patch.category && patch.category !== before.category) sets.push(`category_source = 'user'`)
   // A fill-up's full-tank flag follows its volume unless given.
   if ('fuel_volume' in patch && !('fuel_full_tank' in patch)) {
     sets.push(patch.fuel_volume === null ? 'fuel_full_tank = null' : 'fuel_full_tank = coalesce(e.fuel_full_tank, true)')
