@@ -315,6 +315,19 @@ export const fixtures: Record<string, (user: TestUser) => Promise<PathParams>> =
     })
     return { id: place.id }
   },
+  // The answer of PAM to a message (its id is what feedback names).
+  '/chat/messages': async (user) => {
+    const { message } = await create(user, 'POST', 'chat/messages', { message: 'spent 12 bucks on coffee' })
+    return { id: message.id }
+  },
+  '/chat/conversations': async (user) => {
+    const { conversation_id } = await create(user, 'POST', 'chat/messages', { message: 'hello PAM' })
+    return { id: conversation_id }
+  },
+  '/chat/memories': async (user) => {
+    const { message } = await create(user, 'POST', 'chat/messages', { message: 'remember that we avoid toll roads' })
+    return { id: message.metadata.actions[0].result.memory.id }
+  },
   // Shared reference data (see sharedCollections): a seeded campsite, which
   // `user` reviews so that DELETE …/reviews/mine has a review to delete.
   '/wheels/camping': async (user) => {

@@ -286,7 +286,11 @@ export function createAuthApp(config: Config = getConfig()): App {
     // was cached in the old time zone or home currency (summaries, due maintenance).
     const user = c.var.userId!
     await Promise.all([
-      patch.preferences ? c.var.cache.del(profiles.key(user), CACHE_POLICIES.maintenance_records.key(user)) : c.var.cache.del(profiles.key(user)),
+      c.var.cache.del(
+        profiles.key(user),
+        CACHE_POLICIES.chat_context.key(user), // PAM's view of the traveller: name, region, zone, currency
+        ...(patch.preferences ? [CACHE_POLICIES.maintenance_records.key(user)] : []),
+      ),
       patch.preferences ? c.var.cache.delByPrefix(CACHE_POLICIES.expense_summaries.key(user, '')) : null,
     ])
     return c.json({ profile: serialize(rows[0]) }, 200)

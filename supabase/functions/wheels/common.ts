@@ -68,3 +68,9 @@ export const WHEELS_REFUSALS: Refusals = {
 export async function invalidateMaintenance(c: AppContext): Promise<void> {
   await c.var.cache.del(CACHE_POLICIES.maintenance_records.key(c.var.userId!))
 }
+
+/** After a vehicle or trip changed: what is due, and what PAM knows of the traveller (their rigs, active trip). */
+export async function invalidateVehiclesAndTrips(c: AppContext): Promise<void> {
+  const user = c.var.userId!
+  await c.var.cache.del(CACHE_POLICIES.maintenance_records.key(user), CACHE_POLICIES.chat_context.key(user))
+}

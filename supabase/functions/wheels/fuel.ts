@@ -82,9 +82,10 @@ const bothOrNeither: Check<{ latitude?: number | null; longitude?: number | null
   { message: 'latitude and longitude go together', path: ['latitude'] },
 ]
 
-const FuelCreate = createOf(fields).refine(...priceOrTotal).refine(...bothOrNeither).openapi(
+export const FuelCreate = createOf(fields).refine(...priceOrTotal).refine(...bothOrNeither).openapi(
   'FuelLogCreate',
 )
+export type FuelInput = z.infer<typeof FuelCreate>
 const { vehicle_id: _v, ...patchable } = fields
 const FuelPatch = patchOf(patchable).refine(...bothOrNeither).openapi('FuelLogPatch')
 
@@ -239,7 +240,7 @@ const stats = route({
 })
 
 /** A fill-up's expense fields from its API fields. */
-function expenseOf(input: z.infer<typeof FuelCreate>, vehicleFuel: string | null) {
+function expenseOf(input: FuelInput, vehicleFuel: string | null) {
   const total = input.total_cost ?? totalOf(input.litres, input.price_per_litre!)
   return {
     id: input.id,
@@ -291,8 +292,9 @@ function pricePerLitre(total: string, litres: string): string {
   return `${mills / 1000n}.${String(mills % 1000n).padStart(3, '0')}`
 }
 
-async function record(tx: Tx, opts: WheelsOptions, input: z.infer<typeof FuelCreate>) {
-  const ctx = await moneyContext(tx, opts.now())
+/** Records a fill-up as an expense (the route's work; PAM's log_fuel tool). */
+export async function recordFillUp(tx: Tx, now: Date, input: FuelInput) {
+  const ctx = await moneyContext(tx, now)
   const [vehicle] = await tx`select fuel_type from pam.vehicles where id = ${input.vehicle_id}`
   const prepared = await prepareExpenses(tx, ctx, [expenseOf(input, vehicle?.fuel_type ?? null)])
   const problem = prepared.errors[0]
@@ -316,7 +318,7 @@ async function record(tx: Tx, opts: WheelsOptions, input: z.infer<typeof FuelCre
 export function registerFuelRoutes(app: App, opts: WheelsOptions) {
   app.openapi(createFuel, async (c) => {
     const input = c.req.valid('json')
-    const result = await writeTransaction(c, (tx) => record(tx, opts, input), WHEELS_REFUSALS)
+    const result = await writeTransaction(c, (tx) => recordFillUp(tx, opts.now(), input), WHEELS_REFUSALS)
     if (result.created) await invalidateSummaries(c)
     return c.json(result.body as never, result.created ? 201 : 200)
   })

@@ -4,7 +4,7 @@
 // odometer + interval_distance. Due items are cached per user (with the
 // time zone that decides "today") and dropped by every write that can move
 // an odometer or a due date.
-import type { App } from '../_shared/http.ts'
+import type { App, AppContext } from '../_shared/http.ts'
 import { readThroughCache, route, z } from '../_shared/http.ts'
 import { CACHE_POLICIES } from '../_shared/cache.ts'
 import type { Tx } from '../_shared/db.ts'
@@ -256,32 +256,32 @@ export const maintenanceResource: ResourceSpec = {
   afterWrite: invalidateMaintenance,
 }
 
+/** What is due for the caller (the route's answer; PAM's get_maintenance_due tool). */
+export async function maintenanceDue(
+  c: AppContext,
+  now: Date,
+  q: { within_days: number; within_km: number; vehicle_id?: string },
+) {
+  const policy = CACHE_POLICIES.maintenance_records
+  const { value, status } = await readThroughCache<CachedDue>(c, policy.key(c.var.userId!), policy.ttl, async () => {
+    const rows = await c.var.postgres.queryRaw<OpenItem & { tz: string | null }>(OPEN_ITEMS_SQL)
+    const timeZone = rows[0]?.tz ?? (await c.var.postgres.queryRaw<{ tz: string | null }>(
+      `select p.preferences ->> 'timezone' as tz from pam.profiles p where p.id = (select auth.uid())`,
+    ))[0]?.tz ?? 'UTC'
+    return { timeZone, items: rows.map(({ tz: _tz, ...item }) => item) }
+  })
+  const today = localDate(now, value.timeZone)
+  const items = q.vehicle_id ? value.items.filter((i) => i.vehicle_id === q.vehicle_id) : value.items
+  return { today, due: dueItems(items, today, q.within_days, q.within_km), status }
+}
+
 export function registerMaintenanceRoutes(app: App, opts: WheelsOptions) {
   // Before the resource's /maintenance/{id}: "due" is not an id.
   app.openapi(dueRoute, async (c) => {
     const { within_days, within_km, vehicle_id } = c.req.valid('query')
-    const policy = CACHE_POLICIES.maintenance_records
-    const { value, status } = await readThroughCache<CachedDue>(
-      c,
-      policy.key(c.var.userId!),
-      policy.ttl,
-      async () => {
-        const rows = await c.var.postgres.queryRaw<OpenItem & { tz: string | null }>(OPEN_ITEMS_SQL)
-        const timeZone = rows[0]?.tz ?? (await c.var.postgres.queryRaw<{ tz: string | null }>(
-          `select p.preferences ->> 'timezone' as tz from pam.profiles p where p.id = (select auth.uid())`,
-        ))[0]?.tz ?? 'UTC'
-        return { timeZone, items: rows.map(({ tz: _tz, ...item }) => item) }
-      },
-    )
+    const { today, due, status } = await maintenanceDue(c, opts.now(), { within_days, within_km, vehicle_id })
     c.header('x-cache', status)
-    const today = localDate(opts.now(), value.timeZone)
-    const items = vehicle_id ? value.items.filter((i) => i.vehicle_id === vehicle_id) : value.items
-    return c.json({
-      today,
-      within_days,
-      within_km,
-      due: dueItems(items, today, within_days, within_km),
-    }, 200)
+    return c.json({ today, within_days, within_km, due }, 200)
   })
 
   registerResource(app, maintenanceResource)

@@ -25,7 +25,7 @@ import {
 import { multiLineText, singleLineText } from '../_shared/text.ts'
 import { fromCents, toCents } from '../wins/money.ts'
 import { AMENITIES, Campsite, CAMPSITE_TYPES, nearestCampsites } from './camping.ts'
-import { Latitude, Longitude, WHEELS_REFUSALS } from './common.ts'
+import { invalidateVehiclesAndTrips, Latitude, Longitude, WHEELS_REFUSALS } from './common.ts'
 import { consumption, TYPICAL_L_PER_100KM } from './fuel-economy.ts'
 import { decodePolyline, haversineKm, lengthKm, pointsAlong, straightLine } from './geo.ts'
 
@@ -336,6 +336,7 @@ export const tripResource: ResourceSpec = {
     summary: 'Change a trip (a new origin, destination or stops clears the computed route)',
     prepare: (_tx, patch) => forgetStaleRoute(patch),
   },
+  afterWrite: invalidateVehiclesAndTrips,
   refusals: WHEELS_REFUSALS,
 }
 

@@ -12,7 +12,7 @@ import {
   type ResourceSpec,
 } from '../_shared/resource.ts'
 import { multiLineText, singleLineText } from '../_shared/text.ts'
-import { FUEL_TYPES, invalidateMaintenance, WHEELS_REFUSALS } from './common.ts'
+import { FUEL_TYPES, invalidateVehiclesAndTrips, WHEELS_REFUSALS } from './common.ts'
 
 export const VEHICLE_TYPES = [
   'motorhome',
@@ -121,7 +121,7 @@ export const vehicleResource: ResourceSpec = {
     summary: 'Change a vehicle (409 when the odometer would go below a recorded reading)',
   },
   refusals: WHEELS_REFUSALS,
-  afterWrite: invalidateMaintenance,
+  afterWrite: invalidateVehiclesAndTrips,
 }
 
 export function registerVehicleRoutes(app: App) {

@@ -77,7 +77,7 @@ const getSummary = route({
 })
 
 /** What the SQL gives (and the cache keeps): nothing here depends on today. */
-interface Aggregates {
+export interface Aggregates {
   expenses: string
   expense_count: number
   income: string

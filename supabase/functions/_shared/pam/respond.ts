@@ -1,0 +1,84 @@
+// PAM's words without a model: short, friendly replies built from what the
+// tools did, so PAM works offline and degrades instead of failing.
+import type { PamContext } from './context.ts'
+
+type R = Record<string, unknown>
+const money = (amount: unknown, currency: string) => `${currency === 'AUD' || currency === 'USD' || currency === 'NZD' ? '$' : `${currency} `}${amount}`
+const list = (items: string[]) => items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`
+
+/** A reply for a tool's result. */
+export function replyFor(tool: string, result: R, ctx: PamContext): string {
+  switch (tool) {
+    case 'add_expense': {
+      const e = result.expense as R
+      const alerts = ((result.budgets as R[]) ?? []).filter((b) => b.alert)
+        .map((b) => `that's ${(b.current as R)?.percent ?? ''}% of your ${b.label} budget`)
+      return `Logged ${money(e.amount, e.currency as string)} for ${e.category} on ${e.date}.` +
+        (alerts.length ? ` Heads up: ${alerts.join('; ')}.` : '')
+    }
+    case 'add_income': {
+      const i = result.income as R
+      return `Nice one — ${money(i.amount, i.currency as string)} from ${i.source} recorded.`
+    }
+    case 'get_spending_summary': {
+      const p = result.period as R
+      const when = `${p.start} to ${p.end}`
+      if (result.category) return `You spent ${money(result.category_amount, ctx.currency)} on ${result.category} (${when}).`
+      const top = ((result.by_category as R[]) ?? []).slice(0, 3).map((b) => `${b.label ?? b.category} ${money(b.amount, ctx.currency)}`)
+      return `From ${when} you spent ${money(result.expenses, ctx.currency)} and earned ${money(result.income, ctx.currency)}.` +
+        (top.length ? ` Biggest: ${list(top)}.` : '')
+    }
+    case 'get_budget_status': {
+      const budgets = (result.budgets as R[]) ?? []
+      if (!budgets.length) return "You haven't set any budgets yet."
+      return budgets.map((b) => {
+        const cur = b.current as R
+        return `${b.label}: ${money(cur.spent, b.currency as string)} of ${money(cur.available ?? b.amount, b.currency as string)} (${cur.percent}%)`
+      }).join('; ') + '.'
+    }
+    case 'log_fuel': {
+      const f = result.fuel_log as R
+      return `Fill-up logged for ${result.vehicle}: ${f.litres} L for ${money(f.total_cost, f.currency as string)}` +
+        (f.odometer ? ` at ${f.odometer} on the clock.` : '.')
+    }
+    case 'log_maintenance': {
+      const m = result.record as R
+      return `Noted: ${m.task} on ${m.date} for ${result.vehicle}.`
+    }
+    case 'get_maintenance_due': {
+      const due = (result.due as R[]) ?? []
+      if (!due.length) return 'Nothing is due in the next month. 👍'
+      return due.slice(0, 5).map((d) =>
+        `${d.task} (${d.vehicle_name}) ${d.status === 'overdue' ? 'is overdue' : 'is due'}` +
+        (d.due_date ? ` ${d.due_date}` : '') +
+        (d.distance_left !== null && d.distance_left !== undefined ? ` — ${d.distance_left} ${d.odometer_unit} to go` : '')
+      ).join('; ') + '.'
+    }
+    case 'find_camping': {
+      const sites = (result.campsites as R[]) ?? []
+      if (!sites.length) return 'No campsites within reach, sorry. Try a wider radius?'
+      return `Closest: ${list(sites.slice(0, 3).map((s) => `${s.name} (${s.distance_km} km, ${Number(s.price_per_night) ? money(s.price_per_night, s.currency as string) : 'free'})`))}.`
+    }
+    case 'get_weather': {
+      const f = result.forecast as R
+      const now = f.current as R
+      const warnings = ((f.warnings as R[]) ?? []).filter((w) => w.severity === 'warning').map((w) => w.message as string)
+      return `Now ${now.temperature_c}°C, ${String(now.description).toLowerCase()}, wind ${now.wind_speed_kmh} km/h.` +
+        (warnings.length ? ` ⚠️ ${warnings.slice(0, 2).join(' ')}` : '')
+    }
+    case 'remember_fact':
+      return `Got it — I'll remember that ${(result.memory as R).content}.`
+    case 'forget_fact':
+      return result.forgotten ? `Forgotten: "${(result.forgotten as R).content}".` : "I couldn't find that among what I remember."
+    default:
+      return 'Done.'
+  }
+}
+
+export const GREETING = (ctx: PamContext) =>
+  `G'day${ctx.name ? ` ${ctx.name}` : ''}! Tell me what you spent, fuel you bought or work you did on the rig, or ask how your budget's going.`
+
+export const HELP = 'I can log expenses, income, fill-ups and maintenance, tell you what you spent or what is due, find campsites ' +
+  'nearby, check the weather, and remember things about you and your rig. Try: "spent $45 on diesel at Broken Hill yesterday".'
+
+export const NOT_UNDERSTOOD = "Sorry, I didn't catch that. Try \"spent 45 bucks on groceries\" or \"what's due on the van?\""

@@ -1,0 +1,280 @@
+// What PAM can do: typed tools over the same domain code the HTTP routes
+// call (one implementation of "add an expense", with its classification,
+// budget impact and alerts; one of "log a fill-up", with the odometer rules).
+// Grouped in nodes (Wins, Wheels, Context) on one interface; each tool has a
+// zod schema for its arguments (the model's tool calls are checked against it)
+// and runs as the caller, inside their RLS transaction: PAM cannot touch
+// another user's rows whatever a message says.
+import { z } from '../http.ts'
+import type { AppContext } from '../http.ts'
+import type { Tx } from '../db.ts'
+import { ApiError } from '../errors.ts'
+import { calendarDate } from '../dates.ts'
+import { insertRow, writeTransaction } from '../resource.ts'
+import { singleLineText } from '../text.ts'
+import { weatherFor } from '../integrations/weather.ts'
+import { budgetImpact, budgetStatuses } from '../../wins/budget-status.ts'
+import { invalidateSummaries, moneyContext, WINS_REFUSALS } from '../../wins/common.ts'
+import { insertExpenses, prepareExpenses } from '../../wins/expense-model.ts'
+import { incomeResource } from '../../wins/income.ts'
+import { money } from '../../wins/money.ts'
+import { periodOf, previousPeriodOf } from '../../wins/periods.ts'
+import { type Aggregates, loadAggregates } from '../../wins/summary.ts'
+import { searchCampsites } from '../../wheels/camping.ts'
+import { invalidateMaintenance, WHEELS_REFUSALS } from '../../wheels/common.ts'
+import { recordFillUp } from '../../wheels/fuel.ts'
+import { maintenanceDue, maintenanceResource } from '../../wheels/maintenance.ts'
+import { forget, type Memory, remember } from './memory.ts'
+import type { PamContext } from './context.ts'
+
+export interface ToolRun {
+  c: AppContext
+  ctx: PamContext
+  now: Date
+  /** The user message being answered (memories point at it). */
+  messageId: string | null
+}
+
+export interface Tool<S extends z.ZodType = z.ZodType> {
+  name: string
+  node: 'wins' | 'wheels' | 'context'
+  description: string
+  schema: S
+  run(run: ToolRun, args: z.infer<S>): Promise<Record<string, unknown>>
+}
+
+const tool = <S extends z.ZodType>(t: Tool<S>): Tool => t as unknown as Tool
+
+const REFUSALS = { ...WINS_REFUSALS, ...WHEELS_REFUSALS }
+
+/** The vehicle a tool means: the one named, else the traveller's only (or first) one. */
+function vehicleOf(ctx: PamContext, id?: string) {
+  const v = id ? ctx.vehicles.find((x) => x.id === id) : ctx.vehicles[0]
+  if (!v) throw new ApiError(422, 'no_vehicle', 'add a vehicle first (Wheels → vehicles), then I can log it against it')
+  return v
+}
+
+const Period = z.object({
+  kind: z.enum(['week', 'month', 'year']).default('month'),
+  offset: z.union([z.literal(0), z.literal(-1)]).default(0).describe('0: this one, -1: the previous one'),
+})
+
+// --- Wins node ---
+
+const addExpense = tool({
+  name: 'add_expense',
+  node: 'wins',
+  description: 'Record money the traveller spent. Category is inferred when not given.',
+  schema: z.object({
+    amount: money(),
+    currency: z.string().regex(/^[A-Z]{3}$/).optional(),
+    category: z.string().min(2).max(40).optional(),
+    description: singleLineText({ min: 0, max: 500 }).optional(),
+    merchant: singleLineText({ max: 200 }).optional(),
+    location: singleLineText({ max: 200 }).optional(),
+    date: calendarDate().optional(),
+  }),
+  async run({ c, now }, args) {
+    const result = await writeTransaction(c, async (tx) => {
+      const mctx = await moneyContext(tx, now)
+      const prepared = await prepareExpenses(tx, mctx, [args])
+      const problem = prepared.errors[0]
+      if (problem) throw new ApiError(400, 'invalid_reference', problem.message)
+      const [expense] = await insertExpenses(tx, prepared.rows)
+      return { expense, budgets: await budgetImpact(tx, mctx, [expense]) }
+    }, REFUSALS)
+    await invalidateSummaries(c)
+    return result
+  },
+})
+
+const addIncome = tool({
+  name: 'add_income',
+  node: 'wins',
+  description: 'Record money the traveller earned.',
+  schema: z.object({ amount: money(), source: singleLineText({ max: 200 }), date: calendarDate().optional() }),
+  async run({ c, ctx }, args) {
+    const spec = incomeResource({ now: () => new Date() })
+    const { row } = await writeTransaction(
+      c,
+      (tx) => insertRow(tx, spec, { ...args, date: args.date ?? ctx.today }, spec.create!.columns),
+      REFUSALS,
+    )
+    await invalidateSummaries(c)
+    return { income: row }
+  },
+})
+
+const spendingSummary = tool({
+  name: 'get_spending_summary',
+  node: 'wins',
+  description: 'Spending and income for a week, month or year (this one or the previous one), by category.',
+  schema: z.object({ period: Period.default({ kind: 'month', offset: 0 }), category: z.string().optional() }),
+  async run({ c, ctx }, args) {
+    const day = args.period.offset === -1 ? previousPeriodOf(args.period.kind, ctx.today).start : ctx.today
+    const cur = periodOf(args.period.kind, day)
+    const prev = previousPeriodOf(args.period.kind, day)
+    const agg: Aggregates = await c.var.postgres.transaction((tx) => loadAggregates(tx, cur, prev, ctx.currency))
+    const category = args.category ? agg.by_category.find((x) => x.category === args.category) : undefined
+    return {
+      period: { kind: args.period.kind, start: cur.start, end: cur.end },
+      currency: ctx.currency,
+      expenses: agg.expenses,
+      income: agg.income,
+      by_category: agg.by_category,
+      ...(args.category ? { category: args.category, category_amount: category?.amount ?? '0.00' } : {}),
+    }
+  },
+})
+
+const budgetStatus = tool({
+  name: 'get_budget_status',
+  node: 'wins',
+  description: "The traveller's budgets and how much of each is used this period.",
+  schema: z.object({ category: z.string().optional() }),
+  async run({ c, now }, args) {
+    const budgets = await c.var.postgres.transaction(async (tx: Tx) =>
+      budgetStatuses(tx, await moneyContext(tx, now), args.category ? { categories: [args.category] } : {})
+    )
+    return { budgets }
+  },
+})
+
+// --- Wheels node ---
+
+const logFuel = tool({
+  name: 'log_fuel',
+  node: 'wheels',
+  description: "Record a fill-up (an expense in category fuel) for the traveller's vehicle.",
+  schema: z.object({
+    litres: z.string().regex(/^\d{1,6}(\.\d{1,2})?$/),
+    total_cost: z.string().regex(/^\d{1,7}(\.\d{1,2})?$/).optional(),
+    price_per_litre: z.string().regex(/^\d{1,5}(\.\d{1,3})?$/).optional(),
+    odometer: z.number().int().min(0).max(10_000_000).optional(),
+    vehicle_id: z.string().uuid().optional(),
+    date: calendarDate().optional(),
+    location: singleLineText({ max: 200 }).optional(),
+    merchant: singleLineText({ max: 200 }).optional(),
+  }),
+  async run({ c, ctx, now }, args) {
+    const vehicle = vehicleOf(ctx, args.vehicle_id)
+    if (!args.total_cost && !args.price_per_litre) throw new ApiError(400, 'validation_failed', 'how much did it cost?')
+    const { body } = await writeTransaction(c, (tx) => recordFillUp(tx, now, { ...args, vehicle_id: vehicle.id }), REFUSALS)
+    await invalidateSummaries(c)
+    return { ...body, vehicle: vehicle.name }
+  },
+})
+
+const logMaintenance = tool({
+  name: 'log_maintenance',
+  node: 'wheels',
+  description: 'Record maintenance done on the vehicle.',
+  schema: z.object({
+    task: singleLineText({ max: 200 }),
+    date: calendarDate().optional(),
+    odometer: z.number().int().min(0).max(10_000_000).optional(),
+    cost: money().optional(),
+    vehicle_id: z.string().uuid().optional(),
+  }),
+  async run({ c, ctx }, args) {
+    const vehicle = vehicleOf(ctx, args.vehicle_id)
+    const spec = maintenanceResource
+    const input = { ...args, vehicle_id: vehicle.id, date: args.date ?? ctx.today }
+    const { row } = await writeTransaction(
+      c,
+      async (tx) => insertRow(tx, spec, await spec.create!.prepare!(tx, input), spec.create!.columns),
+      REFUSALS,
+    )
+    await invalidateMaintenance(c)
+    return { record: row, vehicle: vehicle.name }
+  },
+})
+
+const maintenanceDueTool = tool({
+  name: 'get_maintenance_due',
+  node: 'wheels',
+  description: 'Maintenance due or overdue soon, by date or odometer.',
+  schema: z.object({ within_days: z.number().int().min(1).max(3650).default(30), within_km: z.number().int().min(1).max(1_000_000).default(1000) }),
+  async run({ c, now }, args) {
+    const { today, due } = await maintenanceDue(c, now, args)
+    return { today, due }
+  },
+})
+
+const findCamping = tool({
+  name: 'find_camping',
+  node: 'wheels',
+  description: 'Campsites near a point (the traveller\'s location when known), nearest first.',
+  schema: z.object({
+    lat: z.number().min(-90).max(90).optional(),
+    lng: z.number().min(-180).max(180).optional(),
+    radius_km: z.number().min(1).max(500).default(50),
+    free_only: z.boolean().default(false),
+  }),
+  async run({ c, ctx }, args) {
+    const at = args.lat !== undefined && args.lng !== undefined ? { lat: args.lat, lng: args.lng } : ctx.location
+    if (!at) throw new ApiError(422, 'no_location', 'where are you? Share your location and I will look nearby')
+    const campsites = await searchCampsites(c.var.postgres, at, args.radius_km, { rvFriendly: true, maxPrice: args.free_only ? 0 : undefined }, 5)
+    return { near: at, campsites }
+  },
+})
+
+const getWeather = tool({
+  name: 'get_weather',
+  node: 'wheels',
+  description: 'Current weather, the week ahead and warnings for high-sided vehicles, at a point.',
+  schema: z.object({ lat: z.number().min(-90).max(90).optional(), lng: z.number().min(-180).max(180).optional() }),
+  async run({ c, ctx }, args) {
+    const at = args.lat !== undefined && args.lng !== undefined ? { lat: args.lat, lng: args.lng } : ctx.location
+    if (!at) throw new ApiError(422, 'no_location', 'where are you? Share your location and I will check the weather there')
+    return { forecast: await weatherFor(c.var.config, c.var.cache).forecast(at) }
+  },
+})
+
+// --- Context node ---
+
+const rememberFact = tool({
+  name: 'remember_fact',
+  node: 'context',
+  description: 'Keep something the traveller told PAM about themselves, their rig or their preferences.',
+  schema: z.object({ content: singleLineText({ max: 1000 }), kind: z.enum(['fact', 'preference', 'event']).default('fact') }),
+  async run({ c, messageId }, args) {
+    const memory: Memory = await writeTransaction(c, (tx) => remember(tx, args.content, args.kind, messageId))
+    return { memory }
+  },
+})
+
+const forgetFact = tool({
+  name: 'forget_fact',
+  node: 'context',
+  description: 'Forget what PAM remembered that best matches the text.',
+  schema: z.object({ text: singleLineText({ max: 1000 }) }),
+  async run({ c }, args) {
+    return { forgotten: await writeTransaction(c, (tx) => forget(tx, args.text)) }
+  },
+})
+
+export const TOOLS: Tool[] = [
+  addExpense,
+  addIncome,
+  spendingSummary,
+  budgetStatus,
+  logFuel,
+  logMaintenance,
+  maintenanceDueTool,
+  findCamping,
+  getWeather,
+  rememberFact,
+  forgetFact,
+]
+
+export const toolNamed = (name: string) => TOOLS.find((t) => t.name === name)
+
+/** Runs a tool with arguments checked against its schema (a model's, or the classifier's). */
+export async function runTool(run: ToolRun, name: string, rawArgs: unknown) {
+  const t = toolNamed(name)
+  if (!t) throw new ApiError(400, 'unknown_tool', `PAM has no tool "${name}"`)
+  const parsed = t.schema.safeParse(rawArgs ?? {})
+  if (!parsed.success) throw new ApiError(400, 'validation_failed', `arguments of ${name} are not valid`, parsed.error.issues)
+  return await t.run(run, parsed.data)
+}

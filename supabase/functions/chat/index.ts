@@ -1,0 +1,290 @@
+// chat: talking to PAM. POST /chat/messages runs one turn of the pipeline
+// (_shared/pam: classify → context → memory → act → reply) and keeps both
+// messages, with what PAM understood and did in the assistant message's
+// metadata; conversations, their messages, PAM's memories of the traveller,
+// feedback on answers and per-intent stats from it.
+import { createApp, route, z } from '../_shared/http.ts'
+import type { App, AppContext } from '../_shared/http.ts'
+import { type Config, getConfig } from '../_shared/config.ts'
+import { notFound } from '../_shared/errors.ts'
+import { decodeCursor, page, PageQuery } from '../_shared/pagination.ts'
+import {
+  body,
+  errorOf,
+  IdParams,
+  isoSql,
+  json,
+  newestFirst,
+  params,
+  patchOf,
+  registerResource,
+  Uuid,
+  writeTransaction,
+} from '../_shared/resource.ts'
+import { multiLineText, singleLineText } from '../_shared/text.ts'
+import { converse } from '../_shared/pam/pipeline.ts'
+import { MEMORY_SELECT } from '../_shared/pam/memory.ts'
+
+export interface ChatOptions {
+  now: () => Date
+}
+
+/** Longest message PAM reads. */
+export const MAX_MESSAGE_CHARS = 2000
+
+const Message = z.object({
+  id: z.string(),
+  conversation_id: z.string(),
+  role: z.enum(['user', 'assistant', 'tool', 'system']),
+  content: z.string(),
+  metadata: z.record(z.string(), z.unknown()),
+  created_at: z.string(),
+}).openapi('ChatMessage')
+const MESSAGE_COLUMNS = `m.id, m.conversation_id, m.role, m.content, m.metadata, ${isoSql('m.created_at')} as created_at`
+
+const Conversation = z.object({
+  id: z.string(),
+  title: z.string(),
+  status: z.enum(['active', 'archived']),
+  created_at: z.string(),
+  updated_at: z.string(),
+}).openapi('Conversation')
+
+const tags = ['chat']
+
+const send = route({
+  method: 'post',
+  path: '/messages',
+  auth: 'user',
+  rateLimit: 'chat',
+  tags,
+  summary: 'Talk to PAM: one message in, PAM\'s answer out, with the intent and the actions taken (and their results)',
+  request: body(z.object({
+    message: multiLineText({ max: MAX_MESSAGE_CHARS }).openapi({ example: 'spent $45.50 on diesel at Broken Hill yesterday' }),
+    conversation_id: Uuid.optional().openapi({ description: 'omit to start a new conversation' }),
+    context: z.object({
+      location: z.object({ lat: z.number().min(-90).max(90), lng: z.number().min(-180).max(180) }).strict().optional(),
+      timezone: z.string().max(64).optional().openapi({ description: "the device's; used when the profile has none" }),
+      current_page: singleLineText({ max: 100 }).optional(),
+    }).strict().optional(),
+  }).strict().openapi('ChatSend')),
+  responses: {
+    201: {
+      description: "PAM's answer",
+      ...json(z.object({ conversation_id: z.string(), user_message_id: z.string(), message: Message })),
+    },
+    404: errorOf('No such conversation'),
+  },
+})
+
+const history = route({
+  method: 'get',
+  path: '/conversations/{id}/messages',
+  auth: 'user',
+  tags,
+  summary: "A conversation's messages, newest first",
+  request: { params: IdParams, query: z.object(PageQuery) },
+  responses: {
+    200: { description: 'A page', ...json(z.object({ messages: z.array(Message), next_cursor: z.string().nullable() })) },
+    404: errorOf('No such conversation'),
+  },
+})
+
+const Memory = z.object({
+  id: z.string(),
+  kind: z.enum(['fact', 'preference', 'event']),
+  content: z.string(),
+  importance: z.number(),
+  created_at: z.string(),
+}).openapi('Memory')
+
+const feedback = route({
+  method: 'post',
+  path: '/messages/{id}/feedback',
+  auth: 'user',
+  tags,
+  summary: 'Rate one of PAM\'s answers (again: replaces your rating)',
+  request: {
+    params: IdParams,
+    ...body(z.object({
+      rating: z.number().int().min(1).max(5),
+      routing_correct: z.boolean().optional().openapi({ description: 'did PAM understand what you wanted?' }),
+      comment: multiLineText({ min: 0, max: 2000 }).optional(),
+    }).strict().openapi('ChatFeedback')),
+  },
+  responses: {
+    200: { description: 'Stored', ...json(z.object({ feedback: z.object({ message_id: z.string(), rating: z.number(), routing_correct: z.boolean().nullable(), comment: z.string() }) })) },
+    404: errorOf("No such answer of PAM's"),
+  },
+})
+
+const stats = route({
+  method: 'get',
+  path: '/stats',
+  auth: 'user',
+  tags,
+  summary: 'Per intent: how often, how PAM was rated, and how often it understood (from your feedback)',
+  responses: {
+    200: {
+      description: 'Stats',
+      ...json(z.object({
+        intents: z.array(z.object({
+          intent: z.string(),
+          messages: z.number(),
+          rated: z.number(),
+          average_rating: z.number().nullable(),
+          routing_accuracy: z.number().nullable().openapi({ description: 'share of routing_correct answers among those judged' }),
+        })),
+      })),
+    },
+  },
+})
+
+async function conversationFor(c: AppContext, id: string | undefined, message: string): Promise<string> {
+  return await writeTransaction(c, async (tx) => {
+    if (id) {
+      const [row] = await tx`update pam.conversations set updated_at = now() where id = ${id} returning id`
+      if (!row) throw notFound('conversation')
+      return row.id as string
+    }
+    const title = message.replace(/\s+/g, ' ').trim().slice(0, 60)
+    const [row] = await tx`insert into pam.conversations (title) values (${title}) returning id`
+    return row.id as string
+  })
+}
+
+export function createChatApp(config: Config = getConfig(), options: Partial<ChatOptions> = {}): App {
+  const opts: ChatOptions = { now: () => new Date(), ...options }
+  const app = createApp('chat', config, 'PAM, the assistant: talk to it to record and ask about money, the vehicle and trips.')
+
+  app.openapi(send, async (c) => {
+    const input = c.req.valid('json')
+    const conversationId = await conversationFor(c, input.conversation_id, input.message)
+    const [userMessage] = await writeTransaction(c, (tx) =>
+      tx`insert into pam.messages (conversation_id, role, content) values (${conversationId}, 'user', ${input.message})
+         returning id`
+    )
+    const started = performance.now()
+    const turn = await converse(c, {
+      message: input.message,
+      messageId: userMessage.id,
+      request: { location: input.context?.location, timezone: input.context?.timezone },
+      now: opts.now(),
+    })
+    const metadata = {
+      intent: turn.intent,
+      confidence: turn.confidence,
+      entities: turn.entities,
+      actions: turn.actions,
+      memories: turn.memories,
+      mode: 'offline',
+      latency_ms: { ...turn.timings_ms, total: Math.round((performance.now() - started) * 100) / 100 },
+    }
+    const [message] = await writeTransaction(c, (tx) =>
+      tx.unsafe(
+        `insert into pam.messages as m (conversation_id, role, content, metadata)
+         values ($1::uuid, 'assistant', $2, $3::text::jsonb) returning ${MESSAGE_COLUMNS}`,
+        [conversationId, turn.reply, JSON.stringify(metadata)] as never[],
+      )
+    )
+    return c.json({ conversation_id: conversationId, user_message_id: userMessage.id as string, message } as never, 201)
+  })
+
+  app.openapi(history, async (c) => {
+    const { id } = c.req.valid('param')
+    const { limit, cursor } = c.req.valid('query')
+    const { values, p } = params()
+    const where = [`m.conversation_id = ${p(id)}::uuid`]
+    if (cursor) {
+      const [t, mid] = decodeCursor(cursor, ['timestamp', 'uuid'])
+      where.push(`(m.created_at, m.id) < (${p(t)}::text::timestamptz, ${p(mid)}::uuid)`)
+    }
+    const [found] = await c.var.postgres.queryRaw<{ messages: z.infer<typeof Message>[] | null }>(
+      `select (select json_agg(r order by r.created_at desc, r.id desc) from (
+                select ${MESSAGE_COLUMNS} from pam.messages m where ${where.join(' and ')}
+                order by m.created_at desc, m.id desc limit ${p(limit + 1)}) r) as messages
+       from pam.conversations c where c.id = $1::uuid`,
+      values,
+    )
+    if (!found) throw notFound('conversation')
+    const { items, next_cursor } = page(found.messages ?? [], limit, (m) => [m.created_at, m.id])
+    return c.json({ messages: items, next_cursor } as never, 200)
+  })
+
+  app.openapi(feedback, async (c) => {
+    const { id } = c.req.valid('param')
+    const input = c.req.valid('json')
+    const [row] = await writeTransaction(c, async (tx) => {
+      const [answer] = await tx`select 1 from pam.messages where id = ${id} and role = 'assistant'`
+      if (!answer) throw notFound("answer of PAM's")
+      return await tx`
+        insert into pam.message_feedback (message_id, rating, routing_correct, comment)
+        values (${id}, ${input.rating}, ${input.routing_correct ?? null}, ${input.comment ?? ''})
+        on conflict (message_id) do update
+          set rating = excluded.rating, routing_correct = excluded.routing_correct, comment = excluded.comment
+        returning message_id, rating::int as rating, routing_correct, comment`
+    })
+    return c.json({ feedback: row } as never, 200)
+  })
+
+  app.openapi(stats, async (c) => {
+    const intents = await c.var.postgres.queryRaw(
+      `select m.metadata ->> 'intent' as intent, count(*)::int as messages, count(f.rating)::int as rated,
+              round(avg(f.rating), 2)::float8 as average_rating,
+              round(avg(case when f.routing_correct then 1.0 when f.routing_correct = false then 0.0 end), 3)::float8
+                as routing_accuracy
+       from pam.messages m left join pam.message_feedback f on f.message_id = m.id
+       where m.user_id = (select auth.uid()) and m.role = 'assistant' and m.metadata ? 'intent'
+       group by 1 order by 2 desc, 1`,
+    )
+    return c.json({ intents } as never, 200)
+  })
+
+  registerResource(app, {
+    one: 'conversation',
+    many: 'conversations',
+    noun: 'conversation',
+    path: '/conversations',
+    table: 'pam.conversations',
+    alias: 'cv',
+    tags,
+    schema: Conversation,
+    select: `cv.id, cv.title, cv.status, ${isoSql('cv.created_at')} as created_at, ${isoSql('cv.updated_at')} as updated_at`,
+    order: newestFirst('cv'),
+    listSummary: 'Your conversations with PAM, newest first',
+    filters: {
+      fields: { status: z.enum(['active', 'archived']).optional() },
+      where: (f, p) => (f.status ? [`cv.status = ${p(f.status)}`] : []),
+    },
+    patch: {
+      schema: patchOf({
+        title: singleLineText({ min: 0, max: 200 }).openapi({ example: 'Red Centre plans' }),
+        status: z.enum(['active', 'archived']),
+      }).openapi('ConversationPatch', { example: { title: 'Red Centre plans' } }),
+      columns: { title: 'text', status: 'text' },
+      summary: 'Rename or archive a conversation',
+    },
+  })
+
+  registerResource(app, {
+    one: 'memory',
+    many: 'memories',
+    noun: 'memory',
+    path: '/memories',
+    table: 'pam.memories',
+    alias: 'm',
+    tags,
+    schema: Memory,
+    select: MEMORY_SELECT,
+    order: newestFirst('m'),
+    listSummary: 'What PAM remembers about you, newest first (tell PAM "remember …" or "forget …")',
+    without: ['patch'],
+  })
+
+  return app
+}
+
+let app: App | undefined
+export const handler = (req: Request, info?: Deno.ServeHandlerInfo) => (app ??= createChatApp()).fetch(req, info)
+
+if (import.meta.main) Deno.serve(handler)
