@@ -131,3 +131,36 @@ Deno.test("chat: a message cannot reach another user's data, whatever it says", 
   const theirs = await adminSql`select amount::text from pam.expenses where user_id = ${attacker.id}`
   assertEquals(theirs.map((r) => r.amount), ['5000.00'])
 })
+
+Deno.test('chat insights: the month, the daily cost of the road, each trip, and maintenance predicted from the odometer', async () => {
+  const user = await userWith({ timezone: 'Australia/Brisbane', currency: 'AUD' })
+  const w = winsAs(user)
+  const wh = wheelsAs(user)
+  const v = (await wh('vehicles', { method: 'POST', body: { name: 'Troopy', current_odometer: 100000 } })).body.vehicle
+  const trip = (await wh('trips', { method: 'POST', body: { name: 'Gulf run', start_date: '2026-03-01', end_date: '2026-03-10' } })).body.trip
+  // 15 days into March: $300 of fuel and camping on the trip, $150 of food.
+  await w('expenses', { method: 'POST', body: { amount: '200.00', category: 'fuel', date: '2026-03-02', trip_id: trip.id } })
+  await w('expenses', { method: 'POST', body: { amount: '100.00', category: 'camping', date: '2026-03-05', trip_id: trip.id } })
+  await w('expenses', { method: 'POST', body: { amount: '150.00', category: 'food', date: '2026-03-06' } })
+  await w('income', { method: 'POST', body: { amount: '1000.00', source: 'Harvest', date: '2026-03-03' } })
+  // 3,000 km in 30 days of readings, and a service due 9,000 km after the last one.
+  await wh('maintenance', { method: 'POST', body: { vehicle_id: v.id, task: 'Service', date: '2026-02-10', odometer: 100000, interval_distance: 10000 } })
+  await wh('fuel', { method: 'POST', body: { vehicle_id: v.id, date: '2026-03-12', odometer: 103000, litres: '50', total_cost: '100.00' } })
+
+  const pam = chatAppAt(NOW)(user)
+  const route = await pam('insights')
+  assertEquals(route.status, 200, JSON.stringify(route.body))
+  const i = route.body
+  assertEquals([i.month.spent, i.month.income, i.month.net], ['550.00', '1000.00', '450.00'])
+  assertEquals(i.month.projected_spent, '1136.66', '550 over 15 of 31 days')
+  const t = i.trips.find((x: { id: string }) => x.id === trip.id)
+  assertEquals([t.spent, t.per_day, t.by_category.fuel, t.by_category.camping], ['300.00', '30.00', '200.00', '100.00'])
+  assertEquals(i.vehicle_usage[0].per_month, 3000)
+  const service = i.maintenance.predicted_next_months.find((p: { task: string }) => p.task === 'Service')
+  assertEquals(service.predicted_by_odometer, '2026-05-24', '7,000 km to go at 100 km a day: 70 days from 15 March')
+  assert(i.insights.some((s: string) => s.includes('% of this month')), i.insights.join(' | '))
+
+  const asked = await pam('messages', { method: 'POST', body: { message: 'how am I going overall?' } })
+  assertEquals(asked.body.message.metadata.intent, 'insights', JSON.stringify(asked.body.message.metadata))
+  assertEquals(asked.body.message.content, i.insights.join(' '))
+})

@@ -27,6 +27,10 @@ const schema = z.object({
   PAM_VERSION: z.string().default('0.1.0'),
   OPENAI_API_KEY: optionalSecret,
   OPENAI_BASE_URL: optionalUrl,
+  OPENAI_MODEL: z.string().min(1).max(100).default('gpt-4o-mini'),
+  PAM_CHAT_MAX_TOOL_ROUNDS: z.coerce.number().int().min(0).max(10).default(4),
+  PAM_CHAT_TIMEOUT_MS: z.coerce.number().int().min(50).max(120_000).default(15_000),
+  PAM_CHAT_DAILY_TOKENS: z.coerce.number().int().min(0).default(50_000),
   MAPBOX_TOKEN: optionalSecret,
   MAPBOX_BASE_URL: optionalUrl,
   WEATHER_API_KEY: optionalSecret,
@@ -84,7 +88,18 @@ export interface Config {
   maxBodyBytes: number
   logLevel: RawConfig['PAM_LOG_LEVEL']
   version: string
-  openai: { apiKey?: string; baseUrl: string }
+  /** The model behind PAM: an OpenAI-compatible chat completions API (none without a key: PAM runs offline). */
+  openai: {
+    apiKey?: string
+    baseUrl: string
+    model: string
+    /** Rounds of tool calls a message may take before the model must answer. */
+    maxToolRounds: number
+    /** One model call (reading its answer included); a message's model calls together get twice this. */
+    timeoutMs: number
+    /** Tokens a user may spend per local day; past it PAM answers offline. */
+    dailyTokens: number
+  }
   mapbox: { token?: string; baseUrl: string }
   weather: { apiKey?: string; baseUrl: string }
   upstash: { url?: string; token?: string }
@@ -125,7 +140,14 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     maxBodyBytes: e.PAM_MAX_BODY_BYTES,
     logLevel: e.PAM_LOG_LEVEL,
     version: e.PAM_VERSION,
-    openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL ?? 'https://api.openai.com/v1' },
+    openai: {
+      apiKey: e.OPENAI_API_KEY,
+      baseUrl: e.OPENAI_BASE_URL ?? 'https://api.openai.com/v1',
+      model: e.OPENAI_MODEL,
+      maxToolRounds: e.PAM_CHAT_MAX_TOOL_ROUNDS,
+      timeoutMs: e.PAM_CHAT_TIMEOUT_MS,
+      dailyTokens: e.PAM_CHAT_DAILY_TOKENS,
+    },
     mapbox: { token: e.MAPBOX_TOKEN, baseUrl: e.MAPBOX_BASE_URL ?? 'https://api.mapbox.com' },
     weather: { apiKey: e.WEATHER_API_KEY, baseUrl: e.WEATHER_BASE_URL ?? 'https://api.open-meteo.com' },
     upstash: { url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN },

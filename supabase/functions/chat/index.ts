@@ -1,12 +1,15 @@
 // chat: talking to PAM. POST /chat/messages runs one turn of the pipeline
-// (_shared/pam: classify → context → memory → act → reply) and keeps both
+// (_shared/pam: context → classify → memory → the model with the tools, or
+// offline: act → reply) — as JSON, or as server-sent events with
+// `Accept: text/event-stream` — and keeps both
 // messages, with what PAM understood and did in the assistant message's
 // metadata; conversations, their messages, PAM's memories of the traveller,
 // feedback on answers and per-intent stats from it.
 import { createApp, route, z } from '../_shared/http.ts'
 import type { App, AppContext } from '../_shared/http.ts'
 import { type Config, getConfig } from '../_shared/config.ts'
-import { notFound } from '../_shared/errors.ts'
+import { ApiError, errorBody, notFound } from '../_shared/errors.ts'
+import { errorFields, log } from '../_shared/logger.ts'
 import { decodeCursor, page, PageQuery } from '../_shared/pagination.ts'
 import {
   body,
@@ -22,8 +25,9 @@ import {
   writeTransaction,
 } from '../_shared/resource.ts'
 import { multiLineText, singleLineText } from '../_shared/text.ts'
-import { converse } from '../_shared/pam/pipeline.ts'
+import { converse, type TurnInput } from '../_shared/pam/pipeline.ts'
 import { MEMORY_SELECT } from '../_shared/pam/memory.ts'
+import { insightsFor } from '../_shared/pam/insights.ts'
 
 export interface ChatOptions {
   now: () => Date
@@ -118,6 +122,37 @@ const feedback = route({
   },
 })
 
+const insights = route({
+  method: 'get',
+  path: '/insights',
+  auth: 'user',
+  tags,
+  summary: "A 360° summary across money, vehicle and trips, with insights that join them (also PAM's get_insights tool)",
+  request: {
+    query: z.object({
+      months: z.string().regex(/^\d{1,2}$/).transform(Number).pipe(z.number().int().min(1).max(12)).default(3)
+        .openapi({ type: 'integer', minimum: 1, maximum: 12, default: 3, description: 'how far ahead to predict maintenance' }),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'The summary',
+      ...json(z.object({
+        currency: z.string(),
+        today: z.string(),
+        month: z.record(z.string(), z.string()),
+        daily_road_cost: z.string(),
+        budgets: z.array(z.record(z.string(), z.unknown())),
+        maintenance: z.record(z.string(), z.unknown()),
+        vehicle_usage: z.array(z.record(z.string(), z.unknown())),
+        trips: z.array(z.record(z.string(), z.unknown())),
+        hustle_profit: z.string(),
+        insights: z.array(z.string()),
+      })),
+    },
+  },
+})
+
 const stats = route({
   method: 'get',
   path: '/stats',
@@ -153,6 +188,76 @@ async function conversationFor(c: AppContext, id: string | undefined, message: s
   })
 }
 
+/** One turn of PAM, kept: the assistant message with what PAM understood and did in its metadata. */
+async function answer(c: AppContext, conversationId: string, userMessageId: string, input: TurnInput) {
+  const started = performance.now()
+  const turn = await converse(c, input)
+  const metadata = {
+    intent: turn.intent,
+    confidence: turn.confidence,
+    entities: turn.entities,
+    actions: turn.actions,
+    memories: turn.memories,
+    mode: turn.mode,
+    ...turn.model,
+    latency_ms: { ...turn.timings_ms, total: Math.round((performance.now() - started) * 100) / 100 },
+  }
+  const [message] = await writeTransaction(c, (tx) =>
+    tx.unsafe(
+      `insert into pam.messages as m (conversation_id, role, content, metadata)
+       values ($1::uuid, 'assistant', $2, $3::text::jsonb) returning ${MESSAGE_COLUMNS}`,
+      [conversationId, turn.reply, JSON.stringify(metadata)] as never[],
+    )
+  )
+  return { conversation_id: conversationId, user_message_id: userMessageId, message: message as unknown as z.infer<typeof Message> }
+}
+
+const wantsStream = (c: AppContext) => (c.req.header('accept') ?? '').toLowerCase().includes('text/event-stream')
+
+/** The answer as server-sent events: `delta` {text} as the model writes (offline: the whole
+ * reply at once), then `done` with the body the JSON route answers — its message is what was
+ * kept, and wins over the deltas — or `error` {error: {code, message}}. */
+function streamed(c: AppContext, turn: (onDelta: (text: string) => void) => Promise<{ message: { content: string } }>): Response {
+  const encoder = new TextEncoder()
+  const body = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      let open = true
+      const send = (event: string, data: unknown) => {
+        if (!open) return
+        try {
+          controller.enqueue(encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`))
+        } catch {
+          open = false // the client went away; the turn still completes and is kept
+        }
+      }
+      let deltas = 0
+      try {
+        const done = await turn((text) => {
+          deltas++
+          send('delta', { text })
+        })
+        if (!deltas && done.message.content) send('delta', { text: done.message.content })
+        send('done', done)
+      } catch (err) {
+        const e = err instanceof ApiError ? err : undefined
+        if (!e) log('error', 'chat stream failed', { request_id: c.var.requestId, ...errorFields(err) })
+        send('error', errorBody(e?.code ?? 'internal_error', e?.message ?? 'something went wrong on our side'))
+      }
+      if (open) controller.close()
+    },
+  })
+  return new Response(body, {
+    status: 200,
+    headers: {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-store',
+      'x-accel-buffering': 'no',
+      'x-request-id': c.var.requestId,
+      'x-content-type-options': 'nosniff',
+    },
+  })
+}
+
 export function createChatApp(config: Config = getConfig(), options: Partial<ChatOptions> = {}): App {
   const opts: ChatOptions = { now: () => new Date(), ...options }
   const app = createApp('chat', config, 'PAM, the assistant: talk to it to record and ask about money, the vehicle and trips.')
@@ -164,30 +269,16 @@ export function createChatApp(config: Config = getConfig(), options: Partial<Cha
       tx`insert into pam.messages (conversation_id, role, content) values (${conversationId}, 'user', ${input.message})
          returning id`
     )
-    const started = performance.now()
-    const turn = await converse(c, {
-      message: input.message,
-      messageId: userMessage.id,
-      request: { location: input.context?.location, timezone: input.context?.timezone },
-      now: opts.now(),
-    })
-    const metadata = {
-      intent: turn.intent,
-      confidence: turn.confidence,
-      entities: turn.entities,
-      actions: turn.actions,
-      memories: turn.memories,
-      mode: 'offline',
-      latency_ms: { ...turn.timings_ms, total: Math.round((performance.now() - started) * 100) / 100 },
-    }
-    const [message] = await writeTransaction(c, (tx) =>
-      tx.unsafe(
-        `insert into pam.messages as m (conversation_id, role, content, metadata)
-         values ($1::uuid, 'assistant', $2, $3::text::jsonb) returning ${MESSAGE_COLUMNS}`,
-        [conversationId, turn.reply, JSON.stringify(metadata)] as never[],
-      )
-    )
-    return c.json({ conversation_id: conversationId, user_message_id: userMessage.id as string, message } as never, 201)
+    const turn = (onDelta?: (text: string) => void) =>
+      answer(c, conversationId, userMessage.id as string, {
+        message: input.message,
+        messageId: userMessage.id,
+        request: { location: input.context?.location, timezone: input.context?.timezone },
+        now: opts.now(),
+        onDelta,
+      })
+    if (!wantsStream(c)) return c.json((await turn()) as never, 201)
+    return streamed(c, turn) as never
   })
 
   app.openapi(history, async (c) => {
@@ -225,6 +316,11 @@ export function createChatApp(config: Config = getConfig(), options: Partial<Cha
         returning message_id, rating::int as rating, routing_correct, comment`
     })
     return c.json({ feedback: row } as never, 200)
+  })
+
+  app.openapi(insights, async (c) => {
+    const { months } = c.req.valid('query')
+    return c.json(await insightsFor(c, opts.now(), months) as never, 200)
   })
 
   app.openapi(stats, async (c) => {

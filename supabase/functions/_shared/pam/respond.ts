@@ -66,6 +66,10 @@ export function replyFor(tool: string, result: R, ctx: PamContext): string {
       return `Now ${now.temperature_c}°C, ${String(now.description).toLowerCase()}, wind ${now.wind_speed_kmh} km/h.` +
         (warnings.length ? ` ⚠️ ${warnings.slice(0, 2).join(' ')}` : '')
     }
+    case 'get_insights': {
+      const lines = (result.insights as string[]) ?? []
+      return lines.length ? lines.join(' ') : 'Not much to go on yet — log a few expenses and fill-ups and ask me again.'
+    }
     case 'remember_fact':
       return `Got it — I'll remember that ${(result.memory as R).content}.`
     case 'forget_fact':

@@ -26,6 +26,7 @@ import { recordFillUp } from '../../wheels/fuel.ts'
 import { maintenanceDue, maintenanceResource } from '../../wheels/maintenance.ts'
 import { forget, type Memory, remember } from './memory.ts'
 import type { PamContext } from './context.ts'
+import { insightsFor } from './insights.ts'
 
 export interface ToolRun {
   c: AppContext
@@ -254,6 +255,17 @@ const forgetFact = tool({
   },
 })
 
+const getInsights = tool({
+  name: 'get_insights',
+  node: 'context',
+  description: "A 360° summary: this month's spending and income with a month-end projection, the daily cost of " +
+    'travelling, budgets, what each trip cost, maintenance due and predicted from the odometer, hustle profit.',
+  schema: z.object({ months: z.number().int().min(1).max(12).default(3) }),
+  async run({ c, now }, args) {
+    return await insightsFor(c, now, args.months)
+  },
+})
+
 export const TOOLS: Tool[] = [
   addExpense,
   addIncome,
@@ -266,6 +278,7 @@ export const TOOLS: Tool[] = [
   getWeather,
   rememberFact,
   forgetFact,
+  getInsights,
 ]
 
 export const toolNamed = (name: string) => TOOLS.find((t) => t.name === name)
