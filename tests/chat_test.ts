@@ -164,3 +164,23 @@ Deno.test('chat insights: the month, the daily cost of the road, each trip, and 
   assertEquals(asked.body.message.metadata.intent, 'insights', JSON.stringify(asked.body.message.metadata))
   assertEquals(asked.body.message.content, i.insights.join(' '))
 })
+
+Deno.test('chat: plans a trip between named places (looked up on the map), and finds saved places', async () => {
+  const user = await userWith({ timezone: 'Australia/Brisbane' })
+  const pam = chatAs(user)
+  const res = await pam('messages', { method: 'POST', body: { message: 'plan a trip from Brisbane to Sydney' } })
+  const meta = res.body.message.metadata
+  assertEquals([meta.intent, meta.actions[0]?.tool, meta.actions[0]?.ok], ['plan_trip', 'plan_trip', true], JSON.stringify(meta))
+  const plan = meta.actions[0].result.plan
+  assert(plan.total.days >= 1 && plan.days.length === plan.total.days)
+  assert(res.body.message.content.includes('km over'), res.body.message.content)
+
+  await wheelsAs(user)('places', { method: 'POST', body: { name: 'Dump point at Roma', kind: 'dump_point', latitude: -26.57, longitude: 148.79 } })
+  const places = await pam('messages', {
+    method: 'POST',
+    body: { message: 'show my saved places', context: { location: { lat: -26.5, lng: 148.7 } } },
+  })
+  assertEquals(places.body.message.metadata.intent, 'saved_places', JSON.stringify(places.body.message.metadata))
+  assertEquals(places.body.message.metadata.actions[0].result.places[0].name, 'Dump point at Roma')
+  assert(places.body.message.content.includes('Dump point at Roma'))
+})

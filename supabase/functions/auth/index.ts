@@ -10,7 +10,7 @@ import { authRequest, type AuthSession, type AuthUser } from '../_shared/supabas
 import { CACHE_POLICIES, invalidateUser } from '../_shared/cache.ts'
 import { singleLineText } from '../_shared/text.ts'
 import { clientIp, rateLimited, rateLimitHeaders } from '../_shared/ratelimit.ts'
-import { isTimeZone } from '../_shared/timezone.ts'
+import { Preferences, updateProfile } from '../_shared/profile.ts'
 
 const Email = z.string().trim().toLowerCase().email().max(254).openapi({ example: 'traveller@example.com' })
 // bcrypt only reads 72 bytes; Supabase Auth rejects longer passwords too. The
@@ -23,18 +23,6 @@ const RefreshToken = z.string().regex(/^[A-Za-z0-9_-]{1,512}$/, 'not a refresh t
 const FullName = singleLineText({ max: 200 })
 const Region = singleLineText({ max: 100 }).openapi({ example: 'AU-QLD' })
 
-const Preferences = z.object({
-  currency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as AUD').optional(),
-  units: z.enum(['metric', 'imperial']).optional(),
-  timezone: z.string().max(64).refine(isTimeZone, 'an IANA time zone such as Australia/Brisbane').optional(),
-  language: z.string().regex(/^[a-z]{2,3}(-[A-Z]{2})?$/, 'a language tag such as en-AU').optional(),
-  notifications: z.object({
-    email: z.boolean().optional(),
-    push: z.boolean().optional(),
-    maintenance_reminders: z.boolean().optional(),
-    budget_alerts: z.boolean().optional(),
-  }).strict().optional(),
-}).strict().openapi('Preferences')
 
 const Profile = z.object({
   id: z.string().uuid(),
@@ -272,28 +260,9 @@ export function createAuthApp(config: Config = getConfig()): App {
   app.openapi(patchMe, async (c) => {
     const patch = c.req.valid('json')
     if (Object.keys(patch).length === 0) throw badRequest('nothing to update: send full_name, region or preferences')
-    const rows = await c.var.postgres.transaction(async (tx) =>
-      (await tx`
-        update pam.profiles set
-          full_name = coalesce(${patch.full_name ?? null}, full_name),
-          region = case when ${'region' in patch} then ${patch.region ?? null} else region end,
-          preferences = preferences || ${(patch.preferences ?? {}) as never}::jsonb
-        where id = (select auth.uid())
-        returning id, email, full_name, region, preferences, created_at, updated_at`) as unknown as ProfileRow[]
-    )
-    if (!rows[0]) throw notFound('profile')
-    // Write-through: the update has committed; drop the cached copy, and what
-    // was cached in the old time zone or home currency (summaries, due maintenance).
-    const user = c.var.userId!
-    await Promise.all([
-      c.var.cache.del(
-        profiles.key(user),
-        CACHE_POLICIES.chat_context.key(user), // PAM's view of the traveller: name, region, zone, currency
-        ...(patch.preferences ? [CACHE_POLICIES.maintenance_records.key(user)] : []),
-      ),
-      patch.preferences ? c.var.cache.delByPrefix(CACHE_POLICIES.expense_summaries.key(user, '')) : null,
-    ])
-    return c.json({ profile: serialize(rows[0]) }, 200)
+    const row = await updateProfile(c, patch)
+    if (!row) throw notFound('profile')
+    return c.json({ profile: serialize(row as ProfileRow) }, 200)
   })
 
   app.openapi(deleteMe, async (c) => {

@@ -163,7 +163,7 @@ const computeRoute = route({
   },
 })
 
-const PlanRequest = z.object({
+export const PlanRequest = z.object({
   origin: Point,
   destination: Point,
   start_date: calendarDate(),
@@ -340,107 +340,111 @@ export const tripResource: ResourceSpec = {
   refusals: WHEELS_REFUSALS,
 }
 
+/** A day-by-day plan (the route's answer; PAM's plan_trip tool). */
+export async function planTrip(c: AppContext, input: z.infer<typeof PlanRequest>) {
+  const mapbox = mapboxFor(c.var.config, c.var.cache)
+  const { vehicle, basis } = await c.var.postgres.transaction(async (tx) => {
+    const vehicle = await vehicleFacts(tx, input.vehicle_id)
+    return { vehicle, basis: await fuelBasis(tx, input.vehicle_id ?? null, vehicle) }
+  })
+  let source: 'mapbox' | 'estimate' = 'mapbox'
+  let line: LatLng[]
+  let totalKm: number
+  let totalMin: number
+  try {
+    const r = await mapbox.directions([input.origin, input.destination], dims(vehicle))
+    line = decodePolyline(r.polyline)
+    totalKm = r.distance_m / 1000
+    totalMin = r.duration_s / 60
+  } catch (err) {
+    if (!(err instanceof ApiError && err.code === 'upstream_unavailable')) throw err
+    source = 'estimate'
+    line = straightLine(input.origin, input.destination)
+    totalKm = haversineKm(input.origin, input.destination) * ROAD_FACTOR
+    totalMin = (totalKm / ESTIMATE_KMH) * 60
+  }
+  // Day ends as fractions of the route; the line's own length scales them onto it.
+  const daily = input.max_daily_drive_km ?? 350
+  const days = Math.max(1, Math.ceil(totalKm / daily))
+  const scale = totalKm > 0 ? lengthKm(line) / totalKm : 1
+  const ends = pointsAlong(
+    line,
+    Array.from({ length: days - 1 }, (_, i) => (i + 1) * daily * scale),
+  )
+  const filters = {
+    types: input.camping_types,
+    amenities: input.amenities,
+    rvFriendly: true,
+    maxRigLength: input.rig_length_m ?? vehicle?.length_m ?? undefined,
+    maxPrice: input.max_price_per_night,
+  }
+  const near = await nearestCampsites(c.var.postgres, ends, 50, filters)
+  const missing = near.flatMap((s, i) => (s ? [] : [i]))
+  if (missing.length) {
+    const wider = await nearestCampsites(
+      c.var.postgres,
+      missing.map((i) => ends[i]),
+      100,
+      filters,
+    )
+    missing.forEach((i, k) => (near[i] = wider[k]))
+  }
+  const stops = [
+    { lat: input.origin.lat, lng: input.origin.lng, name: input.origin.name ?? null },
+    ...ends.map((e, i) =>
+      near[i]
+        ? { lat: near[i]!.latitude, lng: near[i]!.longitude, name: near[i]!.name }
+        : { ...e, name: null }
+    ),
+    {
+      lat: input.destination.lat,
+      lng: input.destination.lng,
+      name: input.destination.name ?? null,
+    },
+  ]
+  let camping = 0n
+  let otherCurrencyNights = 0
+  const planDays = stops.slice(1).map((to, i) => {
+    const km = i === days - 1 ? totalKm - daily * (days - 1) : daily
+    if (near[i] && near[i]!.currency === basis.currency) camping += toCents(near[i]!.price_per_night)
+    else if (near[i]) otherCurrencyNights++
+    return {
+      day: i + 1,
+      date: addDays(input.start_date, i),
+      from: stops[i],
+      to,
+      distance_km: round1(km),
+      duration_min: totalKm > 0 ? Math.round((totalMin * km) / totalKm) : 0,
+      fuel_cost: estimateFuel(km, basis).cost,
+      overnight: i < days - 1 ? near[i] : null,
+    }
+  })
+  const fuel = estimateFuel(totalKm, basis)
+  return {
+    plan: {
+      route_source: source,
+      currency: basis.currency,
+      total: {
+        distance_km: round1(totalKm),
+        duration_min: Math.round(totalMin),
+        days,
+        nights: days - 1,
+        fuel,
+        camping_cost: fromCents(camping),
+        camping_other_currency_nights: otherCurrencyNights,
+        estimated_cost: fuel.cost === null ? null : fromCents(toCents(fuel.cost) + camping),
+      },
+      days: planDays,
+    },
+  }
+}
+
 export function registerTripRoutes(app: App) {
   const mapboxOf = (c: AppContext) => mapboxFor(c.var.config, c.var.cache)
 
   // Before the resource's /trips/{id}: "plan" is not an id.
   app.openapi(plan, async (c) => {
-    const input = c.req.valid('json')
-    const mapbox = mapboxOf(c)
-    const { vehicle, basis } = await c.var.postgres.transaction(async (tx) => {
-      const vehicle = await vehicleFacts(tx, input.vehicle_id)
-      return { vehicle, basis: await fuelBasis(tx, input.vehicle_id ?? null, vehicle) }
-    })
-    let source: 'mapbox' | 'estimate' = 'mapbox'
-    let line: LatLng[]
-    let totalKm: number
-    let totalMin: number
-    try {
-      const r = await mapbox.directions([input.origin, input.destination], dims(vehicle))
-      line = decodePolyline(r.polyline)
-      totalKm = r.distance_m / 1000
-      totalMin = r.duration_s / 60
-    } catch (err) {
-      if (!(err instanceof ApiError && err.code === 'upstream_unavailable')) throw err
-      source = 'estimate'
-      line = straightLine(input.origin, input.destination)
-      totalKm = haversineKm(input.origin, input.destination) * ROAD_FACTOR
-      totalMin = (totalKm / ESTIMATE_KMH) * 60
-    }
-    // Day ends as fractions of the route; the line's own length scales them onto it.
-    const daily = input.max_daily_drive_km ?? 350
-    const days = Math.max(1, Math.ceil(totalKm / daily))
-    const scale = totalKm > 0 ? lengthKm(line) / totalKm : 1
-    const ends = pointsAlong(
-      line,
-      Array.from({ length: days - 1 }, (_, i) => (i + 1) * daily * scale),
-    )
-    const filters = {
-      types: input.camping_types,
-      amenities: input.amenities,
-      rvFriendly: true,
-      maxRigLength: input.rig_length_m ?? vehicle?.length_m ?? undefined,
-      maxPrice: input.max_price_per_night,
-    }
-    const near = await nearestCampsites(c.var.postgres, ends, 50, filters)
-    const missing = near.flatMap((s, i) => (s ? [] : [i]))
-    if (missing.length) {
-      const wider = await nearestCampsites(
-        c.var.postgres,
-        missing.map((i) => ends[i]),
-        100,
-        filters,
-      )
-      missing.forEach((i, k) => (near[i] = wider[k]))
-    }
-    const stops = [
-      { lat: input.origin.lat, lng: input.origin.lng, name: input.origin.name ?? null },
-      ...ends.map((e, i) =>
-        near[i]
-          ? { lat: near[i]!.latitude, lng: near[i]!.longitude, name: near[i]!.name }
-          : { ...e, name: null }
-      ),
-      {
-        lat: input.destination.lat,
-        lng: input.destination.lng,
-        name: input.destination.name ?? null,
-      },
-    ]
-    let camping = 0n
-    let otherCurrencyNights = 0
-    const planDays = stops.slice(1).map((to, i) => {
-      const km = i === days - 1 ? totalKm - daily * (days - 1) : daily
-      if (near[i] && near[i]!.currency === basis.currency) camping += toCents(near[i]!.price_per_night)
-      else if (near[i]) otherCurrencyNights++
-      return {
-        day: i + 1,
-        date: addDays(input.start_date, i),
-        from: stops[i],
-        to,
-        distance_km: round1(km),
-        duration_min: totalKm > 0 ? Math.round((totalMin * km) / totalKm) : 0,
-        fuel_cost: estimateFuel(km, basis).cost,
-        overnight: i < days - 1 ? near[i] : null,
-      }
-    })
-    const fuel = estimateFuel(totalKm, basis)
-    return c.json({
-      plan: {
-        route_source: source,
-        currency: basis.currency,
-        total: {
-          distance_km: round1(totalKm),
-          duration_min: Math.round(totalMin),
-          days,
-          nights: days - 1,
-          fuel,
-          camping_cost: fromCents(camping),
-          camping_other_currency_nights: otherCurrencyNights,
-          estimated_cost: fuel.cost === null ? null : fromCents(toCents(fuel.cost) + camping),
-        },
-        days: planDays,
-      },
-    }, 200)
+    return c.json(await planTrip(c, c.req.valid('json')) as never, 200)
   })
 
   app.openapi(computeRoute, async (c) => {

@@ -134,13 +134,23 @@ function planFor(intent: string, e: Entities, message: string, ctx: PamContext):
     case 'help':
       return { reply: HELP }
     case 'plan_trip':
-      return { reply: 'Trip plans with overnight stops are in Wheels → Plan a trip (POST /wheels/trips/plan); in chat I can find campsites near you.' }
+      if (!e.destination && !e.place) return { reply: 'Where to? Say it like "plan a trip from Brisbane to Darwin".' }
+      return {
+        tool: 'plan_trip',
+        args: {
+          origin: e.origin,
+          destination: e.destination ?? e.place,
+          start_date: e.date,
+          max_daily_drive_km: e.distance?.km && e.distance.km >= 50 && e.distance.km <= 1500 ? Math.round(e.distance.km) : undefined,
+        },
+      }
+    case 'saved_places':
+      return { tool: 'find_saved_places', args: {} }
     case 'set_budget':
     case 'savings_goal':
       return { reply: 'Budgets and savings goals are set in Wins; ask me how a budget is going any time.' }
     case 'insights':
       return { tool: 'get_insights', args: {} }
-    case 'saved_places':
     case 'social_post':
     case 'social_feed':
       return { reply: "I can't do that in chat yet. " + HELP }

@@ -66,6 +66,24 @@ export function replyFor(tool: string, result: R, ctx: PamContext): string {
       return `Now ${now.temperature_c}°C, ${String(now.description).toLowerCase()}, wind ${now.wind_speed_kmh} km/h.` +
         (warnings.length ? ` ⚠️ ${warnings.slice(0, 2).join(' ')}` : '')
     }
+    case 'plan_trip': {
+      const plan = result.plan as R
+      const total = plan.total as R
+      const nights = ((plan.days as R[]) ?? []).map((d) => (d.overnight as R | null)?.name).filter(Boolean) as string[]
+      return `${total.distance_km} km over ${total.days} day${total.days === 1 ? '' : 's'}` +
+        (nights.length ? `, staying at ${list(nights)}` : '') +
+        (total.estimated_cost ? `; about ${money(total.estimated_cost, plan.currency as string)} in fuel and camping` : '') +
+        (plan.route_source === 'estimate' ? ' (distances estimated: maps are unavailable)' : '') + '.'
+    }
+    case 'add_trip_stop':
+      return `Added ${((result.stop as R).name as string) ?? 'the stop'} to ${(result.trip as R).name}.`
+    case 'find_saved_places': {
+      const places = (result.places as R[]) ?? []
+      if (!places.length) return "You haven't saved any places like that yet."
+      return list(places.slice(0, 5).map((p) => `${p.name}${p.distance_km !== undefined ? ` (${p.distance_km} km)` : ''}`)) + '.'
+    }
+    case 'update_preferences':
+      return 'Settings updated.'
     case 'get_insights': {
       const lines = (result.insights as string[]) ?? []
       return lines.length ? lines.join(' ') : 'Not much to go on yet — log a few expenses and fill-ups and ask me again.'

@@ -10,9 +10,11 @@ import type { AppContext } from '../http.ts'
 import type { Tx } from '../db.ts'
 import { ApiError } from '../errors.ts'
 import { calendarDate } from '../dates.ts'
-import { insertRow, writeTransaction } from '../resource.ts'
+import { insertRow, likePattern, params, updateRow, writeTransaction } from '../resource.ts'
 import { singleLineText } from '../text.ts'
 import { weatherFor } from '../integrations/weather.ts'
+import { mapboxFor } from '../integrations/mapbox.ts'
+import { Preferences, updateProfile } from '../profile.ts'
 import { budgetImpact, budgetStatuses } from '../../wins/budget-status.ts'
 import { invalidateSummaries, moneyContext, WINS_REFUSALS } from '../../wins/common.ts'
 import { insertExpenses, prepareExpenses } from '../../wins/expense-model.ts'
@@ -24,6 +26,7 @@ import { searchCampsites } from '../../wheels/camping.ts'
 import { invalidateMaintenance, WHEELS_REFUSALS } from '../../wheels/common.ts'
 import { recordFillUp } from '../../wheels/fuel.ts'
 import { maintenanceDue, maintenanceResource } from '../../wheels/maintenance.ts'
+import { planTrip, tripResource } from '../../wheels/trips.ts'
 import { forget, type Memory, remember } from './memory.ts'
 import type { PamContext } from './context.ts'
 import { insightsFor } from './insights.ts'
@@ -255,6 +258,104 @@ const forgetFact = tool({
   },
 })
 
+const Place = z.union([
+  singleLineText({ max: 200 }).describe('a place name, looked up with Mapbox'),
+  z.object({ name: singleLineText({ max: 200 }).optional(), lat: z.number().min(-90).max(90), lng: z.number().min(-180).max(180) }),
+])
+
+/** A place as a point: given, or looked up by name (Mapbox geocoding, near the traveller). */
+async function pointOf(run: ToolRun, place: z.infer<typeof Place>) {
+  if (typeof place !== 'string') return place
+  const [found] = await mapboxFor(run.c.var.config, run.c.var.cache).geocode(place, {
+    limit: 1,
+    proximity: run.ctx.location ?? undefined,
+  })
+  if (!found) throw new ApiError(422, 'place_not_found', `I couldn't find "${place}" on the map`)
+  return { name: found.name, lat: found.lat, lng: found.lng }
+}
+
+const planTripTool = tool({
+  name: 'plan_trip',
+  node: 'wheels',
+  description: 'A day-by-day plan between two places: daily drives, overnight campsites near each day\'s end, fuel and camping costs.',
+  schema: z.object({
+    origin: Place.optional().describe("default: the traveller's location"),
+    destination: Place,
+    start_date: calendarDate().optional(),
+    max_daily_drive_km: z.number().int().min(50).max(1500).optional(),
+  }),
+  async run(run, args) {
+    const origin = args.origin ? await pointOf(run, args.origin) : run.ctx.location
+    if (!origin) throw new ApiError(422, 'no_location', 'where are you starting from?')
+    const destination = await pointOf(run, args.destination)
+    return await planTrip(run.c, {
+      origin,
+      destination,
+      start_date: args.start_date ?? run.ctx.today,
+      max_daily_drive_km: args.max_daily_drive_km,
+      vehicle_id: run.ctx.vehicles[0]?.id,
+    })
+  },
+})
+
+const addTripStop = tool({
+  name: 'add_trip_stop',
+  node: 'wheels',
+  description: "Add a stop to a trip (the active one unless named), before its destination.",
+  schema: z.object({ place: Place, trip_id: z.string().uuid().optional() }),
+  async run(run, args) {
+    const tripId = args.trip_id ?? run.ctx.activeTrip?.id
+    if (!tripId) throw new ApiError(422, 'no_trip', 'which trip? Start one in Wheels, or mark one active')
+    const stop = await pointOf(run, args.place)
+    const trip = await writeTransaction(run.c, async (tx) => {
+      const [t] = await tx`select stops from pam.trips where id = ${tripId} for update`
+      if (!t) throw new ApiError(404, 'not_found', 'trip not found')
+      const stops = [...(t.stops as unknown[]), stop]
+      const patch = await tripResource.patch!.prepare!(tx, { stops })
+      return await updateRow(tx, tripResource, tripId, patch, tripResource.patch!.columns)
+    }, REFUSALS)
+    await tripResource.afterWrite?.(run.c)
+    return { trip, stop }
+  },
+})
+
+const findSavedPlaces = tool({
+  name: 'find_saved_places',
+  node: 'wheels',
+  description: "The traveller's saved places (campsites, dump points, fuel stations, water, favourites), nearest first when a location is known.",
+  schema: z.object({
+    kind: z.enum(['campsite', 'dump_point', 'fuel_station', 'water', 'favourite', 'other']).optional(),
+    name: singleLineText({ max: 100 }).optional(),
+  }),
+  async run({ c, ctx }, args) {
+    const { values, p } = params()
+    const where = ['sp.user_id = (select auth.uid())']
+    if (args.kind) where.push(`sp.kind = ${p(args.kind)}`)
+    if (args.name) where.push(`sp.name ilike ${p(likePattern(args.name))}`)
+    const here = ctx.location
+    const places = await c.var.postgres.queryRaw(
+      `select sp.id, sp.name, sp.kind, sp.latitude, sp.longitude, sp.notes, sp.rating
+       ${here ? `, round((extensions.earth_distance(extensions.ll_to_earth(${p(here.lat)}::float8, ${p(here.lng)}::float8),
+                  extensions.ll_to_earth(sp.latitude, sp.longitude)) / 1000)::numeric, 1)::float8 as distance_km` : ''}
+       from pam.saved_places sp where ${where.join(' and ')}
+       order by ${here ? 'distance_km' : 'sp.created_at desc'} limit 10`,
+      values,
+    )
+    return { places }
+  },
+})
+
+const updatePreferences = tool({
+  name: 'update_preferences',
+  node: 'context',
+  description: "Change the traveller's settings: home currency, metric or imperial units, time zone, language, notifications.",
+  schema: Preferences,
+  async run({ c }, args) {
+    const profile = await updateProfile(c, { preferences: args })
+    return { preferences: (profile as { preferences?: unknown } | undefined)?.preferences ?? args }
+  },
+})
+
 const getInsights = tool({
   name: 'get_insights',
   node: 'context',
@@ -276,8 +377,12 @@ export const TOOLS: Tool[] = [
   maintenanceDueTool,
   findCamping,
   getWeather,
+  planTripTool,
+  addTripStop,
+  findSavedPlaces,
   rememberFact,
   forgetFact,
+  updatePreferences,
   getInsights,
 ]
 

@@ -1,0 +1,54 @@
+// The traveller's profile: its preferences' shape, and the one way to change
+// it (the auth function's PATCH /me and PAM's update_preferences tool), with
+// the cache drops a change of name, time zone or currency calls for.
+import { z } from './http.ts'
+import type { AppContext } from './http.ts'
+import { CACHE_POLICIES } from './cache.ts'
+import { isTimeZone } from './timezone.ts'
+
+export const Preferences = z.object({
+  currency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as AUD').optional(),
+  units: z.enum(['metric', 'imperial']).optional(),
+  timezone: z.string().max(64).refine(isTimeZone, 'an IANA time zone such as Australia/Brisbane').optional(),
+  language: z.string().regex(/^[a-z]{2,3}(-[A-Z]{2})?$/, 'a language tag such as en-AU').optional(),
+  notifications: z.object({
+    email: z.boolean().optional(),
+    push: z.boolean().optional(),
+    maintenance_reminders: z.boolean().optional(),
+    budget_alerts: z.boolean().optional(),
+  }).strict().optional(),
+}).strict().openapi('Preferences')
+export type Preferences = z.infer<typeof Preferences>
+
+export interface ProfilePatch {
+  full_name?: string
+  region?: string | null
+  preferences?: Preferences
+}
+
+/** Changes the caller's profile (preferences merged key by key); the updated row, or undefined. */
+export async function updateProfile(c: AppContext, patch: ProfilePatch) {
+  const [row] = await c.var.postgres.transaction((tx) =>
+    tx`
+      update pam.profiles set
+        full_name = coalesce(${patch.full_name ?? null}, full_name),
+        region = case when ${'region' in patch} then ${patch.region ?? null} else region end,
+        preferences = preferences || ${(patch.preferences ?? {}) as never}::jsonb
+      where id = (select auth.uid())
+      returning id, email, full_name, region, preferences, created_at, updated_at`
+  )
+  if (!row) return undefined
+  // Write-through: the update has committed; drop the cached copy, and what was
+  // cached in the old name, time zone or home currency (PAM's context, summaries, due maintenance).
+  const user = c.var.userId!
+  const p = CACHE_POLICIES
+  await Promise.all([
+    c.var.cache.del(
+      p.user_profiles.key(user),
+      p.chat_context.key(user),
+      ...(patch.preferences ? [p.maintenance_records.key(user)] : []),
+    ),
+    patch.preferences ? c.var.cache.delByPrefix(p.expense_summaries.key(user, '')) : null,
+  ])
+  return row
+}
