@@ -184,3 +184,20 @@ Deno.test('chat: plans a trip between named places (looked up on the map), and f
   assertEquals(places.body.message.metadata.actions[0].result.places[0].name, 'Dump point at Roma')
   assert(places.body.message.content.includes('Dump point at Roma'))
 })
+
+Deno.test("chat history: the latest page is cached for its owner, and a new message or a deletion drops it", async () => {
+  const user = await signUp()
+  const pam = chatAs(user)
+  const cid = (await pam('messages', { method: 'POST', body: { message: 'hello pam' } })).body.conversation_id
+  const first = await pam(`conversations/${cid}/messages`)
+  const again = await pam(`conversations/${cid}/messages`)
+  assertEquals([first.headers.get('x-cache'), again.headers.get('x-cache')], ['miss', 'hit'])
+  assertEquals(again.body, first.body)
+  const stranger = await chatAs(await signUp())(`conversations/${cid}/messages`)
+  assertEquals(stranger.status, 404, 'a cached page is its owner\'s only')
+  await pam('messages', { method: 'POST', body: { message: 'spent 9 bucks on bread', conversation_id: cid } })
+  const after = await pam(`conversations/${cid}/messages`)
+  assertEquals([after.headers.get('x-cache'), after.body.messages.length], ['miss', 4])
+  assertEquals((await pam(`conversations/${cid}`, { method: 'DELETE' })).status, 204)
+  assertEquals((await pam(`conversations/${cid}/messages`)).status, 404)
+})

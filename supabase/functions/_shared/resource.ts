@@ -158,8 +158,8 @@ export interface ResourceSpec {
   /** Routes to leave out (the domain registers its own). */
   without?: Route[]
   refusals?: Refusals
-  /** Runs after a write has committed. */
-  afterWrite?: (c: AppContext) => Promise<void>
+  /** Runs after a write has committed, with the id of the row written. */
+  afterWrite?: (c: AppContext, id: string) => Promise<void>
 }
 
 /** The routes of a resource, declared once: validation and OpenAPI from the same schemas. */
@@ -169,7 +169,7 @@ export function registerResource(app: App, spec: ResourceSpec): void {
   const one = z.object({ [spec.one]: spec.schema })
   const scoped = (where: string[]) => (spec.scope ? [...where, spec.scope] : where)
   const from = `${spec.table} ${a}`
-  const afterWrite = (c: AppContext) => spec.afterWrite?.(c) ?? Promise.resolve()
+  const afterWrite = (c: AppContext, id: string) => spec.afterWrite?.(c, id) ?? Promise.resolve()
   const noSuch = errorOf(`No such ${spec.noun}`)
   const base = { auth: 'user' as const, tags: spec.tags }
 
@@ -194,7 +194,7 @@ export function registerResource(app: App, spec: ResourceSpec): void {
         async (tx) => insertRow(tx, spec, prepare ? await prepare(tx, input) : input, columns),
         spec.refusals,
       )
-      if (created) await afterWrite(c)
+      if (created) await afterWrite(c, row.id as string)
       return c.json({ [spec.one]: row }, created ? 201 : 200)
     })
   }
@@ -269,7 +269,7 @@ export function registerResource(app: App, spec: ResourceSpec): void {
         spec.refusals,
       )
       if (!row) throw notFound(spec.noun)
-      await afterWrite(c)
+      await afterWrite(c, id)
       return c.json({ [spec.one]: row }, 200)
     })
   }
@@ -291,7 +291,7 @@ export function registerResource(app: App, spec: ResourceSpec): void {
         spec.refusals,
       )
       if (!rows.length) throw notFound(spec.noun)
-      await afterWrite(c)
+      await afterWrite(c, id)
       return c.body(null, 204)
     })
   }

@@ -5,7 +5,8 @@
 // messages, with what PAM understood and did in the assistant message's
 // metadata; conversations, their messages, PAM's memories of the traveller,
 // feedback on answers and per-intent stats from it.
-import { createApp, route, z } from '../_shared/http.ts'
+import { createApp, readThroughCache, route, z } from '../_shared/http.ts'
+import { CACHE_POLICIES } from '../_shared/cache.ts'
 import type { App, AppContext } from '../_shared/http.ts'
 import { type Config, getConfig } from '../_shared/config.ts'
 import { ApiError, errorBody, notFound } from '../_shared/errors.ts'
@@ -209,8 +210,12 @@ async function answer(c: AppContext, conversationId: string, userMessageId: stri
       [conversationId, turn.reply, JSON.stringify(metadata)] as never[],
     )
   )
+  await forgetHistory(c, conversationId)
   return { conversation_id: conversationId, user_message_id: userMessageId, message: message as unknown as z.infer<typeof Message> }
 }
+
+/** The conversation's cached latest page is stale. */
+const forgetHistory = (c: AppContext, id: string) => c.var.cache.del(CACHE_POLICIES.conversation_history.key(id))
 
 const wantsStream = (c: AppContext) => (c.req.header('accept') ?? '').toLowerCase().includes('text/event-stream')
 
@@ -269,6 +274,7 @@ export function createChatApp(config: Config = getConfig(), options: Partial<Cha
       tx`insert into pam.messages (conversation_id, role, content) values (${conversationId}, 'user', ${input.message})
          returning id`
     )
+    await forgetHistory(c, conversationId)
     const turn = (onDelta?: (text: string) => void) =>
       answer(c, conversationId, userMessage.id as string, {
         message: input.message,
@@ -284,22 +290,34 @@ export function createChatApp(config: Config = getConfig(), options: Partial<Cha
   app.openapi(history, async (c) => {
     const { id } = c.req.valid('param')
     const { limit, cursor } = c.req.valid('query')
-    const { values, p } = params()
-    const where = [`m.conversation_id = ${p(id)}::uuid`]
-    if (cursor) {
-      const [t, mid] = decodeCursor(cursor, ['timestamp', 'uuid'])
-      where.push(`(m.created_at, m.id) < (${p(t)}::text::timestamptz, ${p(mid)}::uuid)`)
+    const load = async () => {
+      const { values, p } = params()
+      const where = [`m.conversation_id = ${p(id)}::uuid`]
+      if (cursor) {
+        const [t, mid] = decodeCursor(cursor, ['timestamp', 'uuid'])
+        where.push(`(m.created_at, m.id) < (${p(t)}::text::timestamptz, ${p(mid)}::uuid)`)
+      }
+      const [found] = await c.var.postgres.queryRaw<{ messages: z.infer<typeof Message>[] | null }>(
+        `select (select json_agg(r order by r.created_at desc, r.id desc) from (
+                  select ${MESSAGE_COLUMNS} from pam.messages m where ${where.join(' and ')}
+                  order by m.created_at desc, m.id desc limit ${p(limit + 1)}) r) as messages
+         from pam.conversations c where c.id = $1::uuid`,
+        values,
+      )
+      if (!found) throw notFound('conversation')
+      return { user: c.var.userId!, limit, ...page(found.messages ?? [], limit, (m) => [m.created_at, m.id]) }
     }
-    const [found] = await c.var.postgres.queryRaw<{ messages: z.infer<typeof Message>[] | null }>(
-      `select (select json_agg(r order by r.created_at desc, r.id desc) from (
-                select ${MESSAGE_COLUMNS} from pam.messages m where ${where.join(' and ')}
-                order by m.created_at desc, m.id desc limit ${p(limit + 1)}) r) as messages
-       from pam.conversations c where c.id = $1::uuid`,
-      values,
+    // The latest page is cached per conversation (chat_history:{id}), for its owner only.
+    const policy = CACHE_POLICIES.conversation_history
+    const { value, status } = cursor ? { value: await load(), status: 'bypass' as const } : await readThroughCache(
+      c,
+      policy.key(id),
+      policy.ttl,
+      load,
+      (v) => v.user === c.var.userId && v.limit === limit,
     )
-    if (!found) throw notFound('conversation')
-    const { items, next_cursor } = page(found.messages ?? [], limit, (m) => [m.created_at, m.id])
-    return c.json({ messages: items, next_cursor } as never, 200)
+    c.header('x-cache', status)
+    return c.json({ messages: value.items, next_cursor: value.next_cursor } as never, 200)
   })
 
   app.openapi(feedback, async (c) => {
@@ -348,6 +366,7 @@ export function createChatApp(config: Config = getConfig(), options: Partial<Cha
     select: `cv.id, cv.title, cv.status, ${isoSql('cv.created_at')} as created_at, ${isoSql('cv.updated_at')} as updated_at`,
     order: newestFirst('cv'),
     listSummary: 'Your conversations with PAM, newest first',
+    afterWrite: (c, id) => forgetHistory(c, id).then(() => {}),
     filters: {
       fields: { status: z.enum(['active', 'archived']).optional() },
       where: (f, p) => (f.status ? [`cv.status = ${p(f.status)}`] : []),

@@ -314,7 +314,7 @@ const addTripStop = tool({
       const patch = await tripResource.patch!.prepare!(tx, { stops })
       return await updateRow(tx, tripResource, tripId, patch, tripResource.patch!.columns)
     }, REFUSALS)
-    await tripResource.afterWrite?.(run.c)
+    await tripResource.afterWrite?.(run.c, tripId)
     return { trip, stop }
   },
 })
