@@ -249,3 +249,16 @@ Deno.test("chat model: tool calls with another user's ids change nothing of thei
   assertEquals(theirs.map((r) => r.amount), ['5000.00'])
   assertEquals((await adminSql`select current_odometer from pam.vehicles where id = ${av.id}`)[0].current_odometer, 1000)
 })
+
+Deno.test('chat model: a message the classifier cannot place is classified by what the model did', async () => {
+  const user = await userWith({ timezone: 'Australia/Brisbane', currency: 'AUD' })
+  openai.queue(
+    { tools: [{ name: 'get_maintenance_due', arguments: '{}' }] },
+    { text: 'Nothing due this month.' },
+  )
+  // The classifier makes nothing of it (unknown); the model checks what is due.
+  const res = await send(user, 'hmm what about the rig')
+  const meta = res.body.message.metadata
+  assertEquals(meta.mode, 'model', JSON.stringify(meta))
+  assertEquals([meta.intent, meta.classified_by], ['maintenance_due', 'model'])
+})

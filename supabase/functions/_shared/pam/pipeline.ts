@@ -212,9 +212,14 @@ export async function converse(c: AppContext, input: TurnInput): Promise<Turn> {
     t4 = marks.acted
   }
   const t5 = performance.now()
+  // A message the classifier was unsure of is classified by what the model did with it.
+  const byModel = mode === 'model' && (intent === 'unknown' || confidence < HINT_CONFIDENCE)
+    ? TOOL_INTENTS[actions.find((a) => a.ok)?.tool ?? '']
+    : undefined
+  if (byModel) model.classified_by = 'model'
   return {
     reply,
-    intent,
+    intent: byModel ?? intent,
     confidence,
     entities,
     actions,
@@ -230,6 +235,25 @@ export async function converse(c: AppContext, input: TurnInput): Promise<Turn> {
     mode,
     model,
   }
+}
+
+/** The intent a tool's use means. */
+const TOOL_INTENTS: Record<string, string> = {
+  add_expense: 'add_expense',
+  add_income: 'add_income',
+  get_spending_summary: 'spending_summary',
+  get_budget_status: 'budget_status',
+  log_fuel: 'log_fuel',
+  log_maintenance: 'log_maintenance',
+  get_maintenance_due: 'maintenance_due',
+  find_camping: 'find_camping',
+  get_weather: 'weather',
+  plan_trip: 'plan_trip',
+  add_trip_stop: 'plan_trip',
+  find_saved_places: 'saved_places',
+  remember_fact: 'remember',
+  forget_fact: 'forget',
+  get_insights: 'insights',
 }
 
 /** The offline path: the intent's tool, then a reply from its result. */
