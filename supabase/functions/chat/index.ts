@@ -176,16 +176,21 @@ const stats = route({
   },
 })
 
-async function conversationFor(c: AppContext, id: string | undefined, message: string): Promise<string> {
+/** The conversation (the one named, else a new one) and the user's message in it: one transaction. */
+async function conversationAndMessage(c: AppContext, id: string | undefined, message: string) {
   return await writeTransaction(c, async (tx) => {
-    if (id) {
-      const [row] = await tx`update pam.conversations set updated_at = now() where id = ${id} returning id`
+    let conversationId = id
+    if (conversationId) {
+      const [row] = await tx`update pam.conversations set updated_at = now() where id = ${conversationId} returning id`
       if (!row) throw notFound('conversation')
-      return row.id as string
+    } else {
+      const title = message.replace(/\s+/g, ' ').trim().slice(0, 60)
+      const [row] = await tx`insert into pam.conversations (title) values (${title}) returning id`
+      conversationId = row.id as string
     }
-    const title = message.replace(/\s+/g, ' ').trim().slice(0, 60)
-    const [row] = await tx`insert into pam.conversations (title) values (${title}) returning id`
-    return row.id as string
+    const [m] = await tx`insert into pam.messages (conversation_id, role, content) values (${conversationId}, 'user', ${message})
+      returning id`
+    return { conversationId: conversationId!, userMessageId: m.id as string }
   })
 }
 
@@ -269,16 +274,12 @@ export function createChatApp(config: Config = getConfig(), options: Partial<Cha
 
   app.openapi(send, async (c) => {
     const input = c.req.valid('json')
-    const conversationId = await conversationFor(c, input.conversation_id, input.message)
-    const [userMessage] = await writeTransaction(c, (tx) =>
-      tx`insert into pam.messages (conversation_id, role, content) values (${conversationId}, 'user', ${input.message})
-         returning id`
-    )
+    const { conversationId, userMessageId } = await conversationAndMessage(c, input.conversation_id, input.message)
     await forgetHistory(c, conversationId)
     const turn = (onDelta?: (text: string) => void) =>
-      answer(c, conversationId, userMessage.id as string, {
+      answer(c, conversationId, userMessageId, {
         message: input.message,
-        messageId: userMessage.id,
+        messageId: userMessageId,
         request: { location: input.context?.location, timezone: input.context?.timezone },
         now: opts.now(),
         onDelta,
