@@ -16,7 +16,7 @@ import { weatherFor } from '../integrations/weather.ts'
 import { mapboxFor } from '../integrations/mapbox.ts'
 import { Preferences, updateProfile } from '../profile.ts'
 import { budgetImpact, budgetStatuses } from '../../wins/budget-status.ts'
-import { invalidateSummaries, moneyContext, WINS_REFUSALS } from '../../wins/common.ts'
+import { invalidateSummaries, invalidReference, moneyContext, WINS_REFUSALS } from '../../wins/common.ts'
 import { insertExpenses, prepareExpenses } from '../../wins/expense-model.ts'
 import { incomeResource } from '../../wins/income.ts'
 import { money } from '../../wins/money.ts'
@@ -83,7 +83,7 @@ const addExpense = tool({
       const mctx = await moneyContext(tx, now)
       const prepared = await prepareExpenses(tx, mctx, [args])
       const problem = prepared.errors[0]
-      if (problem) throw new ApiError(400, 'invalid_reference', problem.message)
+      if (problem) throw invalidReference(problem.field, problem.message)
       const [expense] = await insertExpenses(tx, prepared.rows)
       return { expense, budgets: await budgetImpact(tx, mctx, [expense]) }
     }, REFUSALS)
