@@ -64,8 +64,3 @@ export async function forget(tx: Tx, text: string): Promise<Memory | null> {
   )
   return row ?? null
 }
-
-/** Marks memories as used (for recency ranking). */
-export async function touch(tx: Tx, ids: string[]): Promise<void> {
-  if (ids.length) await tx`update pam.memories set last_used_at = now() where id = any(${ids}::uuid[])`
-}
