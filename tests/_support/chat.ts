@@ -2,20 +2,11 @@
 // test pins (for "yesterday" and "this month").
 import { parseConfig } from '../../supabase/functions/_shared/config.ts'
 import { createChatApp } from '../../supabase/functions/chat/index.ts'
-import { callFunction, stack, type TestUser } from './stack.ts'
-import { answer, type Call, encode } from './wins.ts'
+import { stack, type TestUser } from './stack.ts'
+import { answer, type Call, encode, functionAs } from './wins.ts'
 
-export function chatAs(user: TestUser): Call {
-  return async (path, init = {}) =>
-    answer(
-      await callFunction(`chat/${path}`, {
-        method: init.method ?? 'GET',
-        token: user.accessToken,
-        headers: init.headers,
-        body: init.body === undefined ? undefined : encode(init.body),
-      }),
-    )
-}
+/** Calls /functions/v1/chat/<path> through the gateway as `user`. */
+export const chatAs = functionAs('chat')
 
 export function chatAppAt(now: string, overrides: Record<string, string> = {}): (user: TestUser) => Call {
   const config = parseConfig({

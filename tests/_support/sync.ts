@@ -1,15 +1,5 @@
 // Calls to the sync function through the real gateway, as a signed-in user.
-import { callFunction, type TestUser } from './stack.ts'
-import { answer, type Call, encode } from './wins.ts'
+import { functionAs } from './wins.ts'
 
-export function syncAs(user: TestUser): Call {
-  return async (path, init = {}) =>
-    answer(
-      await callFunction(`sync/${path}`, {
-        method: init.method ?? 'GET',
-        token: user.accessToken,
-        headers: init.headers,
-        body: init.body === undefined ? undefined : encode(init.body),
-      }),
-    )
-}
+/** Calls /functions/v1/sync/<path> through the gateway as `user`. */
+export const syncAs = functionAs('sync')

@@ -4,21 +4,11 @@
 // local stub of tests/_support/upstream-stub.ts).
 import { parseConfig } from '../../supabase/functions/_shared/config.ts'
 import { createWheelsApp } from '../../supabase/functions/wheels/index.ts'
-import { callFunction, stack, type TestUser } from './stack.ts'
-import { answer, type Call, encode } from './wins.ts'
+import { stack, type TestUser } from './stack.ts'
+import { answer, type Call, encode, functionAs } from './wins.ts'
 
 /** Calls /functions/v1/wheels/<path> through the gateway as `user`. */
-export function wheelsAs(user: TestUser): Call {
-  return async (path, init = {}) =>
-    answer(
-      await callFunction(`wheels/${path}`, {
-        method: init.method ?? 'GET',
-        token: user.accessToken,
-        headers: init.headers,
-        body: init.body === undefined ? undefined : encode(init.body),
-      }),
-    )
-}
+export const wheelsAs = functionAs('wheels')
 
 /** An in-process wheels app: its own clock, cache namespace and configuration overrides. */
 export function wheelsApp(

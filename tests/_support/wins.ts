@@ -31,18 +31,19 @@ export async function answer(res: Response): Promise<Answer> {
 export const encode = (body: unknown): BodyInit =>
   typeof body === 'string' || body instanceof Uint8Array ? body as BodyInit : JSON.stringify(body)
 
+/** Calls /functions/v1/<fn>/<path> through the gateway as `user`. */
+export const functionAs = (fn: string) => (user: TestUser): Call => async (path, init = {}) =>
+  answer(
+    await callFunction(`${fn}/${path}`, {
+      method: init.method ?? 'GET',
+      token: user.accessToken,
+      headers: init.headers,
+      body: init.body === undefined ? undefined : encode(init.body),
+    }),
+  )
+
 /** Calls /functions/v1/wins/<path> through the gateway as `user`. */
-export function winsAs(user: TestUser): Call {
-  return async (path, init = {}) =>
-    answer(
-      await callFunction(`wins/${path}`, {
-        method: init.method ?? 'GET',
-        token: user.accessToken,
-        headers: init.headers,
-        body: init.body === undefined ? undefined : encode(init.body),
-      }),
-    )
-}
+export const winsAs = functionAs('wins')
 
 /** An in-process wins app with a pinned clock and a cache namespace of its own. */
 export function winsAppAt(now: string | Date, overrides: Record<string, string> = {}): (user: TestUser) => Call {
