@@ -262,3 +262,16 @@ Deno.test('chat model: a message the classifier cannot place is classified by wh
   assertEquals(meta.mode, 'model', JSON.stringify(meta))
   assertEquals([meta.intent, meta.classified_by], ['maintenance_due', 'model'])
 })
+
+Deno.test('chat model: the app screen and the location the app sends reach the model', async () => {
+  const user = await userWith({ timezone: 'Australia/Brisbane' })
+  const before = openai.requests.length
+  openai.queue({ text: 'You are on the budgets screen.' })
+  const res = await pamWith()(user)('messages', {
+    method: 'POST',
+    body: { message: 'where am I?', context: { current_page: 'Wins: budgets', location: { lat: -23.7, lng: 133.88 } } },
+  })
+  assertEquals(res.status, 201, JSON.stringify(res.body))
+  const system = openai.requests[before].messages[0].content!
+  assert(system.includes('The app screen they are on: Wins: budgets') && system.includes('-23.7, 133.88'), system)
+})

@@ -70,7 +70,7 @@ const send = route({
     context: z.object({
       location: z.object({ lat: z.number().min(-90).max(90), lng: z.number().min(-180).max(180) }).strict().optional(),
       timezone: z.string().max(64).optional().openapi({ description: "the device's; used when the profile has none" }),
-      current_page: singleLineText({ max: 100 }).optional(),
+      current_page: singleLineText({ max: 100 }).optional().openapi({ description: 'the app screen, told to the model' }),
     }).strict().optional(),
   }).strict().openapi('ChatSend')),
   responses: {
@@ -280,7 +280,11 @@ export function createChatApp(config: Config = getConfig(), options: Partial<Cha
       answer(c, conversationId, userMessageId, {
         message: input.message,
         messageId: userMessageId,
-        request: { location: input.context?.location, timezone: input.context?.timezone },
+        request: {
+          location: input.context?.location,
+          timezone: input.context?.timezone,
+          currentPage: input.context?.current_page,
+        },
         now: opts.now(),
         onDelta,
       })

@@ -19,9 +19,11 @@ export interface PamContext {
   today: string
   /** From the request, when the app sends it. */
   location: { lat: number; lng: number } | null
+  /** The app screen the traveller is on, when the app says. */
+  currentPage: string | null
 }
 
-type Cached = Omit<PamContext, 'today' | 'location'>
+type Cached = Omit<PamContext, 'today' | 'location' | 'currentPage'>
 
 const CONTEXT_SQL = `
   select coalesce(nullif(p.full_name, ''), split_part(p.email, '@', 1)) as name, p.region,
@@ -36,7 +38,7 @@ const CONTEXT_SQL = `
 export async function loadContext(
   c: AppContext,
   now: Date,
-  request: { location?: { lat: number; lng: number }; timezone?: string } = {},
+  request: { location?: { lat: number; lng: number }; timezone?: string; currentPage?: string } = {},
 ): Promise<PamContext> {
   const policy = CACHE_POLICIES.chat_context
   const { value } = await readThroughCache<Cached>(c, policy.key(c.var.userId!), policy.ttl, async () => {
@@ -54,7 +56,13 @@ export async function loadContext(
   })
   // The profile's zone decides; the device's is used only when the profile has none.
   const timeZone = value.timeZone === 'UTC' && request.timezone && isTimeZone(request.timezone) ? request.timezone : value.timeZone
-  return { ...value, timeZone, today: localDate(now, timeZone), location: request.location ?? null }
+  return {
+    ...value,
+    timeZone,
+    today: localDate(now, timeZone),
+    location: request.location ?? null,
+    currentPage: request.currentPage ?? null,
+  }
 }
 
 /** After the profile, a vehicle or a trip changed. */

@@ -44,7 +44,7 @@ export interface Turn {
 export interface TurnInput {
   message: string
   messageId: string | null
-  request: { location?: { lat: number; lng: number }; timezone?: string }
+  request: { location?: { lat: number; lng: number }; timezone?: string; currentPage?: string }
   now: Date
   /** Given: the model's answer is streamed, each piece of text passed on as it arrives. */
   onDelta?: (text: string) => void
@@ -317,6 +317,7 @@ function systemPrompt(
     `Vehicles: ${vehicles}`,
     `Active trip: ${ctx.activeTrip ? ctx.activeTrip.name : 'none'}`,
     `Location: ${ctx.location ? `${ctx.location.lat}, ${ctx.location.lng}` : 'unknown'}`,
+    ...(ctx.currentPage ? [`The app screen they are on: ${ctx.currentPage}`] : []),
   ]
   if (memories.length) lines.push('', 'What the traveller told you before:', ...memories.map((m) => `- ${m.content}`))
   if (hint.intent !== 'unknown' && hint.confidence >= HINT_CONFIDENCE) {
