@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { resolve } from 'node:path'
 import { assertPortFree, PortInUseError } from './local/postgres.ts'
 import { type Stack, startStack } from './local/stack.ts'
+import { ensureViewer, viewerInstalled } from './local/viewer.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const env = (name: string) => Deno.env.get(name) || undefined
@@ -129,3 +130,11 @@ PAM local stack is up.
   Try: curl ${stack.url}/functions/v1/health
 Press Ctrl-C to stop.
 `)
+// The docs page's viewer is not needed to serve the API: installed once, in the background.
+if (!(await viewerInstalled())) {
+  console.log('Installing the API reference viewer in the background (once)…')
+  ensureViewer({ quiet: true }).then(
+    () => console.log(`The API reference is ready: ${stack!.url}/functions/v1/docs`),
+    (err) => console.error(`The API reference viewer could not be installed (${err.message}); run \`npm run docs:install\`.`),
+  )
+}

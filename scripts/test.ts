@@ -8,6 +8,10 @@ import { startEmbeddedPostgres } from './local/postgres.ts'
 import { dropDatabase, ensureDatabase } from './local/database.ts'
 import { withDatabase } from './local/postgres.ts'
 import { edgeDeno } from './edge-deno.ts'
+import { ensureViewer } from './local/viewer.ts'
+
+// The API reference tests need its viewer (installed apart from the rest: see local/viewer.ts).
+await ensureViewer()
 
 const given = Deno.env.get('TEST_DATABASE_URL')
 const tmp = await Deno.makeTempDir({ prefix: 'pam-test-' })

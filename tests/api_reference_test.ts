@@ -9,7 +9,7 @@ import { stack } from './_support/stack.ts'
 
 const docsUrl = `${stack.url}/functions/v1/docs`
 const specUrl = `${stack.url}/functions/v1/openapi.json`
-const viewerDir = new URL('../node_modules/@scalar/api-reference/', import.meta.url)
+const viewerDir = new URL('../tools/api-reference/node_modules/@scalar/api-reference/', import.meta.url)
 const CHROMIUM = '/usr/bin/chromium'
 const chromiumInstalled = await Deno.stat(CHROMIUM).then((s) => s.isFile, () => false)
 
@@ -77,9 +77,9 @@ Deno.test('api reference: the page has a strict CSP, no inline script, and the s
 Deno.test('api reference: the viewer is the pinned package, served under a versioned name and cached for good', async () => {
   const { bundlePath } = await pageAndViewer()
   const installed = JSON.parse(await Deno.readTextFile(new URL('package.json', viewerDir))).version
-  const pinned = JSON.parse(await Deno.readTextFile(new URL('../package.json', import.meta.url)))
+  const pinned = JSON.parse(await Deno.readTextFile(new URL('../tools/api-reference/package.json', import.meta.url)))
     .dependencies['@scalar/api-reference']
-  assertEquals(installed, pinned, 'node_modules does not hold the pinned version: run npm ci')
+  assertEquals(installed, pinned, 'tools/api-reference does not hold the pinned version: run npm run docs:install')
   assert(bundlePath.includes(installed), `${bundlePath} does not name version ${installed}`)
 
   const res = await fetch(`${stack.url}${bundlePath}`)
@@ -106,16 +106,22 @@ Deno.test('api reference: other files under /docs are 404 with the error envelop
   assertEquals((await health.json()).status, 'ok')
 })
 
-Deno.test('api reference: without the viewer package the module fails at startup, saying what to do', async () => {
-  // The module on its own in a folder with no node_modules next to it.
+Deno.test('api reference: without the viewer installed the page is a 503 saying how to get it; the API is not affected', async () => {
+  // The modules on their own in a folder with no viewer installed next to them.
   const dir = await Deno.makeTempDir({ prefix: 'pam-docs-' })
   try {
     await Deno.mkdir(`${dir}/scripts/local`, { recursive: true })
-    const copy = `${dir}/scripts/local/api-reference.ts`
-    await Deno.copyFile(new URL('../scripts/local/api-reference.ts', import.meta.url), copy)
-    const error = await import(`file://${copy}`).then(() => null, (e: Error) => e)
-    assert(error, 'the module loaded without its viewer')
-    assertMatch(error.message, /API reference viewer is missing .*node_modules\/@scalar\/api-reference.*run `npm ci`/)
+    for (const f of ['api-reference.ts', 'viewer.ts']) {
+      await Deno.copyFile(new URL(`../scripts/local/${f}`, import.meta.url), `${dir}/scripts/local/${f}`)
+    }
+    const { serveApiReference } = await import(`file://${dir}/scripts/local/api-reference.ts`)
+    const res: Response = serveApiReference('/functions/v1/docs', `${stack.url}/functions/v1/openapi.json`)
+    assertEquals(res.status, 503)
+    assertEquals(res.headers.get('retry-after'), '30')
+    const { error } = await res.json()
+    assertEquals(error.code, 'viewer_not_installed')
+    assertMatch(error.message, /not installed yet .*tools\/api-reference\/node_modules\/@scalar\/api-reference.*npm run docs:install/)
+    assertEquals(serveApiReference('/functions/v1/health', ''), null, 'other paths are not the page\'s')
   } finally {
     await Deno.remove(dir, { recursive: true })
   }

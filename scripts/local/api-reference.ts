@@ -1,32 +1,39 @@
 // The local API reference page at /functions/v1/docs, rendering the merged
 // OpenAPI document of every function with Scalar's standalone viewer. The
-// viewer comes from the pinned npm package and the gateway serves it itself,
-// so the page works offline and loads nothing from any other origin.
+// viewer comes from the pinned npm package (tools/api-reference, see
+// viewer.ts) and the gateway serves it itself, so the page works offline and
+// loads nothing from any other origin.
+import { VIEWER_DIR } from './viewer.ts'
 
 const PAGE = '/functions/v1/docs'
-const viewerPackage = new URL('../../node_modules/@scalar/api-reference/', import.meta.url)
+const viewerPackage = new URL('node_modules/@scalar/api-reference/', VIEWER_DIR)
 const viewerFile = new URL('dist/browser/standalone.js', viewerPackage) // the single-file browser bundle
 
-/** The viewer's version and code, read once at startup. */
-function readViewer(): { version: string; code: string } {
+interface Viewer {
+  /** Where the page loads it from: the version is in the name, so it can be cached for good. */
+  path: string
+  bundle: Uint8Array<ArrayBuffer>
+}
+let viewer: Viewer | undefined
+
+/** The viewer, read once it is installed (npm start installs it in the background). */
+function loadViewer(): Viewer | undefined {
+  if (viewer) return viewer
   try {
     const { version } = JSON.parse(Deno.readTextFileSync(new URL('package.json', viewerPackage)))
-    return { version, code: Deno.readTextFileSync(viewerFile) }
-  } catch (e) {
-    const why = e instanceof Error ? e.message : String(e)
-    throw new Error(
-      `the API reference viewer is missing (${viewerFile.pathname}): run \`npm ci\` to install @scalar/api-reference (${why})`,
-    )
+    const code = Deno.readTextFileSync(viewerFile)
+    viewer = {
+      path: `${PAGE}/assets/scalar-api-reference-${version}.js`,
+      // zod inside the bundle probes for eval with `new Function('')` (it catches the
+      // refusal and falls back to its interpreter); saying jitless up front skips
+      // the probe, so the CSP never reports a violation.
+      bundle: new TextEncoder().encode(`globalThis.__zod_globalConfig = { jitless: true };\n${code}`),
+    }
+    return viewer
+  } catch {
+    return undefined
   }
 }
-
-const viewer = readViewer()
-// zod inside the bundle probes for eval with `new Function('')` (it catches the
-// refusal and falls back to its interpreter); saying jitless up front skips
-// the probe, so the CSP never reports a violation.
-const bundle = new TextEncoder().encode(`globalThis.__zod_globalConfig = { jitless: true };\n${viewer.code}`)
-// The version is in the name, so the file can be cached for good.
-const bundlePath = `${PAGE}/assets/scalar-api-reference-${viewer.version}.js`
 
 /** Applies to the page, and so to everything the viewer does in it. */
 const CSP = [
@@ -47,9 +54,19 @@ const securityHeaders = {
 
 /** Answers the API reference's own paths (the page and its assets); null for any other path. */
 export function serveApiReference(path: string, specUrl: string): Response | null {
-  if (path === PAGE) return page(specUrl)
-  if (path === bundlePath) {
-    return new Response(bundle, {
+  if (path !== PAGE && !path.startsWith(`${PAGE}/`)) return null
+  const v = loadViewer()
+  if (!v) {
+    const message = `the API reference viewer is not installed yet (${viewerFile.pathname}): \`npm start\` installs it ` +
+      'in the background, so reload in a minute, or run `npm run docs:install`'
+    return Response.json({ error: { code: 'viewer_not_installed', message } }, {
+      status: 503,
+      headers: { 'retry-after': '30', ...securityHeaders },
+    })
+  }
+  if (path === PAGE) return page(specUrl, v.path)
+  if (path === v.path) {
+    return new Response(v.bundle, {
       headers: {
         'content-type': 'text/javascript; charset=utf-8',
         'cache-control': 'public, max-age=31536000, immutable',
@@ -57,14 +74,11 @@ export function serveApiReference(path: string, specUrl: string): Response | nul
       },
     })
   }
-  if (path.startsWith(`${PAGE}/`)) {
-    const error = { code: 'not_found', message: `no API reference file at ${path}` }
-    return Response.json({ error }, { status: 404, headers: securityHeaders })
-  }
-  return null
+  const error = { code: 'not_found', message: `no API reference file at ${path}` }
+  return Response.json({ error }, { status: 404, headers: securityHeaders })
 }
 
-function page(specUrl: string): Response {
+function page(specUrl: string, bundlePath: string): Response {
   // The spec is fetched from the page's own origin (the only one the CSP
   // allows), whatever host name the page was opened with.
   const spec = new URL(specUrl)

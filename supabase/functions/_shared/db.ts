@@ -495,7 +495,7 @@ function literalStatements(conn: Sql): Tx {
   }) as unknown as Tx
 }
 
-/** A tagged template's text with $1…$n for its values (plain values only: no postgres.js fragments). */
+/** A tagged template's text with numbered placeholders ($1, $2 and so on) for its values (plain values only: no postgres.js fragments). */
 function templateText(strings: TemplateStringsArray, values: unknown[]): string {
   for (const v of values) {
     if (v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date) && !(v instanceof Uint8Array) &&
@@ -553,7 +553,7 @@ interface PgError {
 /** The column a constraint error is about, from what Postgres reports (never the constraint's name). */
 function fieldOf(e: PgError): string | undefined {
   if (e.column_name) return e.column_name
-  // "Key (hustle_id, user_id)=(…) …": the first key column that is not the owner.
+  // "Key (hustle_id, user_id)=(the values) is not present": the first key column that is not the owner.
   const key = /^Key \(([^)]+)\)/.exec(e.detail ?? '')?.[1]
   if (key) return key.split(',').map((k) => k.trim()).find((k) => k !== 'user_id') ?? key.split(',')[0].trim()
   const name = e.constraint_name

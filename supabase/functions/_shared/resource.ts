@@ -81,7 +81,7 @@ export function explainRefusal(err: unknown, refusals: Refusals): unknown {
   return explain ? explain(err as { message?: string }) : err
 }
 
-/** 400 for a reference (vehicle_id, trip_id, …) to something the caller does not have. */
+/** 400 for a reference (vehicle_id, trip_id and the like) to something the caller does not have. */
 export const unknownReference = (field: string, code: string, message: string) =>
   new ApiError(400, code, message, [{ path: [field], message }])
 

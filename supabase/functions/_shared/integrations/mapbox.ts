@@ -39,7 +39,7 @@ export interface Place {
   full_address: string
   lat: number
   lng: number
-  /** Geocoding v6 feature_type: address, street, place, region, country, … */
+  /** Geocoding v6 feature_type: address, street, place, region, country and the like */
   kind: string
 }
 

@@ -38,7 +38,7 @@ export interface MoneyMatch extends Span {
   /** Two decimals: "45.50". */
   amount: string
   currency?: CurrencyCode
-  /** Written as money ("$", "bucks", "AUD", "k" after "$"…) rather than a bare number read from context. */
+  /** Written as money ("$", "bucks", "AUD", "k" after "$") rather than a bare number read from context. */
   explicit: boolean
 }
 
@@ -181,7 +181,7 @@ const NOT_MONEY_AFTER = new RegExp(
   String.raw`^(?:\s?(?:km|kms|k's|ks|kilomet(?:re|er)s?|klicks?|kays|mi|miles?|l|lt|ltrs?|litres?|liters?|gal|gals|gallons?|%|percent|days?|nights?|weeks?|wks?|fortnights?|months?|years?|yrs?|yo|hours?|hrs?|h|mins?|minutes?|secs?|am|pm|a\.m\.?|p\.m\.?|st|nd|rd|th|people|persons?|adults?|kids?|dogs?|m|metres?|meters?|ft|feet|foot|tonnes?|t|kg|kgs|degrees?|°|x|times|stars?|cm|mm|seats?|o'clock|ish|wd|bed|berth|sites?|spots?|places?|stops?|things?)(?![\p{L}\p{N}])|^[\/:-]\d|^\s?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b)`,
   'iu',
 )
-// A bare number reads as money after these words (within three words)…
+// A bare number reads as money after these words (within three words), or
 const MONEY_CUES_BEFORE = new Set([
   'spent', 'spend', 'spending', 'paid', 'pay', 'paying', 'cost', 'costs', 'costing', 'was', 'were', 'for', 'of', 'budget',
   'earned', 'earn', 'made', 'make', 'got', 'received', 'receive', 'add', 'added', 'put', 'save', 'saved', 'deposit',
@@ -190,7 +190,7 @@ const MONEY_CUES_BEFORE = new Set([
   'invoice', 'move', 'moved', 'transfer', 'owe', 'owed', 'refund', 'goal', 'fund', 'savings', 'payday', 'in', 'came',
   'take', 'took', 'withdraw', 'withdrew', 'pull', 'pulled',
 ])
-// …or before these.
+// before these.
 const MONEY_CUES_AFTER = /^\s?(?:on|for|at|towards?|into|to|from|in|each|per|a|an|every|weekly|monthly|yearly|total|this|last|today|yesterday|tonight|worth)\b/i
 
 const WORD_NUMBERS: Record<string, number> = {
