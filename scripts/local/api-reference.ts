@@ -20,6 +20,8 @@ let viewer: Viewer | undefined
 function loadViewer(): Viewer | undefined {
   if (viewer) return viewer
   try {
+    // npm writes this last: before it, a file may still be half written.
+    Deno.statSync(new URL('node_modules/.package-lock.json', VIEWER_DIR))
     const { version } = JSON.parse(Deno.readTextFileSync(new URL('package.json', viewerPackage)))
     const code = Deno.readTextFileSync(viewerFile)
     viewer = {
