@@ -50,6 +50,9 @@ const as = (claims: Claims | null): PostgresApi => {
 /** The RLS-scoped client the functions use, as the signed-in user `sub` (no session check). */
 export const asUser = (sub: string): PostgresApi => as(claimsOf(sub))
 
+/** The same client with no token: the anon role. */
+export const asAnon = (): PostgresApi => as(null)
+
 async function denied(p: Promise<unknown>): Promise<boolean> {
   try {
     await p

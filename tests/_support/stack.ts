@@ -17,7 +17,7 @@ if (!databaseUrl) {
 const tmp = Deno.env.get('PAM_TEST_TMP') ?? await Deno.makeTempDir({ prefix: 'pam-test-' })
 
 // Generous limits for the suite; tests/ratelimit_test.ts checks exact ones.
-for (const tier of ['AUTH', 'CHAT', 'STANDARD', 'BULK']) Deno.env.set(`PAM_RATE_LIMIT_${tier}`, '100000')
+for (const tier of ['AUTH', 'CHAT', 'STANDARD', 'BULK', 'SOCIAL']) Deno.env.set(`PAM_RATE_LIMIT_${tier}`, '100000')
 // Quiet request logs unless asked for.
 if (!Deno.env.get('PAM_TEST_LOGS')) Deno.env.set('PAM_LOG_LEVEL', 'error')
 

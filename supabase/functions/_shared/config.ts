@@ -51,14 +51,16 @@ const schema = z.object({
   PAM_RATE_LIMIT_CHAT: z.coerce.number().int().min(1).default(30),
   PAM_RATE_LIMIT_STANDARD: z.coerce.number().int().min(1).default(100),
   PAM_RATE_LIMIT_BULK: z.coerce.number().int().min(1).default(10),
+  PAM_RATE_LIMIT_SOCIAL: z.coerce.number().int().min(1).default(30),
 })
 
 export type RawConfig = z.infer<typeof schema>
 
 /** Rate-limit tiers. auth: sign-up and login per IP; auth_account: the same per account;
  * refresh: session refreshes per IP; login_failures: failed logins per account and IP;
- * login_failures_account: failed logins per account from anywhere; chat, standard, bulk:
- * the other routes, per user (per IP without one). */
+ * login_failures_account: failed logins per account from anywhere; social: what others see
+ * (posts, comments, friend requests, invitations, reports); chat, standard, bulk: the other
+ * routes, per user (per IP without one). */
 export type RateLimitTier =
   | 'auth'
   | 'auth_account'
@@ -68,6 +70,7 @@ export type RateLimitTier =
   | 'chat'
   | 'standard'
   | 'bulk'
+  | 'social'
 
 export interface Config {
   supabaseUrl: string
@@ -172,6 +175,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       chat: { limit: e.PAM_RATE_LIMIT_CHAT, windowSeconds: e.PAM_RATE_LIMIT_WINDOW_S },
       standard: { limit: e.PAM_RATE_LIMIT_STANDARD, windowSeconds: e.PAM_RATE_LIMIT_WINDOW_S },
       bulk: { limit: e.PAM_RATE_LIMIT_BULK, windowSeconds: e.PAM_RATE_LIMIT_WINDOW_S },
+      social: { limit: e.PAM_RATE_LIMIT_SOCIAL, windowSeconds: e.PAM_RATE_LIMIT_WINDOW_S },
     },
   }
 }

@@ -16,6 +16,7 @@
 import type { ZodRawShape } from 'zod'
 import { type App, type AppContext, ErrorSchema, route, z } from './http.ts'
 import type { TransactionOptions, Tx } from './db.ts'
+import type { RateLimitTier } from './ratelimit.ts'
 import { ApiError, notFound } from './errors.ts'
 import { decodeCursor, type KeyKind, page, PageQuery } from './pagination.ts'
 import { calendarDate } from './dates.ts'
@@ -126,6 +127,8 @@ export interface Writable {
   summary: string
   /** Fills what the input leaves to the caller's context (e.g. "today" in their time zone), in the write's transaction. */
   prepare?: (tx: Tx, input: Record<string, unknown>) => Promise<Record<string, unknown>>
+  /** The write's rate-limit tier (default standard). */
+  rateLimit?: RateLimitTier
 }
 
 export interface ResourceSpec {
@@ -144,6 +147,9 @@ export interface ResourceSpec {
   select: string
   /** A condition every route adds, for a view of part of a table (e.g. the fill-ups among expenses). */
   scope?: string
+  /** Whose rows the list shows: the caller's own by default (`{alias}.user_id = auth.uid()`);
+   * a shared table names its own condition, RLS deciding what else is visible. */
+  listScope?: string
   /** The sort key, newest first: fields of the row with their SQL and kind. The last is unique (the id). */
   order: { field: string; sql: string; kind: KeyKind }[]
   listSummary: string
@@ -158,6 +164,9 @@ export interface ResourceSpec {
   /** Routes to leave out (the domain registers its own). */
   without?: Route[]
   refusals?: Refusals
+  /** Why a patch or delete found no row it may change, when that is not "no such row"
+   * (a shared row the caller sees but may not change is a 403, not a 404). */
+  refuse?: (c: AppContext, id: string) => Promise<ApiError | undefined>
   /** Runs after a write has committed, with the id of the row written. */
   afterWrite?: (c: AppContext, id: string) => Promise<void>
 }
@@ -171,12 +180,14 @@ export function registerResource(app: App, spec: ResourceSpec): void {
   const from = `${spec.table} ${a}`
   const afterWrite = (c: AppContext, id: string) => spec.afterWrite?.(c, id) ?? Promise.resolve()
   const noSuch = errorOf(`No such ${spec.noun}`)
+  const missing = async (c: AppContext, id: string) => (await spec.refuse?.(c, id)) ?? notFound(spec.noun)
   const base = { auth: 'user' as const, tags: spec.tags }
 
   if (has('create')) {
-    const { schema, columns, summary, prepare } = spec.create!
+    const { schema, columns, summary, prepare, rateLimit } = spec.create!
     const r = route({
       ...base,
+      rateLimit,
       method: 'post',
       path: spec.path,
       summary,
@@ -214,7 +225,7 @@ export function registerResource(app: App, spec: ResourceSpec): void {
     app.openapi(r, async (c: AppContext) => {
       const { limit, cursor, ...f } = (c.req as unknown as { valid(t: 'query'): Record<string, unknown> }).valid('query')
       const { values, p } = params()
-      const where = scoped([`${a}.user_id = (select auth.uid())`, ...(spec.filters?.where(f, p) ?? [])])
+      const where = scoped([spec.listScope ?? `${a}.user_id = (select auth.uid())`, ...(spec.filters?.where(f, p) ?? [])])
       if (cursor) {
         const key = decodeCursor(cursor as string, spec.order.map((k) => k.kind))
         const casts = spec.order.map((k, i) => `${p(key[i])}${CAST[k.kind]}`)
@@ -251,14 +262,19 @@ export function registerResource(app: App, spec: ResourceSpec): void {
   }
 
   if (has('patch')) {
-    const { schema, columns, summary, prepare } = spec.patch!
+    const { schema, columns, summary, prepare, rateLimit } = spec.patch!
     const r = route({
       ...base,
+      rateLimit,
       method: 'patch',
       path: `${spec.path}/{id}`,
       summary,
       request: { params: IdParams, ...body(schema) },
-      responses: { 200: { description: 'Updated', ...json(one) }, 404: noSuch },
+      responses: {
+        200: { description: 'Updated', ...json(one) },
+        404: noSuch,
+        ...(spec.refuse ? { 403: errorOf(`Not yours to change`) } : {}),
+      },
     })
     app.openapi(r, async (c: AppContext) => {
       const { id } = (c.req as unknown as { valid(t: 'param'): { id: string } }).valid('param')
@@ -268,7 +284,7 @@ export function registerResource(app: App, spec: ResourceSpec): void {
         async (tx) => updateRow(tx, spec, id, prepare ? await prepare(tx, patch) : patch, columns),
         spec.refusals,
       )
-      if (!row) throw notFound(spec.noun)
+      if (!row) throw await missing(c, id)
       await afterWrite(c, id)
       return c.json({ [spec.one]: row }, 200)
     })
@@ -281,7 +297,11 @@ export function registerResource(app: App, spec: ResourceSpec): void {
       path: `${spec.path}/{id}`,
       summary: `Delete a ${spec.noun}`,
       request: { params: IdParams },
-      responses: { 204: { description: 'Deleted' }, 404: noSuch },
+      responses: {
+        204: { description: 'Deleted' },
+        404: noSuch,
+        ...(spec.refuse ? { 403: errorOf(`Not yours to delete`) } : {}),
+      },
     })
     app.openapi(r, async (c: AppContext) => {
       const { id } = (c.req as unknown as { valid(t: 'param'): { id: string } }).valid('param')
@@ -290,7 +310,7 @@ export function registerResource(app: App, spec: ResourceSpec): void {
         (tx) => tx.unsafe(`delete from ${from} where ${scoped([`${a}.id = $1::uuid`]).join(' and ')} returning ${a}.id`, [id]),
         spec.refusals,
       )
-      if (!rows.length) throw notFound(spec.noun)
+      if (!rows.length) throw await missing(c, id)
       await afterWrite(c, id)
       return c.body(null, 204)
     })

@@ -22,16 +22,7 @@ export const FUEL_TYPES = [
   'other',
 ] as const
 
-export const Latitude = z.number().min(-90).max(90).openapi({ example: -23.698 })
-export const Longitude = z.number().min(-180).max(180).openapi({ example: 133.8807 })
-
-/** Query coordinates: digits only ("1e2" and " 10" are not coordinates). */
-const coordinate = (min: number, max: number, example: string) =>
-  z.string().regex(/^-?\d{1,3}(\.\d{1,10})?$/, `a decimal number from ${min} to ${max}`)
-    .transform(Number).pipe(z.number().min(min).max(max))
-    .openapi({ type: 'number', minimum: min, maximum: max, example })
-export const LatQuery = coordinate(-90, 90, '-23.698')
-export const LngQuery = coordinate(-180, 180, '133.8807')
+export { LatQuery, Latitude, LngQuery, Longitude } from '../_shared/coordinates.ts'
 
 /** A positive whole number in a query string, up to `max`. */
 export const wholeQuery = (max: number, description: string) =>
