@@ -129,6 +129,8 @@ export interface Writable {
   prepare?: (tx: Tx, input: Record<string, unknown>) => Promise<Record<string, unknown>>
   /** The write's rate-limit tier (default standard). */
   rateLimit?: RateLimitTier
+  /** Read the row again after the write: its after-triggers fill in what the answer shows. */
+  reread?: boolean
 }
 
 export interface ResourceSpec {
@@ -184,7 +186,7 @@ export function registerResource(app: App, spec: ResourceSpec): void {
   const base = { auth: 'user' as const, tags: spec.tags }
 
   if (has('create')) {
-    const { schema, columns, summary, prepare, rateLimit } = spec.create!
+    const { schema, columns, summary, prepare, rateLimit, reread } = spec.create!
     const r = route({
       ...base,
       rateLimit,
@@ -202,7 +204,13 @@ export function registerResource(app: App, spec: ResourceSpec): void {
       const input = (c.req as unknown as { valid(t: 'json'): Record<string, unknown> }).valid('json')
       const { row, created } = await writeTransaction(
         c,
-        async (tx) => insertRow(tx, spec, prepare ? await prepare(tx, input) : input, columns),
+        async (tx) => {
+          const written = await insertRow(tx, spec, prepare ? await prepare(tx, input) : input, columns)
+          if (!reread) return written
+          const where = [`${a}.id = $1::uuid`, ...(spec.scope ? [spec.scope] : [])].join(' and ')
+          const [row] = await tx.unsafe(`select ${spec.select} from ${from} where ${where}`, [written.row.id as string])
+          return { ...written, row }
+        },
         spec.refusals,
       )
       if (created) await afterWrite(c, row.id as string)
