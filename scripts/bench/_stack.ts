@@ -6,7 +6,7 @@ import { type Stack, startStack } from '../local/stack.ts'
 
 export async function startBenchStack(): Promise<{ stack: Stack; stop(): Promise<void> }> {
   Deno.env.set('PAM_LOG_LEVEL', 'error')
-  for (const tier of ['AUTH', 'CHAT', 'STANDARD', 'BULK']) Deno.env.set(`PAM_RATE_LIMIT_${tier}`, '100000000')
+  for (const tier of ['AUTH', 'CHAT', 'STANDARD', 'BULK', 'SOCIAL']) Deno.env.set(`PAM_RATE_LIMIT_${tier}`, '100000000')
   const tmp = await Deno.makeTempDir({ prefix: 'pam-bench-' })
   await Deno.chmod(tmp, 0o755) // embedded Postgres runs as `postgres` when we are root
   const given = Deno.env.get('BENCH_DATABASE_URL')

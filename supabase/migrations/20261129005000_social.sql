@@ -196,6 +196,25 @@ revoke execute on function pam.social_my_groups(), pam.social_my_moderated_group
 grant execute on function pam.social_my_groups(), pam.social_my_moderated_groups(), pam.social_my_friends(),
   pam.social_my_invitations() to authenticated, service_role;
 
+-- The ids of the shown posts placed within `radius_m` of a point, whoever may
+-- see them: the nearby feed selects its posts among these under RLS. As the
+-- definer, so that posts_location_idx answers the box: under RLS a
+-- condition that is not leakproof (earthdistance's cube operators are not)
+-- cannot become an index condition, and the search would read every post.
+create function pam.social_posts_near(lat double precision, lng double precision, radius_m double precision)
+returns uuid[]
+language sql stable security definer
+set search_path = ''
+as $$
+  select coalesce(array_agg(n.id), '{}') from pam.posts n
+   where not n.hidden and n.latitude is not null
+     and extensions.earth_box(extensions.ll_to_earth(lat, lng), radius_m)
+         operator(extensions.@>) extensions.ll_to_earth(n.latitude, n.longitude)
+     and extensions.earth_distance(extensions.ll_to_earth(lat, lng), extensions.ll_to_earth(n.latitude, n.longitude)) <= radius_m
+$$;
+revoke execute on function pam.social_posts_near(double precision, double precision, double precision) from public, anon;
+grant execute on function pam.social_posts_near(double precision, double precision, double precision) to authenticated, service_role;
+
 -- Display names: the community shows authors by name (never by email).
 -- A definer view over the owner-only profiles, with the public columns only.
 create view pam.social_profiles with (security_barrier) as

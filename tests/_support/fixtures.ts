@@ -181,6 +181,10 @@ export const validBodies: Record<string, (user: TestUser) => unknown> = {
     task: 'Engine oil and filter',
     date: '2026-03-31',
   }),
+  // Someone who exists (see prerequisites), and a post the reporter can see.
+  'POST /social/friends/requests': (user) => ({ user_id: otherOf(user), message: 'Met at the dump point' }),
+  'POST /social/groups/{id}/invitations': (user) => ({ user_id: otherOf(user) }),
+  'POST /social/reports': (user) => ({ post_id: reportable.get(user.id), reason: 'spam' }),
 }
 
 /** The JSON body `op` is called with as `user`: registered above, else built from its schema. */
@@ -220,8 +224,10 @@ async function create(user: TestUser, method: string, path: string, body: unknow
 }
 
 /** For each collection with parameterised routes: creates a resource as `user`
- * through the API and returns the path parameters that name it. */
-export const fixtures: Record<string, (user: TestUser) => Promise<PathParams>> = {
+ * through the API and returns the path parameters that name it. `path`, when
+ * given, is the route the resource is for (some routes need it in a state of
+ * their own: a group `user` can leave is not one they own). */
+export const fixtures: Record<string, (user: TestUser, path?: string) => Promise<PathParams>> = {
   '/wins/expenses': async (user) => {
     const { expense } = await create(user, 'POST', 'wins/expenses', {
       amount: '64.20',
@@ -337,7 +343,67 @@ export const fixtures: Record<string, (user: TestUser) => Promise<PathParams>> =
     })
     return { id: FIXTURE_CAMPSITE }
   },
+  // A public group `user` owns, with a member and a pending invitee (for the
+  // routes on {user_id}); for /leave, a group of someone else's `user` is in.
+  '/social/groups': async (user, path): Promise<PathParams> => {
+    if (path?.endsWith('/leave')) {
+      const owner = await helperUser()
+      const [g] = await adminSql`insert into pam.groups (owner_id, name) values (${owner}, 'Fixture crew') returning id`
+      await adminSql`insert into pam.group_members (group_id, user_id) values (${g.id}, ${user.id})`
+      return { id: g.id }
+    }
+    const { group } = await create(user, 'POST', 'social/groups', { name: 'Fixture convoy', description: 'Fixture group' })
+    const [member, invitee] = [await helperUser(), await helperUser()]
+    await adminSql`insert into pam.group_members (group_id, user_id) values (${group.id}, ${member})`
+    await adminSql`insert into pam.group_invitations (group_id, user_id, invited_by) values (${group.id}, ${invitee}, ${user.id})`
+    return { id: group.id, user_id: path?.includes('/invitations/') ? invitee : member }
+  },
+  // A post in a group `user` owns: they may edit, hide, like and comment on it.
+  '/social/posts': async (user) => {
+    const { group } = await create(user, 'POST', 'social/groups', { name: 'Fixture moderated' })
+    const { post } = await create(user, 'POST', 'social/posts', { body: 'Fixture post', group_id: group.id, tags: ['fixture'] })
+    return { id: post.id }
+  },
+  '/social/comments': async (user) => {
+    const { post } = await create(user, 'POST', 'social/posts', { body: 'Fixture public post' })
+    const { comment } = await create(user, 'POST', `social/posts/${post.id}/comments`, { body: 'Fixture comment' })
+    return { id: comment.id }
+  },
+  '/social/users': (user) => Promise.resolve({ id: user.id }),
+  // A friend of `user`'s, by their user id.
+  '/social/friends': async (user) => {
+    const friend = await helperUser()
+    await adminSql`insert into pam.friendships (requester_id, addressee_id, status, responded_at)
+      values (${friend}, ${user.id}, 'accepted', now())`
+    return { id: friend }
+  },
+  // A request to `user`, waiting for their answer.
+  '/social/friends/requests': async (user) => {
+    const [request] = await adminSql`insert into pam.friendships (requester_id, addressee_id, message)
+      values (${await helperUser()}, ${user.id}, 'Fixture request') returning id`
+    return { id: request.id }
+  },
+  '/social/reports': async (user) => {
+    const { post } = await create(user, 'POST', 'social/posts', { body: 'Fixture reported post' })
+    const { report } = await create(user, 'POST', 'social/reports', { post_id: post.id, reason: 'spam' })
+    return { id: report.id }
+  },
 }
+
+/** Another traveller, made in the database (for requests and memberships a fixture sets up). */
+async function helperUser(): Promise<string> {
+  const [u] = await adminSql`insert into auth.users (email, raw_app_meta_data, raw_user_meta_data)
+    values (${uniqueEmail('helper')}, '{"provider":"email"}', '{"full_name":"Fixture Helper"}') returning id`
+  return u.id
+}
+
+/** Someone each user's valid bodies name (a friend request's addressee, an invitee), by user id. */
+const others = new Map<string, string>()
+const otherOf = (user: TestUser) => others.get(user.id) ?? (() => {
+  throw new Error('no helper user for this user: call paramsFor first (see prerequisites)')
+})()
+/** A post each user's report bodies name, by user id. */
+const reportable = new Map<string, string>()
 
 /** A campsite of the demo directory every local database is seeded with
  * (supabase/seed-campsites.sql: ids …0001 to …0127). */
@@ -380,6 +446,13 @@ async function fixtureVehicle(user: TestUser): Promise<string> {
  * author's). A fixture still gives each an id, for tests/fuzz_test.ts. */
 export const sharedCollections: Record<string, string> = {
   '/wheels/camping': 'the campsite directory (supabase/seed-campsites.sql)',
+  // Social rows are shared by design: who sees them is decided by RLS's
+  // visibility rules, each tested on its own (tests/social_rls_test.ts,
+  // tests/social_test.ts). Friend requests and reports stay in the pass.
+  '/social/groups': 'public groups are everyone’s to see and join',
+  '/social/posts': 'public posts are everyone’s to read, like and comment on',
+  '/social/comments': 'comments are as visible as their post',
+  '/social/users': 'travellers are named to each other',
 }
 
 /** Whether `op` names a resource some user owns (not shared reference data). */
@@ -396,13 +469,19 @@ export const routesWithoutFixture = (operations: Operation[]) =>
 export const prerequisites: Record<string, (user: TestUser) => Promise<void>> = {
   '/wheels/fuel': async (user) => void await fixtureVehicle(user),
   '/wheels/maintenance': async (user) => void await fixtureVehicle(user),
+  '/social/friends/requests': async (user) => void others.set(user.id, await helperUser()),
+  '/social/groups/{id}/invitations': async (user) => void others.set(user.id, await helperUser()),
+  '/social/reports': async (user) => {
+    const { post } = await create(user, 'POST', 'social/posts', { body: 'Fixture post to report' })
+    reportable.set(user.id, post.id)
+  },
 }
 
 /** Creates the resources `path`'s parameters name, and what valid bodies on it
  * refer to, as `user`. */
 export async function paramsFor(user: TestUser, path: string): Promise<PathParams> {
   await prerequisites[path]?.(user)
-  return pathParamNames(path).length ? await fixtures[collectionOf(path)](user) : {}
+  return pathParamNames(path).length ? await fixtures[collectionOf(path)](user, path) : {}
 }
 
 // --- what a user owns ---

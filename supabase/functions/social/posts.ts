@@ -6,7 +6,7 @@
 import type { App, AppContext } from '../_shared/http.ts'
 import { route, z } from '../_shared/http.ts'
 import { ApiError, notFound } from '../_shared/errors.ts'
-import type { Tx } from '../_shared/db.ts'
+import type { PostgresApi, Tx } from '../_shared/db.ts'
 import { decodeCursor, page, PageQuery } from '../_shared/pagination.ts'
 import {
   createOf,
@@ -222,13 +222,21 @@ const moderate = (action: 'hide' | 'unhide') =>
     },
   })
 
-/** One page of posts by (created_at, id) newest first, under `where` (RLS narrows it further). */
-async function postPage(c: AppContext, where: string[], values: unknown[], p: (v: unknown) => string, limit: number, cursor?: string) {
+/** One page of posts by (created_at, id) newest first, under `where` (RLS narrows it further):
+ * one statement, walking posts_feed_idx (or an author's or a group's index) in order. */
+export async function postPage(
+  db: PostgresApi,
+  where: string[],
+  values: unknown[],
+  p: (v: unknown) => string,
+  limit: number,
+  cursor?: string,
+) {
   if (cursor) {
     const [t, id] = decodeCursor(cursor, ['timestamp', 'uuid'])
     where.push(`(p.created_at, p.id) < (${p(t)}::text::timestamptz, ${p(id)}::uuid)`)
   }
-  const rows = await c.var.postgres.queryRaw<Post>(
+  const rows = await db.queryRaw<Post>(
     `select ${POST_SELECT} from pam.posts p where ${where.join(' and ')}
      order by p.created_at desc, p.id desc limit ${p(limit + 1)}`,
     values,
@@ -236,33 +244,45 @@ async function postPage(c: AppContext, where: string[], values: unknown[], p: (v
   return page(rows, limit, (row) => [row.created_at, row.id])
 }
 
+export interface FeedFilters {
+  filter: 'all' | 'friends' | 'groups' | 'mine'
+  group_id?: string
+  tag?: string
+  near?: { lat: number; lng: number }
+  radius_km: number
+}
+
+/** The feed's conditions besides visibility (which RLS adds): hidden posts are left out. */
+export function feedWhere(f: FeedFilters, p: (v: unknown) => string): string[] {
+  const where = ['not p.hidden']
+  if (f.filter === 'friends') where.push('p.author_id = any ((select pam.social_my_friends())::uuid[])')
+  if (f.filter === 'groups') where.push('p.group_id = any ((select pam.social_my_groups())::uuid[])')
+  if (f.filter === 'mine') where.push('p.author_id = (select auth.uid())')
+  if (f.group_id) where.push(`p.group_id = ${p(f.group_id)}::uuid`)
+  if (f.tag) where.push(`p.tags @> array[${p(f.tag)}]::text[]`)
+  if (f.near) {
+    // The posts near the place first (posts_location_idx, in pam.social_posts_near: see the
+    // migration), then the newest of those this user may see: walking the feed in time order
+    // would read most posts to find the few near a place.
+    where.push(`p.id = any (pam.social_posts_near(${p(f.near.lat)}::float8, ${p(f.near.lng)}::float8, ${
+      p(f.radius_km * 1000)
+    }::float8))`)
+  }
+  return where
+}
+
 export function registerPostRoutes(app: App) {
   registerResource(app, postResource)
 
   app.openapi(feed, async (c) => {
     const q = c.req.valid('query')
+    if (q.group_id && !(await visible(c.var.postgres, 'pam.groups', q.group_id))) {
+      throw new ApiError(404, 'unknown_group', 'no such group')
+    }
+    const near = q.near?.split(',').map(Number)
     const { values, p } = params()
-    const where = ['not p.hidden']
-    if (q.filter === 'friends') where.push('p.author_id = any ((select pam.social_my_friends())::uuid[])')
-    if (q.filter === 'groups') where.push('p.group_id = any ((select pam.social_my_groups())::uuid[])')
-    if (q.filter === 'mine') where.push('p.author_id = (select auth.uid())')
-    if (q.group_id) {
-      if (!(await visible(c.var.postgres, 'pam.groups', q.group_id))) throw new ApiError(404, 'unknown_group', 'no such group')
-      where.push(`p.group_id = ${p(q.group_id)}::uuid`)
-    }
-    if (q.tag) where.push(`p.tags @> array[${p(q.tag)}]::text[]`)
-    if (q.near) {
-      const [lat, lng] = q.near.split(',').map(Number)
-      const here = `extensions.ll_to_earth(${p(lat)}::float8, ${p(lng)}::float8)`
-      const there = 'extensions.ll_to_earth(p.latitude, p.longitude)'
-      const radius = `${p(q.radius_km * 1000)}::float8`
-      where.push(
-        'p.latitude is not null',
-        `extensions.earth_box(${here}, ${radius}) operator(extensions.@>) ${there}`,
-        `extensions.earth_distance(${here}, ${there}) <= ${radius}`,
-      )
-    }
-    const result = await postPage(c, where, values, p, q.limit, q.cursor)
+    const where = feedWhere({ ...q, near: near && { lat: near[0], lng: near[1] } }, p)
+    const result = await postPage(c.var.postgres, where, values, p, q.limit, q.cursor)
     return c.json({ posts: result.items, next_cursor: result.next_cursor }, 200)
   })
 
@@ -275,7 +295,7 @@ export function registerPostRoutes(app: App) {
     )
     if (!user) throw new ApiError(404, 'user_not_found', 'no such traveller')
     const { values, p } = params()
-    const result = await postPage(c, [`p.author_id = ${p(id)}::uuid`], values, p, limit, cursor)
+    const result = await postPage(c.var.postgres, [`p.author_id = ${p(id)}::uuid`], values, p, limit, cursor)
     return c.json({ user, posts: result.items, next_cursor: result.next_cursor }, 200)
   })
 
