@@ -321,3 +321,23 @@ Deno.test('social RLS: anon reads and writes nothing on any social table', async
   assertEquals(await refusal(asAnon().queryRaw(`insert into pam.post_likes (post_id, user_id) values ($1, $2)`, [id, author])), 403)
   assertEquals(await refusal(asAnon().queryRaw(`select * from pam.social_profiles limit 1`)), 403, 'nor the display names')
 })
+
+Deno.test("social: a group outlives its owner's account (a moderator, else the earliest member, takes it over)", async () => {
+  const [owner, early, mod, alone] = await users(4)
+  const g = await group(owner, 'private')
+  await member(g, early)
+  await member(g, mod, 'moderator')
+  const solo = await group(owner, 'public')
+  const keep = await post(early, { group: g })
+  await adminSql`delete from auth.users where id = ${owner}`
+  const [after] = await adminSql`select owner_id, member_count from pam.groups where id = ${g}`
+  assertEquals([after.owner_id, after.member_count], [mod, 2], 'the moderator owns it now')
+  const roles = await adminSql`select user_id, role from pam.group_members where group_id = ${g} order by role`
+  assertEquals(roles.map((r) => [r.user_id, r.role]), [[early, 'member'], [mod, 'owner']])
+  assert(await seesPost(early, keep), 'the members keep their posts')
+  assertEquals((await adminSql`select 1 from pam.groups where id = ${solo}`).length, 0, 'a group of one goes with its owner')
+  const g2 = await group(alone, 'public')
+  await member(g2, early)
+  await adminSql`delete from auth.users where id = ${alone}`
+  assertEquals((await adminSql`select owner_id from pam.groups where id = ${g2}`)[0].owner_id, early, 'else the earliest member')
+})

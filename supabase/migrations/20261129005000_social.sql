@@ -433,7 +433,33 @@ $$;
 create trigger group_invitations_notify after insert on pam.group_invitations
   for each row execute function pam.social_invited();
 
-revoke execute on function pam.social_group_created(), pam.social_membership_changed(), pam.social_member_guard(),
+-- A group outlives its owner's account: before the account goes, each group
+-- they own passes to its longest-standing moderator, else member (a group
+-- with nobody else goes with the account, by the cascade).
+create function pam.social_hand_over_groups() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  g record;
+begin
+  for g in
+    select distinct on (m.group_id) m.group_id, m.user_id as successor
+      from pam.groups gr join pam.group_members m on m.group_id = gr.id and m.user_id <> old.id
+     where gr.owner_id = old.id
+     order by m.group_id, (m.role = 'moderator') desc, m.joined_at, m.user_id
+  loop
+    update pam.group_members set role = 'member' where group_id = g.group_id and user_id = old.id;
+    update pam.group_members set role = 'owner' where group_id = g.group_id and user_id = g.successor;
+    update pam.groups set owner_id = g.successor where id = g.group_id;
+  end loop;
+  return old;
+end
+$$;
+create trigger social_hand_over_groups before delete on auth.users
+  for each row execute function pam.social_hand_over_groups();
+
+revoke execute on function pam.social_hand_over_groups(), pam.social_group_created(), pam.social_membership_changed(), pam.social_member_guard(),
   pam.social_post_guard(), pam.social_comment_edited(), pam.social_notify(uuid, uuid, text, text, jsonb, text),
   pam.social_name(uuid), pam.social_like_changed(), pam.social_comment_changed(), pam.social_friendship_changed(),
   pam.social_invited() from public, anon, authenticated;
