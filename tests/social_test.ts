@@ -8,6 +8,7 @@ import { adminSql, signUp, type TestUser } from './_support/stack.ts'
 import type { Answer, Call } from './_support/wins.ts'
 import { socialApp, socialAs } from './_support/social.ts'
 import { awayFromWindowEdge } from './_support/apps.ts'
+import { chatAs } from './_support/chat.ts'
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/
 const show = (res: Answer) => `${res.status} ${JSON.stringify(res.body)}`
@@ -420,4 +421,33 @@ Deno.test('social: posting is rate limited per user (PAM_RATE_LIMIT_SOCIAL)', as
   assert(limited.headers.get('retry-after'))
   assertEquals((await call('feed')).status, 200, 'reading is not limited by the posting tier')
   assertEquals(await postCount(user.id), 3)
+})
+
+Deno.test('social: PAM posts for the traveller (in a group by name, to everyone) and reads them the feed', async () => {
+  const [me, other] = [await traveller(), await traveller()]
+  const pam = chatAs(me)
+  const say = async (message: string) => (await ok(pam, 'messages', { method: 'POST', body: { message } }, 201)).message
+  const g = await makeGroup(me, { name: 'Nullarbor crossers' })
+
+  const inGroup = await say('tell the Nullarbor crossers group: road open past Eucla, fuel at Border Village')
+  assertEquals(inGroup.metadata.intent, 'social_post', JSON.stringify(inGroup.metadata))
+  const [posted] = (await ok(me.call, `feed?group_id=${g.id}`)).posts
+  assertEquals([posted.body, posted.group.name], ['road open past Eucla, fuel at Border Village', 'Nullarbor crossers'])
+  assertMatch(inGroup.content, /^Posted in Nullarbor crossers: "road open past Eucla/)
+
+  await say('let everyone know the Savannah Way is flooded at the Roper')
+  const [pub] = (await ok(other.call, `users/${me.id}/posts`)).posts
+  assertEquals([pub.body, pub.visibility], ['the Savannah Way is flooded at the Roper', 'public'])
+
+  const before = await postCount(me.id)
+  const stranger = await say('post to the Jayco owners group: anyone got a spare awning arm?')
+  assertMatch(stranger.content, /not in a group called "Jayco owners"/)
+  assertEquals(await postCount(me.id), before, 'nothing posted where they are not a member')
+
+  await postAs(other, { body: 'Dust storm near Coober Pedy, take care' })
+  await postAs(other, { body: 'friends only: not for strangers', visibility: 'friends' })
+  const feed = await say("what's new in the feed")
+  assertEquals(feed.metadata.intent, 'social_feed')
+  assertMatch(feed.content, new RegExp(`${other.name}: "Dust storm near Coober Pedy`))
+  assert(!feed.content.includes('not for strangers'), 'PAM reads only what the traveller may see')
 })

@@ -291,6 +291,7 @@ export const LABELLED: Labelled[] = [
   { text: 'create a post for the Jayco owners group', intent: 'social_post' },
   { text: 'publish my review of the Mildura caravan park to the feed', intent: 'social_post' },
   { text: 'let everyone know the Savannah Way is flooded', intent: 'social_post' },
+  { text: 'tell the Nullarbor crossers group: road open past Eucla', intent: 'social_post' },
 
   // ---- social_feed
   { text: "what's new in the feed", intent: 'social_feed' },

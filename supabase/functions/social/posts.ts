@@ -12,6 +12,7 @@ import {
   createOf,
   errorOf,
   IdParams,
+  insertRow,
   isoSql,
   json,
   params,
@@ -106,6 +107,11 @@ async function prepareCreate(tx: Tx, input: Record<string, unknown>): Promise<Re
   if (!g) throw new ApiError(404, 'unknown_group', 'no such group')
   if (!g.member) throw forbidden('not_a_member', 'join the group to post in it')
   return { ...input, visibility: 'group' }
+}
+
+/** Creates a post as the caller, as POST /social/posts does (a group post needs the caller in the group). */
+export async function createPost(tx: Tx, input: Record<string, unknown>) {
+  return await insertRow(tx, postResource, await prepareCreate(tx, input), COLUMNS)
 }
 
 const postResource: ResourceSpec = {

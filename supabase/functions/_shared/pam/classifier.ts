@@ -327,6 +327,7 @@ const RULES: Record<Scored, Rule[]> = {
     [/\b(write|create|make|put up|draft) (a|an|my) (post|update)\b/, 3.5],
     [/\b(post|share) (this|that|a photo|a pic|my|an update|the)\b/, 2.5],
     [/\btell (the|my) (group|followers|friends|community)\b/, 3.5],
+    [/\btell (the |my |our )?([\w'&-]+ ){1,4}group\b/, 3.5],
     [/\blet (everyone|everybody|the group|people|folks|the community) know\b/, 3.5],
   ],
   social_feed: [

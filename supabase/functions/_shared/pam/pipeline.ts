@@ -75,6 +75,20 @@ function factOf(message: string): { content: string; kind: 'fact' | 'preference'
   return { content, kind }
 }
 
+/** What to post, and where, from "post to the Nullarbor group: road open past Eucla" or
+ * "let everyone know the dump point at Ceduna is closed". */
+function postOf(message: string): { body: string; group?: string; visibility?: 'friends' } {
+  const group = /\b(?:to|in|with|tell) (?:the |my |our )?([\w'&-]+(?: [\w'&-]+){0,4}?) group\b/i.exec(message)?.[1]
+  const friends = /\b(my )?friends\b/i.test(message) && !group
+  const colon = message.indexOf(':')
+  const body = (colon >= 0 && colon < 80 ? message.slice(colon + 1) : message
+    .replace(/^\s*(hey pam[,!]?\s*)?(please\s+)?(can you |could you )?/i, '')
+    .replace(/^(post|share|publish|announce)( (this|that|a post|an update))?( (to|in|with) (the |my |our )?([\w'&-]+ ){0,5}?(group|feed|community|friends|everyone))?\s*(that\s+)?/i, '')
+    .replace(/^(tell|let) (the |my |our )?([\w'&-]+ ){0,5}?(group|friends|followers|community|everyone|everybody|people|folks)( know)?\s*(that\s+)?/i, ''))
+    .trim().slice(0, 5000)
+  return { body, ...(group ? { group } : {}), ...(friends ? { visibility: 'friends' as const } : {}) }
+}
+
 function planFor(intent: string, e: Entities, message: string, ctx: PamContext): Plan {
   const description = message.trim().slice(0, 500)
   switch (intent) {
@@ -151,9 +165,19 @@ function planFor(intent: string, e: Entities, message: string, ctx: PamContext):
       return { reply: 'Budgets and savings goals are set in Wins; ask me how a budget is going any time.' }
     case 'insights':
       return { tool: 'get_insights', args: {} }
-    case 'social_post':
+    case 'social_post': {
+      const post = postOf(message)
+      if (!post.body) return { reply: 'What should I post? Say it like "post to the Nullarbor group: road open past Eucla".' }
+      return { tool: 'post_to_community', args: post }
+    }
     case 'social_feed':
-      return { reply: "I can't do that in chat yet. " + HELP }
+      return {
+        tool: 'get_community_feed',
+        args: {
+          filter: /friends?/i.test(message) ? 'friends' : /groups?/i.test(message) ? 'groups' : 'all',
+          near_me: /(near(by| me| here)?|around (me|here)|close by|local)/i.test(message) && !!ctx.location,
+        },
+      }
     default:
       return { reply: NOT_UNDERSTOOD }
   }
@@ -251,6 +275,8 @@ const TOOL_INTENTS: Record<string, string> = {
   plan_trip: 'plan_trip',
   add_trip_stop: 'plan_trip',
   find_saved_places: 'saved_places',
+  post_to_community: 'social_post',
+  get_community_feed: 'social_feed',
   remember_fact: 'remember',
   forget_fact: 'forget',
   get_insights: 'insights',

@@ -82,6 +82,17 @@ export function replyFor(tool: string, result: R, ctx: PamContext): string {
       if (!places.length) return "You haven't saved any places like that yet."
       return list(places.slice(0, 5).map((p) => `${p.name}${p.distance_km !== undefined ? ` (${p.distance_km} km)` : ''}`)) + '.'
     }
+    case 'post_to_community': {
+      const post = result.post as R
+      const where = post.group ? `in ${(post.group as R).name}` : post.visibility === 'friends' ? 'for your friends' : 'for everyone'
+      return `Posted ${where}: "${String(post.body).slice(0, 120)}".`
+    }
+    case 'get_community_feed': {
+      const posts = (result.posts as R[]) ?? []
+      if (!posts.length) return 'Nothing new in the community just now.'
+      return posts.slice(0, 3).map((x) => `${x.author || 'A traveller'}${x.group ? ` in ${x.group}` : ''}: "${String(x.body).slice(0, 100)}"`)
+        .join(' · ')
+    }
     case 'update_preferences':
       return 'Settings updated.'
     case 'get_insights': {
@@ -101,6 +112,7 @@ export const GREETING = (ctx: PamContext) =>
   `G'day${ctx.name ? ` ${ctx.name}` : ''}! Tell me what you spent, fuel you bought or work you did on the rig, or ask how your budget's going.`
 
 export const HELP = 'I can log expenses, income, fill-ups and maintenance, tell you what you spent or what is due, find campsites ' +
-  'nearby, check the weather, and remember things about you and your rig. Try: "spent $45 on diesel at Broken Hill yesterday".'
+  'nearby, check the weather, post to your groups and friends or tell you what they are saying, and remember things about ' +
+  'you and your rig. Try: "spent $45 on diesel at Broken Hill yesterday".'
 
 export const NOT_UNDERSTOOD = "Sorry, I didn't catch that. Try \"spent 45 bucks on groceries\" or \"what's due on the van?\""

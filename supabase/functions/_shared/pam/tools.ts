@@ -1,7 +1,7 @@
 // What PAM can do: typed tools over the same domain code the HTTP routes
 // call (one implementation of "add an expense", with its classification,
 // budget impact and alerts; one of "log a fill-up", with the odometer rules).
-// Grouped in nodes (Wins, Wheels, Context) on one interface; each tool has a
+// Grouped in nodes (Wins, Wheels, Social, Context) on one interface; each tool has a
 // zod schema for its arguments (the model's tool calls are checked against it)
 // and runs as the caller, inside their RLS transaction: PAM cannot touch
 // another user's rows whatever a message says.
@@ -11,7 +11,7 @@ import type { Tx } from '../db.ts'
 import { ApiError } from '../errors.ts'
 import { calendarDate } from '../dates.ts'
 import { insertRow, likePattern, params, updateRow, writeTransaction } from '../resource.ts'
-import { singleLineText } from '../text.ts'
+import { multiLineText, singleLineText } from '../text.ts'
 import { weatherFor } from '../integrations/weather.ts'
 import { mapboxFor } from '../integrations/mapbox.ts'
 import { Preferences, updateProfile } from '../profile.ts'
@@ -27,6 +27,8 @@ import { invalidateMaintenance, WHEELS_REFUSALS } from '../../wheels/common.ts'
 import { recordFillUp } from '../../wheels/fuel.ts'
 import { maintenanceDue, maintenanceResource } from '../../wheels/maintenance.ts'
 import { planTrip, tripResource } from '../../wheels/trips.ts'
+import { createPost, type FeedFilters, feedWhere, MAX_POST_CHARS, postPage } from '../../social/posts.ts'
+import { SOCIAL_REFUSALS, Tag } from '../../social/common.ts'
 import { forget, type Memory, remember } from './memory.ts'
 import type { PamContext } from './context.ts'
 import { insightsFor } from './insights.ts'
@@ -41,7 +43,7 @@ export interface ToolRun {
 
 export interface Tool<S extends z.ZodType = z.ZodType> {
   name: string
-  node: 'wins' | 'wheels' | 'context'
+  node: 'wins' | 'wheels' | 'social' | 'context'
   description: string
   schema: S
   run(run: ToolRun, args: z.infer<S>): Promise<Record<string, unknown>>
@@ -367,6 +369,82 @@ const getInsights = tool({
   },
 })
 
+// --- Social node ---
+
+const postToCommunity = tool({
+  name: 'post_to_community',
+  node: 'social',
+  description: 'Post for the traveller in the community: publicly (default), to their friends, or in one of their ' +
+    'groups (by name). Only when they ask to post, share or tell others something; the body is their words.',
+  schema: z.object({
+    body: multiLineText({ max: MAX_POST_CHARS }),
+    group: singleLineText({ max: 100 }).optional().describe('the name (or part of it) of one of their groups'),
+    visibility: z.enum(['public', 'friends']).optional().describe('without a group: public (default) or friends'),
+    tags: z.array(Tag).max(10).optional(),
+  }),
+  async run({ c }, args) {
+    // Counted like the route's posts: PAM is not a way around the posting limit.
+    const limit = await c.var.rateLimiter.limit('social', `user:${c.var.userId}`)
+    if (!limit.success) throw new ApiError(429, 'rate_limited', 'you have posted a lot just now: try again in a minute')
+    const post = await writeTransaction(c, async (tx) => {
+      let groupId: string | undefined
+      if (args.group) {
+        const [g] = await tx`select g.id from pam.groups g
+          join pam.group_members m on m.group_id = g.id and m.user_id = (select auth.uid())
+          where g.name ilike ${likePattern(args.group)} order by char_length(g.name), g.id limit 1`
+        if (!g) throw new ApiError(422, 'unknown_group', `you are not in a group called "${args.group}"`)
+        groupId = g.id
+      }
+      const { row } = await createPost(tx, {
+        body: args.body,
+        tags: args.tags,
+        ...(groupId ? { group_id: groupId } : { visibility: args.visibility }),
+      })
+      return row
+    }, SOCIAL_REFUSALS)
+    return { post }
+  },
+})
+
+const communityFeed = tool({
+  name: 'get_community_feed',
+  node: 'social',
+  description: "The newest posts the traveller may see in the community: everyone's, their friends', their groups' " +
+    "(or one group's, by name), or those placed near where they are.",
+  schema: z.object({
+    filter: z.enum(['all', 'friends', 'groups']).default('all'),
+    group: singleLineText({ max: 100 }).optional().describe('the name (or part of it) of one of their groups'),
+    near_me: z.boolean().default(false).describe('only posts placed within 100 km of their location'),
+  }),
+  async run({ c, ctx }, args) {
+    const { values, p } = params()
+    const f: FeedFilters = { filter: args.filter, radius_km: 100 }
+    if (args.group) {
+      const [g] = await c.var.postgres.query`select g.id, g.name from pam.groups g
+        where g.name ilike ${likePattern(args.group)} order by char_length(g.name), g.id limit 1`
+      if (!g) throw new ApiError(422, 'unknown_group', `no group called "${args.group}"`)
+      f.group_id = g.id as string
+    }
+    if (args.near_me) {
+      if (!ctx.location) throw new ApiError(422, 'no_location', 'where are you? Share your location and ask again')
+      f.near = ctx.location
+    }
+    const { items } = await postPage(c.var.postgres, feedWhere(f, p), values, p, 5)
+    return {
+      posts: items.map((x) => ({
+        id: x.id,
+        author: x.author.name,
+        group: x.group?.name ?? null,
+        body: x.body.slice(0, 300),
+        location_name: x.location_name,
+        like_count: x.like_count,
+        comment_count: x.comment_count,
+        created_at: x.created_at,
+      })),
+    }
+  },
+})
+
 export const TOOLS: Tool[] = [
   addExpense,
   addIncome,
@@ -380,6 +458,8 @@ export const TOOLS: Tool[] = [
   planTripTool,
   addTripStop,
   findSavedPlaces,
+  postToCommunity,
+  communityFeed,
   rememberFact,
   forgetFact,
   updatePreferences,
