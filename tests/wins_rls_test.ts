@@ -91,7 +91,7 @@ Deno.test('wins RLS: notifications', async () => {
     table: 'notifications',
     createOwned: (owner) =>
       one(adminSql`insert into pam.notifications (user_id, kind, title) values (${owner}, 'budget_threshold', 'Hi') returning id`),
-    insertValues: (userId) => ({ user_id: userId, kind: 'test', title: 'Hello' }),
+    insertValues: (userId) => ({ user_id: userId, kind: 'social', title: 'Hello' }),
     updateValues: { read_at: new Date().toISOString() },
     ownerMayDelete: true,
   })

@@ -9,6 +9,8 @@ export interface GatewayOptions {
   functions: Map<string, Handler>
   auth: Handler
   publicUrl: string
+  /** The local QStash stand-in, served under /qstash (its paths start at /v2). */
+  qstash?: (req: Request, path: string) => Promise<Response>
 }
 
 const json = (body: unknown, status = 200) =>
@@ -26,6 +28,7 @@ export function createGateway(opts: GatewayOptions): (req: Request, info?: Deno.
     if (path === '/auth/v1' || path.startsWith('/auth/v1/')) {
       return await opts.auth(withClientAddress(new Request(req), info))
     }
+    if (opts.qstash && path.startsWith('/qstash/')) return await opts.qstash(req, path.slice('/qstash'.length))
     if (path === '/functions/v1/openapi.json') return json(await mergedOpenApi(opts))
     const reference = serveApiReference(path, specUrl)
     if (reference) return reference

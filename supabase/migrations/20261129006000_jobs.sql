@@ -93,7 +93,7 @@ stable
 set search_path = ''
 as $$
   with bounds as (
-    select s.start, (s.start + s.step - 1)::date as finish,
+    select s.start, (s.start + s.step)::date - 1 as finish,
            (s.start - s.step)::date as prev_start, (s.start - 1)::date as prev_end
     from (
       select date_trunc(u.unit, day::timestamp)::date as start, ('1 ' || u.unit)::interval as step

@@ -337,6 +337,12 @@ export const fixtures: Record<string, (user: TestUser) => Promise<PathParams>> =
     })
     return { id: FIXTURE_CAMPSITE }
   },
+  // Written by the jobs and wins, never through the API: one straight into the table.
+  '/notifications': async (user) => {
+    const [n] = await adminSql`
+      insert into pam.notifications (user_id, kind, title) values (${user.id}, 'social', 'Fixture reply') returning id`
+    return { id: n.id }
+  },
 }
 
 /** A campsite of the demo directory every local database is seeded with

@@ -13,7 +13,7 @@ const LABELS = Object.fromEntries(BUILTIN_CATEGORIES.map((c) => [c.slug, c.label
 
 export async function budgetAlerts(tx: Tx, range: UserRange, at: Date): Promise<BatchResult> {
   const { sql, values, p } = usersCte(range, at)
-  const labels = p(JSON.stringify(LABELS))
+  const labels = p(LABELS) // postgres.js serializes it for the jsonb cast
   const [r] = await tx.unsafe(
     `${sql},
     status as (

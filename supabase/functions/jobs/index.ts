@@ -64,7 +64,7 @@ export function createJobsApp(config: Config = getConfig(), options: Partial<Job
   const app = createApp('jobs', config, 'Scheduled work, called by QStash (signed calls only).')
 
   // The signature covers the raw body and this job's public URL.
-  app.use('/jobs/:job', async (c, next) => {
+  app.use('/:job', async (c, next) => {
     const job = c.req.param('job') as JobName
     if (c.req.method !== 'POST' || !JOB_NAMES.includes(job)) return await next()
     await verify(c.req.header('upstash-signature'), await c.req.text(), `${config.jobs.functionsUrl}/jobs/${job}`)
