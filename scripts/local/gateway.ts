@@ -16,7 +16,8 @@ export interface GatewayOptions {
 const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), {
     status,
-    headers: { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' },
+    // An id like every function's answer (a path such as /notifications/%2e%2e/read lands here).
+    headers: { 'content-type': 'application/json', 'x-content-type-options': 'nosniff', 'x-request-id': crypto.randomUUID() },
   })
 
 const notFound = (message: string) => json({ error: { code: 'not_found', message } }, 404)

@@ -5,7 +5,8 @@
 // signs (qstash-signing.ts), with Upstash-Message-Id, Upstash-Retried and
 // Upstash-Schedule-Id, and retried with backoff on any answer but 2xx.
 // Schedules fire on their cron (UTC) through croner. Messages with a
-// deduplication id seen before are accepted and not delivered again.
+// deduplication id seen before are accepted and not delivered again; a flow
+// control key with a parallelism limits the deliveries in flight under it.
 import { Cron } from 'croner'
 import { log } from '../../supabase/functions/_shared/logger.ts'
 import type { QStashKeys } from './qstash-keys.ts'
@@ -26,6 +27,7 @@ interface Message {
   retries: number
   delayMs: number
   scheduleId?: string
+  flow?: { key: string; parallelism: number }
 }
 
 export interface Delivery {
@@ -97,7 +99,10 @@ export function createLocalQStash(opts: LocalQStashOptions): LocalQStash {
       else if (k === 'content-type') forwarded.set(k, v)
     }
     const retries = Number(headers.get('upstash-retries') ?? 3)
+    const flowKey = headers.get('upstash-flow-control-key')
+    const parallelism = Number(/parallelism=(\d+)/.exec(headers.get('upstash-flow-control-value') ?? '')?.[1])
     return {
+      flow: flowKey && parallelism > 0 ? { key: flowKey, parallelism } : undefined,
       messageId: `msg_${crypto.randomUUID().replaceAll('-', '')}`,
       destination,
       method: headers.get('upstash-method') ?? 'POST',
@@ -109,6 +114,24 @@ export function createLocalQStash(opts: LocalQStashOptions): LocalQStash {
     }
   }
 
+  /** Deliveries in flight and waiting, per flow control key. */
+  const flows = new Map<string, { running: number; waiting: (() => void)[] }>()
+
+  async function underFlow<T>(flow: Message['flow'], fn: () => Promise<T>): Promise<T> {
+    if (!flow) return await fn()
+    let f = flows.get(flow.key)
+    if (!f) flows.set(flow.key, f = { running: 0, waiting: [] })
+    const state = f
+    if (state.running >= flow.parallelism) await new Promise<void>((resolve) => state.waiting.push(resolve))
+    state.running++
+    try {
+      return await fn()
+    } finally {
+      state.running--
+      state.waiting.shift()?.()
+    }
+  }
+
   async function deliver(msg: Message): Promise<void> {
     if (msg.delayMs) await sleep(msg.delayMs)
     for (let attempt = 0; attempt <= msg.retries && !stopped; attempt++) {
@@ -117,18 +140,19 @@ export function createLocalQStash(opts: LocalQStashOptions): LocalQStash {
       headers.set('upstash-message-id', msg.messageId)
       headers.set('upstash-retried', String(attempt))
       if (msg.scheduleId) headers.set('upstash-schedule-id', msg.scheduleId)
-      let status: number | 'error'
-      try {
-        const res = await fetch(msg.destination, {
-          method: msg.method,
-          headers,
-          body: ['GET', 'HEAD'].includes(msg.method) ? undefined : msg.body,
-        })
-        await res.body?.cancel()
-        status = res.status
-      } catch {
-        status = 'error'
-      }
+      const status = await underFlow(msg.flow, async (): Promise<number | 'error'> => {
+        try {
+          const res = await fetch(msg.destination, {
+            method: msg.method,
+            headers,
+            body: ['GET', 'HEAD'].includes(msg.method) ? undefined : msg.body,
+          })
+          await res.body?.cancel()
+          return res.status
+        } catch {
+          return 'error'
+        }
+      })
       deliveries.push({ messageId: msg.messageId, destination: msg.destination, attempt, status, scheduleId: msg.scheduleId })
       if (typeof status === 'number' && status >= 200 && status < 300) return
       log('warn', 'local qstash: delivery failed', { message_id: msg.messageId, destination: msg.destination, status, attempt })

@@ -402,6 +402,10 @@ export const routesWithoutFixture = (operations: Operation[]) =>
 export const prerequisites: Record<string, (user: TestUser) => Promise<void>> = {
   '/wheels/fuel': async (user) => void await fixtureVehicle(user),
   '/wheels/maintenance': async (user) => void await fixtureVehicle(user),
+  // The latest daily report (GET /wins/reports): written by the daily-analytics job, here straight into the table.
+  '/wins/reports': async (user) =>
+    void await adminSql`insert into pam.daily_reports (user_id, date, currency) values (${user.id}, '2026-03-30', 'AUD')
+                        on conflict do nothing`,
 }
 
 /** Creates the resources `path`'s parameters name, and what valid bodies on it

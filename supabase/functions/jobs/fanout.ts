@@ -28,6 +28,9 @@ export interface JobMessage {
 
 /** QStash takes at most 100 messages per batch request. */
 const PUBLISH_CHUNK = 100
+/** Batches of one job run at most this many at a time (QStash flow control), so that a
+ * job leaves the database's connections to the travellers' requests. */
+export const FAN_OUT_PARALLELISM = 2
 
 export type Publish = (job: JobName, period: string, plan: Plan) => Promise<void>
 
@@ -43,6 +46,7 @@ export function qstashPublisher(config: Config): Publish {
         url,
         body: { at: plan.at, batch } satisfies JobMessage,
         deduplicationId: `${job}.${period}.${batch.index}`,
+        flowControl: { key: `pam-${job}`, parallelism: FAN_OUT_PARALLELISM },
       })))
     }
   }

@@ -5,6 +5,7 @@
 import { Receiver } from '@upstash/qstash'
 import type { Config } from '../_shared/config.ts'
 import { ApiError } from '../_shared/errors.ts'
+import { log } from '../_shared/logger.ts'
 
 export type Verify = (signature: string | undefined, body: string, destination: string) => Promise<void>
 
@@ -18,14 +19,16 @@ export function qstashVerifier(config: Config): Verify {
     if (!receiver) {
       throw new ApiError(503, 'jobs_not_configured', 'QSTASH_CURRENT_SIGNING_KEY and QSTASH_NEXT_SIGNING_KEY are not set')
     }
-    if (!signature) throw invalidSignature('the Upstash-Signature header is missing')
+    if (!signature) throw invalidSignature('missing')
     try {
       await receiver.verify({ signature, body, url: destination })
     } catch (err) {
-      throw invalidSignature(err instanceof Error ? err.message : 'the signature is not valid')
+      // Why it failed (key, expiry, body hash, destination) is for the logs, not for the caller.
+      log('warn', 'job call with an invalid signature', { destination, error: err instanceof Error ? err.message : String(err) })
+      throw invalidSignature('invalid')
     }
   }
 }
 
-const invalidSignature = (reason: string) =>
-  new ApiError(401, 'invalid_signature', 'this endpoint only takes calls signed by QStash', { reason })
+const invalidSignature = (reason: 'missing' | 'invalid') =>
+  new ApiError(401, 'invalid_signature', 'this endpoint only takes signed calls from the scheduler', { reason })
