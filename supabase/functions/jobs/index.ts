@@ -8,18 +8,18 @@
 import { createApp, route, z } from '../_shared/http.ts'
 import type { App } from '../_shared/http.ts'
 import { type Config, getConfig } from '../_shared/config.ts'
+import type { Tx } from '../_shared/db.ts'
 import { ApiError } from '../_shared/errors.ts'
 import { errorOf, json } from '../_shared/resource.ts'
 import { budgetAlerts } from './budget-alerts.ts'
 import { cleanup } from './cleanup.ts'
 import { dailyAnalytics } from './daily-analytics.ts'
-import { fanOut, type Publish, qstashPublisher } from './fanout.ts'
+import { fanOut, qstashPublisher } from './fanout.ts'
 import { maintenanceReminders } from './maintenance-reminders.ts'
 import { runBatchOnce, serviceRoleDb, utcDay } from './runs.ts'
 import type { BatchResult, UserRange } from './runs.ts'
 import { JOB_NAMES, type JobName, SCHEDULES } from './schedules.ts'
-import { qstashVerifier, type Verify } from './signature.ts'
-import type { Tx } from '../_shared/db.ts'
+import { qstashVerifier } from './signature.ts'
 
 /** The jobs that go through users in batches; the others run whole. */
 const PER_USER: Partial<Record<JobName, (tx: Tx, range: UserRange, at: Date) => Promise<BatchResult>>> = {
@@ -52,14 +52,9 @@ const JobResult = z.object({
   removed: z.record(z.string(), z.number()).optional().openapi({ description: 'cleanup: rows removed, by kind' }),
 }).openapi('JobResult')
 
-export interface JobsOptions {
-  verify: Verify
-  publish: Publish
-}
-
-export function createJobsApp(config: Config = getConfig(), options: Partial<JobsOptions> = {}): App {
-  const verify = options.verify ?? qstashVerifier(config)
-  const publish = options.publish ?? qstashPublisher(config)
+export function createJobsApp(config: Config = getConfig()): App {
+  const verify = qstashVerifier(config)
+  const publish = qstashPublisher(config)
   const db = serviceRoleDb(config)
   const app = createApp('jobs', config, 'Scheduled work, called by QStash (signed calls only).')
 

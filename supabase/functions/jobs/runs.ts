@@ -73,7 +73,7 @@ export async function runBatchOnce(
       if (!claimed) return { status: 'skipped' as const, rows_written: 0, notifications: 0 }
       const result = await work(tx)
       await tx`
-        update pam.job_runs set status = 'done', finished_at = now(),
+        update pam.job_runs set status = 'done', finished_at = clock_timestamp(),
           rows_written = ${result.rows_written}, notifications = ${result.notifications}
         where id = ${claimed.id}`
       return { status: 'done' as const, ...result }
