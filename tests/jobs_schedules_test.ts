@@ -42,6 +42,36 @@ Deno.test('schedules:sync creates, updates and deletes to match the table; --dry
   for (const s of await schedules.list()) await schedules.delete(s.scheduleId)
 })
 
+Deno.test('the local QStash keeps what a schedule was created with, and pauses and resumes it', async () => {
+  const { schedules } = client()
+  await schedules.create({
+    scheduleId: 'pam-test-details',
+    destination: jobUrl('cleanup'),
+    cron: '0 5 * * *',
+    headers: { 'x-note': 'hi' },
+    delay: 10,
+    retries: 2,
+    label: 'nightly',
+    flowControl: { key: 'pam-cleanup', parallelism: 1 },
+  })
+  const got = await schedules.get('pam-test-details')
+  assertEquals(
+    [got.header?.['X-Note'], got.delay, got.retries, got.label, got.flowControlKey, got.parallelism, got.isPaused],
+    [['hi'], 10, 2, 'nightly', 'pam-cleanup', 1, false],
+  )
+  await schedules.pause({ schedule: 'pam-test-details' })
+  assertEquals((await schedules.get('pam-test-details')).isPaused, true)
+  await schedules.resume({ schedule: 'pam-test-details' })
+  assertEquals((await schedules.get('pam-test-details')).isPaused, false)
+  await schedules.delete('pam-test-details')
+  try {
+    await schedules.get('pam-test-details')
+    assert(false, 'deleted')
+  } catch (err) {
+    assert(String(err).includes('schedule not found'), String(err))
+  }
+})
+
 Deno.test('the local scheduler fires a schedule on its cron, signed: the jobs function accepts it', async () => {
   const { schedules } = client()
   const delivered = stack.qstash.local.deliveries.length

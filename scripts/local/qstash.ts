@@ -46,7 +46,11 @@ interface StoredSchedule {
   header: Record<string, string[]>
   body?: string
   retries: number
+  delay?: number
   queueName?: string
+  label?: string
+  flowControlKey?: string
+  parallelism?: number
   createdAt: number
   isPaused: boolean
   timer: Cron
@@ -195,8 +199,14 @@ export function createLocalQStash(opts: LocalQStashOptions): LocalQStash {
       return error(`invalid cron expression: ${(err as Error).message}`, 400)
     }
     schedules.get(scheduleId)?.timer.stop()
+    // Forwarded headers as QStash lists them: Canonical-Case names.
     const header: Record<string, string[]> = {}
-    for (const [k, v] of headers) if (k.startsWith(FORWARD) || k === 'content-type') header[k.replace(FORWARD, '')] = [v]
+    const canonical = (name: string) => name.replace(/(^|-)([a-z])/g, (_, dash, c) => dash + c.toUpperCase())
+    for (const [k, v] of headers) {
+      if (k.startsWith(FORWARD) || k === 'content-type') header[canonical(k.replace(FORWARD, ''))] = [v]
+    }
+    const delay = duration(headers.get('upstash-delay')) / 1000
+    const flow = messageOf(destination, headers, body).flow
     schedules.set(scheduleId, {
       scheduleId,
       cron,
@@ -205,7 +215,11 @@ export function createLocalQStash(opts: LocalQStashOptions): LocalQStash {
       header,
       body: body || undefined,
       retries: Number(headers.get('upstash-retries') ?? 3),
+      delay: delay || undefined,
       queueName: headers.get('upstash-queue-name') ?? undefined,
+      label: headers.get('upstash-label') ?? undefined,
+      flowControlKey: flow?.key,
+      parallelism: flow?.parallelism,
       createdAt: Date.now(),
       isPaused: false,
       timer,
@@ -251,6 +265,15 @@ export function createLocalQStash(opts: LocalQStashOptions): LocalQStash {
         const destination = decodeURIComponent(one[1])
         if (!validDestination(destination)) return error('invalid destination url', 400)
         return schedule(destination, req.headers, await req.text())
+      }
+      const toggle = /^\/v2\/schedules\/(.+)\/(pause|resume)$/.exec(path)
+      if (toggle && req.method === 'PATCH') {
+        const found = schedules.get(decodeURIComponent(toggle[1]))
+        if (!found) return error('schedule not found', 404)
+        found.isPaused = toggle[2] === 'pause'
+        if (found.isPaused) found.timer.pause()
+        else found.timer.resume()
+        return new Response(null, { status: 200 })
       }
       if (one && (req.method === 'GET' || req.method === 'DELETE')) {
         const found = schedules.get(decodeURIComponent(one[1]))
