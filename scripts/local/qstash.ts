@@ -59,7 +59,7 @@ interface StoredSchedule {
 export interface LocalQStash {
   /** Serves the REST API (paths start at /v2). */
   handler(req: Request, path: string): Promise<Response>
-  /** Every delivery attempt so far, oldest first. */
+  /** The delivery attempts so far (the latest 10,000), oldest first. */
   deliveries: Delivery[]
   /** Resolves once no delivery is in flight or waiting for a retry. */
   idle(): Promise<void>
@@ -68,6 +68,8 @@ export interface LocalQStash {
 
 const FORWARD = 'upstash-forward-'
 const DEDUP_WINDOW_MS = 10 * 60_000
+/** Delivery attempts remembered (a long-running `npm start` keeps the latest). */
+const MAX_DELIVERIES_KEPT = 10_000
 
 const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } })
@@ -158,6 +160,7 @@ export function createLocalQStash(opts: LocalQStashOptions): LocalQStash {
         }
       })
       deliveries.push({ messageId: msg.messageId, destination: msg.destination, attempt, status, scheduleId: msg.scheduleId })
+      if (deliveries.length > MAX_DELIVERIES_KEPT) deliveries.splice(0, deliveries.length - MAX_DELIVERIES_KEPT)
       if (typeof status === 'number' && status >= 200 && status < 300) return
       log('warn', 'local qstash: delivery failed', { message_id: msg.messageId, destination: msg.destination, status, attempt })
       if (attempt < msg.retries) await sleep(retryDelay(attempt))
