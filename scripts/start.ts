@@ -88,6 +88,7 @@ try {
     redisUrl: env('REDIS_URL'),
     cache: env('PAM_LOCAL_CACHE') === 'memory' ? 'memory' : 'auto',
     log: env('PAM_DEBUG') ? (line) => console.error(`[postgres] ${line}`) : undefined,
+    schedules: true,
   })
 } catch (err) {
   fail(`\nThe local stack did not start: ${explain(err)}`, 1)
@@ -121,6 +122,9 @@ PAM local stack is up.
     ? `Redis ${masked(stack.cache.redis!)} via the Upstash REST bridge at ${stack.cache.restUrl}`
     : 'in-process (no REDIS_URL and no redis-server found; install Redis for the real thing)'
 }
+
+  Scheduler        the jobs' cron table (UTC), fired at ${stack.url}/functions/v1/jobs/…
+                   through the local QStash at ${stack.qstash.url}   (npm run job <name>: one now)
 
   Publishable key  ${stack.keys.publishableKey}
   Secret key       ${stack.keys.secretKey}   (local only; never ship it to an app)

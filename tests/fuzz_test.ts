@@ -51,6 +51,12 @@ const CONCURRENCY = 4
 const CONTROL_REFUSED: Record<string, string> = {
   'POST /auth/refresh':
     'a refresh token is single-use: no request built in advance holds a valid one',
+  ...Object.fromEntries(
+    ['daily-analytics', 'maintenance-reminders', 'budget-alerts', 'cleanup'].map((job) => [
+      `POST /jobs/${job}`,
+      'only calls QStash signed are taken (tests/jobs_signature_test.ts signs them)',
+    ]),
+  ),
 }
 
 // --- a seeded PRNG (mulberry32) ---

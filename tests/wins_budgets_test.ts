@@ -113,7 +113,7 @@ Deno.test('wins budgets: crossing 80% and 100% notifies once per threshold per p
   assertEquals([at85.percent, at85.alert], [85, { threshold: 80, notified: false }])
   let sent = await notifications(user.id)
   assertEquals(sent.length, 1)
-  assertEquals(sent[0].kind, 'budget_alert')
+  assertEquals(sent[0].kind, 'budget_threshold')
   assertEquals(sent[0].title, 'Fuel budget at 80%')
   assertEquals(sent[0].data.threshold, 80)
   assertEquals(sent[0].data.spent, '80.00')

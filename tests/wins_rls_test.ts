@@ -90,8 +90,8 @@ Deno.test('wins RLS: notifications', async () => {
   await checkRls({
     table: 'notifications',
     createOwned: (owner) =>
-      one(adminSql`insert into pam.notifications (user_id, kind, title) values (${owner}, 'budget_alert', 'Hi') returning id`),
-    insertValues: (userId) => ({ user_id: userId, kind: 'test', title: 'Hello' }),
+      one(adminSql`insert into pam.notifications (user_id, kind, title) values (${owner}, 'budget_threshold', 'Hi') returning id`),
+    insertValues: (userId) => ({ user_id: userId, kind: 'social', title: 'Hello' }),
     updateValues: { read_at: new Date().toISOString() },
     ownerMayDelete: true,
   })
@@ -165,7 +165,7 @@ Deno.test('wins db: deleting the account deletes every wins row', async () => {
   await adminSql`insert into pam.expenses (user_id, amount, category, hustle_id) values (${id}, 1, 'mine', ${h})`
   await adminSql`insert into pam.income (user_id, amount, source, hustle_id) values (${id}, 1, 's', ${h})`
   await adminSql`insert into pam.budgets (user_id, category, amount) values (${id}, 'fuel', 1)`
-  await adminSql`insert into pam.notifications (user_id, kind, title) values (${id}, 'k', 't')`
+  await adminSql`insert into pam.notifications (user_id, kind, title) values (${id}, 'social', 't')`
   const res = await callFunction('auth/me', { method: 'DELETE', token: user.accessToken })
   assertEquals(res.status, 204)
   for (const t of ['expenses', 'income', 'budgets', 'savings_goals', 'goal_contributions', 'hustles', 'expense_categories', 'notifications']) {

@@ -9,12 +9,15 @@ export interface GatewayOptions {
   functions: Map<string, Handler>
   auth: Handler
   publicUrl: string
+  /** The local QStash stand-in, served under /qstash (its paths start at /v2). */
+  qstash?: (req: Request, path: string) => Promise<Response>
 }
 
 const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), {
     status,
-    headers: { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' },
+    // An id like every function's answer (a path such as /notifications/%2e%2e/read lands here).
+    headers: { 'content-type': 'application/json', 'x-content-type-options': 'nosniff', 'x-request-id': crypto.randomUUID() },
   })
 
 const notFound = (message: string) => json({ error: { code: 'not_found', message } }, 404)
@@ -26,6 +29,7 @@ export function createGateway(opts: GatewayOptions): (req: Request, info?: Deno.
     if (path === '/auth/v1' || path.startsWith('/auth/v1/')) {
       return await opts.auth(withClientAddress(new Request(req), info))
     }
+    if (opts.qstash && path.startsWith('/qstash/')) return await opts.qstash(req, path.slice('/qstash'.length))
     if (path === '/functions/v1/openapi.json') return json(await mergedOpenApi(opts))
     const reference = serveApiReference(path, specUrl)
     if (reference) return reference

@@ -12,6 +12,10 @@ import { prepareDatabase } from './database.ts'
 import { startPrivateRedis } from './redis.ts'
 import { freePort, type RunningPostgres, startEmbeddedPostgres } from './postgres.ts'
 import { closePools } from '../../supabase/functions/_shared/db.ts'
+import { Client } from '@upstash/qstash'
+import { createLocalQStash, type LocalQStash } from './qstash.ts'
+import { loadOrCreateQStashKeys, type QStashKeys } from './qstash-keys.ts'
+import { syncSchedules } from '../schedules-sync.ts'
 import { log } from '../../supabase/functions/_shared/logger.ts'
 
 export interface StackOptions {
@@ -32,6 +36,10 @@ export interface StackOptions {
   /** On top of the [auth] settings of supabase/config.toml. */
   authSettings?: AuthSettingsOverrides
   log?: (line: string) => void
+  /** Fire the jobs' schedule table on its cron (`npm start`; tests call the jobs themselves). */
+  schedules?: boolean
+  /** The local QStash's wait before retry n of a failed delivery. */
+  qstashRetryDelayMs?: (attempt: number) => number
 }
 
 export interface Stack {
@@ -42,6 +50,8 @@ export interface Stack {
   /** How the functions cache: through the Upstash REST bridge on Redis, or in-process. */
   cache: { backend: 'upstash' | 'memory'; redis?: string; restUrl?: string }
   functions: string[]
+  /** The local QStash stand-in (under /qstash) and its keys. */
+  qstash: { url: string; keys: QStashKeys; local: LocalQStash }
   /** Resolves with the reason if a server the stack started (Postgres, Redis) is gone for good. */
   lost: Promise<string>
   stop(): Promise<void>
@@ -76,7 +86,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     })
     const cache = opts.cache === 'memory' ? null : await startCache(opts.redisUrl)
     const functions = await loadFunctions()
-    const gateway = createGateway({ functions, auth, publicUrl })
+    const qstashKeys = await loadOrCreateQStashKeys(opts.dataDir)
+    const qstash = createLocalQStash({ keys: qstashKeys, retryDelayMs: opts.qstashRetryDelayMs })
+    const qstashUrl = `${publicUrl}/qstash`
+    const gateway = createGateway({ functions, auth, publicUrl, qstash: qstash.handler })
     const server = Deno.serve({ hostname, port, onListen: () => {} }, gateway)
 
     // What hosted Supabase injects into every edge function.
@@ -90,6 +103,16 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       Deno.env.set('UPSTASH_REDIS_REST_URL', cache.restUrl)
       Deno.env.set('UPSTASH_REDIS_REST_TOKEN', cache.token)
     }
+    // What a project connected to QStash sets for the jobs function.
+    Deno.env.set('QSTASH_URL', qstashUrl)
+    Deno.env.set('QSTASH_TOKEN', qstashKeys.token)
+    Deno.env.set('QSTASH_CURRENT_SIGNING_KEY', qstashKeys.currentSigningKey)
+    Deno.env.set('QSTASH_NEXT_SIGNING_KEY', qstashKeys.nextSigningKey)
+    if (opts.schedules) {
+      // The same sync as `npm run schedules:sync`, against the stand-in.
+      const client = new Client({ baseUrl: qstashUrl, token: qstashKeys.token, devMode: false, enableTelemetry: false })
+      await syncSchedules(client.schedules, `${publicUrl}/functions/v1`)
+    }
 
     return {
       url: publicUrl,
@@ -100,8 +123,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         ? { backend: 'upstash', redis: cache.redisUrl, restUrl: cache.restUrl }
         : { backend: 'memory' },
       functions: [...functions.keys()],
+      qstash: { url: qstashUrl, keys: qstashKeys, local: qstash },
       lost: Promise.race([pg?.lost ?? never, cache?.lost ?? never]),
       async stop() {
+        await qstash.stop()
         await server.shutdown()
         await cache?.stop()
         await closePools()

@@ -388,6 +388,12 @@ export const fixtures: Record<string, (user: TestUser, path?: string) => Promise
     const { report } = await create(user, 'POST', 'social/reports', { post_id: post.id, reason: 'spam' })
     return { id: report.id }
   },
+  // Written by the jobs and wins, never through the API: one straight into the table.
+  '/notifications': async (user) => {
+    const [n] = await adminSql`
+      insert into pam.notifications (user_id, kind, title) values (${user.id}, 'social', 'Fixture reply') returning id`
+    return { id: n.id }
+  },
 }
 
 /** Another traveller, made in the database (for requests and memberships a fixture sets up). */
@@ -475,6 +481,10 @@ export const prerequisites: Record<string, (user: TestUser) => Promise<void>> = 
     const { post } = await create(user, 'POST', 'social/posts', { body: 'Fixture post to report' })
     reportable.set(user.id, post.id)
   },
+  // The latest daily report (GET /wins/reports): written by the daily-analytics job, here straight into the table.
+  '/wins/reports': async (user) =>
+    void await adminSql`insert into pam.daily_reports (user_id, date, currency) values (${user.id}, '2026-03-30', 'AUD')
+                        on conflict do nothing`,
 }
 
 /** Creates the resources `path`'s parameters name, and what valid bodies on it

@@ -18,6 +18,8 @@ export interface RlsSpec {
   updateValues: Record<string, unknown>
   /** Whether the owner may delete directly (false when deletion goes through a function). */
   ownerMayDelete: boolean
+  /** Whether the owner may update (false for rows only jobs write); default true. */
+  ownerMayUpdate?: boolean
 }
 
 const userDb = database({
@@ -84,7 +86,11 @@ export async function checkRls(spec: RlsSpec): Promise<void> {
       rowId,
       ...Object.values(spec.updateValues),
     ])
-  assertEquals((await update(claimsOf(owner))).length, 1, `${t}: owner updates own row`)
+  if (spec.ownerMayUpdate === false) {
+    assert((await denied(update(claimsOf(owner)))) || (await update(claimsOf(owner))).length === 0, `${t}: owner cannot update`)
+  } else {
+    assertEquals((await update(claimsOf(owner))).length, 1, `${t}: owner updates own row`)
+  }
   assert(
     (await denied(update(claimsOf(other)))) || (await update(claimsOf(other))).length === 0,
     `${t}: another user cannot update`,

@@ -52,6 +52,14 @@ const schema = z.object({
   PAM_RATE_LIMIT_STANDARD: z.coerce.number().int().min(1).default(100),
   PAM_RATE_LIMIT_BULK: z.coerce.number().int().min(1).default(10),
   PAM_RATE_LIMIT_SOCIAL: z.coerce.number().int().min(1).default(30),
+  // Background jobs: QStash signs its calls with these keys (the jobs function
+  // refuses to serve without them) and takes fan-out messages with the token.
+  QSTASH_CURRENT_SIGNING_KEY: optionalSecret,
+  QSTASH_NEXT_SIGNING_KEY: optionalSecret,
+  QSTASH_URL: optionalUrl,
+  QSTASH_TOKEN: optionalSecret,
+  PAM_FUNCTIONS_URL: optionalUrl,
+  PAM_JOBS_BATCH_USERS: z.coerce.number().int().min(1).max(100_000).default(1000),
 })
 
 export type RawConfig = z.infer<typeof schema>
@@ -109,6 +117,16 @@ export interface Config {
   cache: { enabled: boolean; prefix: string; timeoutMs: number; maxEntries: number }
   /** Requests per window for each rate-limit tier. */
   rateLimits: Record<RateLimitTier, { limit: number; windowSeconds: number }>
+  /** The scheduled jobs: QStash's signing keys and API, where the functions are served, batch size. */
+  jobs: {
+    currentSigningKey?: string
+    nextSigningKey?: string
+    qstashUrl: string
+    qstashToken?: string
+    /** The public URL of the functions (a job's destination is `<functionsUrl>/jobs/<job>`). */
+    functionsUrl: string
+    batchUsers: number
+  }
 }
 
 export class ConfigError extends Error {
@@ -176,6 +194,14 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       standard: { limit: e.PAM_RATE_LIMIT_STANDARD, windowSeconds: e.PAM_RATE_LIMIT_WINDOW_S },
       bulk: { limit: e.PAM_RATE_LIMIT_BULK, windowSeconds: e.PAM_RATE_LIMIT_WINDOW_S },
       social: { limit: e.PAM_RATE_LIMIT_SOCIAL, windowSeconds: e.PAM_RATE_LIMIT_WINDOW_S },
+    },
+    jobs: {
+      currentSigningKey: e.QSTASH_CURRENT_SIGNING_KEY,
+      nextSigningKey: e.QSTASH_NEXT_SIGNING_KEY,
+      qstashUrl: e.QSTASH_URL ?? 'https://qstash.upstash.io',
+      qstashToken: e.QSTASH_TOKEN,
+      functionsUrl: (e.PAM_FUNCTIONS_URL ?? `${e.SUPABASE_URL.replace(/\/+$/, '')}/functions/v1`).replace(/\/+$/, ''),
+      batchUsers: e.PAM_JOBS_BATCH_USERS,
     },
   }
 }

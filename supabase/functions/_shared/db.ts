@@ -508,11 +508,11 @@ function templateText(strings: TemplateStringsArray, values: unknown[]): string 
 
 /** Bypasses RLS. Only for jobs and admin paths; every use must say why. */
 export function postgresAdminClient(db: Database): PostgresApi {
-  const run = <T>(fn: (conn: Sql) => Promise<T>) => db.withConnection(fn)
+  const run = <T>(fn: (conn: Sql) => Promise<T>, deadlineMs?: number) => db.withConnection(fn, undefined, deadlineMs)
   return {
     query: (strings, ...values) => run((conn) => conn(strings, ...(values as never[])) as never),
     queryRaw: (text, params = []) => run((conn) => conn.unsafe(text, params as never[]) as never),
-    transaction: <T>(fn: (tx: Tx) => Promise<T>) =>
+    transaction: <T>(fn: (tx: Tx) => Promise<T>, opts: TransactionOptions = {}) =>
       run(async (conn) => {
         await conn`begin`
         try {
@@ -523,7 +523,7 @@ export function postgresAdminClient(db: Database): PostgresApi {
           await conn`rollback`.catch(() => {})
           throw err
         }
-      }),
+      }, opts.deadlineMs),
   }
 }
 

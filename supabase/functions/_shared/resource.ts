@@ -138,7 +138,7 @@ export interface ResourceSpec {
   one: string
   many: string
   noun: string
-  /** Path under the function, e.g. '/vehicles'. */
+  /** Path under the function, e.g. '/vehicles' ('' for the function's root). */
   path: string
   /** The table and its alias in `select` and `scope`. */
   table: string
@@ -223,7 +223,7 @@ export function registerResource(app: App, spec: ResourceSpec): void {
     const r = route({
       ...base,
       method: 'get',
-      path: spec.path,
+      path: spec.path || '/', // '' : a function's own root (its items are /{id})
       summary: spec.listSummary,
       request: { query: spec.filters?.check ? query.refine(...spec.filters.check) : query },
       responses: {

@@ -183,7 +183,7 @@ export async function notifyBudgetAlerts(
     }
     const created = await tx`
       insert into pam.notifications (user_id, kind, title, body, data, dedupe_key)
-      select (select auth.uid()), 'budget_alert', ${title}, ${text}, ${tx.json(data)}::jsonb, ${key(threshold)}
+      select (select auth.uid()), 'budget_threshold', ${title}, ${text}, ${tx.json(data)}::jsonb, ${key(threshold)}
       where ${threshold === 100} or not exists (
         select 1 from pam.notifications n
         where n.user_id = (select auth.uid()) and n.dedupe_key = ${key(100)})

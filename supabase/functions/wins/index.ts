@@ -15,6 +15,7 @@ import { registerExpenseRoutes } from './expenses.ts'
 import { registerGoalRoutes } from './goals.ts'
 import { registerHustleRoutes } from './hustles.ts'
 import { registerIncomeRoutes } from './income.ts'
+import { registerReportRoutes } from './reports.ts'
 import { registerSummaryRoutes } from './summary.ts'
 
 /** JSON bodies of the wins routes are small; only the CSV import gets the app-wide limit (1 MiB by default). */
@@ -45,6 +46,7 @@ export function createWinsApp(config: Config = getConfig(), options: Partial<Win
   registerSummaryRoutes(app, opts)
   registerGoalRoutes(app, opts)
   registerHustleRoutes(app, opts)
+  registerReportRoutes(app)
   return app
 }
 

@@ -1,0 +1,17 @@
+// cleanup: what has outlived its use, in one transaction (pam.jobs_cleanup):
+// ended sessions and refresh tokens revoked over a day ago, read
+// notifications after 30 days and any after 180, PAM's expired memories, job
+// runs after 90 days, daily reports after 400 days, and sync's answers and
+// tombstones past their retention.
+import type { Tx } from '../_shared/db.ts'
+import type { BatchResult } from './runs.ts'
+
+export const RETENTION_DAYS = { readNotifications: 30, notifications: 180, jobRuns: 90, dailyReports: 400 }
+
+export async function cleanup(tx: Tx): Promise<BatchResult & { removed: Record<string, number> }> {
+  const r = RETENTION_DAYS
+  const [row] = await tx`
+    select * from pam.jobs_cleanup(${r.readNotifications}, ${r.notifications}, ${r.jobRuns}, ${r.dailyReports})`
+  const removed = Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number(v)]))
+  return { rows_written: Object.values(removed).reduce((a, b) => a + b, 0), notifications: 0, removed }
+}
