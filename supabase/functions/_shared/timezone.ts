@@ -47,3 +47,51 @@ function formatDay(now: Date, timeZone: string): string {
   const get = (t: string) => parts.find((p) => p.type === t)!.value
   return `${get('year')}-${get('month')}-${get('day')}`
 }
+
+// ---- wall clocks and instants ----
+
+const wallFormats = new Map<string, Intl.DateTimeFormat>()
+function wallFormat(timeZone: string): Intl.DateTimeFormat {
+  let f = wallFormats.get(timeZone)
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    })
+    if (wallFormats.size < 1000) wallFormats.set(timeZone, f)
+  }
+  return f
+}
+
+/** The wall clock of `instant` in `timeZone`, as milliseconds of a UTC date with the same fields. */
+function wallMs(instant: number, timeZone: string): number {
+  const parts = wallFormat(timeZone).formatToParts(new Date(instant))
+  const get = (t: string) => Number(parts.find((p) => p.type === t)!.value)
+  return Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'))
+}
+
+/** The offset of `timeZone` from UTC at `instant`, in ms (east positive). */
+const offsetAt = (instant: number, timeZone: string) => wallMs(instant, timeZone) - Math.floor(instant / 1000) * 1000
+
+/** The instant a wall clock (`wall`: the local fields as a UTC date) shows in `timeZone`. A time
+ * that does not exist there (skipped by a daylight-saving change) moves forward by the gap, as
+ * RFC 5545 and Postgres read it (02:30 on a spring-forward day is 03:30); a time that happens
+ * twice (the clocks going back) is its first occurrence. */
+export function instantOf(wall: Date, timeZone: string): Date {
+  const w = wall.getTime()
+  // The offsets a day either side bracket any change near `w`: try each.
+  const candidates = [...new Set([offsetAt(w - 86_400_000, timeZone), offsetAt(w, timeZone), offsetAt(w + 86_400_000, timeZone)])]
+  const exact = candidates.map((o) => w - o).filter((t) => wallMs(t, timeZone) === w).sort((a, b) => a - b)
+  if (exact.length) return new Date(exact[0])
+  // In a gap: the offset before the change, which lands after it.
+  return new Date(w - Math.min(...candidates))
+}
+
+/** The wall clock of `instant` in `timeZone`, as a UTC date with the same fields. */
+export const wallOf = (instant: Date, timeZone: string): Date => new Date(wallMs(instant.getTime(), timeZone) + instant.getUTCMilliseconds())

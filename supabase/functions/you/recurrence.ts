@@ -1,0 +1,95 @@
+// Events in time: wall clocks in the event's zone, and occurrences of a
+// recurring event between two instants. Recurrence is the RRULE subset the
+// migration checks (FREQ=DAILY|WEEKLY|MONTHLY, INTERVAL, UNTIL as a local day
+// or COUNT), expanded by the `rrule` library over the wall clock the event was
+// entered in, each occurrence then placed in the zone: 09:00 stays 09:00
+// across a daylight-saving change, and a day without 02:30 has it at 03:30.
+import rrule from 'rrule'
+import { addDays } from '../_shared/dates.ts'
+import { instantOf, wallOf } from '../_shared/timezone.ts'
+
+const { RRule } = rrule
+
+export const RECURRENCE = /^FREQ=(DAILY|WEEKLY|MONTHLY)(;INTERVAL=[1-9][0-9]{0,2})?(;(UNTIL=[0-9]{8}|COUNT=[1-9][0-9]{0,2}))?$/
+
+/** The most occurrences a calendar answer expands (per request). */
+export const MAX_OCCURRENCES = 2000
+
+const FREQ = { DAILY: RRule.DAILY, WEEKLY: RRule.WEEKLY, MONTHLY: RRule.MONTHLY } as const
+
+export interface Timing {
+  all_day: boolean
+  time_zone: string
+  starts_at: Date
+  ends_at: Date
+  recurrence: string | null
+}
+
+/** `YYYY-MM-DD` (+ `THH:MM`) as a wall clock (a UTC date with those fields). */
+export const wall = (local: string) => new Date(`${local.length === 10 ? `${local}T00:00` : local}:00Z`)
+const wallText = (w: Date, allDay: boolean) => w.toISOString().slice(0, allDay ? 10 : 16)
+const untilDay = (rule: string) => /UNTIL=(\d{4})(\d{2})(\d{2})/.exec(rule)?.slice(1).join('-')
+
+function ruleOf(t: Timing) {
+  const parts = Object.fromEntries(t.recurrence!.split(';').map((p) => p.split('=')))
+  const until = untilDay(t.recurrence!)
+  return new RRule({
+    freq: FREQ[parts.FREQ as keyof typeof FREQ],
+    interval: parts.INTERVAL ? Number(parts.INTERVAL) : 1,
+    dtstart: wallOf(t.starts_at, t.time_zone),
+    // UNTIL is the last local day an occurrence may start on.
+    until: until ? wall(`${until}T23:59`) : null,
+    count: parts.COUNT ? Number(parts.COUNT) : null,
+  })
+}
+
+/** The last local day an occurrence starts on (null: it recurs for ever; the first day without recurrence). */
+export function lastDay(t: Timing): string | null {
+  const first = wallText(wallOf(t.starts_at, t.time_zone), true)
+  if (!t.recurrence) return first
+  const until = untilDay(t.recurrence)
+  if (until) return until < first ? first : until
+  if (!/COUNT=/.test(t.recurrence)) return null
+  const all = ruleOf(t).all()
+  return wallText(all[all.length - 1], true)
+}
+
+export interface Occurrence {
+  /** The occurrence's start as a wall clock in the event's zone (its key: reminders name it). */
+  occurrence: string
+  starts_at: Date
+  ends_at: Date
+}
+
+/** The event's occurrences that overlap [from, to), in order. */
+export function occurrences(t: Timing, from: Date, to: Date, max = MAX_OCCURRENCES): Occurrence[] {
+  const startWall = wallOf(t.starts_at, t.time_zone)
+  const endWall = wallOf(t.ends_at, t.time_zone)
+  const span = endWall.getTime() - startWall.getTime() // in wall-clock time: 09:00–10:00 stays so
+  const at = (w: Date): Occurrence => {
+    const starts = instantOf(w, t.time_zone)
+    const ends = instantOf(new Date(w.getTime() + span), t.time_zone)
+    return { occurrence: wallText(w, t.all_day), starts_at: starts, ends_at: ends < starts ? starts : ends }
+  }
+  const overlaps = (o: Occurrence) => o.starts_at < to && (o.ends_at > from || o.starts_at.getTime() === o.ends_at.getTime() && o.starts_at >= from)
+  if (!t.recurrence) {
+    const only = at(startWall)
+    return overlaps(only) ? [only] : []
+  }
+  // The window in the event's wall clock, a day wider each side (offsets are under 15 h), less the event's length.
+  const a = new Date(wallOf(from, t.time_zone).getTime() - span - 86_400_000)
+  const b = new Date(wallOf(to, t.time_zone).getTime() + 86_400_000)
+  const out: Occurrence[] = []
+  for (const w of ruleOf(t).between(a, b, true)) {
+    const o = at(w)
+    if (overlaps(o)) out.push(o)
+    if (out.length >= max) break
+  }
+  return out
+}
+
+/** The instants of a local day range in `timeZone`: [start of `from`, start of the day after `to`). */
+export const dayRange = (from: string, to: string, timeZone: string) => ({
+  from: instantOf(wall(from), timeZone),
+  to: instantOf(wall(addDays(to, 1)), timeZone),
+})
