@@ -17,6 +17,18 @@ export const Preferences = z.object({
     maintenance_reminders: z.boolean().optional(),
     budget_alerts: z.boolean().optional(),
   }).strict().optional(),
+  // The road profile: how this traveller travels. Trip planning and PAM read it.
+  distance_unit: z.enum(['km', 'mi']).optional().openapi({ description: 'default: km (metric) or mi (imperial)' }),
+  volume_unit: z.enum(['L', 'gal']).optional().openapi({ description: 'default: L (metric) or gal (imperial)' }),
+  vehicle_type: z.enum(['motorhome', 'caravan', 'campervan', 'fifth_wheel', 'camper_trailer', 'van', 'car', 'other'])
+    .optional(),
+  towing: z.boolean().optional().openapi({ description: 'towing a caravan, trailer or car' }),
+  rig_length_m: z.number().positive().max(40).optional().openapi({ description: 'the whole rig, towing included' }),
+  pets: z.boolean().optional().openapi({ description: 'travelling with pets (pet-friendly camps)' }),
+  max_daily_km: z.number().int().min(50).max(1500).optional().openapi({ description: 'most kilometres driven in a day' }),
+  camp_types: z.array(z.enum(['national_park', 'free_camping', 'caravan_park', 'showground', 'rest_area'])).max(5)
+    .optional().openapi({ description: 'the kinds of camps preferred' }),
+  travel_style: z.enum(['budget', 'balanced', 'comfort', 'off_grid']).optional(),
 }).strict().openapi('Preferences')
 export type Preferences = z.infer<typeof Preferences>
 

@@ -23,6 +23,7 @@ import {
   writeTransaction,
 } from '../_shared/resource.ts'
 import { multiLineText, singleLineText } from '../_shared/text.ts'
+import { Preferences } from '../_shared/profile.ts'
 import { fromCents, toCents } from '../wins/money.ts'
 import { AMENITIES, Campsite, CAMPSITE_TYPES, nearestCampsites } from './camping.ts'
 import { invalidateVehiclesAndTrips, Latitude, Longitude, WHEELS_REFUSALS } from './common.ts'
@@ -340,12 +341,24 @@ export const tripResource: ResourceSpec = {
   refusals: WHEELS_REFUSALS,
 }
 
-/** A day-by-day plan (the route's answer; PAM's plan_trip tool). */
+/** What the road profile says about planning (the request's own values come first). */
+async function roadProfile(tx: Tx): Promise<Pick<Preferences, 'max_daily_km' | 'camp_types' | 'rig_length_m' | 'pets'>> {
+  const [row] = await tx`select preferences from pam.profiles where id = (select auth.uid())`
+  const stored = (row?.preferences ?? {}) as Record<string, unknown>
+  // Each field on its own: one of an older shape reads as not given, and the others still count.
+  const pick = <K extends 'max_daily_km' | 'camp_types' | 'rig_length_m' | 'pets'>(k: K) => {
+    const r = Preferences.shape[k].safeParse(stored[k])
+    return (r.success ? r.data : undefined) as Preferences[K]
+  }
+  return { max_daily_km: pick('max_daily_km'), camp_types: pick('camp_types'), rig_length_m: pick('rig_length_m'), pets: pick('pets') }
+}
+
+/** A day-by-day plan (the route's answer; PAM's plan_trip tool); the road profile fills what the request leaves. */
 export async function planTrip(c: AppContext, input: z.infer<typeof PlanRequest>) {
   const mapbox = mapboxFor(c.var.config, c.var.cache)
-  const { vehicle, basis } = await c.var.postgres.transaction(async (tx) => {
+  const { vehicle, basis, road } = await c.var.postgres.transaction(async (tx) => {
     const vehicle = await vehicleFacts(tx, input.vehicle_id)
-    return { vehicle, basis: await fuelBasis(tx, input.vehicle_id ?? null, vehicle) }
+    return { vehicle, basis: await fuelBasis(tx, input.vehicle_id ?? null, vehicle), road: await roadProfile(tx) }
   })
   let source: 'mapbox' | 'estimate' = 'mapbox'
   let line: LatLng[]
@@ -364,7 +377,7 @@ export async function planTrip(c: AppContext, input: z.infer<typeof PlanRequest>
     totalMin = (totalKm / ESTIMATE_KMH) * 60
   }
   // Day ends as fractions of the route; the line's own length scales them onto it.
-  const daily = input.max_daily_drive_km ?? 350
+  const daily = input.max_daily_drive_km ?? road.max_daily_km ?? 350
   const days = Math.max(1, Math.ceil(totalKm / daily))
   const scale = totalKm > 0 ? lengthKm(line) / totalKm : 1
   const ends = pointsAlong(
@@ -372,10 +385,10 @@ export async function planTrip(c: AppContext, input: z.infer<typeof PlanRequest>
     Array.from({ length: days - 1 }, (_, i) => (i + 1) * daily * scale),
   )
   const filters = {
-    types: input.camping_types,
-    amenities: input.amenities,
+    types: input.camping_types ?? road.camp_types,
+    amenities: input.amenities ?? (road.pets ? ['pet_friendly' as const] : undefined),
     rvFriendly: true,
-    maxRigLength: input.rig_length_m ?? vehicle?.length_m ?? undefined,
+    maxRigLength: input.rig_length_m ?? road.rig_length_m ?? vehicle?.length_m ?? undefined,
     maxPrice: input.max_price_per_night,
   }
   const near = await nearestCampsites(c.var.postgres, ends, 50, filters)
