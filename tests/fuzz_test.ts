@@ -42,6 +42,7 @@ import { functionsUrl, signUp, stack, type TestUser, uniqueEmail } from './_supp
 import { parseConfig } from '../supabase/functions/_shared/config.ts'
 import { createAuthApp } from '../supabase/functions/auth/index.ts'
 import { shutdownSoon } from './_support/servers.ts'
+import { JOB_NAMES } from '../supabase/functions/jobs/schedules.ts'
 
 const SEED = Number(Deno.env.get('PAM_FUZZ_SEED') ?? 20261201)
 /** Operations fuzzed at the same time (each one's requests go one after another). */
@@ -52,7 +53,7 @@ const CONTROL_REFUSED: Record<string, string> = {
   'POST /auth/refresh':
     'a refresh token is single-use: no request built in advance holds a valid one',
   ...Object.fromEntries(
-    ['daily-analytics', 'maintenance-reminders', 'budget-alerts', 'cleanup'].map((job) => [
+    JOB_NAMES.map((job) => [
       `POST /jobs/${job}`,
       'only calls QStash signed are taken (tests/jobs_signature_test.ts signs them)',
     ]),

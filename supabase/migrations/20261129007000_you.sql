@@ -42,6 +42,16 @@ comment on table pam.calendar_events is 'The traveller''s events: instants with 
 create index calendar_events_user_start_idx on pam.calendar_events (user_id, starts_at);
 create index calendar_events_recurring_idx on pam.calendar_events (user_id, recurrence_ends) where recurrence is not null;
 create index calendar_events_created_idx on pam.calendar_events (user_id, created_at desc, id desc);
+-- The reminders job's two scans: one-off events by start, recurring ones by their last day.
+create index calendar_events_remind_once_idx on pam.calendar_events (starts_at)
+  where recurrence is null and reminders <> '{}';
+create index calendar_events_remind_recurring_idx on pam.calendar_events (recurrence_ends)
+  where recurrence is not null and reminders <> '{}';
+
+-- Event reminders are notifications too.
+alter table pam.notifications drop constraint notifications_kind_check;
+alter table pam.notifications add constraint notifications_kind_check
+  check (kind in ('maintenance_due', 'budget_threshold', 'report_ready', 'social', 'event_reminder'));
 
 create trigger calendar_events_set_updated_at before update on pam.calendar_events
   for each row execute function pam.set_updated_at();

@@ -185,6 +185,8 @@ export const validBodies: Record<string, (user: TestUser) => unknown> = {
   'POST /social/friends/requests': (user) => ({ user_id: otherOf(user), message: 'Met at the dump point' }),
   'POST /social/groups/{id}/invitations': (user) => ({ user_id: otherOf(user) }),
   'POST /social/reports': (user) => ({ post_id: reportable.get(user.id), reason: 'spam' }),
+  // Every field is optional, and at least one is needed.
+  'PATCH /you/profile': () => ({ max_daily_km: 400, pets: true }),
 }
 
 /** The JSON body `op` is called with as `user`: registered above, else built from its schema. */
@@ -387,6 +389,16 @@ export const fixtures: Record<string, (user: TestUser, path?: string) => Promise
     const { post } = await create(user, 'POST', 'social/posts', { body: 'Fixture reported post' })
     const { report } = await create(user, 'POST', 'social/reports', { post_id: post.id, reason: 'spam' })
     return { id: report.id }
+  },
+  '/you/events': async (user) => {
+    const { event } = await create(user, 'POST', 'you/events', {
+      title: 'Fixture wheel bearings',
+      start: '2026-06-02T09:00',
+      time_zone: 'Australia/Darwin',
+      reminders: [1440],
+      recurrence: 'FREQ=MONTHLY;COUNT=3',
+    })
+    return { id: event.id }
   },
   // Written by the jobs and wins, never through the API: one straight into the table.
   '/notifications': async (user) => {

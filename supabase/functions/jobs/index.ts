@@ -13,6 +13,7 @@ import { ApiError } from '../_shared/errors.ts'
 import { errorOf, json } from '../_shared/resource.ts'
 import { budgetAlerts } from './budget-alerts.ts'
 import { cleanup } from './cleanup.ts'
+import { eventReminders, slotOf } from './event-reminders.ts'
 import { dailyAnalytics } from './daily-analytics.ts'
 import { fanOut, qstashPublisher } from './fanout.ts'
 import { maintenanceReminders } from './maintenance-reminders.ts'
@@ -44,7 +45,7 @@ const JobBody = z.object({
 const JobResult = z.object({
   job: z.string(),
   period: z.string(),
-  batch: z.string().openapi({ description: "'plan' for a scheduled call, the batch's index, or 'all'" }),
+  batch: z.string().openapi({ description: "'plan' for a scheduled call, the batch's index, 'all', or event reminders' 5-minute slot" }),
   status: z.enum(['done', 'skipped']).openapi({ description: 'skipped: this job, period and batch had already run' }),
   rows_written: z.number(),
   notifications: z.number(),
@@ -87,6 +88,12 @@ export function createJobsApp(config: Config = getConfig()): App {
       const at = message.at ? new Date(message.at) : new Date()
       const period = utcDay(at)
       const work = PER_USER[job]
+      if (job === 'event-reminders') {
+        // Every 5 minutes: one run per slot of the day, each sending what came due (deduplicated).
+        const batch = slotOf(at)
+        const result = await runBatchOnce(db, { job, period, batch, range: { from: null, to: null } }, (tx) => eventReminders(tx, at))
+        return c.json({ job, period, batch, ...result }, 200)
+      }
       if (!work) {
         let removed: Record<string, number> = {}
         const result = await runBatchOnce(db, { job, period, batch: 'all', range: { from: null, to: null } }, async (tx) => {
