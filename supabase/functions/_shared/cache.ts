@@ -16,6 +16,8 @@ export const CACHE_POLICIES = {
     key: (userId: string, period: string) => `expenses:${userId}:${period}`,
   },
   maintenance_records: { ttl: 1800, key: (userId: string) => `maintenance:${userId}` },
+  // The home screen (GET /you/dashboard): brief, and dropped by writes to what it shows.
+  dashboard: { ttl: 120, key: (userId: string) => `dashboard:${userId}` },
   conversation_history: {
     ttl: 3600,
     key: (conversationId: string) => `chat_history:${conversationId}`,

@@ -58,6 +58,7 @@ export async function updateProfile(c: AppContext, patch: ProfilePatch) {
     c.var.cache.del(
       p.user_profiles.key(user),
       p.chat_context.key(user),
+      p.dashboard.key(user),
       ...(patch.preferences ? [p.maintenance_records.key(user)] : []),
     ),
     patch.preferences ? c.var.cache.delByPrefix(p.expense_summaries.key(user, '')) : null,

@@ -6,6 +6,11 @@ import { ApiError, notFound } from '../_shared/errors.ts'
 import { BudgetStatus, budgetStatuses } from './budget-status.ts'
 import { CategorySlug, isBuiltinCategory } from './categories.ts'
 import { body, errorOf, invalidReference, json, moneyContext, type WinsOptions, writeTransaction } from './common.ts'
+import { CACHE_POLICIES } from '../_shared/cache.ts'
+import type { AppContext } from '../_shared/http.ts'
+
+/** The home screen shows this month's budgets (GET /you/dashboard). */
+const dropHomeScreen = async (c: AppContext) => void await c.var.cache.del(CACHE_POLICIES.dashboard.key(c.var.userId!))
 import { fromCents, MAX_TARGET, money, toCents } from './money.ts'
 import { budgetPeriodUnit, calendarDate, periodOf } from './periods.ts'
 
@@ -86,6 +91,7 @@ export function registerBudgetRoutes(app: App, opts: WinsOptions) {
         .filter((b) => b.id === row.id)
       return { budget, created: row.created as boolean }
     })
+    await dropHomeScreen(c)
     return c.json({ budget }, created ? 201 : 200)
   })
 
@@ -120,6 +126,7 @@ export function registerBudgetRoutes(app: App, opts: WinsOptions) {
       }
       await tx`delete from pam.budgets where id = ${rows[0].id}`
     })
+    await dropHomeScreen(c)
     return c.body(null, 204)
   })
 }

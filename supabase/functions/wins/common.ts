@@ -87,6 +87,6 @@ export async function invalidateSummaries(c: AppContext): Promise<void> {
   // An expense can be a fill-up whose odometer moves what maintenance is due.
   await Promise.all([
     c.var.cache.delByPrefix(CACHE_POLICIES.expense_summaries.key(user, '')),
-    c.var.cache.del(CACHE_POLICIES.maintenance_records.key(user)),
+    c.var.cache.del(CACHE_POLICIES.maintenance_records.key(user), CACHE_POLICIES.dashboard.key(user)),
   ])
 }

@@ -5,6 +5,7 @@
 import type { App, AppContext } from '../_shared/http.ts'
 import { route, z } from '../_shared/http.ts'
 import { ApiError, notFound } from '../_shared/errors.ts'
+import { CACHE_POLICIES } from '../_shared/cache.ts'
 import type { Tx } from '../_shared/db.ts'
 import { calendarDate, daysBetween, isCalendarDate } from '../_shared/dates.ts'
 import { instantOf, isTimeZone, wallOf } from '../_shared/timezone.ts'
@@ -153,6 +154,9 @@ function timingOf(e: Entered): Record<string, unknown> {
 /** The instant a wall clock (YYYY-MM-DDTHH:MM) shows in `tz`. */
 const instant = (local: string, tz: string) => instantOf(wall(local), tz)
 
+/** The home screen shows today's and tomorrow's events (GET /you/dashboard). */
+const dropHomeScreen = async (c: AppContext) => void await c.var.cache.del(CACHE_POLICIES.dashboard.key(c.var.userId!))
+
 export const EVENT_REFUSALS = {
   calendar_events_trip_fkey: () => unknownReference('trip_id', 'unknown_trip', 'not one of your trips'),
   calendar_events_maintenance_fkey: () =>
@@ -197,7 +201,9 @@ export const eventResource: ResourceSpec = {
   },
   without: ['patch'],
   refusals: EVENT_REFUSALS,
+  afterWrite: dropHomeScreen,
 }
+
 
 const patchEvent = route({
   method: 'patch',
@@ -345,6 +351,7 @@ export function registerEventRoutes(app: App) {
     const patch = c.req.valid('json')
     const event = await writeTransaction(c, (tx) => changeEvent(tx, id, patch), EVENT_REFUSALS)
     if (!event) throw notFound('event')
+    await dropHomeScreen(c)
     return c.json({ event } as never, 200)
   })
 
