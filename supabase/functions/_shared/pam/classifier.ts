@@ -59,6 +59,7 @@ export const INTENTS = [
   'saved_places',
   'social_post',
   'social_feed',
+  'calendar',
   'remember',
   'forget',
   'insights',
@@ -340,6 +341,16 @@ const RULES: Record<Scored, Rule[]> = {
     [/\b(group|community|friends|followers|social)\b/, 1],
     [/\b(been up to|any news)\b/, 2],
   ],
+  calendar: [
+    [/^(please |pam,? |hey pam,? )?remind me\b/, 5.5],
+    [/\b(add|put|schedule|pencil|book)\b.{0,40}\b(in(to)? )?(my |the )?(calendar|diary|schedule|agenda)\b/, 4.5],
+    [/\bwhat (is|have i got|do i have|do we have|have we got) on\b|\bwhat is coming up\b/, 4.5],
+    [/\b(my |the )?(calendar|agenda|diary)\b/, 3],
+    [/\b(appointments?|meetings?|reminders?|events?)\b/, 3],
+    [/^(please )?(move|reschedule|postpone|shift|push back|bring forward)\b/, 3],
+    [/^(please )?(cancel|call off|scrap)\b/, 3],
+    [/\b(reschedule|postpone)\b/, 2],
+  ],
   remember: [
     // Said first, these decide: "keep in mind we need powered sites" is not a campsite search.
     [/^(please )?remember\b|(?<!\bnot )\bremember (that|this)\b/, 5],
@@ -532,7 +543,7 @@ export function classify(message: string, opts: ClassifyOptions): Classification
 // intents only, a budget period to budgets; forward-looking intents read
 // "Saturday" as the next one.
 const CATEGORY_INTENTS = new Set<Intent>(['add_expense', 'spending_summary', 'budget_status', 'set_budget', 'log_fuel', 'log_maintenance'])
-const FUTURE_INTENTS = new Set<Intent>(['weather', 'plan_trip', 'find_camping', 'maintenance_due'])
+const FUTURE_INTENTS = new Set<Intent>(['weather', 'plan_trip', 'find_camping', 'maintenance_due', 'calendar'])
 
 function entitiesFor(intent: Intent, text: string, scan: Scan, today: string, locale: string): Entities {
   const e = entitiesOf(scan)

@@ -13,6 +13,7 @@ import { log } from '../logger.ts'
 import { classify } from './classifier.ts'
 import type { Entities } from './entities.ts'
 import { loadContext, type PamContext } from './context.ts'
+import { addDays } from '../dates.ts'
 import { type Memory, recall } from './memory.ts'
 import { GREETING, HELP, NOT_UNDERSTOOD, replyFor } from './respond.ts'
 import { runTool } from './tools.ts'
@@ -87,6 +88,65 @@ function postOf(message: string): { body: string; group?: string; visibility?: '
     .replace(/^(tell|let) (the |my |our )?([\w'&-]+ ){0,5}?(group|friends|followers|community|everyone|everybody|people|folks)( know)?\s*(that\s+)?/i, ''))
     .trim().slice(0, 5000)
   return { body, ...(group ? { group } : {}), ...(friends ? { visibility: 'friends' as const } : {}) }
+}
+
+/** "at 9", "at 9:30am", "at 14:00", "at noon": a local time, HH:MM. */
+export function timeOf(message: string): string | undefined {
+  if (/\b(at )?(noon|midday)\b/i.test(message)) return '12:00'
+  const m = /\b(?:at|@|by|from)\s*(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?(?![\d/-])/i.exec(message) ??
+    /\b(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)(?![a-z])/i.exec(message)
+  if (!m) return undefined
+  let h = Number(m[1])
+  const min = m[2] ? Number(m[2]) : 0
+  const half = m[3]?.toLowerCase().replace(/\./g, '')
+  if (half === 'pm' && h < 12) h += 12
+  if (half === 'am' && h === 12) h = 0
+  if (h > 23 || min > 59) return undefined
+  return `${String(h).padStart(2, '0')}:${String(min).padStart(2, '0')}`
+}
+
+const WEEKDAYS = String.raw`(mon|tues?|wed(nes)?|thu(rs)?|fri|sat(ur)?|sun)(day)?`
+/** What an event is called in a message: its words without the command, the day and the time. */
+function eventWords(text: string): string {
+  return text
+    .replace(/^\s*(hey pam[,!]?\s*|pam[,!]?\s*)?(please\s+)?(can you |could you )?/i, '')
+    .replace(/^(remind me( to)?|add|put|schedule|book( in)?|pencil in|move|reschedule|postpone|shift|cancel|call off|scrap)\s+/i, '')
+    .replace(new RegExp(String.raw`\b(on |this |next |to |till |until )?(${WEEKDAYS}|today|tonight|tomorrow|the \d{1,2}(st|nd|rd|th)?( of \w+)?)\b`, 'gi'), ' ')
+    .replace(/\b(at|@|by|from)\s*(\d{1,2}([:.]\d{2})?\s*(am|pm)?|noon|midday)\b/gi, ' ')
+    .replace(/\b(in|into|to|on|from) (my |the )?(calendar|diary|schedule|agenda)\b/gi, ' ')
+    .replace(/^\s*(to|that|about)\s+/i, '')
+    .replace(/\s+(to|on|for)\s*$/i, '')
+    .replace(/\s+/g, ' ').replace(/[.!?]+$/, '').trim()
+    .replace(/^(the|my|our) /i, '')
+}
+
+/** A calendar sentence as a tool call: list, cancel, move, or add (with a reminder at the time for "remind me"). */
+function calendarPlan(message: string, e: Entities, ctx: PamContext): Plan {
+  const text = message.trim()
+  const time = timeOf(text)
+  if (/^(please )?(cancel|call off|scrap|delete|remove)\b/i.test(text)) {
+    const event = eventWords(text)
+    return event ? { tool: 'cancel_event', args: { event } } : { reply: 'Which event should I cancel?' }
+  }
+  if (/^(please )?(move|reschedule|postpone|shift|push back|bring forward)\b/i.test(text)) {
+    const event = eventWords(text.replace(/\s+(to|till|until)\s+.*$/i, ''))
+    if (!event) return { reply: 'Which event should I move?' }
+    if (!e.date && !time) return { reply: `When should "${event}" be instead?` }
+    return { tool: 'move_event', args: { event, date: e.date, time } }
+  }
+  const adding = /^(please |pam,? |hey pam,? )?(remind me|add|put|schedule|book|pencil)\b/i.test(text)
+  if (!adding) {
+    const from = e.period?.from && e.period.from >= ctx.today ? e.period.from : e.date ?? ctx.today
+    const to = e.period?.to ?? (e.date ?? addDays(from, 6))
+    return { tool: 'list_events', args: { from, to: to < from ? from : to } }
+  }
+  const title = eventWords(text)
+  if (!title) return { reply: 'What should I put in the calendar?' }
+  const titled = title.charAt(0).toUpperCase() + title.slice(1)
+  return {
+    tool: 'create_event',
+    args: drop({ title: titled.slice(0, 200), date: e.date ?? ctx.today, time, reminders: time ? [0] : undefined }),
+  }
 }
 
 function planFor(intent: string, e: Entities, message: string, ctx: PamContext): Plan {
@@ -170,6 +230,8 @@ function planFor(intent: string, e: Entities, message: string, ctx: PamContext):
       if (!post.body) return { reply: 'What should I post? Say it like "post to the Nullarbor group: road open past Eucla".' }
       return { tool: 'post_to_community', args: post }
     }
+    case 'calendar':
+      return calendarPlan(message, e, ctx)
     case 'social_feed':
       return {
         tool: 'get_community_feed',
@@ -275,6 +337,10 @@ const TOOL_INTENTS: Record<string, string> = {
   plan_trip: 'plan_trip',
   add_trip_stop: 'plan_trip',
   find_saved_places: 'saved_places',
+  create_event: 'calendar',
+  move_event: 'calendar',
+  cancel_event: 'calendar',
+  list_events: 'calendar',
   post_to_community: 'social_post',
   get_community_feed: 'social_feed',
   remember_fact: 'remember',

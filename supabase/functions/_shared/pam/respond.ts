@@ -93,6 +93,23 @@ export function replyFor(tool: string, result: R, ctx: PamContext): string {
       return posts.slice(0, 3).map((x) => `${x.author || 'A traveller'}${x.group ? ` in ${x.group}` : ''}: "${String(x.body).slice(0, 100)}"`)
         .join(' · ')
     }
+    case 'create_event': {
+      const e = result.event as R
+      const when = e.all_day ? `on ${e.start}` : `on ${String(e.start).slice(0, 10)} at ${String(e.start).slice(11)}`
+      const remind = (e.reminders as number[]).length ? ' I\'ll remind you.' : ''
+      return `In your calendar: ${e.title} ${when}.${remind}`
+    }
+    case 'move_event': {
+      const e = result.event as R
+      return `Moved ${e.title} to ${String(e.start).replace('T', ' at ')}.`
+    }
+    case 'cancel_event':
+      return `Cancelled ${(result.cancelled as R).title}.`
+    case 'list_events': {
+      const events = (result.events as R[]) ?? []
+      if (!events.length) return `Nothing in your calendar from ${result.from} to ${result.to}.`
+      return events.slice(0, 8).map((x) => `${x.date}${x.time ? ` ${x.time}` : ''} ${x.title}`).join('; ') + '.'
+    }
     case 'update_preferences':
       return 'Settings updated.'
     case 'get_insights': {
@@ -112,7 +129,7 @@ export const GREETING = (ctx: PamContext) =>
   `G'day${ctx.name ? ` ${ctx.name}` : ''}! Tell me what you spent, fuel you bought or work you did on the rig, or ask how your budget's going.`
 
 export const HELP = 'I can log expenses, income, fill-ups and maintenance, tell you what you spent or what is due, find campsites ' +
-  'nearby, check the weather, post to your groups and friends or tell you what they are saying, and remember things about ' +
+  'nearby, check the weather, keep your calendar and remind you, post to your groups and friends or tell you what they are saying, and remember things about ' +
   'you and your rig. Try: "spent $45 on diesel at Broken Hill yesterday".'
 
 export const NOT_UNDERSTOOD = "Sorry, I didn't catch that. Try \"spent 45 bucks on groceries\" or \"what's due on the van?\""

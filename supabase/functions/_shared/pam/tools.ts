@@ -1,7 +1,7 @@
 // What PAM can do: typed tools over the same domain code the HTTP routes
 // call (one implementation of "add an expense", with its classification,
 // budget impact and alerts; one of "log a fill-up", with the odometer rules).
-// Grouped in nodes (Wins, Wheels, Social, Context) on one interface; each tool has a
+// Grouped in nodes (Wins, Wheels, Social, You, Context) on one interface; each tool has a
 // zod schema for its arguments (the model's tool calls are checked against it)
 // and runs as the caller, inside their RLS transaction: PAM cannot touch
 // another user's rows whatever a message says.
@@ -29,6 +29,9 @@ import { maintenanceDue, maintenanceResource } from '../../wheels/maintenance.ts
 import { planTrip, tripResource } from '../../wheels/trips.ts'
 import { createPost, type FeedFilters, feedWhere, MAX_POST_CHARS, postPage } from '../../social/posts.ts'
 import { SOCIAL_REFUSALS, Tag } from '../../social/common.ts'
+import { calendarOf, changeEvent, EVENT_REFUSALS, eventResource } from '../../you/events.ts'
+import { CACHE_POLICIES } from '../cache.ts'
+import { addDays } from '../dates.ts'
 import { forget, type Memory, remember } from './memory.ts'
 import type { PamContext } from './context.ts'
 import { insightsFor } from './insights.ts'
@@ -43,7 +46,7 @@ export interface ToolRun {
 
 export interface Tool<S extends z.ZodType = z.ZodType> {
   name: string
-  node: 'wins' | 'wheels' | 'social' | 'context'
+  node: 'wins' | 'wheels' | 'social' | 'you' | 'context'
   description: string
   schema: S
   run(run: ToolRun, args: z.infer<S>): Promise<Record<string, unknown>>
@@ -445,6 +448,106 @@ const communityFeed = tool({
   },
 })
 
+// --- You node ---
+
+const Clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM').describe('local time, 24-hour HH:MM')
+const EventName = singleLineText({ max: 200 }).describe('words of the event\'s title, e.g. "wheel bearing service"')
+
+/** The caller's next event (or latest past one) whose title has these words; 422 when none. */
+async function eventNamed(tx: Tx, words: string) {
+  const [e] = await tx`select id, title from pam.calendar_events
+    where user_id = (select auth.uid()) and title ilike ${likePattern(words.replace(/^(the|my|our) /i, ''))}
+    order by starts_at < now(), abs(extract(epoch from starts_at - now())) limit 1`
+  if (!e) throw new ApiError(422, 'unknown_event', `nothing in your calendar called "${words}"`)
+  return e as { id: string; title: string }
+}
+const dropHome = (run: ToolRun) => run.c.var.cache.del(CACHE_POLICIES.dashboard.key(run.c.var.userId!))
+
+const createEvent = tool({
+  name: 'create_event',
+  node: 'you',
+  description: 'Put something in the traveller\'s calendar, in their time zone: an appointment, a task to be reminded of ' +
+    '("remind me Tuesday at 9 to book the campground" is a 09:00 event with a reminder at the time), or a whole day.',
+  schema: z.object({
+    title: singleLineText({ max: 200 }),
+    date: calendarDate(),
+    time: Clock.optional().describe('omit for an all-day event'),
+    duration_minutes: z.number().int().min(0).max(1440).default(60),
+    reminders: z.array(z.number().int().min(0).max(40320)).max(5).optional()
+      .describe('minutes before to remind (default: [0] at the time for a timed event, none all-day)'),
+    kind: z.enum(['travel', 'maintenance', 'appointment', 'social', 'personal']).optional(),
+  }),
+  async run(run, args) {
+    const input: Record<string, unknown> = {
+      title: args.title,
+      kind: args.kind,
+      all_day: !args.time,
+      start: args.time ? `${args.date}T${args.time}` : args.date,
+      reminders: args.reminders ?? (args.time ? [0] : []),
+    }
+    if (args.time) {
+      const end = new Date(Date.parse(`${args.date}T${args.time}:00Z`) + args.duration_minutes * 60_000)
+      input.end = end.toISOString().slice(0, 16)
+    }
+    const event = await writeTransaction(run.c, async (tx) => {
+      const { row } = await insertRow(tx, eventResource, await eventResource.create!.prepare!(tx, input), eventResource.create!.columns)
+      return row
+    }, EVENT_REFUSALS)
+    await dropHome(run)
+    return { event }
+  },
+})
+
+const moveEvent = tool({
+  name: 'move_event',
+  node: 'you',
+  description: 'Move one of the traveller\'s events to another day and/or time (it keeps its length; the time stays when only ' +
+    'the day is given).',
+  schema: z.object({ event: EventName, date: calendarDate().optional(), time: Clock.optional() })
+    .refine((a) => a.date || a.time, 'give the new date or time'),
+  async run(run, args) {
+    const event = await writeTransaction(run.c, async (tx) => {
+      const { id } = await eventNamed(tx, args.event)
+      const [old] = await tx.unsafe(`select ${eventResource.select} from pam.calendar_events e where e.id = $1::uuid`, [id])
+      const start = old.all_day && !args.time ? args.date! : `${args.date ?? (old.start as string).slice(0, 10)}T${
+        args.time ?? ((old.all_day ? '09:00' : (old.start as string).slice(11, 16)))
+      }`
+      return await changeEvent(tx, id, { start, ...(old.all_day && args.time ? { all_day: false } : {}) })
+    }, EVENT_REFUSALS)
+    await dropHome(run)
+    return { event }
+  },
+})
+
+const cancelEvent = tool({
+  name: 'cancel_event',
+  node: 'you',
+  description: 'Take an event out of the traveller\'s calendar (all its occurrences).',
+  schema: z.object({ event: EventName }),
+  async run(run, args) {
+    const cancelled = await writeTransaction(run.c, async (tx) => {
+      const e = await eventNamed(tx, args.event)
+      await tx`delete from pam.calendar_events where id = ${e.id}`
+      return e
+    })
+    await dropHome(run)
+    return { cancelled }
+  },
+})
+
+const listEvents = tool({
+  name: 'list_events',
+  node: 'you',
+  description: "What is in the traveller's calendar between two local days (default: today and the next 6 days).",
+  schema: z.object({ from: calendarDate().optional(), to: calendarDate().optional() }),
+  async run({ c, ctx }, args) {
+    const from = args.from ?? ctx.today
+    const to = args.to && args.to >= from && args.to <= addDays(from, 31) ? args.to : addDays(from, 6)
+    const occurrences = await calendarOf(c, from, to, ctx.timeZone)
+    return { from, to, events: occurrences.slice(0, 20).map((o) => ({ title: o.title, date: o.date, time: o.local_start?.slice(11), all_day: o.all_day })) }
+  },
+})
+
 export const TOOLS: Tool[] = [
   addExpense,
   addIncome,
@@ -460,6 +563,10 @@ export const TOOLS: Tool[] = [
   findSavedPlaces,
   postToCommunity,
   communityFeed,
+  createEvent,
+  moveEvent,
+  cancelEvent,
+  listEvents,
   rememberFact,
   forgetFact,
   updatePreferences,
