@@ -30,13 +30,24 @@ export const wall = (local: string) => new Date(`${local.length === 10 ? `${loca
 const wallText = (w: Date, allDay: boolean) => w.toISOString().slice(0, allDay ? 10 : 16)
 const untilDay = (rule: string) => /UNTIL=(\d{4})(\d{2})(\d{2})/.exec(rule)?.slice(1).join('-')
 
-function ruleOf(t: Timing) {
+const DAY_MS = 86_400_000
+
+/** The rule of `t`. With `near` (a wall clock), a daily or weekly rule without COUNT starts from
+ * its last occurrence a step before `near` instead of its first: the same occurrences from there
+ * on, without walking the years before (the library iterates from the start). */
+function ruleOf(t: Timing, near?: Date) {
   const parts = Object.fromEntries(t.recurrence!.split(';').map((p) => p.split('=')))
   const until = untilDay(t.recurrence!)
+  const interval = parts.INTERVAL ? Number(parts.INTERVAL) : 1
+  let dtstart = wallOf(t.starts_at, t.time_zone)
+  const step = parts.FREQ === 'DAILY' ? interval * DAY_MS : parts.FREQ === 'WEEKLY' ? interval * 7 * DAY_MS : 0
+  if (near && step && !parts.COUNT && near.getTime() - dtstart.getTime() > 2 * step) {
+    dtstart = new Date(dtstart.getTime() + (Math.floor((near.getTime() - dtstart.getTime()) / step) - 1) * step)
+  }
   return new RRule({
     freq: FREQ[parts.FREQ as keyof typeof FREQ],
-    interval: parts.INTERVAL ? Number(parts.INTERVAL) : 1,
-    dtstart: wallOf(t.starts_at, t.time_zone),
+    interval,
+    dtstart,
     // UNTIL is the last local day an occurrence may start on.
     until: until ? wall(`${until}T23:59`) : null,
     count: parts.COUNT ? Number(parts.COUNT) : null,
@@ -80,7 +91,7 @@ export function occurrences(t: Timing, from: Date, to: Date, max = MAX_OCCURRENC
   const a = new Date(wallOf(from, t.time_zone).getTime() - span - 86_400_000)
   const b = new Date(wallOf(to, t.time_zone).getTime() + 86_400_000)
   const out: Occurrence[] = []
-  for (const w of ruleOf(t).between(a, b, true)) {
+  for (const w of ruleOf(t, a).between(a, b, true)) {
     const o = at(w)
     if (overlaps(o)) out.push(o)
     if (out.length >= max) break
