@@ -51,3 +51,18 @@ Deno.test('config: the token issuer is the project\'s Auth URL unless set', () =
     'https://api.example.com/auth/v1',
   )
 })
+
+Deno.test('every function is declared for deployment: config.toml and the README deploy command name it', async () => {
+  const root = new URL('../', import.meta.url)
+  const functions = [...Deno.readDirSync(new URL('supabase/functions/', root))]
+    .filter((e) => e.isDirectory && !e.name.startsWith('_')).map((e) => e.name).sort()
+  const toml = await Deno.readTextFile(new URL('supabase/config.toml', root))
+  const readme = await Deno.readTextFile(new URL('README.md', root))
+  const deploy = /npx supabase functions deploy ([a-z ]+) --use-api/.exec(readme)?.[1].split(' ') ?? []
+  for (const name of functions) {
+    const entry = new RegExp(String.raw`\[functions\.${name}\]\nverify_jwt = false\nimport_map = "\.\./import_map\.json"`)
+    if (!entry.test(toml)) throw new Error(`supabase/config.toml has no [functions.${name}] entry like the others`)
+    if (!deploy.includes(name)) throw new Error(`the README's deploy command leaves out ${name}`)
+  }
+  assertEquals([...deploy].sort(), functions, 'the deploy command names exactly the functions')
+})
