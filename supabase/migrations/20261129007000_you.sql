@@ -56,6 +56,15 @@ alter table pam.notifications add constraint notifications_kind_check
 create trigger calendar_events_set_updated_at before update on pam.calendar_events
   for each row execute function pam.set_updated_at();
 
+-- Offline apps sync the calendar (GET /sync/pull, POST /sync/push), as the other user tables.
+alter table pam.calendar_events add column sync_created xid8 not null default pg_current_xact_id(),
+  add column sync_xid xid8 not null default pg_current_xact_id();
+create index calendar_events_user_sync_idx on pam.calendar_events (user_id, sync_xid);
+create trigger calendar_events_sync_touch before update on pam.calendar_events
+  for each row execute function pam.sync_touch();
+create trigger calendar_events_sync_tombstone after delete on pam.calendar_events
+  for each row execute function pam.sync_remember_deletion();
+
 alter table pam.calendar_events enable row level security;
 create policy calendar_events_select_own on pam.calendar_events for select to authenticated
   using ((select auth.uid()) = user_id);

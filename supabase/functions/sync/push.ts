@@ -51,6 +51,7 @@ interface Problem {
  * client's own bookkeeping) is ignored. */
 function writable(t: SyncTable, op: 'create' | 'update'): string[] {
   if (t.push!.kind === 'expense') return Object.keys(EXPENSE_COLUMN_TYPES)
+  if (t.push!.fields) return t.push!.fields
   const w = op === 'create' ? t.push!.spec.create : t.push!.spec.patch
   return Object.keys(w?.columns ?? {})
 }
@@ -202,6 +203,7 @@ export async function applyBatch(
       let row: unknown
       try {
         if (t.push!.kind === 'expense') row = await updateExpense(tx, ctx, v.id, v.input)
+        else if (t.push!.update) row = await t.push!.update(tx, v.id, v.input)
         else {
           const spec = t.push!.spec
           const input = spec.patch!.prepare ? await spec.patch!.prepare(tx, v.input) : v.input

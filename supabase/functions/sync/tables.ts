@@ -12,6 +12,8 @@ import { maintenanceResource } from '../wheels/maintenance.ts'
 import { placeResource } from '../wheels/places.ts'
 import { tripResource } from '../wheels/trips.ts'
 import { vehicleResource } from '../wheels/vehicles.ts'
+import { changeEvent, EVENT_FIELDS, eventResource } from '../you/events.ts'
+import type { Tx } from '../_shared/db.ts'
 
 export interface SyncTable {
   /** The name in `changes` (the table's own). */
@@ -20,8 +22,16 @@ export interface SyncTable {
   alias: string
   /** The select list giving a row's JSON, as the API shows it. */
   select: string
-  /** How pushed creates and updates are applied; absent: pull only. */
-  push?: { kind: 'resource'; spec: ResourceSpec } | { kind: 'expense' }
+  /** How pushed creates and updates are applied; absent: pull only. A resource whose API fields are
+   * not its columns names them (`fields`), and one whose update is more than setting them its `update`. */
+  push?:
+    | {
+      kind: 'resource'
+      spec: ResourceSpec
+      fields?: string[]
+      update?: (tx: Tx, id: string, input: Record<string, unknown>) => Promise<Record<string, unknown> | undefined>
+    }
+    | { kind: 'expense' }
 }
 
 /** `now` does not matter here: only the select list and the write path are used (income's fills "today" itself). */
@@ -64,5 +74,16 @@ export function syncTables(now: () => Date): SyncTable[] {
       select: `n.id, n.kind, n.title, n.body, n.data, ${isoSql('n.read_at')} as read_at, ${isoSql('n.created_at')} as created_at`,
     },
     { name: 'campsite_reviews', table: 'pam.campsite_reviews', alias: 'cr', select: REVIEW_COLUMNS },
+    {
+      ...resource('calendar_events', eventResource),
+      push: {
+        kind: 'resource',
+        spec: eventResource,
+        fields: EVENT_FIELDS,
+        // Deleted on the server meanwhile: no row (the server's state stands).
+        update: async (tx, id, input) =>
+          (await tx`select 1 from pam.calendar_events where id = ${id}`).length ? await changeEvent(tx, id, input) : undefined,
+      },
+    },
   ]
 }

@@ -199,11 +199,12 @@ export const eventResource: ResourceSpec = {
       return { ...input, time_zone, ...timing }
     },
   },
+  // The patch schema is declared for sync's pushes; the route is patchEvent below (moving recomputes the instants).
+  patch: { schema: patchOf(fields).openapi('CalendarEventPatch'), columns: COLUMNS, summary: 'Change an event' },
   without: ['patch'],
   refusals: EVENT_REFUSALS,
   afterWrite: dropHomeScreen,
 }
-
 
 const patchEvent = route({
   method: 'patch',
@@ -211,9 +212,12 @@ const patchEvent = route({
   auth: 'user',
   tags: ['you: calendar'],
   summary: 'Change an event (moving it keeps what you do not give: its length, its zone)',
-  request: { params: IdParams, body: { required: true, ...json(patchOf(fields).openapi('CalendarEventPatch')) } },
+  request: { params: IdParams, body: { required: true, ...json(eventResource.patch!.schema) } },
   responses: { 200: { description: 'Updated', ...json(z.object({ event: Event })) }, 404: errorOf('No such event') },
 })
+
+/** What an event is written with (the API's fields, not its columns): what sync takes from a pushed record. */
+export const EVENT_FIELDS = Object.keys(fields)
 
 /** Changes event `id` as PATCH does: what moves its time is recomputed from the event as it was. */
 export async function changeEvent(tx: Tx, id: string, patch: Record<string, unknown>) {
@@ -349,7 +353,7 @@ export function registerEventRoutes(app: App) {
   app.openapi(patchEvent, async (c) => {
     const { id } = c.req.valid('param')
     const patch = c.req.valid('json')
-    const event = await writeTransaction(c, (tx) => changeEvent(tx, id, patch), EVENT_REFUSALS)
+    const event = await writeTransaction(c, (tx) => changeEvent(tx, id, patch as Record<string, unknown>), EVENT_REFUSALS)
     if (!event) throw notFound('event')
     await dropHomeScreen(c)
     return c.json({ event } as never, 200)
