@@ -8,11 +8,13 @@ import { CategorySlug, isBuiltinCategory } from './categories.ts'
 import { body, errorOf, invalidReference, json, moneyContext, type WinsOptions, writeTransaction } from './common.ts'
 import { CACHE_POLICIES } from '../_shared/cache.ts'
 import type { AppContext } from '../_shared/http.ts'
-
-/** The home screen shows this month's budgets (GET /you/dashboard). */
-const dropHomeScreen = async (c: AppContext) => void await c.var.cache.del(CACHE_POLICIES.dashboard.key(c.var.userId!))
+import type { Tx } from '../_shared/db.ts'
 import { fromCents, MAX_TARGET, money, toCents } from './money.ts'
 import { budgetPeriodUnit, calendarDate, periodOf } from './periods.ts'
+import type { MoneyContext } from './common.ts'
+
+/** The home screen shows this month's budgets (GET /you/dashboard). */
+export const dropHomeScreen = async (c: AppContext) => void await c.var.cache.del(CACHE_POLICIES.dashboard.key(c.var.userId!))
 
 const BudgetPeriod = z.enum(['weekly', 'monthly', 'yearly'])
 const CategoryParams = z.object({ category: CategorySlug })
@@ -67,30 +69,34 @@ const deleteBudget = route({
   responses: { 204: { description: 'Deleted' }, 404: errorOf('No such budget') },
 })
 
+export type BudgetInput = z.infer<typeof BudgetPut>
+
+/** Creates or replaces `category`'s budget for its period (the route's and PAM's); where it now stands. */
+export async function setBudget(tx: Tx, ctx: MoneyContext, category: string, input: BudgetInput) {
+  if (!isBuiltinCategory(category)) {
+    const [own] = await tx`select 1 from pam.expense_categories where slug = ${category}`
+    if (!own) throw invalidReference('category', `unknown category "${category}"`)
+  }
+  const defaultStart = periodOf(budgetPeriodUnit[input.period], ctx.today).start
+  const [row] = await tx`
+    insert into pam.budgets (category, period, amount, start_date, rollover)
+    values (${category}, ${input.period}, ${input.amount}::numeric,
+            ${input.start_date ?? defaultStart}::date, ${input.rollover})
+    on conflict (user_id, category, period) do update set
+      amount = excluded.amount,
+      rollover = excluded.rollover,
+      start_date = coalesce(${input.start_date ?? null}::date, pam.budgets.start_date)
+    returning id, (xmax = 0) as created`
+  const [budget] = (await budgetStatuses(tx, ctx, { categories: [category], period: input.period }))
+    .filter((b) => b.id === row.id)
+  return { budget, created: row.created as boolean }
+}
+
 export function registerBudgetRoutes(app: App, opts: WinsOptions) {
   app.openapi(putBudget, async (c) => {
     const { category } = c.req.valid('param')
     const input = c.req.valid('json')
-    const { budget, created } = await writeTransaction(c, async (tx) => {
-      const ctx = await moneyContext(tx, opts.now())
-      if (!isBuiltinCategory(category)) {
-        const [own] = await tx`select 1 from pam.expense_categories where slug = ${category}`
-        if (!own) throw invalidReference('category', `unknown category "${category}"`)
-      }
-      const defaultStart = periodOf(budgetPeriodUnit[input.period], ctx.today).start
-      const [row] = await tx`
-        insert into pam.budgets (category, period, amount, start_date, rollover)
-        values (${category}, ${input.period}, ${input.amount}::numeric,
-                ${input.start_date ?? defaultStart}::date, ${input.rollover})
-        on conflict (user_id, category, period) do update set
-          amount = excluded.amount,
-          rollover = excluded.rollover,
-          start_date = coalesce(${input.start_date ?? null}::date, pam.budgets.start_date)
-        returning id, (xmax = 0) as created`
-      const [budget] = (await budgetStatuses(tx, ctx, { categories: [category], period: input.period }))
-        .filter((b) => b.id === row.id)
-      return { budget, created: row.created as boolean }
-    })
+    const { budget, created } = await writeTransaction(c, async (tx) => setBudget(tx, await moneyContext(tx, opts.now()), category, input))
     await dropHomeScreen(c)
     return c.json({ budget }, created ? 201 : 200)
   })

@@ -7,7 +7,7 @@ import { route, z } from '../_shared/http.ts'
 import type { Tx } from '../_shared/db.ts'
 import { ApiError, notFound } from '../_shared/errors.ts'
 import { multiLineText, singleLineText } from '../_shared/text.ts'
-import { body, errorOf, IdParams, isoSql, json, moneyContext, params, type WinsOptions, writeTransaction } from './common.ts'
+import { body, errorOf, IdParams, isoSql, json, type MoneyContext, moneyContext, params, type WinsOptions, writeTransaction } from './common.ts'
 import { fromCents, MAX_TARGET, money, percentOf, toCents } from './money.ts'
 import { decodeCursor, page, PageQuery } from '../_shared/pagination.ts'
 import { ClientId, createOf, idTaken } from '../_shared/resource.ts'
@@ -70,6 +70,38 @@ export const GOAL_COLUMNS = `g.id, g.name, g.target_amount::text as target_amoun
   ${isoSql('g.updated_at')} as updated_at`
 export const CONTRIBUTION_COLUMNS = `k.id, k.goal_id, k.amount::text as amount, k.kind, k.date::text as date, k.note,
   ${isoSql('k.created_at')} as created_at`
+
+/** Adds a deposit or withdrawal to goal `id` (the route's and PAM's): the contribution and the goal's progress.
+ * A client-generated id sent again answers the same contribution (`created: false`). */
+export async function contribute(
+  tx: Tx,
+  ctx: MoneyContext,
+  id: string,
+  input: { id?: string; amount: string; kind: 'deposit' | 'withdrawal'; date?: string; note?: string },
+) {
+  // Lock the goal: concurrent contributions apply one after the other.
+  const [locked] = await tx`select saved_amount::text as saved from pam.savings_goals where id = ${id} for update`
+  if (!locked) throw notFound('goal')
+  if (input.id) {
+    // Sent before (a retry, or an offline app syncing): the same contribution, not a second one.
+    const [seen] = await tx.unsafe<Contribution[]>(
+      `select ${CONTRIBUTION_COLUMNS} from pam.goal_contributions k where k.id = $1::uuid and k.goal_id = $2::uuid`,
+      [input.id, id],
+    )
+    if (seen) return { created: false, body: { contribution: seen, goal: withProgress((await readGoal(tx, id))!, ctx.today) } }
+  }
+  if (input.kind === 'withdrawal' && toCents(input.amount) > toCents(locked.saved)) {
+    throw new ApiError(409, 'insufficient_savings', `only ${locked.saved} is saved towards this goal`)
+  }
+  const [contribution] = await tx.unsafe<Contribution[]>(
+    `insert into pam.goal_contributions as k (id, goal_id, amount, kind, date, note)
+     values (coalesce($6::uuid, gen_random_uuid()), $1::uuid, $2::numeric, $3, $4::date, $5)
+     on conflict (id) do nothing returning ${CONTRIBUTION_COLUMNS}`,
+    [id, input.amount, input.kind, input.date ?? ctx.today, input.note ?? '', input.id ?? null] as never[],
+  )
+  if (!contribution) throw idTaken()
+  return { created: true, body: { contribution, goal: withProgress((await readGoal(tx, id))!, ctx.today) } }
+}
 
 /** Progress and the monthly amount needed, as of `today`. */
 export function withProgress(g: GoalRow, today: string): Goal {
@@ -269,31 +301,7 @@ export function registerGoalRoutes(app: App, opts: WinsOptions) {
   app.openapi(addContribution, async (c) => {
     const { id } = c.req.valid('param')
     const input = c.req.valid('json')
-    const result = await writeTransaction(c, async (tx) => {
-      const ctx = await moneyContext(tx, opts.now())
-      // Lock the goal: concurrent contributions apply one after the other.
-      const [locked] = await tx`select saved_amount::text as saved from pam.savings_goals where id = ${id} for update`
-      if (!locked) throw notFound('goal')
-      if (input.id) {
-        // Sent before (a retry, or an offline app syncing): the same contribution, not a second one.
-        const [seen] = await tx.unsafe<Contribution[]>(
-          `select ${CONTRIBUTION_COLUMNS} from pam.goal_contributions k where k.id = $1::uuid and k.goal_id = $2::uuid`,
-          [input.id, id],
-        )
-        if (seen) return { created: false, body: { contribution: seen, goal: withProgress((await readGoal(tx, id))!, ctx.today) } }
-      }
-      if (input.kind === 'withdrawal' && toCents(input.amount) > toCents(locked.saved)) {
-        throw new ApiError(409, 'insufficient_savings', `only ${locked.saved} is saved towards this goal`)
-      }
-      const [contribution] = await tx.unsafe<Contribution[]>(
-        `insert into pam.goal_contributions as k (id, goal_id, amount, kind, date, note)
-         values (coalesce($6::uuid, gen_random_uuid()), $1::uuid, $2::numeric, $3, $4::date, $5)
-         on conflict (id) do nothing returning ${CONTRIBUTION_COLUMNS}`,
-        [id, input.amount, input.kind, input.date ?? ctx.today, input.note ?? '', input.id ?? null] as never[],
-      )
-      if (!contribution) throw idTaken()
-      return { created: true, body: { contribution, goal: withProgress((await readGoal(tx, id))!, ctx.today) } }
-    })
+    const result = await writeTransaction(c, async (tx) => contribute(tx, await moneyContext(tx, opts.now()), id, input))
     return c.json(result.body, result.created ? 201 : 200)
   })
 

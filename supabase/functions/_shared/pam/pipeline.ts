@@ -221,8 +221,15 @@ function planFor(intent: string, e: Entities, message: string, ctx: PamContext):
     case 'saved_places':
       return { tool: 'find_saved_places', args: {} }
     case 'set_budget':
-    case 'savings_goal':
-      return { reply: 'Budgets and savings goals are set in Wins; ask me how a budget is going any time.' }
+      if (!e.category) return { reply: 'A budget for what? Say it like "set my fuel budget to $500 a month".' }
+      if (!e.amount) return { reply: `How much for ${e.category}? Say it like "$500 a month".` }
+      return { tool: 'set_budget', args: drop({ category: e.category, amount: e.amount.value, period: e.budgetPeriod }) }
+    case 'savings_goal': {
+      const out = /\b(take|took|withdraw|withdrew|pull|pulled)\b/i.test(message)
+      const goal = /\b(?:towards?|into|to|out of|from|for)\s+(?:the |my |our )?(.+?)\s*(?:fund|goal|kitty|savings)?[.!]*$/i.exec(message)?.[1]
+      if (e.amount && goal) return { tool: 'add_to_goal', args: { goal, amount: e.amount.value, kind: out ? 'withdrawal' : 'deposit' } }
+      return { tool: 'get_savings_goals', args: {} }
+    }
     case 'insights':
       return { tool: 'get_insights', args: {} }
     case 'social_post': {
@@ -337,6 +344,9 @@ const TOOL_INTENTS: Record<string, string> = {
   plan_trip: 'plan_trip',
   add_trip_stop: 'plan_trip',
   find_saved_places: 'saved_places',
+  set_budget: 'set_budget',
+  add_to_goal: 'savings_goal',
+  get_savings_goals: 'savings_goal',
   create_event: 'calendar',
   move_event: 'calendar',
   cancel_event: 'calendar',

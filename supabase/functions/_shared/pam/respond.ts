@@ -93,6 +93,23 @@ export function replyFor(tool: string, result: R, ctx: PamContext): string {
       return posts.slice(0, 3).map((x) => `${x.author || 'A traveller'}${x.group ? ` in ${x.group}` : ''}: "${String(x.body).slice(0, 100)}"`)
         .join(' · ')
     }
+    case 'set_budget': {
+      const b = result.budget as R
+      const cur = b.current as R
+      return `${b.label} budget set: ${money(b.amount, b.currency as string)} ${b.period}. So far ${money(cur.spent, b.currency as string)} ` +
+        `spent this period (${cur.percent}%).`
+    }
+    case 'add_to_goal': {
+      const k = result.contribution as R
+      const g = result.goal as R
+      return `${k.kind === 'withdrawal' ? 'Took' : 'Put'} ${k.amount} ${k.kind === 'withdrawal' ? 'out of' : 'towards'} ${g.name}: ` +
+        `${g.saved_amount} of ${g.target_amount} saved (${g.progress_percent}%).`
+    }
+    case 'get_savings_goals': {
+      const goals = (result.goals as R[]) ?? []
+      if (!goals.length) return 'No savings goals yet: make one in Wins.'
+      return goals.slice(0, 4).map((g) => `${g.name}: ${g.saved_amount} of ${g.target_amount} (${g.progress_percent}%)`).join('; ') + '.'
+    }
     case 'create_event': {
       const e = result.event as R
       const when = e.all_day ? `on ${e.start}` : `on ${String(e.start).slice(0, 10)} at ${String(e.start).slice(11)}`

@@ -16,6 +16,10 @@ import { weatherFor } from '../integrations/weather.ts'
 import { mapboxFor } from '../integrations/mapbox.ts'
 import { Preferences, updateProfile } from '../profile.ts'
 import { budgetImpact, budgetStatuses } from '../../wins/budget-status.ts'
+import { dropHomeScreen, setBudget } from '../../wins/budgets.ts'
+import { CategorySlug } from '../../wins/categories.ts'
+import { contribute, GOAL_COLUMNS, withProgress } from '../../wins/goals.ts'
+import { money as moneyAmount, MAX_TARGET } from '../../wins/money.ts'
 import { invalidateSummaries, invalidReference, moneyContext, WINS_REFUSALS } from '../../wins/common.ts'
 import { insertExpenses, prepareExpenses } from '../../wins/expense-model.ts'
 import { incomeResource } from '../../wins/income.ts'
@@ -372,6 +376,66 @@ const getInsights = tool({
   },
 })
 
+const setBudgetTool = tool({
+  name: 'set_budget',
+  node: 'wins',
+  description: 'Create or change a budget: a limit on one category of spending per week, month (default) or year.',
+  schema: z.object({
+    category: CategorySlug,
+    amount: moneyAmount(MAX_TARGET),
+    period: z.enum(['weekly', 'monthly', 'yearly']).default('monthly'),
+  }),
+  async run({ c, now }, args) {
+    const { budget } = await writeTransaction(c, async (tx) =>
+      setBudget(tx, await moneyContext(tx, now), args.category, { amount: args.amount, period: args.period, rollover: false }), REFUSALS)
+    await Promise.all([invalidateSummaries(c), dropHomeScreen(c)])
+    return { budget }
+  },
+})
+
+/** The caller's savings goals, with their progress (active first). */
+async function goalsOf(tx: Tx, today: string) {
+  const rows = await tx.unsafe(`select ${GOAL_COLUMNS} from pam.savings_goals g where g.user_id = (select auth.uid())
+    order by g.status = 'active' desc, g.created_at`)
+  return rows.map((g) => withProgress(g as never, today))
+}
+
+const GOAL_STOP_WORDS = new Set(['the', 'my', 'our', 'a', 'an', 'fund', 'goal', 'savings', 'saving', 'kitty', 'for', 'to'])
+const goalWords = (s: string) => s.toLowerCase().match(/[\p{L}\p{N}]+/gu)?.filter((w) => !GOAL_STOP_WORDS.has(w)) ?? []
+
+const addToGoal = tool({
+  name: 'add_to_goal',
+  node: 'wins',
+  description: 'Put money towards one of the traveller\'s savings goals (or take some out), named by words of its name.',
+  schema: z.object({
+    goal: singleLineText({ max: 200 }).describe('words of the goal\'s name, e.g. "solar"'),
+    amount: moneyAmount(MAX_TARGET),
+    kind: z.enum(['deposit', 'withdrawal']).default('deposit'),
+  }),
+  async run({ c, now }, args) {
+    return await writeTransaction(c, async (tx) => {
+      const ctx = await moneyContext(tx, now)
+      const wanted = goalWords(args.goal)
+      // The goal sharing the most words with what was said (active ones first on a tie).
+      const goals = (await goalsOf(tx, ctx.today)).map((g) => ({ g, score: goalWords(g.name).filter((w) => wanted.includes(w)).length }))
+      const best = goals.filter((x) => x.score > 0).sort((a, b) => b.score - a.score)[0]
+      if (!best) throw new ApiError(422, 'unknown_goal', `no savings goal like "${args.goal}"`)
+      const { body } = await contribute(tx, ctx, best.g.id, { amount: args.amount, kind: args.kind })
+      return body
+    }, REFUSALS)
+  },
+})
+
+const savingsGoals = tool({
+  name: 'get_savings_goals',
+  node: 'wins',
+  description: "The traveller's savings goals: saved, target, progress and what each month needs.",
+  schema: z.object({}),
+  async run({ c, now }) {
+    return { goals: await c.var.postgres.transaction(async (tx) => goalsOf(tx, (await moneyContext(tx, now)).today)) }
+  },
+})
+
 // --- Social node ---
 
 const postToCommunity = tool({
@@ -561,6 +625,9 @@ export const TOOLS: Tool[] = [
   planTripTool,
   addTripStop,
   findSavedPlaces,
+  setBudgetTool,
+  addToGoal,
+  savingsGoals,
   postToCommunity,
   communityFeed,
   createEvent,
