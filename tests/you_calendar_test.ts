@@ -120,6 +120,10 @@ Deno.test('you: recurrences against hand-written occurrences', async () => {
       '2026-05-17T08:00', '2026-05-31T08:00']],
     ['FREQ=DAILY;INTERVAL=3;UNTIL=20260110', '2026-01-01T07:00', ['2026-01-01T07:00', '2026-01-04T07:00', '2026-01-07T07:00',
       '2026-01-10T07:00']],
+    ['FREQ=WEEKLY;BYDAY=TU,TH;COUNT=4', '2026-04-07T08:00', ['2026-04-07T08:00', '2026-04-09T08:00', '2026-04-14T08:00',
+      '2026-04-16T08:00']],
+    ['FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,FR;UNTIL=20260501', '2026-04-06T07:30', ['2026-04-06T07:30', '2026-04-10T07:30',
+      '2026-04-20T07:30', '2026-04-24T07:30']],
   ]
   for (const [recurrence, start, expected] of cases) {
     const e = await add(user, { title: recurrence, start, recurrence })
@@ -145,6 +149,7 @@ Deno.test('you: event validation names the field and stores nothing', async () =
     [{ title: 'x', start: '2026-04-05T09:00', time_zone: 'Mars/Olympus' }, 'time_zone'],
     [{ title: 'x', start: '2026-04-05T09:00', recurrence: 'FREQ=YEARLY' }, 'recurrence'],
     [{ title: 'x', start: '2026-04-05T09:00', recurrence: 'FREQ=DAILY;BYDAY=MO' }, 'recurrence'],
+    [{ title: 'x', start: '2026-04-05T09:00', recurrence: 'FREQ=WEEKLY;BYDAY=XX' }, 'recurrence'],
     [{ title: 'x', start: '2026-04-05T09:00', reminders: [-5] }, 'reminders'],
     [{ title: 'x', start: '2026-04-05T09:00', reminders: [1, 2, 3, 4, 5, 6] }, 'reminders'],
     [{ title: 'x', start: '2026-04-05T09:00', latitude: -33 }, 'latitude'],

@@ -15,6 +15,8 @@ Deno.test('you recurrence: expanded from near the window, the same occurrences a
     ['FREQ=WEEKLY;INTERVAL=2', '2018-03-25T02:30', 'Australia/Adelaide'],
     ['FREQ=WEEKLY;UNTIL=20300101', '2021-10-03T02:30', 'Australia/Sydney'],
     ['FREQ=MONTHLY', '2019-01-31T09:00', 'Pacific/Auckland'],
+    ['FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE,FR', '2019-01-07T05:00', 'Australia/Perth'],
+    ['FREQ=WEEKLY;BYDAY=SA,SU', '2020-10-03T02:30', 'Australia/Sydney'],
   ]
   for (const [recurrence, start, tz] of cases) {
     const starts = instantOf(wall(start), tz)
@@ -30,6 +32,8 @@ Deno.test('you recurrence: expanded from near the window, the same occurrences a
         interval: Number(parts.INTERVAL ?? 1),
         dtstart: wallOf(starts, tz),
         until: parts.UNTIL ? wall(`${parts.UNTIL.slice(0, 4)}-${parts.UNTIL.slice(4, 6)}-${parts.UNTIL.slice(6)}T23:59`) : null,
+        byweekday: parts.BYDAY ? parts.BYDAY.split(',').map((d: string) => RRule[d as 'MO']) : null,
+        wkst: RRule.MO,
       }).between(new Date(wallOf(a, tz).getTime() - 3 * 86_400_000), new Date(wallOf(b, tz).getTime() + 86_400_000), true)
         .map((w) => ({ w, s: instantOf(w, tz) }))
         .filter(({ s }) => s < b && new Date(s.getTime() + 3_600_000) > a)

@@ -23,7 +23,7 @@ create table pam.calendar_events (
   -- Minutes before each occurrence's start (at most 28 days), one notification each.
   reminders integer[] not null default '{}'
     check (cardinality(reminders) <= 5 and 0 <= all (reminders) and 40320 >= all (reminders)),
-  recurrence text check (recurrence ~ '^FREQ=(DAILY|WEEKLY|MONTHLY)(;INTERVAL=[1-9][0-9]{0,2})?(;(UNTIL=[0-9]{8}|COUNT=[1-9][0-9]{0,2}))?$'),
+  recurrence text check (recurrence ~ '^FREQ=(DAILY|WEEKLY|MONTHLY)(;INTERVAL=[1-9][0-9]{0,2})?(;BYDAY=(MO|TU|WE|TH|FR|SA|SU)(,(MO|TU|WE|TH|FR|SA|SU)){0,6})?(;(UNTIL=[0-9]{8}|COUNT=[1-9][0-9]{0,2}))?$'),
   -- The last local day an occurrence may start on (from UNTIL or COUNT); null: forever or none.
   recurrence_ends date,
   notes text not null default '' check (char_length(notes) <= 2000),

@@ -47,10 +47,11 @@ const fields = {
     .openapi({ description: "where the wall clocks are (default: your profile's time zone)", example: 'Australia/Darwin' }),
   reminders: z.array(z.number().int().min(0).max(40320)).max(5).optional()
     .openapi({ description: 'minutes before each start to remind you (at most 28 days), e.g. [1440, 60]' }),
-  recurrence: z.string().regex(RECURRENCE, 'FREQ=DAILY|WEEKLY|MONTHLY, then ;INTERVAL=n, then ;UNTIL=YYYYMMDD or ;COUNT=n')
+  recurrence: z.string().regex(RECURRENCE, 'FREQ=DAILY|WEEKLY|MONTHLY, then ;INTERVAL=n, then ;BYDAY=MO,TH, then ;UNTIL=YYYYMMDD or ;COUNT=n')
+    .refine((r) => !/BYDAY/.test(r) || r.startsWith('FREQ=WEEKLY'), 'BYDAY goes with FREQ=WEEKLY')
     .nullable().optional().openapi({
-      description: 'RFC 5545 RRULE subset: FREQ=DAILY|WEEKLY|MONTHLY[;INTERVAL=1–999][;UNTIL=YYYYMMDD (the last local day) | ' +
-        ';COUNT=1–999]',
+      description: 'RFC 5545 RRULE subset: FREQ=DAILY|WEEKLY|MONTHLY[;INTERVAL=1–999][;BYDAY=MO,TU,… (weekly)]' +
+        '[;UNTIL=YYYYMMDD (the last local day) | ;COUNT=1–999]',
       example: 'FREQ=WEEKLY;INTERVAL=2;UNTIL=20261231',
     }),
   location_name: singleLineText({ max: 200 }).nullable().optional(),

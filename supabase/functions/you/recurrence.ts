@@ -1,7 +1,7 @@
 // Events in time: wall clocks in the event's zone, and occurrences of a
 // recurring event between two instants. Recurrence is the RRULE subset the
-// migration checks (FREQ=DAILY|WEEKLY|MONTHLY, INTERVAL, UNTIL as a local day
-// or COUNT), expanded by the `rrule` library over the wall clock the event was
+// migration checks (FREQ=DAILY|WEEKLY|MONTHLY, INTERVAL, BYDAY for weekly
+// rules, UNTIL as a local day or COUNT), expanded by the `rrule` library over the wall clock the event was
 // entered in, each occurrence then placed in the zone: 09:00 stays 09:00
 // across a daylight-saving change, and a day without 02:30 has it at 03:30.
 import rrule from 'rrule'
@@ -10,12 +10,14 @@ import { instantOf, wallOf } from '../_shared/timezone.ts'
 
 const { RRule } = rrule
 
-export const RECURRENCE = /^FREQ=(DAILY|WEEKLY|MONTHLY)(;INTERVAL=[1-9][0-9]{0,2})?(;(UNTIL=[0-9]{8}|COUNT=[1-9][0-9]{0,2}))?$/
+export const RECURRENCE =
+  /^FREQ=(DAILY|WEEKLY|MONTHLY)(;INTERVAL=[1-9][0-9]{0,2})?(;BYDAY=(MO|TU|WE|TH|FR|SA|SU)(,(MO|TU|WE|TH|FR|SA|SU)){0,6})?(;(UNTIL=[0-9]{8}|COUNT=[1-9][0-9]{0,2}))?$/
 
 /** The most occurrences a calendar answer expands (per request). */
 export const MAX_OCCURRENCES = 2000
 
 const FREQ = { DAILY: RRule.DAILY, WEEKLY: RRule.WEEKLY, MONTHLY: RRule.MONTHLY } as const
+const WEEKDAY = { MO: RRule.MO, TU: RRule.TU, WE: RRule.WE, TH: RRule.TH, FR: RRule.FR, SA: RRule.SA, SU: RRule.SU } as const
 
 export interface Timing {
   all_day: boolean
@@ -51,6 +53,8 @@ function ruleOf(t: Timing, near?: Date) {
     // UNTIL is the last local day an occurrence may start on.
     until: until ? wall(`${until}T23:59`) : null,
     count: parts.COUNT ? Number(parts.COUNT) : null,
+    byweekday: parts.BYDAY ? parts.BYDAY.split(',').map((d: string) => WEEKDAY[d as keyof typeof WEEKDAY]) : null,
+    wkst: RRule.MO,
   })
 }
 
