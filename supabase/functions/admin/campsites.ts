@@ -3,7 +3,7 @@
 // campsites policy shows only current sites), and bulk import from CSV, all
 // rows or none, as Wins' expense import (its parser, limits and error list).
 import type { App, AppContext } from '../_shared/http.ts'
-import { route, z } from '../_shared/http.ts'
+import { z } from '../_shared/http.ts'
 import { ApiError, notFound } from '../_shared/errors.ts'
 import type { Tx } from '../_shared/db.ts'
 import { body, errorOf, IdParams, isoSql, json, likePattern } from '../_shared/resource.ts'
@@ -12,7 +12,7 @@ import { multiLineText, singleLineText } from '../_shared/text.ts'
 import { AMENITIES, CAMPSITE_TYPES } from '../wheels/camping.ts'
 import { CsvError, parseCsv, unguardFormula } from '../wins/csv.ts'
 import { IMPORT_MAX_COLUMNS, IMPORT_MAX_ROWS } from '../wins/expense-csv.ts'
-import { asAdmin } from './gate.ts'
+import { adminRoute, asAdmin } from './gate.ts'
 
 const TAGS = ['admin: reference data']
 const MAX_ROW_ERRORS = 100
@@ -185,7 +185,7 @@ export function registerCampsiteRoutes(app: App) {
   const one = z.object({ campsite: AdminCampsite })
 
   app.openapi(
-    route({
+    adminRoute({
       auth: 'user',
       method: 'get',
       path: '/campsites',
@@ -221,7 +221,7 @@ export function registerCampsiteRoutes(app: App) {
   )
 
   app.openapi(
-    route({
+    adminRoute({
       auth: 'user',
       method: 'get',
       path: '/campsites/{id}',
@@ -234,7 +234,7 @@ export function registerCampsiteRoutes(app: App) {
   )
 
   app.openapi(
-    route({
+    adminRoute({
       auth: 'user',
       method: 'post',
       path: '/campsites',
@@ -256,7 +256,7 @@ export function registerCampsiteRoutes(app: App) {
   )
 
   app.openapi(
-    route({
+    adminRoute({
       auth: 'user',
       method: 'patch',
       path: '/campsites/{id}',
@@ -290,7 +290,7 @@ export function registerCampsiteRoutes(app: App) {
   )
 
   app.openapi(
-    route({
+    adminRoute({
       auth: 'user',
       method: 'post',
       path: '/campsites/import',

@@ -4,12 +4,12 @@
 // classification before the built-in rules of their kind, so an edit here
 // changes the next expense classified, with no deploy.
 import type { App } from '../_shared/http.ts'
-import { route, z } from '../_shared/http.ts'
+import { z } from '../_shared/http.ts'
 import { ApiError, notFound } from '../_shared/errors.ts'
 import type { Tx } from '../_shared/db.ts'
 import { body, errorOf, IdParams, isoSql, json } from '../_shared/resource.ts'
 import { BUILTIN_SLUGS } from '../wins/categories.ts'
-import { asAdmin } from './gate.ts'
+import { adminRoute, asAdmin } from './gate.ts'
 
 const TAGS = ['admin: reference data']
 
@@ -59,7 +59,7 @@ export function registerExpenseRuleRoutes(app: App) {
   const forbidden = errorOf('Not an admin')
 
   app.openapi(
-    route({
+    adminRoute({
       auth: 'user',
       method: 'get',
       path: '/expense-rules',
@@ -74,7 +74,7 @@ export function registerExpenseRuleRoutes(app: App) {
   )
 
   app.openapi(
-    route({
+    adminRoute({
       auth: 'user',
       method: 'post',
       path: '/expense-rules',
@@ -98,7 +98,7 @@ export function registerExpenseRuleRoutes(app: App) {
   )
 
   app.openapi(
-    route({
+    adminRoute({
       auth: 'user',
       method: 'patch',
       path: '/expense-rules/{id}',
@@ -124,7 +124,7 @@ export function registerExpenseRuleRoutes(app: App) {
   )
 
   app.openapi(
-    route({
+    adminRoute({
       auth: 'user',
       method: 'delete',
       path: '/expense-rules/{id}',

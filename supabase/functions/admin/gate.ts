@@ -10,7 +10,9 @@
 // Actions run as service_role (RLS bypassed: admins act on every user's rows)
 // and write their audit record in the same transaction: an action is never
 // done without its record, nor recorded without being done.
-import type { AppContext } from '../_shared/http.ts'
+import type { MiddlewareHandler } from 'hono'
+import { type AppContext, type AppEnv, route } from '../_shared/http.ts'
+import type { Claims } from '../_shared/db.ts'
 import type { Config } from '../_shared/config.ts'
 import { database, postgresAdminClient, type PostgresApi, type Tx } from '../_shared/db.ts'
 import { ApiError } from '../_shared/errors.ts'
@@ -30,6 +32,20 @@ function adminDb(config: Config): PostgresApi {
 
 export const notAdmin = () => new ApiError(403, 'not_an_admin', 'this route is for PAM admins only')
 
+const claimsAdmin = (claims: Claims | null) => (claims?.app_metadata as { pam_admin?: unknown } | undefined)?.pam_admin === true
+
+/** A 'user' route that refuses a token not claiming an admin right after verifying it,
+ * before the request is read or validated (asAdmin checks the database when it acts). */
+export const adminRoute: typeof route = (spec) => {
+  const r = route(spec)
+  const claimCheck: MiddlewareHandler<AppEnv> = async (c, next) => {
+    if (!claimsAdmin(c.var.claims)) throw notAdmin()
+    await next()
+  }
+  ;(r as unknown as { middleware: MiddlewareHandler[] }).middleware.splice(1, 0, claimCheck as MiddlewareHandler)
+  return r
+}
+
 export interface AuditEntry {
   action: string
   target_type: string
@@ -48,8 +64,7 @@ export interface Admin {
 /** Runs `fn` as service_role for a caller who is an admin now (403 otherwise). */
 export async function asAdmin<T>(c: AppContext, fn: (tx: Tx, admin: Admin) => Promise<T>): Promise<T> {
   const claims = c.var.claims!
-  const meta = claims.app_metadata as { pam_admin?: unknown } | undefined
-  if (meta?.pam_admin !== true) throw notAdmin()
+  if (!claimsAdmin(claims)) throw notAdmin()
   const id = claims.sub!
   const email = typeof claims.email === 'string' ? claims.email : null
   return await adminDb(c.var.config).transaction(async (tx) => {

@@ -1,11 +1,11 @@
 // Product health and the audit log: what the product-metrics job wrote per
 // UTC day (never computed from raw rows here), and every admin action.
 import type { App } from '../_shared/http.ts'
-import { route, z } from '../_shared/http.ts'
+import { z } from '../_shared/http.ts'
 import { errorOf, isoSql, json } from '../_shared/resource.ts'
 import { calendarDate } from '../_shared/dates.ts'
 import { singleLineText } from '../_shared/text.ts'
-import { asAdmin, fieldError } from './gate.ts'
+import { adminRoute, asAdmin, fieldError } from './gate.ts'
 
 const Day = z.object({
   date: z.string(),
@@ -44,7 +44,7 @@ const MAX_DAYS = 366
 
 export function registerHealthRoutes(app: App) {
   app.openapi(
-    route({
+    adminRoute({
       auth: 'user',
       method: 'get',
       path: '/health',
@@ -80,7 +80,7 @@ export function registerHealthRoutes(app: App) {
   )
 
   app.openapi(
-    route({
+    adminRoute({
       auth: 'user',
       method: 'get',
       path: '/audit',

@@ -5,13 +5,11 @@
 import { createApp } from '../_shared/http.ts'
 import type { App } from '../_shared/http.ts'
 import { type Config, getConfig } from '../_shared/config.ts'
-import { verifyUserToken } from '../_shared/auth.ts'
 import { registerUserRoutes } from './users.ts'
 import { registerModerationRoutes } from './moderation.ts'
 import { registerCampsiteRoutes } from './campsites.ts'
 import { registerExpenseRuleRoutes } from './expense-rules.ts'
 import { registerHealthRoutes } from './health.ts'
-import { notAdmin } from './gate.ts'
 
 export function createAdminApp(config: Config = getConfig()): App {
   const app = createApp(
@@ -19,14 +17,6 @@ export function createAdminApp(config: Config = getConfig()): App {
     config,
     'The admin portal: accounts, moderation, reference data, product health and the audit log. Admins only.',
   )
-  // Non-admins are refused before their request is read or validated (the
-  // routes check the database again when they act: gate.ts).
-  app.use('*', async (c, next) => {
-    if (c.req.path.endsWith('/openapi.json')) return await next()
-    const claims = await verifyUserToken(c.req.header('authorization'), config)
-    if ((claims.app_metadata as { pam_admin?: unknown } | undefined)?.pam_admin !== true) throw notAdmin()
-    await next()
-  })
   registerUserRoutes(app)
   registerModerationRoutes(app)
   registerCampsiteRoutes(app)

@@ -5,13 +5,13 @@
 // it. Every open report of the same post or comment is resolved with the
 // same outcome, and each reporter is told (a 'social' notification).
 import type { App } from '../_shared/http.ts'
-import { route, z } from '../_shared/http.ts'
+import { z } from '../_shared/http.ts'
 import { ApiError, notFound } from '../_shared/errors.ts'
 import type { Tx } from '../_shared/db.ts'
 import { body, errorOf, IdParams, isoSql, json } from '../_shared/resource.ts'
 import { decodeCursor, page, PageQuery } from '../_shared/pagination.ts'
 import { multiLineText } from '../_shared/text.ts'
-import { asAdmin } from './gate.ts'
+import { adminRoute, asAdmin } from './gate.ts'
 import { setSuspension } from './users.ts'
 
 const TAGS = ['admin: moderation']
@@ -66,7 +66,7 @@ const OUTCOME = {
 
 export function registerModerationRoutes(app: App) {
   app.openapi(
-    route({
+    adminRoute({
       auth: 'user',
       method: 'get',
       path: '/reports',
@@ -95,7 +95,7 @@ export function registerModerationRoutes(app: App) {
   )
 
   app.openapi(
-    route({
+    adminRoute({
       auth: 'user',
       method: 'post',
       path: '/reports/{id}/action',

@@ -2,12 +2,12 @@
 // counts (never amounts of money, nor what anyone wrote to PAM), suspend and
 // unsuspend, and deletion with the cascade of self-deletion.
 import type { App } from '../_shared/http.ts'
-import { route, z } from '../_shared/http.ts'
+import { z } from '../_shared/http.ts'
 import { notFound } from '../_shared/errors.ts'
 import type { Tx } from '../_shared/db.ts'
 import { body, errorOf, IdParams, json, likePattern } from '../_shared/resource.ts'
 import { singleLineText } from '../_shared/text.ts'
-import { asAdmin, fieldError } from './gate.ts'
+import { adminRoute, asAdmin, fieldError } from './gate.ts'
 
 const TAGS = ['admin: users']
 
@@ -81,7 +81,7 @@ const INDEFINITELY = '9999-12-31T00:00:00Z'
 
 export function registerUserRoutes(app: App) {
   app.openapi(
-    route({
+    adminRoute({
       auth: 'user',
       method: 'get',
       path: '/users',
@@ -113,7 +113,7 @@ export function registerUserRoutes(app: App) {
   )
 
   app.openapi(
-    route({
+    adminRoute({
       auth: 'user',
       method: 'get',
       path: '/users/{id}',
@@ -133,7 +133,7 @@ export function registerUserRoutes(app: App) {
   )
 
   app.openapi(
-    route({
+    adminRoute({
       auth: 'user',
       method: 'post',
       path: '/users/{id}/suspend',
@@ -162,7 +162,7 @@ export function registerUserRoutes(app: App) {
   )
 
   app.openapi(
-    route({
+    adminRoute({
       auth: 'user',
       method: 'post',
       path: '/users/{id}/unsuspend',
@@ -184,7 +184,7 @@ export function registerUserRoutes(app: App) {
   )
 
   app.openapi(
-    route({
+    adminRoute({
       auth: 'user',
       method: 'delete',
       path: '/users/{id}',
