@@ -2,8 +2,9 @@
 //
 // A route is a 'user' route (the token verified as everywhere), and then:
 // the token must say the caller is an admin (app_metadata.pam_admin, which
-// only the secret key, the service role or the database owner can set), and
-// in the same transaction as the action, pam.admins must still list them and
+// only the secret key, the service role or the database owner can set),
+// checked before the request is read (adminRoute), and in the same
+// transaction as the action (asAdmin), pam.admins must still list them and
 // their session must still exist. So a revoked admin, or one whose session
 // ended, is refused at once although their token has not expired.
 //
@@ -17,11 +18,9 @@ import type { Config } from '../_shared/config.ts'
 import { database, postgresAdminClient, type PostgresApi, type Tx } from '../_shared/db.ts'
 import { ApiError } from '../_shared/errors.ts'
 
-let db: PostgresApi | undefined
-
-/** The service-role client of the admin function (one pool per isolate). */
+/** The admin function's connection without RLS (the pool is database()'s: one per isolate). */
 function adminDb(config: Config): PostgresApi {
-  return db ??= postgresAdminClient(database({
+  return postgresAdminClient(database({
     url: config.databaseUrl,
     poolMax: config.dbPoolMax,
     statementTimeoutMs: config.dbStatementTimeoutMs,

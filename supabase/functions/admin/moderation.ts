@@ -12,7 +12,7 @@ import { body, errorOf, IdParams, isoSql, json } from '../_shared/resource.ts'
 import { decodeCursor, page, PageQuery } from '../_shared/pagination.ts'
 import { multiLineText } from '../_shared/text.ts'
 import { adminRoute, asAdmin } from './gate.ts'
-import { setSuspension } from './users.ts'
+import { INDEFINITELY, setSuspension } from './users.ts'
 
 const TAGS = ['admin: moderation']
 const STATUSES = ['open', 'actioned', 'dismissed'] as const
@@ -132,7 +132,7 @@ export function registerModerationRoutes(app: App) {
           from jsonb_to_recordset(${tx.json(resolved as never)}) as x (id uuid, reporter_id uuid)
           on conflict (user_id, dedupe_key) do nothing`
         if (action === 'suspend_author' && author !== admin.id) {
-          await setSuspension(tx, admin.audit, author, '9999-12-31T00:00:00Z', `report ${id}: ${before.reason}`)
+          await setSuspension(tx, admin.audit, author, INDEFINITELY, `report ${id}: ${before.reason}`)
         }
         const after = await reportOf(tx, id)
         await admin.audit({

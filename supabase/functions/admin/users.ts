@@ -77,7 +77,7 @@ export async function setSuspension(
 }
 
 /** Far enough to mean "until lifted" (Supabase Auth's ban is a point in time). */
-const INDEFINITELY = '9999-12-31T00:00:00Z'
+export const INDEFINITELY = '9999-12-31T00:00:00Z'
 
 export function registerUserRoutes(app: App) {
   app.openapi(
