@@ -3,8 +3,8 @@
 // across a daylight-saving change, exactly once however often (and however
 // late) the 5-minute job is delivered.
 import { assertEquals } from './_support/assert.ts'
-import { adminSql, signUp, type TestUser } from './_support/stack.ts'
-import { type Answer, functionAs } from './_support/wins.ts'
+import { adminSql, callFunction, signUp, type TestUser } from './_support/stack.ts'
+import { type Answer, answer, functionAs } from './_support/wins.ts'
 import { callJob } from './_support/jobs.ts'
 
 const youAs = functionAs('you')
@@ -47,6 +47,9 @@ Deno.test('event reminders: each offset once, at its instant, however often the 
   assertEquals(await remindersOf(user.id), ['2031-04-07T09:00 -1440', '2031-04-07T09:00 -60'])
   const [n] = await adminSql`select title, body from pam.notifications where user_id = ${user.id} and kind = 'event_reminder' limit 1`
   assertEquals([n.title, n.body], ['Book the Uluru campground', 'At 2031-04-07 09:00 (Australia/Sydney)'])
+  // The traveller reads them in the notifications API, by kind.
+  const listed = await answer(await callFunction('notifications?kind=event_reminder', { token: user.accessToken }))
+  assertEquals([listed.status, listed.body.notifications?.length], [200, 2], show(listed))
 })
 
 Deno.test('event reminders: a late run sends what it missed (within 6 hours), and no more', async () => {

@@ -187,6 +187,10 @@ export const validBodies: Record<string, (user: TestUser) => unknown> = {
   'POST /social/reports': (user) => ({ post_id: reportable.get(user.id), reason: 'spam' }),
   // Every field is optional, and at least one is needed.
   'PATCH /you/profile': () => ({ max_daily_km: 400, pets: true }),
+  // A pattern no rule has yet (the example is one pattern for every call).
+  'POST /admin/expense-rules': () => ({ kind: 'keyword', pattern: `doc rule ${crypto.randomUUID()}`, category: 'other' }),
+  'PATCH /admin/expense-rules/{id}': () => ({ category: 'food' }),
+  'PATCH /admin/campsites/{id}': () => ({ name: 'Fixture Renamed Site' }),
 }
 
 /** The JSON body `op` is called with as `user`: registered above, else built from its schema. */
@@ -400,12 +404,40 @@ export const fixtures: Record<string, (user: TestUser, path?: string) => Promise
     })
     return { id: event.id }
   },
+  // The admin function's collections name other travellers' records, made in the database.
+  '/admin/users': async () => ({ id: await helperUser() }),
+  '/admin/reports': async () => {
+    const [post] = await adminSql`insert into pam.posts (author_id, body) values (${await helperUser()}, 'Fixture reported post')
+      returning id`
+    const [report] = await adminSql`insert into pam.reports (reporter_id, post_id, reason)
+      values (${await helperUser()}, ${post.id}, 'spam') returning id`
+    return { id: report.id }
+  },
+  '/admin/campsites': async () => {
+    const [site] = await adminSql`insert into pam.campsites (name, type, latitude, longitude)
+      values ('Fixture Admin Site', 'rest_area', -26.5, 147.5) returning id`
+    return { id: site.id }
+  },
+  '/admin/expense-rules': async () => {
+    const [rule] = await adminSql`insert into pam.expense_rules (kind, pattern, category)
+      values ('keyword', ${`fixture rule ${crypto.randomUUID()}`}, 'other') returning id`
+    return { id: rule.id }
+  },
   // Written by the jobs and wins, never through the API: one straight into the table.
   '/notifications': async (user) => {
     const [n] = await adminSql`
       insert into pam.notifications (user_id, kind, title) values (${user.id}, 'social', 'Fixture reply') returning id`
     return { id: n.id }
   },
+}
+
+/** Makes `user` an admin (as `npm run admin:grant` does) and signs them in again, so that
+ * their token carries the grant. */
+export async function grantAdmin(user: TestUser): Promise<void> {
+  await adminSql`select pam.admin_grant(${user.email})`
+  const { data, error } = await user.client.auth.signInWithPassword({ email: user.email, password: user.password })
+  if (error || !data.session) throw new Error(`sign-in after the admin grant failed: ${error?.message}`)
+  user.accessToken = data.session.access_token
 }
 
 /** Another traveller, made in the database (for requests and memberships a fixture sets up). */
@@ -471,6 +503,12 @@ export const sharedCollections: Record<string, string> = {
   '/social/posts': 'public posts are everyone’s to read, like and comment on',
   '/social/comments': 'comments are as visible as their post',
   '/social/users': 'travellers are named to each other',
+  // Admin routes act on everyone's records by design; who may call them is
+  // tested in tests/admin_test.ts (every one refuses non-admins).
+  '/admin/users': 'admins act on every account',
+  '/admin/reports': 'the moderation queue is every report',
+  '/admin/campsites': 'the campsite directory',
+  '/admin/expense-rules': 'classification rules are everyone’s',
 }
 
 /** Whether `op` names a resource some user owns (not shared reference data). */
@@ -502,6 +540,7 @@ export const prerequisites: Record<string, (user: TestUser) => Promise<void>> = 
 /** Creates the resources `path`'s parameters name, and what valid bodies on it
  * refer to, as `user`. */
 export async function paramsFor(user: TestUser, path: string): Promise<PathParams> {
+  if (path.startsWith('/admin/')) await grantAdmin(user)
   await prerequisites[path]?.(user)
   return pathParamNames(path).length ? await fixtures[collectionOf(path)](user, path) : {}
 }

@@ -17,6 +17,7 @@ import { eventReminders, slotOf } from './event-reminders.ts'
 import { dailyAnalytics } from './daily-analytics.ts'
 import { fanOut, qstashPublisher } from './fanout.ts'
 import { maintenanceReminders } from './maintenance-reminders.ts'
+import { productMetrics } from './product-metrics.ts'
 import { runBatchOnce, serviceRoleDb, utcDay } from './runs.ts'
 import type { BatchResult, UserRange } from './runs.ts'
 import { JOB_NAMES, type JobName, SCHEDULES } from './schedules.ts'
@@ -93,6 +94,10 @@ export function createJobsApp(config: Config = getConfig()): App {
         const batch = slotOf(at)
         const result = await runBatchOnce(db, { job, period, batch, range: { from: null, to: null } }, (tx) => eventReminders(tx, at))
         return c.json({ job, period, batch, ...result }, 200)
+      }
+      if (job === 'product-metrics') {
+        const result = await runBatchOnce(db, { job, period, batch: 'all', range: { from: null, to: null } }, (tx) => productMetrics(tx, at))
+        return c.json({ job, period, batch: 'all', ...result }, 200)
       }
       if (!work) {
         let removed: Record<string, number> = {}

@@ -9,7 +9,7 @@ import { type Config, getConfig } from '../_shared/config.ts'
 import { notFound } from '../_shared/errors.ts'
 import { errorOf, IdParams, isoSql, json, newestFirst, registerResource, type ResourceSpec } from '../_shared/resource.ts'
 
-export const KINDS = ['maintenance_due', 'budget_threshold', 'report_ready', 'social'] as const
+export const KINDS = ['maintenance_due', 'budget_threshold', 'report_ready', 'social', 'event_reminder'] as const
 
 const Notification = z.object({
   id: z.string(),

@@ -3,7 +3,9 @@
 //      (or description, when there is no merchant) — see pam.wins_match_key;
 //   2. rule: a merchant name ("Shell", "KOA", "Woolworths"), then a keyword
 //      ("diesel", "caravan park", "groceries"), matched as whole words in the
-//      merchant and description, case-insensitively;
+//      merchant and description, case-insensitively; the rules admins keep
+//      (pam.expense_rules) before the built-in ones of their kind, so an admin
+//      can add a merchant or word, or give a built-in one another category;
 //   3. default: "other".
 import type { BuiltinCategory } from './categories.ts'
 
@@ -83,11 +85,33 @@ const compile = (rules: Rules) =>
 const merchantRules = compile(MERCHANT_RULES)
 const keywordRules = compile(KEYWORD_RULES)
 
+/** The rules admins keep, compiled as the built-in ones are. */
+export interface KeptRules {
+  merchant: ReturnType<typeof compile>
+  keyword: ReturnType<typeof compile>
+}
+
+/** Compiles rows of pam.expense_rules (kind, pattern, category), in the order given. */
+export function compileKeptRules(rows: { kind: string; pattern: string; category: string }[]): KeptRules {
+  const grouped = (kind: string) => {
+    const byCategory = new Map<string, string[]>()
+    for (const r of rows.filter((r) => r.kind === kind)) byCategory.set(r.category, [...byCategory.get(r.category) ?? [], r.pattern])
+    return compile([...byCategory] as Rules)
+  }
+  return { merchant: grouped('merchant'), keyword: grouped('keyword') }
+}
+
+const NO_KEPT_RULES: KeptRules = { merchant: [], keyword: [] }
+
 /** The rule-based category for a merchant and description, or null when nothing matches. */
-export function classifyByRules(merchant: string | null | undefined, description: string | null | undefined): Classification | null {
+export function classifyByRules(
+  merchant: string | null | undefined,
+  description: string | null | undefined,
+  kept: KeptRules = NO_KEPT_RULES,
+): Classification | null {
   const text = [merchant, description].filter(Boolean).join(' ').replace(/[’‘]/g, "'")
   if (!text.trim()) return null
-  for (const rules of [merchantRules, keywordRules]) {
+  for (const rules of [kept.merchant, merchantRules, kept.keyword, keywordRules]) {
     for (const rule of rules) {
       const m = rule.re.exec(text)
       if (m) return { category: rule.category, source: 'rule', matched: m[1] }
@@ -101,7 +125,8 @@ export function classify(
   merchant: string | null | undefined,
   description: string | null | undefined,
   learned: { category: string; key: string } | null,
+  kept: KeptRules = NO_KEPT_RULES,
 ): Classification {
   if (learned) return { category: learned.category, source: 'learned', matched: learned.key }
-  return classifyByRules(merchant, description) ?? { category: 'other', source: 'default', matched: null }
+  return classifyByRules(merchant, description, kept) ?? { category: 'other', source: 'default', matched: null }
 }

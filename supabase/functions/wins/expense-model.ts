@@ -6,7 +6,7 @@ import type { Tx } from '../_shared/db.ts'
 import { z } from '../_shared/http.ts'
 import { multiLineText, singleLineText } from '../_shared/text.ts'
 import { CategorySlug, isBuiltinCategory } from './categories.ts'
-import { classify, type Classification } from './classify.ts'
+import { classify, type Classification, compileKeptRules, type KeptRules } from './classify.ts'
 import { Currency, isoSql, type MoneyContext, Uuid } from './common.ts'
 import { ClientId } from '../_shared/resource.ts'
 import { money } from './money.ts'
@@ -151,7 +151,7 @@ async function ownIds(tx: Tx, table: string, ids: (string | null | undefined)[])
   return new Set(rows.map((r) => r.id as string))
 }
 
-/** Checks references, classifies what has no category, fills defaults. Two or three queries for any number of inputs. */
+/** Checks references, classifies what has no category (learned choices, then the rules admins keep and the built-in ones), fills defaults. Two to five queries for any number of inputs. */
 export async function prepareExpenses(tx: Tx, ctx: MoneyContext, inputs: ExpenseCreate[]): Promise<Prepared> {
   const errors: Prepared['errors'] = []
   const ownWanted = [...new Set(inputs.map((i) => i.category).filter((c): c is string => !!c && !isBuiltinCategory(c)))]
@@ -165,6 +165,7 @@ export async function prepareExpenses(tx: Tx, ctx: MoneyContext, inputs: Expense
   // Learned categories: the user's own latest choice for the same merchant key.
   const unclassified = inputs.map((inp, index) => ({ inp, index })).filter(({ inp }) => !inp.category)
   const learned = new Map<number, { category: string; key: string }>()
+  let kept: KeptRules | undefined
   if (unclassified.length) {
     const rows = await tx`
       select k.i::int as index, k.key, l.category
@@ -184,6 +185,7 @@ export async function prepareExpenses(tx: Tx, ctx: MoneyContext, inputs: Expense
       ) l
       where k.key is not null`
     for (const r of rows) learned.set(r.index, { category: r.category, key: r.key })
+    kept = compileKeptRules(await tx`select kind, pattern, category from pam.expense_rules order by created_at, id`)
   }
 
   const classifications: (Classification | null)[] = []
@@ -198,7 +200,7 @@ export async function prepareExpenses(tx: Tx, ctx: MoneyContext, inputs: Expense
       errors.push({ index, field: 'vehicle_id', message: 'not one of your vehicles' })
     }
     if (inp.trip_id && !trips.has(inp.trip_id)) errors.push({ index, field: 'trip_id', message: 'not one of your trips' })
-    const cls = inp.category ? null : classify(inp.merchant, inp.description, learned.get(index) ?? null)
+    const cls = inp.category ? null : classify(inp.merchant, inp.description, learned.get(index) ?? null, kept)
     classifications.push(cls)
     return {
       id: inp.id ?? null,
