@@ -45,15 +45,18 @@ export const functionAs = (fn: string) => (user: TestUser): Call => async (path,
 /** Calls /functions/v1/wins/<path> through the gateway as `user`. */
 export const winsAs = functionAs('wins')
 
-/** An in-process wins app with a pinned clock and a cache namespace of its own. */
-export function winsAppAt(now: string | Date, overrides: Record<string, string> = {}): (user: TestUser) => Call {
-  const config = parseConfig({
+/** The test run's configuration with quiet logs, a cache namespace of its own, and `overrides`. */
+export function testConfig(overrides: Record<string, string> = {}) {
+  return parseConfig({
     ...Deno.env.toObject(),
     PAM_LOG_LEVEL: 'error',
-    PAM_CACHE_PREFIX: `tw${crypto.randomUUID().slice(0, 8)}:`,
+    PAM_CACHE_PREFIX: `t${crypto.randomUUID().slice(0, 8)}:`,
     ...overrides,
   })
-  const app = createWinsApp(config, { now: () => new Date(now) })
+}
+
+/** JSON calls as a signed-in user to an in-process function app served under /<fn>, as the gateway would make them. */
+export function appAs(fn: string, app: { fetch(req: Request): Response | Promise<Response> }): (user: TestUser) => Call {
   return (user) => async (path, init = {}) => {
     const headers = new Headers(init.headers)
     headers.set('apikey', stack.keys.publishableKey)
@@ -61,7 +64,7 @@ export function winsAppAt(now: string | Date, overrides: Record<string, string> 
     if (init.body !== undefined && !headers.has('content-type')) headers.set('content-type', 'application/json')
     return answer(
       await app.fetch(
-        new Request(`http://local/wins/${path}`, {
+        new Request(`http://local/${fn}/${path}`, {
           method: init.method ?? 'GET',
           headers,
           body: init.body === undefined ? undefined : encode(init.body),
@@ -69,6 +72,11 @@ export function winsAppAt(now: string | Date, overrides: Record<string, string> 
       ),
     )
   }
+}
+
+/** An in-process wins app with a pinned clock and a cache namespace of its own. */
+export function winsAppAt(now: string | Date, overrides: Record<string, string> = {}): (user: TestUser) => Call {
+  return appAs('wins', createWinsApp(testConfig(overrides), { now: () => new Date(now) }))
 }
 
 /** A fresh user with these profile preferences (e.g. timezone, currency). */

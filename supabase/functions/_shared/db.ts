@@ -495,7 +495,7 @@ function literalStatements(conn: Sql): Tx {
   }) as unknown as Tx
 }
 
-/** A tagged template's text with numbered placeholders ($1, $2 and so on) for its values (plain values only: no postgres.js fragments). */
+/** A tagged template's text with numbered parameters ($1, $2 and so on) for its values (plain values only: no postgres.js fragments). */
 function templateText(strings: TemplateStringsArray, values: unknown[]): string {
   for (const v of values) {
     if (v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date) && !(v instanceof Uint8Array) &&

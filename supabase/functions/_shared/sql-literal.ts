@@ -52,7 +52,7 @@ export function literalOf(value: unknown): string {
   return literal(scalarText(value))
 }
 
-/** `text` with its numbered placeholders ($1, $2 and so on) replaced by the literals of `params`. Placeholders
+/** `text` with its numbered parameters ($1, $2 and so on) replaced by the literals of `params`. Parameters
  * inside quoted strings, quoted identifiers, dollar quotes and comments are left alone. */
 export function inlineParams(text: string, params: readonly unknown[]): string {
   if (!params.length) return text

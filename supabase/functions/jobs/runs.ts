@@ -40,7 +40,7 @@ export function asServiceRole<T>(db: PostgresApi, fn: (tx: Tx) => Promise<T>): P
   }, { deadlineMs: JOB_STATEMENT_TIMEOUT_MS + 5000 })
 }
 
-/** SQL conditions putting `column` in `range` ($n placeholders via `p`). */
+/** SQL conditions putting `column` in `range` (numbered parameters via `p`). */
 export function inRange(column: string, range: UserRange, p: (v: unknown) => string): string {
   const parts = [
     ...(range.from ? [`${column} >= ${p(range.from)}::uuid`] : []),
