@@ -36,6 +36,13 @@ const port = portFrom('PAM_PORT', 54321, 0)
 const dbPort = portFrom('PAM_DB_PORT', 54332, 1)
 const dataDir = resolve(root, env('PAM_DATA_DIR') ?? '.pam')
 const databaseUrl = env('DATABASE_URL')
+// Isolates serving the functions: one per core (at most 4) unless told otherwise.
+const workers = env('PAM_LOCAL_WORKERS') === undefined
+  ? Math.min(4, navigator.hardwareConcurrency || 1)
+  : Number(env('PAM_LOCAL_WORKERS'))
+if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
+  fail(`PAM_LOCAL_WORKERS must be a whole number from 1 to 64, got "${env('PAM_LOCAL_WORKERS')}"`, 2)
+}
 if (!databaseUrl && (await supabaseCliPorts()).has(dbPort)) {
   fail(
     `PAM_DB_PORT=${dbPort} is kept for the Supabase CLI's own (Docker) local stack: ports ` +
@@ -89,6 +96,7 @@ try {
     cache: env('PAM_LOCAL_CACHE') === 'memory' ? 'memory' : 'auto',
     log: env('PAM_DEBUG') ? (line) => console.error(`[postgres] ${line}`) : undefined,
     schedules: true,
+    workers,
   })
 } catch (err) {
   fail(`\nThe local stack did not start: ${explain(err)}`, 1)
@@ -113,6 +121,11 @@ PAM local stack is up.
   API gateway      ${stack.url}
   Functions        ${
   stack.functions.map((f) => `${stack!.url}/functions/v1/${f}`).join('\n                   ')
+}
+  Isolates         ${
+  stack.workers > 1
+    ? `${stack.workers} serving the functions, a thread each, on one port (PAM_LOCAL_WORKERS)`
+    : 'one serving the functions' + (workers > 1 ? ' (the in-process cache cannot be shared by more)' : '')
 }
   Auth             ${stack.url}/auth/v1
   API reference    ${stack.url}/functions/v1/docs   (OpenAPI: ${stack.url}/functions/v1/openapi.json)

@@ -108,6 +108,37 @@ async function tempDir(): Promise<string> {
 
 const exists = (path: string) => Deno.stat(path).then(() => true, () => false)
 
+/** With Redis, one isolate per core (at most 4) serves the functions, each listening on the
+ * gateway's port; auth requests reaching a function worker are passed to the main thread. */
+async function servedByEveryIsolate(banner: string, port: number) {
+  const isolates = Number(/Isolates +(\d+) serving/.exec(banner)?.[1] ?? 1)
+  const shared = /Cache +Redis/.test(banner)
+  assertEquals(isolates, shared ? Math.min(4, navigator.hardwareConcurrency) : 1, banner)
+  // Every listener on the port, from the kernel's table (state 0A: LISTEN).
+  const listeners = (await Deno.readTextFile('/proc/net/tcp')).split('\n')
+    .filter((line) => line.split(/\s+/)[2]?.endsWith(`:${port.toString(16).toUpperCase().padStart(4, '0')}`) && line.split(/\s+/)[4] === '0A')
+  assertEquals(listeners.length, isolates, 'one listener per isolate')
+  // Each request on a connection of its own, so the kernel spreads them over the listeners.
+  const base = `http://127.0.0.1:${port}`
+  const apikey = /Publishable key +(\S+)/.exec(banner)![1]
+  const signIn = () =>
+    fetch(`${base}/auth/v1/token?grant_type=password`, {
+      method: 'POST',
+      headers: { apikey, 'content-type': 'application/json', connection: 'close' },
+      body: JSON.stringify({ email: 'demo@pam.local', password: 'pam-demo-password' }),
+    })
+  for (let i = 0; i < 12; i++) {
+    const session = await signIn()
+    assertEquals(session.status, 200, await session.clone().text())
+    const { access_token } = await session.json()
+    const me = await fetch(`${base}/functions/v1/auth/me`, {
+      headers: { apikey, authorization: `Bearer ${access_token}`, connection: 'close' },
+    })
+    assertEquals(me.status, 200)
+    assertEquals((await me.json()).profile.full_name, 'Demo Traveller')
+  }
+}
+
 Deno.test('npm start: a fresh data folder, restarts, and Ctrl-C / SIGTERM / a lost server', async (t) => {
   const dataDir = await tempDir()
   const [port, portEnv] = await defaultOrFree(54321, 'PAM_PORT')
@@ -130,6 +161,7 @@ Deno.test('npm start: a fresh data folder, restarts, and Ctrl-C / SIGTERM / a lo
           const res = await fetch(`http://127.0.0.1:${port}/functions/v1/health`)
           assertEquals(res.status, 200)
           assertEquals((await res.json()).status, 'ok')
+          await servedByEveryIsolate(run.stdout(), port)
 
           const sql = postgres(`postgres://postgres:postgres@127.0.0.1:${dbPort}/postgres`, {
             max: 1,

@@ -5,6 +5,7 @@
 //   BENCH_DATABASE_URL  the prepared database
 //   BENCH_DATA_DIR      where the local keys are (shared by every stack of a run)
 //   BENCH_CACHE         memory | upstash (a private redis-server behind the REST bridge)
+//   BENCH_WORKERS       isolates serving the functions (default 1)
 //   BENCH_DELAY_MS      when set, Postgres and the Upstash endpoint are put behind
 //                       delay proxies (that many ms each way) for the functions
 //
@@ -25,6 +26,7 @@ const stack = await startStack({
   cache: env('BENCH_CACHE') === 'upstash' ? 'auto' : 'memory',
   // The benchmark signs in from one address; the functions' own limits still count every request.
   authSettings: { rateLimit: { signInSignUps: 1e9, tokenRefresh: 1e9 } },
+  workers: Number(env('BENCH_WORKERS') ?? 1),
 })
 if (env('BENCH_CACHE') === 'upstash' && stack.cache.backend !== 'upstash') {
   throw new Error('BENCH_CACHE=upstash needs redis-server (apt-get install redis-server)')

@@ -1,17 +1,25 @@
 // The local API gateway, shaped like Supabase's: /functions/v1/<name>/… goes to
 // the function (which reads it as /<name>/…, as on the Edge Runtime),
 // /auth/v1/… to the auth service. It also serves the merged OpenAPI document
-// of all functions and an interactive API reference.
+// of all functions and an interactive API reference. A gateway in a function
+// worker (function-worker.ts) serves the functions and passes everything else
+// to the main thread's (`elsewhere`).
 import type { Handler } from './functions.ts'
 import { serveApiReference } from './api-reference.ts'
 
 export interface GatewayOptions {
   functions: Map<string, Handler>
-  auth: Handler
+  auth?: Handler
   publicUrl: string
   /** The local QStash stand-in, served under /qstash (its paths start at /v2). */
   qstash?: (req: Request, path: string) => Promise<Response>
+  /** Serves every request that is not for a function (a function worker's way to the main thread). */
+  elsewhere?: Handler
 }
+
+/** The secret header on requests a function worker passes to the main thread, and the client's address. */
+const INTERNAL_SECRET = 'x-pam-internal'
+const INTERNAL_CLIENT = 'x-pam-client-address'
 
 const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), {
@@ -26,7 +34,10 @@ export function createGateway(opts: GatewayOptions): (req: Request, info?: Deno.
   const specUrl = `${opts.publicUrl}/functions/v1/openapi.json`
   return async (req, info) => {
     const path = pathOf(req.url)
-    if (path === '/auth/v1' || path.startsWith('/auth/v1/')) {
+    if (opts.elsewhere && !(path.startsWith('/functions/v1/') && path !== '/functions/v1/openapi.json')) {
+      return await opts.elsewhere(req, info)
+    }
+    if (opts.auth && (path === '/auth/v1' || path.startsWith('/auth/v1/'))) {
       return await opts.auth(withClientAddress(new Request(req), info))
     }
     if (opts.qstash && path.startsWith('/qstash/')) return await opts.qstash(req, path.slice('/qstash'.length))
@@ -55,6 +66,43 @@ export function createGateway(opts: GatewayOptions): (req: Request, info?: Deno.
       })
     }
     return notFound(`no route for ${path}`)
+  }
+}
+
+/** A function worker's `elsewhere`: the request, passed to the main thread's internal
+ * listener with the client's address (which that listener alone trusts, given the secret). */
+export function forwardTo(mainUrl: string, secret: string): Handler {
+  return async (req, info) => {
+    const url = new URL(req.url)
+    const headers = new Headers(req.headers)
+    headers.set(INTERNAL_SECRET, secret)
+    headers.set(INTERNAL_CLIENT, (info?.remoteAddr as Deno.NetAddr | undefined)?.hostname ?? 'unknown')
+    try {
+      return await fetch(`${mainUrl}${url.pathname}${url.search}`, {
+        method: req.method,
+        headers,
+        body: req.body,
+        redirect: 'manual',
+        signal: req.signal,
+      })
+    } catch (err) {
+      if (req.signal.aborted) throw err
+      return json({ error: { code: 'bad_gateway', message: 'the local stack\'s main thread did not answer' } }, 502)
+    }
+  }
+}
+
+/** The main thread's internal listener for what function workers pass on: the gateway, with
+ * the client's address the worker saw. Anything without the secret is refused. */
+export function internalEntrance(gateway: Handler, secret: string): Handler {
+  return (req) => {
+    if (req.headers.get(INTERNAL_SECRET) !== secret) return json({ error: { code: 'forbidden', message: 'internal' } }, 403)
+    const address = req.headers.get(INTERNAL_CLIENT) ?? 'unknown'
+    const passed = new Request(req) // a served request's headers cannot be changed
+    passed.headers.delete(INTERNAL_SECRET)
+    passed.headers.delete(INTERNAL_CLIENT)
+    const info = { remoteAddr: { transport: 'tcp', hostname: address, port: 0 } } as Deno.ServeHandlerInfo
+    return gateway(passed, info)
   }
 }
 

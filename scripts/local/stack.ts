@@ -6,7 +6,8 @@ import { join } from 'node:path'
 import { createAuthService } from './auth-service.ts'
 import type { AuthSettingsOverrides } from './auth-settings.ts'
 import { loadFunctions } from './functions.ts'
-import { createGateway } from './gateway.ts'
+import { createGateway, internalEntrance } from './gateway.ts'
+import type { WorkerStart } from './function-worker.ts'
 import { type LocalKeys, loadOrCreateLocalKeys } from './keys.ts'
 import { prepareDatabase } from './database.ts'
 import { startPrivateRedis } from './redis.ts'
@@ -40,6 +41,10 @@ export interface StackOptions {
   schedules?: boolean
   /** The local QStash's wait before retry n of a failed delivery. */
   qstashRetryDelayMs?: (attempt: number) => number
+  /** Isolates serving the functions, each in a thread of its own on the gateway's port (as the
+   * Edge Runtime runs several isolates of a function). More than one needs the shared cache:
+   * with the in-process one it is one. Default 1. */
+  workers?: number
 }
 
 export interface Stack {
@@ -52,6 +57,10 @@ export interface Stack {
   functions: string[]
   /** The local QStash stand-in (under /qstash) and its keys. */
   qstash: { url: string; keys: QStashKeys; local: LocalQStash }
+  /** Isolates serving the functions (the main thread's and its function workers'). */
+  workers: number
+  /** Requests each isolate has served so far, the main thread's first. */
+  served(): Promise<number[]>
   /** Resolves with the reason if a server the stack started (Postgres, Redis) is gone for good. */
   lost: Promise<string>
   stop(): Promise<void>
@@ -90,7 +99,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const qstash = createLocalQStash({ keys: qstashKeys, retryDelayMs: opts.qstashRetryDelayMs })
     const qstashUrl = `${publicUrl}/qstash`
     const gateway = createGateway({ functions, auth, publicUrl, qstash: qstash.handler })
-    const server = Deno.serve({ hostname, port, onListen: () => {} }, gateway)
+    const workerCount = cache ? Math.max(1, Math.floor(opts.workers ?? 1)) : 1
+    let servedHere = 0
+    const server = Deno.serve(
+      { hostname, port, reusePort: workerCount > 1, onListen: () => {} },
+      (req, info) => (servedHere++, gateway(req, info)),
+    )
 
     // What hosted Supabase injects into every edge function.
     Deno.env.set('PAM_LOCAL_STACK', 'true')
@@ -108,6 +122,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     Deno.env.set('QSTASH_TOKEN', qstashKeys.token)
     Deno.env.set('QSTASH_CURRENT_SIGNING_KEY', qstashKeys.currentSigningKey)
     Deno.env.set('QSTASH_NEXT_SIGNING_KEY', qstashKeys.nextSigningKey)
+    const workers = workerCount > 1
+      ? await startFunctionWorkers(workerCount - 1, { hostname, port, publicUrl, gateway }).catch(async (err) => {
+        await server.shutdown()
+        throw err
+      })
+      : undefined
     if (opts.schedules) {
       // The same sync as `npm run schedules:sync`, against the stand-in.
       const client = new Client({ baseUrl: qstashUrl, token: qstashKeys.token, devMode: false, enableTelemetry: false })
@@ -123,10 +143,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         ? { backend: 'upstash', redis: cache.redisUrl, restUrl: cache.restUrl }
         : { backend: 'memory' },
       functions: [...functions.keys()],
+      workers: workerCount,
+      served: async () => [servedHere, ...(await workers?.served() ?? [])],
       qstash: { url: qstashUrl, keys: qstashKeys, local: qstash },
       lost: Promise.race([pg?.lost ?? never, cache?.lost ?? never]),
       async stop() {
         await qstash.stop()
+        await workers?.stop()
         await server.shutdown()
         await cache?.stop()
         await closePools()
@@ -137,6 +160,55 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   } catch (err) {
     await pg?.stop()
     throw err
+  }
+}
+
+/** `count` function workers on the gateway's port, and the main thread's internal listener
+ * that serves them what is not a function (auth, QStash, the API reference). */
+async function startFunctionWorkers(
+  count: number,
+  o: { hostname: string; port: number; publicUrl: string; gateway: (req: Request, info?: Deno.ServeHandlerInfo) => Promise<Response> },
+) {
+  const secret = crypto.randomUUID()
+  const internal = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, internalEntrance(o.gateway, secret))
+  const main = { url: `http://127.0.0.1:${(internal.addr as Deno.NetAddr).port}`, secret }
+  const workers: Worker[] = []
+  const ask = <T>(w: Worker, message: unknown, timeoutMs = 60_000) =>
+    new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('a function worker did not answer')), timeoutMs)
+      w.onmessage = (e) => {
+        clearTimeout(timer)
+        if (e.data?.error) reject(new Error(`a function worker did not start: ${e.data.error}`))
+        else resolve(e.data)
+      }
+      w.onerror = (e) => {
+        clearTimeout(timer)
+        e.preventDefault()
+        reject(new Error(`a function worker failed: ${e.message}`))
+      }
+      w.postMessage(message)
+    })
+  const stop = async () => {
+    await Promise.all(workers.map(async (w) => {
+      // A graceful shutdown may wait on idle keep-alive connections: not for long.
+      await ask(w, 'stop', 2000).catch(() => {})
+      w.terminate()
+    }))
+    await internal.shutdown()
+  }
+  try {
+    for (let i = 0; i < count; i++) {
+      const w = new Worker(new URL('./function-worker.ts', import.meta.url), { type: 'module' })
+      workers.push(w)
+      await ask(w, { hostname: o.hostname, port: o.port, publicUrl: o.publicUrl, main } satisfies WorkerStart)
+    }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return {
+    stop,
+    served: () => Promise.all(workers.map(async (w) => (await ask<{ served: number }>(w, 'count')).served)),
   }
 }
 
