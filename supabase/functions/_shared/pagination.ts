@@ -65,6 +65,15 @@ export function decodeCursor(cursor: string, shape: KeyKind[]): string[] {
   return key as string[]
 }
 
+/** A page's JSON body from rows already in JSON text (Postgres' row_to_json), trimmed and with
+ * its cursor as page() gives them: `{"<name>": [...], "next_cursor": …}`. Only the last row
+ * returned is parsed, for its sort key. */
+export function pageOfJson(name: string, rows: string[], limit: number, keyOf: (row: Record<string, unknown>) => string[]): string {
+  const items = rows.length > limit ? rows.slice(0, limit) : rows
+  const next = rows.length > limit ? encodeCursor(keyOf(JSON.parse(items[items.length - 1]))) : null
+  return `{${JSON.stringify(name)}:[${items.join(',')}],"next_cursor":${JSON.stringify(next)}}`
+}
+
 /** Trims the extra row fetched to know whether there is a next page, and makes the cursor. */
 export function page<T>(rows: T[], limit: number, keyOf: (row: T) => string[]): { items: T[]; next_cursor: string | null } {
   const items = rows.slice(0, limit)
