@@ -320,21 +320,23 @@ export async function readThroughCache<T>(
   load: () => Promise<T>,
   usable: (value: T) => boolean = () => true,
 ): Promise<{ value: T; status: CacheStatus }> {
-  const cached = await c.var.cache.get<T>(key)
+  // c.get, not c.var: Hono builds a new object of every variable on each c.var.
+  const cache = c.get('cache')
+  const cached = await cache.get<T>(key)
   if (cached.status === 'hit' && usable(cached.value as T)) {
     await ensureLiveSession(c)
     return { value: cached.value as T, status: 'hit' }
   }
   const value = await load()
-  if (cached.status !== 'bypass') await c.var.cache.set(key, value, ttlSeconds)
+  if (cached.status !== 'bypass') await cache.set(key, value, ttlSeconds)
   return { value, status: cached.status === 'bypass' ? 'bypass' : 'miss' }
 }
 
 /** Checks the caller's session with the database unless it was confirmed within the window. */
 export async function ensureLiveSession(c: AppContext): Promise<void> {
-  const sid = c.var.claims?.session_id
-  if (typeof sid !== 'string' || sessionConfirmedWithin(sid, c.var.config.sessionCheckWindowMs)) return
-  await c.var.postgres.queryRaw('select 1') // the transaction's preamble checks the session
+  const sid = c.get('claims')?.session_id
+  if (typeof sid !== 'string' || sessionConfirmedWithin(sid, c.get('config').sessionCheckWindowMs)) return
+  await c.get('postgres').queryRaw('select 1') // the transaction's preamble checks the session
 }
 
 /** Serves a function's app: `Deno.serve` in the Edge Runtime, or the local gateway. */

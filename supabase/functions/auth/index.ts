@@ -249,9 +249,9 @@ export function createAuthApp(config: Config = getConfig()): App {
     // The key comes from the verified token's sub: a hit can only be the caller's own profile.
     const { value: profile, status } = await readThroughCache(
       c,
-      profiles.key(c.var.userId!),
+      profiles.key(c.get('userId')!),
       profiles.ttl,
-      async () => (await readProfile(c.var.postgres)) ?? Promise.reject(notFound('profile')),
+      async () => (await readProfile(c.get('postgres'))) ?? Promise.reject(notFound('profile')),
     )
     c.header('x-cache', status)
     return c.json({ profile }, 200)

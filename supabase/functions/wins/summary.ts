@@ -159,7 +159,7 @@ export function registerSummaryRoutes(app: App, opts: WinsOptions) {
     // The key comes from the verified token's sub: a hit can only be the caller's own.
     const { value: summary, status } = await readThroughCache<CachedSummary>(
       c,
-      policy.key(c.var.userId!, `${period}:${date ?? 'current'}`),
+      policy.key(c.get('userId')!, `${period}:${date ?? 'current'}`),
       policy.ttl,
       () =>
         c.var.postgres.transaction(async (tx) => {
