@@ -25,9 +25,5 @@ Deno.test('resources: every select list has the same JSON in Postgres and in pos
   }
 })
 
-let enums: Set<number> | undefined
-function isEnum(oid: number) {
-  return enums!.has(oid)
-}
-const rows = await adminSql`select oid::int as oid from pg_type where typtype = 'e'`
-enums = new Set(rows.map((r) => r.oid as number))
+const enums = new Set((await adminSql`select oid::int as oid from pg_type where typtype = 'e'`).map((r) => r.oid as number))
+const isEnum = (oid: number) => enums.has(oid)
