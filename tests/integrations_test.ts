@@ -68,7 +68,7 @@ function test(name: string, fn: (t: Ctx) => Promise<void>) {
 }
 
 const newCache = (store = new MemoryStore()) =>
-  new Cache(store, { prefix: 'test:', timeoutMs: 250 })
+  new Cache(store, { prefix: 'test:' })
 
 async function refusal(p: Promise<unknown>): Promise<ApiError> {
   try {

@@ -49,7 +49,7 @@ export class Cache {
 
   constructor(
     readonly store: CacheStore,
-    private readonly opts: { prefix: string; timeoutMs: number },
+    private readonly opts: { prefix: string },
   ) {}
 
   get backend() {
@@ -98,7 +98,7 @@ export class Cache {
 
   /** Round trip for health checks; throws when the cache is down. */
   async ping(): Promise<void> {
-    await withTimeout(this.store.ping(), this.opts.timeoutMs)
+    await this.store.ping()
   }
 
   private ns(key: string) {
@@ -138,9 +138,8 @@ export class Cache {
 
   private async attempt<T>(op: string, fn: () => Promise<T>): Promise<{ ok: boolean; value?: T }> {
     try {
-      // Only a store across the network can hang; a timer per call costs the others for nothing.
-      const pending = fn()
-      return { ok: true, value: await (this.store.backend === 'upstash' ? withTimeout(pending, this.opts.timeoutMs) : pending) }
+      // Upstash calls are bounded by their own abort signal (UpstashStore).
+      return { ok: true, value: await fn() }
     } catch (err) {
       const now = Date.now()
       if (now - this.lastWarning > 60_000) {
@@ -167,14 +166,6 @@ export async function invalidateUser(cache: Cache, userId: string): Promise<void
   ])
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
-  })
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer))
-}
-
 /** Upstash Redis over REST. Commands issued while serving one request go in one
  * /pipeline call: a cached read sends its rate-limit check and its cache lookup
  * together, one round trip instead of two. A lookup is sent at once, with
@@ -195,6 +186,8 @@ export class UpstashStore implements CacheStore {
       enableTelemetry: false,
       enableAutoPipelining: false, // batched here, across a request's middleware and handler
       retry: { retries: 0 },
+      // Every call (a pipeline of whatever was queued) gives up after PAM_CACHE_TIMEOUT_MS, so
+      // a cache or limiter that hangs costs a request at most that long; no other timer is needed.
       signal: () => AbortSignal.timeout(timeoutMs),
     })
   }
@@ -342,7 +335,7 @@ export function cacheFor(config: Config): Cache {
       : url && token
       ? new UpstashStore(url, token, config.cache.timeoutMs)
       : new MemoryStore(config.cache.maxEntries)
-    cache = new Cache(store, { prefix: config.cache.prefix, timeoutMs: config.cache.timeoutMs })
+    cache = new Cache(store, { prefix: config.cache.prefix })
     caches.set(id, cache)
   }
   return cache

@@ -131,7 +131,8 @@ export class UpstashRateLimiter implements RateLimiter {
     const key = (w: number) => `${this.config.cache.prefix}ratelimit:${tier}:${identifier}:${w}`
     const args = [key(current), key(current - 1), limit, now, windowMs, increment]
     try {
-      const left = Number(await withTimeout(this.run(args, batched), this.config.cache.timeoutMs))
+      // Bounded by the Upstash call's own timeout (cache.ts, UpstashStore).
+      const left = Number(await this.run(args, batched))
       if (left < 0) {
         if (this.blocked.size > 10_000) this.blocked.clear()
         this.blocked.set(blockKey, reset)
@@ -162,13 +163,6 @@ export class UpstashRateLimiter implements RateLimiter {
   }
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms))),
-  ]).finally(() => clearTimeout(timer))
-}
 
 const limiters = new Map<Cache, RateLimiter>()
 
