@@ -115,6 +115,7 @@ PAM local stack is up.
   stack.functions.map((f) => `${stack!.url}/functions/v1/${f}`).join('\n                   ')
 }
   Auth             ${stack.url}/auth/v1
+  Storage          ${stack.url}/storage/v1   (files in ${stack.storageDir})
   API reference    ${stack.url}/functions/v1/docs   (OpenAPI: ${stack.url}/functions/v1/openapi.json)
   Database         ${db}${stack.embeddedPostgres ? '  (embedded)' : ''}
   Cache            ${

@@ -16,6 +16,7 @@ import { Client } from '@upstash/qstash'
 import { createLocalQStash, type LocalQStash } from './qstash.ts'
 import { loadOrCreateQStashKeys, type QStashKeys } from './qstash-keys.ts'
 import { syncSchedules } from '../schedules-sync.ts'
+import { createStorageService, projectFileSizeLimit } from './storage.ts'
 import { log } from '../../supabase/functions/_shared/logger.ts'
 
 export interface StackOptions {
@@ -50,6 +51,8 @@ export interface Stack {
   /** How the functions cache: through the Upstash REST bridge on Redis, or in-process. */
   cache: { backend: 'upstash' | 'memory'; redis?: string; restUrl?: string }
   functions: string[]
+  /** The Storage stand-in's files (under /storage/v1; metadata in storage.objects). */
+  storageDir: string
   /** The local QStash stand-in (under /qstash) and its keys. */
   qstash: { url: string; keys: QStashKeys; local: LocalQStash }
   /** Resolves with the reason if a server the stack started (Postgres, Redis) is gone for good. */
@@ -89,7 +92,16 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const qstashKeys = await loadOrCreateQStashKeys(opts.dataDir)
     const qstash = createLocalQStash({ keys: qstashKeys, retryDelayMs: opts.qstashRetryDelayMs })
     const qstashUrl = `${publicUrl}/qstash`
-    const gateway = createGateway({ functions, auth, publicUrl, qstash: qstash.handler })
+    // Its own connections: an upload's permission check and row write are short transactions apart.
+    const storageSql = postgres(databaseUrl, { max: 5, onnotice: () => {}, prepare: false })
+    const storage = createStorageService({
+      sql: storageSql,
+      keys,
+      issuer: `${publicUrl}/auth/v1`,
+      root: join(opts.dataDir, 'storage'),
+      fileSizeLimit: await projectFileSizeLimit(),
+    })
+    const gateway = createGateway({ functions, auth, publicUrl, qstash: qstash.handler, storage })
     const server = Deno.serve({ hostname, port, onListen: () => {} }, gateway)
 
     // What hosted Supabase injects into every edge function.
@@ -123,6 +135,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         ? { backend: 'upstash', redis: cache.redisUrl, restUrl: cache.restUrl }
         : { backend: 'memory' },
       functions: [...functions.keys()],
+      storageDir: join(opts.dataDir, 'storage'),
       qstash: { url: qstashUrl, keys: qstashKeys, local: qstash },
       lost: Promise.race([pg?.lost ?? never, cache?.lost ?? never]),
       async stop() {
@@ -130,6 +143,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         await server.shutdown()
         await cache?.stop()
         await closePools()
+        await storageSql.end({ timeout: 1 })
         await adminSql.end({ timeout: 1 })
         await pg?.stop()
       },
