@@ -66,8 +66,9 @@ export async function readMultipart(
   // The preamble, then the first delimiter.
   let at: number
   while ((at = indexOf(buf, opening)) === -1) {
-    if (!(await more())) throw new MalformedMultipart('no boundary in the body')
+    // A long preamble is skipped, keeping what could be the start of the boundary.
     if (buf.length > MAX_HEADER_BYTES) buf = buf.subarray(buf.length - opening.length)
+    if (!(await more())) throw new MalformedMultipart('no boundary in the body')
   }
   buf = buf.subarray(at + opening.length)
 

@@ -762,7 +762,11 @@ export function createStorageService(opts: StorageServiceOptions): StorageHandle
   async function buckets(ctx: Ctx, parts: string[], caller: () => Promise<Caller>, op: (n: string) => string) {
     const method = ctx.req.method
     const columns = `id, name, owner, public, file_size_limit, allowed_mime_types, created_at, updated_at`
-    const shape = (b: Record<string, unknown>) => ({ ...b, type: 'STANDARD' })
+    const shape = (b: Record<string, unknown>) => ({
+      ...b,
+      file_size_limit: b.file_size_limit === null ? null : Number(b.file_size_limit),
+      type: 'STANDARD',
+    })
     if (parts.length === 1 || (parts.length === 2 && parts[1] === '')) {
       if (method === 'GET') {
         op('bucket.list')
