@@ -272,7 +272,7 @@ create policy documents_delete_own on pam.documents for delete to authenticated 
 revoke all on pam.documents from public, anon, authenticated;
 grant all on pam.documents to service_role;
 grant select, delete on pam.documents to authenticated;
-grant insert (id, kind, title, object_path, reference, expires_on, vehicle_id, notes) on pam.documents to authenticated;
+grant insert (id, user_id, kind, title, object_path, reference, expires_on, vehicle_id, notes) on pam.documents to authenticated;
 grant update (kind, title, object_path, reference, expires_on, vehicle_id, notes) on pam.documents to authenticated;
 
 -- Expiry reminders (the document-reminders job) are notifications of their own kind.
@@ -288,8 +288,8 @@ alter table pam.notifications add constraint notifications_kind_check
 -- — a deleted expense's or document's file, a replaced one, every object of a
 -- deleted account — and removed after the commit by the function that made
 -- the write (as the service role); the cleanup job removes whatever is still
--- queued, and objects that never had a row past a day's grace (an upload
--- never attached, a deleted vehicle's photos, a deleted post's images).
+-- queued, and objects no row uses a week after their upload (one never
+-- attached, a deleted vehicle's photos, a deleted post's images).
 create table pam.storage_removals (
   bucket_id text not null,
   name text not null,
