@@ -40,7 +40,6 @@ export const readingOff = () =>
     'reading receipts is off on this server (no OPENAI_API_KEY): the receipt is stored, enter the expense yourself',
   )
 
-const AMOUNT = /^\d{1,7}(\.\d{1,2})?$/
 /** The model's text as one line PAM stores: no control characters, no lone surrogates, at most `max` characters. */
 const clean = (s: unknown, max: number) =>
   typeof s === 'string'
@@ -58,21 +57,26 @@ const Answer = z.object({
 
 /** The model's fields, each kept only when it is what the expense takes. */
 function draftOf(raw: Record<string, unknown>, categories: readonly string[]): ReceiptDraft {
-  const amountText = typeof raw.amount === 'number' ? raw.amount.toFixed(2) : clean(raw.amount, 20)?.replace(/[^\d.]/g, '')
-  const amount = amountText && AMOUNT.test(amountText) && Number(amountText) > 0 && Number(amountText) <= 1_000_000
-    ? Number(amountText).toFixed(2)
-    : null
-  const currency = clean(raw.currency, 3)?.toUpperCase() ?? null
-  const date = clean(raw.date, 10)
+  const currency = clean(raw.currency, 20)
+  const date = clean(raw.date, 20)
   const category = clean(raw.category, 40)?.toLowerCase() ?? null
   return {
-    amount,
-    currency: currency && /^[A-Z]{3}$/.test(currency) ? currency : null,
+    amount: amountOf(raw.amount),
+    currency: currency && /^[A-Za-z]{3}$/.test(currency) ? currency.toUpperCase() : null,
     merchant: clean(raw.merchant, 200),
     date: date && isCalendarDate(date) && date >= MIN_DATE && date <= MAX_DATE ? date : null,
     category: category && categories.includes(category) ? category : null,
     description: clean(raw.description, 500),
   }
+}
+
+/** A positive amount as the expense takes it ("85.50"): a number, or text such as "$1,234.5"; else null. */
+function amountOf(value: unknown): string | null {
+  const text = typeof value === 'number' ? String(value) : clean(value, 30)
+  const m = text && /^(?:[A-Za-z]{3}\s*)?[$€£¥]?\s*(\d{1,3}(?:,\d{3})+|\d+)(\.\d{1,2})?$/.exec(text)
+  if (!m) return null
+  const n = Number(`${m[1].replaceAll(',', '')}${m[2] ?? ''}`)
+  return n > 0 && n <= 1_000_000 ? n.toFixed(2) : null
 }
 
 /** Reads one receipt; `hints` set the answer's frame (the traveller's categories, home currency and today). */
