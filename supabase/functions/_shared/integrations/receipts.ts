@@ -37,7 +37,7 @@ export const readingOff = () =>
   new ApiError(
     503,
     'receipt_reading_off',
-    'reading receipts is off on this server (no OPENAI_API_KEY): the receipt is stored, enter the expense yourself',
+    'reading receipts is off on this server (no model is configured): the receipt is kept, enter the expense yourself',
   )
 
 /** The model's text as one line PAM stores: no control characters, no lone surrogates, at most `max` characters. */
