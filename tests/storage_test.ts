@@ -324,6 +324,11 @@ Deno.test('storage: uploads, upserts, updates, moves and copies keep one file pe
   assertEquals(searched.data!.map((o) => o.name), ['copy.pdf'])
   const paged = await s.list(owner.id, { limit: 1, offset: 1 })
   assertEquals(paged.data!.map((o) => o.name), ['kept'])
+  const pageOne = await s.listV2({ prefix: `${owner.id}/`, with_delimiter: true, limit: 1 })
+  assertEquals([pageOne.data!.objects.map((o) => o.name), pageOne.data!.folders, pageOne.data!.hasNext], [[`${owner.id}/copy.pdf`], [], true])
+  const next = await s.listV2({ prefix: `${owner.id}/`, with_delimiter: true, limit: 1, cursor: pageOne.data!.nextCursor })
+  assertEquals([next.data!.folders.map((f) => f.name), next.data!.hasNext], [[`${owner.id}/kept/`], false])
+  assertEquals((await other.client.storage.from('documents').listV2({ prefix: `${owner.id}/` })).data!.objects, [])
 
   // A signed upload URL: the owner's policies checked when it is made, the upload then needs no session.
   const signed = await s.createSignedUploadUrl(`${owner.id}/scan.pdf`)

@@ -142,15 +142,15 @@ export async function projectFileSizeLimit(configFile: URL = PROJECT_CONFIG): Pr
   return bytes
 }
 
-/** "50MiB", "10MB", "512KB", "1048576" or a number, in bytes (storage-api's units: 1 MB = 1 MiB). */
+/** "50MiB" (binary, as config.toml's sizes), "20MB" (decimal, as storage-api's bucket API takes them), "512KB",
+ * "1048576" or a number, in bytes. */
 function parseSize(value: unknown): number | null {
   if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : null
   if (typeof value !== 'string') return null
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$/i.exec(value)
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|kib|mib|gib)?\s*$/i.exec(value)
   if (!m) return null
-  const unit = (m[2] ?? 'b').toLowerCase().replace('i', '')
-  const factor = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[unit as 'b'] ?? 1
-  return Math.floor(Number(m[1]) * factor)
+  const factor: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 }
+  return Math.floor(Number(m[1]) * factor[(m[2] ?? 'b').toLowerCase()])
 }
 
 export function createStorageService(opts: StorageServiceOptions): StorageHandler {
@@ -477,6 +477,57 @@ export function createStorageService(opts: StorageServiceOptions): StorageHandle
       ))
   }
 
+  /** list-v2: one level under a prefix (with_delimiter) or every name under it, in pages. The cursor
+   * is the page's offset in that order (a local simplification: hosted Storage seeks by key). */
+  async function listV2(c: Caller, ctx: Ctx, bucketId: string) {
+    const body = await jsonBody(ctx.req)
+    const prefix = body.prefix === undefined ? '' : body.prefix
+    if (typeof prefix !== 'string') throw ERR.invalidRequest('body/prefix must be string')
+    const limit = Math.min(optionalInt(body.limit, 'limit', 1) ?? 1000, 1000)
+    const delimited = body.with_delimiter === true
+    const sortBy = (body.sortBy ?? {}) as { column?: unknown; order?: unknown }
+    const column = String(sortBy.column ?? 'name')
+    if (!['name', 'updated_at', 'created_at'].includes(column)) {
+      throw ERR.invalidRequest('body/sortBy/column must be equal to one of the allowed values')
+    }
+    const order = String(sortBy.order ?? 'asc').toLowerCase() === 'desc' ? 'desc' : 'asc'
+    let offset = 0
+    if (body.cursor !== undefined) {
+      const m = typeof body.cursor === 'string' ? /^o:(\d{1,9})$/.exec(atobSafe(body.cursor)) : null
+      if (!m) throw ERR.invalidRequest('Invalid Parameter continuation token')
+      offset = Number(m[1])
+    }
+    const like = prefix.replace(/[\\%_]/g, '\\$&')
+    const sort = column === 'name'
+      ? `name collate "C" ${order}`
+      : `folder desc, case when folder then name end collate "C" ${order}, ${column} ${order}, name collate "C" ${order}`
+    const rows = await db(c, ctx, (tx) =>
+      tx.unsafe(
+        `with matched as (
+           select o.id, o.name, o.updated_at, o.created_at, o.last_accessed_at, o.metadata, substr(o.name, $3 + 1) as rest
+           from storage.objects o where o.bucket_id = $1 and o.name like $2 escape '\\'
+         ),
+         entries as (
+           select $4 || split_part(rest, '/', 1) || '/' as name, null::uuid as id, null::timestamptz as updated_at,
+                  null::timestamptz as created_at, null::timestamptz as last_accessed_at, null::jsonb as metadata, true as folder
+           from matched where $5 and strpos(rest, '/') > 0 group by 1
+           union all
+           select name, id, updated_at, created_at, last_accessed_at, metadata, false
+           from matched where not $5 or strpos(rest, '/') = 0
+         )
+         select * from entries order by ${sort} limit $6 offset $7`,
+        [bucketId, `${like}%`, prefix.length, prefix, delimited, limit + 1, offset],
+      ))
+    const page = rows.slice(0, limit)
+    const hasNext = rows.length > limit
+    return {
+      hasNext,
+      ...(hasNext ? { nextCursor: btoa(`o:${offset + limit}`), nextCursorKey: page.at(-1)!.name } : {}),
+      folders: page.filter((r) => r.folder).map((r) => ({ key: (r.name as string).slice(0, -1), name: r.name })),
+      objects: page.filter((r) => !r.folder).map(({ folder: _, ...r }) => ({ ...r, key: r.name })),
+    }
+  }
+
   // --- signed URLs ---
 
   async function sign(payload: Record<string, unknown>, expiresIn: number): Promise<string> {
@@ -540,6 +591,10 @@ export function createStorageService(opts: StorageServiceOptions): StorageHandle
     }
 
     if (area === 'object') {
+      if (second === 'list-v2' && method === 'POST' && parts.length === 3) {
+        op('object.list_v2')
+        return json(await listV2(await caller(), ctx, decode(parts[2])))
+      }
       if (second === 'list' && method === 'POST' && parts.length === 3) {
         op('object.list')
         return json(await list(await caller(), ctx, decode(parts[2])))
@@ -765,7 +820,6 @@ export function createStorageService(opts: StorageServiceOptions): StorageHandle
     const shape = (b: Record<string, unknown>) => ({
       ...b,
       file_size_limit: b.file_size_limit === null ? null : Number(b.file_size_limit),
-      type: 'STANDARD',
     })
     if (parts.length === 1 || (parts.length === 2 && parts[1] === '')) {
       if (method === 'GET') {
@@ -828,7 +882,8 @@ export function createStorageService(opts: StorageServiceOptions): StorageHandle
       for (let i = 0; i < names.length; i += MAX_OBJECTS_PER_REQUEST) {
         await remove(c, ctx, id, names.slice(i, i + MAX_OBJECTS_PER_REQUEST).map((r) => r.name as string))
       }
-      return json({ message: 'Successfully emptied' })
+      // Hosted Storage empties a bucket in the background and says so; here it is done already.
+      return json({ message: 'Empty bucket has been queued. Completion may take up to an hour.' })
     }
     throw ERR.notFound(method, ctx.path)
   }
@@ -934,6 +989,14 @@ async function jsonBody(req: Request): Promise<Record<string, unknown>> {
   }
   if (!value || typeof value !== 'object' || Array.isArray(value)) throw ERR.invalidRequest('body must be object')
   return value as Record<string, unknown>
+}
+
+function atobSafe(s: string): string {
+  try {
+    return atob(s)
+  } catch {
+    return ''
+  }
 }
 
 function optionalInt(value: unknown, name: string, min: number): number | undefined {
