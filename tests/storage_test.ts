@@ -358,6 +358,14 @@ Deno.test('storage: names that would leave their folder, bad bodies and unknown 
     const body = await res.json()
     assertEquals([res.status, body.statusCode, body.code], [400, '400', 'InvalidKey'], name)
   }
+  // A form whose file part never ends: refused, and nothing stays behind.
+  const cut = await fetch(`${base}/object/receipts/${owner.id}/cut.jpg`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${owner.accessToken}`, 'content-type': 'multipart/form-data; boundary=xyz' },
+    body: '--xyz\r\nContent-Disposition: form-data; name=""; filename="cut.jpg"\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8 and then nothing',
+  })
+  assertEquals([cut.status, (await cut.json()).statusCode], [400, '400'])
+  assertEquals([await objectRow('receipts', `${owner.id}/cut.jpg`), await filesOf('receipts', `${owner.id}/cut.jpg`)], [undefined, []])
   const unknownBucket = await outcome(upload(owner.client, 'no-such-bucket', `${owner.id}/x.jpg`))
   assertEquals(unknownBucket.statusCode, '404')
   const list = await fetch(`${base}/object/list/receipts`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: '{"limit":5}' })

@@ -11,6 +11,11 @@ export class BodyTooLarge extends Error {
   override name = 'BodyTooLarge'
 }
 
+/** The request body failed before its end (the client went away, a form cut short). */
+export class BodyCutOff extends Error {
+  override name = 'BodyCutOff'
+}
+
 /** The object store under `root`. */
 export function fileStore(root: string) {
   const tmpDir = join(root, '.tmp')
@@ -33,18 +38,25 @@ export function fileStore(root: string) {
       const tmp = join(tmpDir, crypto.randomUUID())
       const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 })
       const md5 = createHash('md5')
+      const reader = body?.getReader()
       let size = 0
       try {
-        if (body) {
-          for await (const chunk of body) {
-            size += chunk.byteLength
-            if (size > limit) throw new BodyTooLarge(`more than ${limit} bytes`)
-            md5.update(chunk)
-            for (let written = 0; written < chunk.byteLength;) written += await file.write(chunk.subarray(written))
+        for (;;) {
+          let next: ReadableStreamReadResult<Uint8Array>
+          try {
+            next = reader ? await reader.read() : { done: true, value: undefined }
+          } catch (err) {
+            throw err instanceof BodyTooLarge ? err : new BodyCutOff(String(err))
           }
+          if (next.done) break
+          size += next.value.byteLength
+          if (size > limit) throw new BodyTooLarge(`more than ${limit} bytes`)
+          md5.update(next.value)
+          for (let written = 0; written < next.value.byteLength;) written += await file.write(next.value.subarray(written))
         }
         await file.sync()
       } catch (err) {
+        await reader?.cancel().catch(() => {})
         file.close()
         await Deno.remove(tmp).catch(() => {})
         throw err

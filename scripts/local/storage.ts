@@ -19,7 +19,7 @@ import type postgres from 'postgres'
 import { createLocalJWKSet, jwtVerify, SignJWT } from 'jose'
 import { parse } from 'smol-toml'
 import type { LocalKeys } from './keys.ts'
-import { BodyTooLarge, fileStore } from './storage-files.ts'
+import { BodyCutOff, BodyTooLarge, fileStore } from './storage-files.ts'
 import { boundaryOf, readMultipart } from './storage-multipart.ts'
 import { PROJECT_CONFIG } from './auth-settings.ts'
 import { errorFields, log } from '../../supabase/functions/_shared/logger.ts'
@@ -327,6 +327,7 @@ export function createStorageService(opts: StorageServiceOptions): StorageHandle
       received = await files.receive(file.body, limit)
     } catch (err) {
       if (err instanceof BodyTooLarge) throw ERR.tooLarge()
+      if (err instanceof BodyCutOff) throw ERR.invalidRequest('The body ended before the object was complete')
       throw err
     }
     const version = crypto.randomUUID()
