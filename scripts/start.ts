@@ -128,6 +128,7 @@ PAM local stack is up.
     : 'one serving the functions' + (workers > 1 ? ' (the in-process cache cannot be shared by more)' : '')
 }
   Auth             ${stack.url}/auth/v1
+  Storage          ${stack.url}/storage/v1   (files in ${stack.storageDir})
   API reference    ${stack.url}/functions/v1/docs   (OpenAPI: ${stack.url}/functions/v1/openapi.json)
   Database         ${db}${stack.embeddedPostgres ? '  (embedded)' : ''}
   Cache            ${

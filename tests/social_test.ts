@@ -60,6 +60,7 @@ Deno.test('social: a post is created with its exact shape, read back, edited by 
     latitude: -33.9946,
     longitude: 122.2284,
     image_urls: ['https://example.com/a.jpg'],
+    image_paths: [],
     hidden: false,
     like_count: 0,
     comment_count: 0,

@@ -44,6 +44,7 @@ Deno.test('wins expenses: create, read, update, delete; money stays a decimal st
     amount: '85.50',
     category_source: 'user',
     fuel_full_tank: true,
+    receipt_path: null,
     id: undefined,
     created_at: undefined,
     updated_at: undefined,
@@ -322,7 +323,7 @@ Deno.test('wins: every route is in the OpenAPI document, merged at the gateway t
     '/wins/budgets', '/wins/budgets/{category}', '/wins/categories', '/wins/categories/{slug}', '/wins/expenses',
     '/wins/expenses/export.csv', '/wins/expenses/import', '/wins/expenses/{id}', '/wins/goals', '/wins/goals/{id}',
     '/wins/goals/{id}/contributions', '/wins/hustles', '/wins/hustles/roi', '/wins/hustles/{id}', '/wins/hustles/{id}/roi',
-    '/wins/income', '/wins/income/{id}', '/wins/reports', '/wins/summary',
+    '/wins/income', '/wins/income/{id}', '/wins/receipts/read', '/wins/reports', '/wins/summary',
   ])
   assert(doc.paths['/wins/expenses'].post.requestBody.content['application/json'].schema)
   assertEquals(doc.paths['/wins/expenses/{id}'].delete.security, [{ bearerAuth: [] }])

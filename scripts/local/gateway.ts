@@ -1,9 +1,9 @@
 // The local API gateway, shaped like Supabase's: /functions/v1/<name>/… goes to
 // the function (which reads it as /<name>/…, as on the Edge Runtime),
-// /auth/v1/… to the auth service. It also serves the merged OpenAPI document
-// of all functions and an interactive API reference. A gateway in a function
-// worker (function-worker.ts) serves the functions and passes everything else
-// to the main thread's (`elsewhere`).
+// /auth/v1/… to the auth service, /storage/v1/… to the Storage stand-in. It
+// also serves the merged OpenAPI document of all functions and an interactive
+// API reference. A gateway in a function worker (function-worker.ts) serves the
+// functions and passes everything else to the main thread's (`elsewhere`).
 import type { Handler } from './functions.ts'
 import { serveApiReference } from './api-reference.ts'
 
@@ -13,6 +13,8 @@ export interface GatewayOptions {
   publicUrl: string
   /** The local QStash stand-in, served under /qstash (its paths start at /v2). */
   qstash?: (req: Request, path: string) => Promise<Response>
+  /** The local Storage stand-in, served under /storage/v1 (storage.ts). */
+  storage?: (req: Request, path: string) => Promise<Response>
   /** Serves every request that is not for a function (a function worker's way to the main thread). */
   elsewhere?: Handler
 }
@@ -41,6 +43,7 @@ export function createGateway(opts: GatewayOptions): (req: Request, info?: Deno.
       return await opts.auth(withClientAddress(new Request(req), info))
     }
     if (opts.qstash && path.startsWith('/qstash/')) return await opts.qstash(req, path.slice('/qstash'.length))
+    if (opts.storage && path.startsWith('/storage/v1/')) return await opts.storage(req, path.slice('/storage/v1'.length))
     if (path === '/functions/v1/openapi.json') return json(await mergedOpenApi(opts))
     const reference = serveApiReference(path, specUrl)
     if (reference) return reference
@@ -61,6 +64,7 @@ export function createGateway(opts: GatewayOptions): (req: Request, info?: Deno.
         name: 'PAM local stack',
         functions: [...opts.functions.keys()].map((n) => `${opts.publicUrl}/functions/v1/${n}`),
         auth: `${opts.publicUrl}/auth/v1`,
+        ...(opts.storage ? { storage: `${opts.publicUrl}/storage/v1` } : {}),
         openapi: `${opts.publicUrl}/functions/v1/openapi.json`,
         docs: `${opts.publicUrl}/functions/v1/docs`,
       })

@@ -17,6 +17,7 @@ import { Client } from '@upstash/qstash'
 import { createLocalQStash, type LocalQStash } from './qstash.ts'
 import { loadOrCreateQStashKeys, type QStashKeys } from './qstash-keys.ts'
 import { syncSchedules } from '../schedules-sync.ts'
+import { createStorageService, projectFileSizeLimit } from './storage.ts'
 import { log } from '../../supabase/functions/_shared/logger.ts'
 
 export interface StackOptions {
@@ -55,6 +56,8 @@ export interface Stack {
   /** How the functions cache: through the Upstash REST bridge on Redis, or in-process. */
   cache: { backend: 'upstash' | 'memory'; redis?: string; restUrl?: string }
   functions: string[]
+  /** The Storage stand-in's files (under /storage/v1; metadata in storage.objects). */
+  storageDir: string
   /** The local QStash stand-in (under /qstash) and its keys. */
   qstash: { url: string; keys: QStashKeys; local: LocalQStash }
   /** Isolates serving the functions (the main thread's and its function workers'). */
@@ -98,7 +101,16 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const qstashKeys = await loadOrCreateQStashKeys(opts.dataDir)
     const qstash = createLocalQStash({ keys: qstashKeys, retryDelayMs: opts.qstashRetryDelayMs })
     const qstashUrl = `${publicUrl}/qstash`
-    const gateway = createGateway({ functions, auth, publicUrl, qstash: qstash.handler })
+    // Its own connections: an upload's permission check and row write are short transactions apart.
+    const storageSql = postgres(databaseUrl, { max: 5, onnotice: () => {}, prepare: false })
+    const storage = createStorageService({
+      sql: storageSql,
+      keys,
+      issuer: `${publicUrl}/auth/v1`,
+      root: join(opts.dataDir, 'storage'),
+      fileSizeLimit: await projectFileSizeLimit(),
+    })
+    const gateway = createGateway({ functions, auth, publicUrl, qstash: qstash.handler, storage })
     const workerCount = cache ? Math.max(1, Math.floor(opts.workers ?? 1)) : 1
     let servedHere = 0
     const server = Deno.serve(
@@ -145,6 +157,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       functions: [...functions.keys()],
       workers: workerCount,
       served: async () => [servedHere, ...(await workers?.served() ?? [])],
+      storageDir: join(opts.dataDir, 'storage'),
       qstash: { url: qstashUrl, keys: qstashKeys, local: qstash },
       lost: Promise.race([pg?.lost ?? never, cache?.lost ?? never]),
       async stop() {
@@ -153,6 +166,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         await server.shutdown()
         await cache?.stop()
         await closePools()
+        await storageSql.end({ timeout: 1 })
         await adminSql.end({ timeout: 1 })
         await pg?.stop()
       },

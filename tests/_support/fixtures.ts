@@ -191,6 +191,8 @@ export const validBodies: Record<string, (user: TestUser) => unknown> = {
   'POST /admin/expense-rules': () => ({ kind: 'keyword', pattern: `doc rule ${crypto.randomUUID()}`, category: 'other' }),
   'PATCH /admin/expense-rules/{id}': () => ({ category: 'food' }),
   'PATCH /admin/campsites/{id}': () => ({ name: 'Fixture Renamed Site' }),
+  // A receipt the caller uploaded (see prerequisites).
+  'POST /wins/receipts/read': (user) => ({ receipt_path: receiptOf(user) }),
 }
 
 /** The JSON body `op` is called with as `user`: registered above, else built from its schema. */
@@ -404,6 +406,14 @@ export const fixtures: Record<string, (user: TestUser, path?: string) => Promise
     })
     return { id: event.id }
   },
+  '/you/documents': async (user) => {
+    const { document } = await create(user, 'POST', 'you/documents', {
+      kind: 'insurance',
+      title: 'Fixture insurance',
+      expires_on: '2027-01-31',
+    })
+    return { id: document.id }
+  },
   // The admin function's collections name other travellers' records, made in the database.
   '/admin/users': async () => ({ id: await helperUser() }),
   '/admin/reports': async () => {
@@ -454,6 +464,11 @@ const otherOf = (user: TestUser) => others.get(user.id) ?? (() => {
 })()
 /** A post each user's report bodies name, by user id. */
 const reportable = new Map<string, string>()
+/** A receipt each user uploaded, by user id. */
+const receipts = new Map<string, string>()
+const receiptOf = (user: TestUser) => receipts.get(user.id) ?? (() => {
+  throw new Error('no receipt for this user: call paramsFor first (see prerequisites)')
+})()
 
 /** A campsite of the demo directory every local database is seeded with
  * (supabase/seed-campsites.sql: ids …0001 to …0127). */
@@ -530,6 +545,14 @@ export const prerequisites: Record<string, (user: TestUser) => Promise<void>> = 
   '/social/reports': async (user) => {
     const { post } = await create(user, 'POST', 'social/posts', { body: 'Fixture post to report' })
     reportable.set(user.id, post.id)
+  },
+  // A receipt photo in the user's folder of the receipts bucket, uploaded as an app does.
+  '/wins/receipts/read': async (user) => {
+    const name = `${user.id}/fixture-receipt.jpg`
+    const { error } = await user.client.storage.from('receipts')
+      .upload(name, new Uint8Array([0xff, 0xd8, 0xff, 0xd9]), { contentType: 'image/jpeg', upsert: true })
+    if (error) throw new Error(`fixture receipt upload: ${error.message}`)
+    receipts.set(user.id, name)
   },
   // The latest daily report (GET /wins/reports): written by the daily-analytics job, here straight into the table.
   '/wins/reports': async (user) =>

@@ -26,6 +26,8 @@ export const CACHE_POLICIES = {
   geocode: { ttl: 86400, key: (queryHash: string) => `geocode:${queryHash}` },
   weather: { ttl: 1800, key: (lat: string, lng: string) => `weather:${lat},${lng}` },
   routes: { ttl: 7 * 86400, key: (routeHash: string) => `routes:${routeHash}` },
+  // A receipt read by the vision model, by its object and ETag: reading it again costs nothing.
+  receipt_drafts: { ttl: 86400, key: (userId: string, objectHash: string) => `receipt:${userId}:${objectHash}` },
 } as const
 
 export type CacheStatus = 'hit' | 'miss' | 'bypass'

@@ -31,6 +31,8 @@ const schema = z.object({
   PAM_CHAT_MAX_TOOL_ROUNDS: z.coerce.number().int().min(0).max(10).default(4),
   PAM_CHAT_TIMEOUT_MS: z.coerce.number().int().min(50).max(120_000).default(15_000),
   PAM_CHAT_DAILY_TOKENS: z.coerce.number().int().min(0).default(50_000),
+  // The vision model that reads receipts (default: OPENAI_MODEL).
+  PAM_RECEIPT_MODEL: z.string().min(1).max(100).optional(),
   MAPBOX_TOKEN: optionalSecret,
   MAPBOX_BASE_URL: optionalUrl,
   WEATHER_API_KEY: optionalSecret,
@@ -111,6 +113,8 @@ export interface Config {
     /** Tokens a user may spend per local day; past it PAM answers offline. */
     dailyTokens: number
   }
+  /** The vision model receipts are read with (the same OpenAI-compatible API and key as chat). */
+  receiptModel: string
   mapbox: { token?: string; baseUrl: string }
   weather: { apiKey?: string; baseUrl: string }
   upstash: { url?: string; token?: string }
@@ -169,6 +173,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       timeoutMs: e.PAM_CHAT_TIMEOUT_MS,
       dailyTokens: e.PAM_CHAT_DAILY_TOKENS,
     },
+    receiptModel: e.PAM_RECEIPT_MODEL ?? e.OPENAI_MODEL,
     mapbox: { token: e.MAPBOX_TOKEN, baseUrl: e.MAPBOX_BASE_URL ?? 'https://api.mapbox.com' },
     weather: { apiKey: e.WEATHER_API_KEY, baseUrl: e.WEATHER_BASE_URL ?? 'https://api.open-meteo.com' },
     upstash: { url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN },

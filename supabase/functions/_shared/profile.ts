@@ -16,6 +16,7 @@ export const Preferences = z.object({
     push: z.boolean().optional(),
     maintenance_reminders: z.boolean().optional(),
     budget_alerts: z.boolean().optional(),
+    document_reminders: z.boolean().optional(),
   }).strict().optional(),
   // The road profile: how this traveller travels. Trip planning and PAM read it.
   distance_unit: z.enum(['km', 'mi']).optional().openapi({ description: 'default: km (metric) or mi (imperial)' }),

@@ -8,6 +8,7 @@ import type { Tx } from '../_shared/db.ts'
 import { body, errorOf, IdParams, json, likePattern } from '../_shared/resource.ts'
 import { singleLineText } from '../_shared/text.ts'
 import { adminRoute, asAdmin, fieldError } from './gate.ts'
+import { removeLeftObjects } from '../_shared/storage.ts'
 
 const TAGS = ['admin: users']
 
@@ -206,6 +207,8 @@ export function registerUserRoutes(app: App) {
         await tx`select pam.admin_delete_account(${id}::uuid)`
         await admin.audit({ action: 'user.delete', target_type: 'user', target_id: id, before, after: null })
       })
+      // The account's files go with it (queued by the deletion; the cleanup job retries).
+      await removeLeftObjects(c.var.config, id)
       return c.body(null, 204)
     },
   )

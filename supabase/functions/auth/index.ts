@@ -11,6 +11,7 @@ import { CACHE_POLICIES, invalidateUser } from '../_shared/cache.ts'
 import { singleLineText } from '../_shared/text.ts'
 import { clientIp, rateLimited, rateLimitHeaders } from '../_shared/ratelimit.ts'
 import { Preferences, updateProfile } from '../_shared/profile.ts'
+import { removeLeftObjects } from '../_shared/storage.ts'
 
 const Email = z.string().trim().toLowerCase().email().max(254).openapi({ example: 'traveller@example.com' })
 // bcrypt only reads 72 bytes; Supabase Auth rejects longer passwords too. The
@@ -272,6 +273,8 @@ export function createAuthApp(config: Config = getConfig()): App {
       (await tx`select pam.delete_my_account() as deleted`) as unknown as { deleted: boolean }[]
     )
     if (!row?.deleted) throw new ApiError(404, 'not_found', 'account not found')
+    // Every file of the account (queued by the deletion; the cleanup job retries what fails now).
+    await removeLeftObjects(c.var.config, c.var.userId!)
     await invalidateUser(c.var.cache, c.var.userId!)
     const sid = c.var.claims?.session_id
     if (typeof sid === 'string') forgetSession(sid)

@@ -2,16 +2,26 @@
 // ended sessions and refresh tokens revoked over a day ago, read
 // notifications after 30 days and any after 180, PAM's expired memories, job
 // runs after 90 days, daily reports after 400 days, and sync's answers and
-// tombstones past their retention.
+// tombstones past their retention. Then files no row uses (through the Storage
+// API, with the secret key): what deleted rows and accounts left queued, and
+// uploads never attached to anything after a week (see _shared/storage.ts); a
+// run removes at most STORAGE_BATCH of each, and what the Storage API refuses
+// stays for the next run.
+import type { Config } from '../_shared/config.ts'
 import type { Tx } from '../_shared/db.ts'
+import { sweepObjects, UNATTACHED_GRACE } from '../_shared/storage.ts'
 import type { BatchResult } from './runs.ts'
+
+export const STORAGE_BATCH = 1000
 
 export const RETENTION_DAYS = { readNotifications: 30, notifications: 180, jobRuns: 90, dailyReports: 400 }
 
-export async function cleanup(tx: Tx): Promise<BatchResult & { removed: Record<string, number> }> {
+export async function cleanup(tx: Tx, config: Config): Promise<BatchResult & { removed: Record<string, number> }> {
   const r = RETENTION_DAYS
   const [row] = await tx`
     select * from pam.jobs_cleanup(${r.readNotifications}, ${r.notifications}, ${r.jobRuns}, ${r.dailyReports})`
   const removed = Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number(v)]))
+  const files = await sweepObjects(tx, config, { userId: null, grace: UNATTACHED_GRACE, max: STORAGE_BATCH })
+  removed.storage_objects = files.removed
   return { rows_written: Object.values(removed).reduce((a, b) => a + b, 0), notifications: 0, removed }
 }

@@ -15,6 +15,7 @@ import { budgetAlerts } from './budget-alerts.ts'
 import { cleanup } from './cleanup.ts'
 import { eventReminders, slotOf } from './event-reminders.ts'
 import { dailyAnalytics } from './daily-analytics.ts'
+import { documentReminders } from './document-reminders.ts'
 import { fanOut, qstashPublisher } from './fanout.ts'
 import { maintenanceReminders } from './maintenance-reminders.ts'
 import { productMetrics } from './product-metrics.ts'
@@ -28,6 +29,7 @@ const PER_USER: Partial<Record<JobName, (tx: Tx, range: UserRange, at: Date) => 
   'daily-analytics': dailyAnalytics,
   'maintenance-reminders': maintenanceReminders,
   'budget-alerts': budgetAlerts,
+  'document-reminders': documentReminders,
 }
 
 const Uuid = z.guid().openapi({ format: 'uuid' })
@@ -102,7 +104,7 @@ export function createJobsApp(config: Config = getConfig()): App {
       if (!work) {
         let removed: Record<string, number> = {}
         const result = await runBatchOnce(db, { job, period, batch: 'all', range: { from: null, to: null } }, async (tx) => {
-          const r = await cleanup(tx)
+          const r = await cleanup(tx, config)
           removed = r.removed
           return r
         })

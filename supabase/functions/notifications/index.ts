@@ -1,5 +1,5 @@
 // notifications: the signed-in traveller's messages (budget thresholds,
-// maintenance due, daily reports, and Social's replies and likes), newest
+// maintenance due, documents expiring, daily reports, and Social's replies and likes), newest
 // first, with read state. Owner only: every query runs as the caller under
 // RLS. The jobs and the wins function write them; here they are read,
 // marked read and deleted.
@@ -9,7 +9,7 @@ import { type Config, getConfig } from '../_shared/config.ts'
 import { notFound } from '../_shared/errors.ts'
 import { errorOf, IdParams, isoSql, json, newestFirst, registerResource, type ResourceSpec } from '../_shared/resource.ts'
 
-export const KINDS = ['maintenance_due', 'budget_threshold', 'report_ready', 'social', 'event_reminder'] as const
+export const KINDS = ['maintenance_due', 'budget_threshold', 'report_ready', 'social', 'event_reminder', 'document_expiring'] as const
 
 const Notification = z.object({
   id: z.string(),

@@ -24,6 +24,8 @@ export const SOCIAL_REFUSALS: Refusals = {
     new ApiError(400, 'validation_failed', 'a group post stays in its group, and only group posts have visibility group', [
       { path: ['visibility'], message: 'a group post stays in its group' },
     ]),
+  posts_images_limit: () =>
+    new ApiError(400, 'validation_failed', 'at most 10 images a post', [{ path: ['image_paths'], message: 'at most 10 images a post' }]),
   friendships_not_self: () => new ApiError(400, 'cannot_befriend_yourself', 'you cannot send yourself a friend request'),
   reports_reporter_post_key: () => new ApiError(409, 'already_reported', 'you have reported this post already'),
   reports_reporter_comment_key: () => new ApiError(409, 'already_reported', 'you have reported this comment already'),

@@ -24,6 +24,7 @@ import {
 } from '../_shared/resource.ts'
 import { multiLineText, singleLineText } from '../_shared/text.ts'
 import { Latitude, LatQuery, LngQuery, Longitude } from '../_shared/coordinates.ts'
+import { ownObjects, ObjectPath } from '../_shared/storage.ts'
 import { forbidden, Person, personSql, refuseUnlessVisible, SOCIAL_REFUSALS, Tag, visible } from './common.ts'
 
 export const MAX_POST_CHARS = 5000
@@ -41,6 +42,8 @@ const fields = {
   latitude: Latitude.nullable().optional(),
   longitude: Longitude.nullable().optional(),
   image_urls: z.array(ImageUrl).max(10).optional(),
+  image_paths: z.array(ObjectPath('post-images', '00000000-0000-4000-8000-000000000001/cape-le-grand.jpg')).max(10).optional()
+    .openapi({ description: 'your images in the `post-images` bucket; whoever may see the post may read them (10 images a post in all)' }),
 }
 type Coordinates = { latitude?: number | null; longitude?: number | null }
 const bothOrNeither: [(v: Coordinates) => boolean, { message: string; path: string[] }] = [
@@ -56,6 +59,7 @@ const COLUMNS = {
   latitude: 'double precision',
   longitude: 'double precision',
   image_urls: 'text[]',
+  image_paths: 'text[]',
 }
 
 export const Post = z.object({
@@ -69,6 +73,9 @@ export const Post = z.object({
   latitude: z.number().nullable(),
   longitude: z.number().nullable(),
   image_urls: z.array(z.string()),
+  image_paths: z.array(z.string()).openapi({
+    description: "object names in `post-images`: `supabase.storage.from('post-images').createSignedUrl(name, 3600)`",
+  }),
   hidden: z.boolean().openapi({ description: 'hidden by a moderator: seen only by you (the author) and the moderators' }),
   like_count: z.number(),
   comment_count: z.number(),
@@ -81,13 +88,33 @@ type Post = z.infer<typeof Post>
 
 export const POST_SELECT = `p.id, ${personSql('p.author_id')} as author, p.body, p.visibility,
   (select json_build_object('id', g.id, 'name', g.name) from pam.groups g where g.id = p.group_id) as "group",
-  p.tags, p.location_name, p.latitude, p.longitude, p.image_urls, p.hidden, p.like_count, p.comment_count,
+  p.tags, p.location_name, p.latitude, p.longitude, p.image_urls, p.image_paths, p.hidden, p.like_count, p.comment_count,
   exists (select 1 from pam.post_likes l where l.post_id = p.id and l.user_id = (select auth.uid())) as liked_by_me,
   p.author_id = (select auth.uid()) as mine,
   ${isoSql('p.created_at')} as created_at, ${isoSql('p.edited_at')} as edited_at`
 
+/** Images from post-images must be the caller's own uploads, and at most 10 images a post in all. */
+async function checkImages(tx: Tx, input: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const paths = input.image_paths as string[] | undefined
+  const urls = input.image_urls as string[] | undefined
+  if ((paths?.length ?? 0) + (urls?.length ?? 0) > 10) {
+    throw new ApiError(400, 'validation_failed', 'at most 10 images a post', [{ path: ['image_paths'], message: 'at most 10 images a post' }])
+  }
+  if (paths?.length) {
+    const own = await ownObjects(tx, 'post-images', paths)
+    const missing = paths.find((p) => !own.has(p))
+    if (missing) {
+      throw new ApiError(400, 'unknown_image', 'no such image of yours: upload it to the post-images bucket first', [
+        { path: ['image_paths', paths.indexOf(missing)], message: 'not one of your uploaded images' },
+      ])
+    }
+  }
+  return input
+}
+
 /** A group post: the caller must be a member of the group. */
 async function prepareCreate(tx: Tx, input: Record<string, unknown>): Promise<Record<string, unknown>> {
+  input = await checkImages(tx, input)
   const groupId = input.group_id as string | undefined
   if (!groupId) {
     if (input.visibility === 'group') {
@@ -142,6 +169,7 @@ const postResource: ResourceSpec = {
     schema: patchOf(fields).refine(...bothOrNeither).openapi('PostPatch'),
     columns: COLUMNS,
     summary: 'Edit your post (a group post stays in its group)',
+    prepare: checkImages,
   },
   refusals: SOCIAL_REFUSALS,
   refuse: refuseUnlessVisible('pam.posts', 'not_the_author', 'only the author edits or deletes a post'),

@@ -9,6 +9,7 @@ import { type Config, getConfig } from '../_shared/config.ts'
 import { ApiError } from '../_shared/errors.ts'
 import { body, json, writeTransaction } from '../_shared/resource.ts'
 import { invalidateSummaries, WINS_REFUSALS } from '../wins/common.ts'
+import { removeLeftObjects } from '../_shared/storage.ts'
 import { WHEELS_REFUSALS } from '../wheels/common.ts'
 import { CursorQuery, RETENTION_DAYS } from './cursor.ts'
 import { pullChanges } from './pull.ts'
@@ -125,6 +126,10 @@ export function createSyncApp(config: Config = getConfig(), options: Partial<Syn
       { deadlineMs: PUSH_DEADLINE_MS },
     )
     if (results.some((r) => r.result === 'applied')) await invalidateSummaries(c)
+    // A deleted expense's receipt, or one an update replaced, goes from storage too.
+    if (results.some((r) => r.result === 'applied' && r.table === 'expenses' && r.op !== 'create')) {
+      await removeLeftObjects(c.var.config, c.var.userId!)
+    }
     return c.json({ results, conflicts: results.filter((r) => r.result === 'conflict').length } as never, 200)
   })
 

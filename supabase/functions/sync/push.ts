@@ -16,7 +16,7 @@
 import { ApiError } from '../_shared/errors.ts'
 import type { Tx } from '../_shared/db.ts'
 import { explainRefusal, insertRow, isoSql, type Refusals, updateRow } from '../_shared/resource.ts'
-import { moneyContext } from '../wins/common.ts'
+import { invalidReference, moneyContext } from '../wins/common.ts'
 import { budgetImpact } from '../wins/budget-status.ts'
 import { type Expense, ExpenseCreate, ExpensePatch, insertExpenses, prepareExpenses } from '../wins/expense-model.ts'
 import { EXPENSE_COLUMN_TYPES, updateExpense } from '../wins/expenses.ts'
@@ -158,7 +158,7 @@ export async function applyBatch(
     if (t.push!.kind === 'expense') {
       const prepared = await prepareExpenses(tx, ctx, mine.map((v) => v.input as ExpenseCreate))
       const problem = prepared.errors[0]
-      if (problem) failed(mine[problem.index], new ApiError(400, `unknown_${problem.field.replace('_id', '')}`, problem.message))
+      if (problem) failed(mine[problem.index], invalidReference(problem.field, problem.message))
       let inserted: Expense[] = []
       try {
         inserted = await insertExpenses(tx, prepared.rows)

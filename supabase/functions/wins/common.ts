@@ -30,9 +30,10 @@ const REFERENCE_CODES = {
   hustle_id: 'unknown_hustle',
   vehicle_id: 'unknown_vehicle',
   trip_id: 'unknown_trip',
+  receipt_path: 'unknown_receipt',
 } as const
 
-/** 400 for a category, hustle, vehicle or trip the caller does not have. */
+/** 400 for a category, hustle, vehicle, trip or receipt the caller does not have. */
 export const invalidReference = (field: keyof typeof REFERENCE_CODES, message: string) =>
   unknownReference(field, REFERENCE_CODES[field], message)
 
@@ -42,6 +43,8 @@ export const WINS_REFUSALS: Refusals = {
   income_hustle_fkey: () => invalidReference('hustle_id', 'not one of your hustles'),
   expenses_vehicle_fkey: () => invalidReference('vehicle_id', 'not one of your vehicles'),
   expenses_trip_fkey: () => invalidReference('trip_id', 'not one of your trips'),
+  expenses_receipt_path_check: () =>
+    invalidReference('receipt_path', 'no such receipt of yours: upload it to the receipts bucket first'),
   expenses_full_tank_needs_volume: () =>
     new ApiError(400, 'validation_failed', 'fuel_full_tank needs fuel_volume', [
       { path: ['fuel_full_tank'], message: 'fuel_full_tank needs fuel_volume' },

@@ -11,6 +11,7 @@ import { Currency, isoSql, type MoneyContext, Uuid } from './common.ts'
 import { ClientId } from '../_shared/resource.ts'
 import { money } from './money.ts'
 import { calendarDate } from './periods.ts'
+import { ObjectPath, ownObjects } from '../_shared/storage.ts'
 
 export const PAYMENT_METHODS = ['cash', 'card', 'bank_transfer', 'digital_wallet', 'other'] as const
 export const FUEL_TYPES = ['diesel', 'unleaded', 'premium', 'e10', 'lpg', 'electric', 'other'] as const
@@ -48,6 +49,7 @@ const fields = {
   payment_method: z.enum(PAYMENT_METHODS).nullable().optional(),
   tags: Tags.optional(),
   receipt_url: ReceiptUrl.nullable().optional(),
+  receipt_path: ObjectPath('receipts', '00000000-0000-4000-8000-000000000001/2026-03-14-shell-roma.jpg').nullable().optional(),
   vehicle_id: Uuid.nullable().optional(),
   trip_id: Uuid.nullable().optional(),
   hustle_id: Uuid.nullable().optional(),
@@ -87,6 +89,10 @@ export const Expense = z.object({
   payment_method: z.string().nullable(),
   tags: z.array(z.string()),
   receipt_url: z.string().nullable(),
+  receipt_path: z.string().nullable().openapi({
+    description: "the receipt's object name in the `receipts` bucket: `supabase.storage.from('receipts').download(receipt_path)` " +
+      'or `.createSignedUrl(receipt_path, 60)`',
+  }),
   vehicle_id: z.string().nullable(),
   trip_id: z.string().nullable(),
   hustle_id: z.string().nullable(),
@@ -103,7 +109,7 @@ export type Expense = z.infer<typeof Expense>
 /** The select list that gives an Expense (e = pam.expenses). */
 export const EXPENSE_COLUMNS = `e.id, e.amount::text as amount, e.currency::text as currency, e.category,
   e.category_source, e.description, e.merchant, e.date::text as date, e.location, e.latitude, e.longitude,
-  e.payment_method, e.tags, e.receipt_url, e.vehicle_id, e.trip_id, e.hustle_id, e.fuel_type,
+  e.payment_method, e.tags, e.receipt_url, e.receipt_path, e.vehicle_id, e.trip_id, e.hustle_id, e.fuel_type,
   e.fuel_volume::text as fuel_volume, e.fuel_price_per_unit::text as fuel_price_per_unit, e.odometer, e.fuel_full_tank,
   ${isoSql('e.created_at')} as created_at, ${isoSql('e.updated_at')} as updated_at`
 
@@ -124,6 +130,7 @@ export interface ExpenseRow {
   payment_method: string | null
   tags: string[]
   receipt_url: string | null
+  receipt_path: string | null
   vehicle_id: string | null
   trip_id: string | null
   hustle_id: string | null
@@ -141,7 +148,7 @@ export interface Prepared {
   errors: { index: number; field: ReferenceField; message: string }[]
 }
 
-export type ReferenceField = 'category' | 'hustle_id' | 'vehicle_id' | 'trip_id'
+export type ReferenceField = 'category' | 'hustle_id' | 'vehicle_id' | 'trip_id' | 'receipt_path'
 
 /** The caller's own ids among `ids`, in `table`. */
 async function ownIds(tx: Tx, table: string, ids: (string | null | undefined)[]): Promise<Set<string>> {
@@ -162,6 +169,7 @@ export async function prepareExpenses(tx: Tx, ctx: MoneyContext, inputs: Expense
   const hustles = await ownIds(tx, 'pam.hustles', inputs.map((i) => i.hustle_id))
   const vehicles = await ownIds(tx, 'pam.vehicles', inputs.map((i) => i.vehicle_id))
   const trips = await ownIds(tx, 'pam.trips', inputs.map((i) => i.trip_id))
+  const receipts = await ownObjects(tx, 'receipts', inputs.map((i) => i.receipt_path))
   // Learned categories: the user's own latest choice for the same merchant key.
   const unclassified = inputs.map((inp, index) => ({ inp, index })).filter(({ inp }) => !inp.category)
   const learned = new Map<number, { category: string; key: string }>()
@@ -200,6 +208,9 @@ export async function prepareExpenses(tx: Tx, ctx: MoneyContext, inputs: Expense
       errors.push({ index, field: 'vehicle_id', message: 'not one of your vehicles' })
     }
     if (inp.trip_id && !trips.has(inp.trip_id)) errors.push({ index, field: 'trip_id', message: 'not one of your trips' })
+    if (inp.receipt_path && !receipts.has(inp.receipt_path)) {
+      errors.push({ index, field: 'receipt_path', message: 'no such receipt of yours: upload it to the receipts bucket first' })
+    }
     const cls = inp.category ? null : classify(inp.merchant, inp.description, learned.get(index) ?? null, kept)
     classifications.push(cls)
     return {
@@ -217,6 +228,7 @@ export async function prepareExpenses(tx: Tx, ctx: MoneyContext, inputs: Expense
       payment_method: inp.payment_method ?? null,
       tags: inp.tags ?? [],
       receipt_url: inp.receipt_url ?? null,
+      receipt_path: inp.receipt_path ?? null,
       vehicle_id: inp.vehicle_id ?? null,
       trip_id: inp.trip_id ?? null,
       hustle_id: inp.hustle_id ?? null,
@@ -232,7 +244,7 @@ export async function prepareExpenses(tx: Tx, ctx: MoneyContext, inputs: Expense
 
 const RECORD_TYPE = `id uuid, amount numeric, currency text, category text, category_source text, description text,
   merchant text, date date, location text, latitude double precision, longitude double precision,
-  payment_method text, tags text[], receipt_url text, vehicle_id uuid, trip_id uuid, hustle_id uuid,
+  payment_method text, tags text[], receipt_url text, receipt_path text, vehicle_id uuid, trip_id uuid, hustle_id uuid,
   fuel_type text, fuel_volume numeric, fuel_price_per_unit numeric, odometer integer, fuel_full_tank boolean`
 const RECORD_COLUMNS = RECORD_TYPE.split(',').map((c) => c.trim().split(' ')[0]).join(', ')
 

@@ -34,6 +34,8 @@ import {
   prepareExpenses,
 } from './expense-model.ts'
 import { calendarDate } from './periods.ts'
+import { ownObjects, removeLeftObjects } from '../_shared/storage.ts'
+import type { AppContext } from '../_shared/http.ts'
 
 export const expenseFilterFields = {
   from: calendarDate().optional().openapi({ description: 'first day (inclusive)' }),
@@ -119,14 +121,17 @@ const patchExpense = route({
 export const EXPENSE_COLUMN_TYPES: Record<string, string> = {
   amount: 'numeric', currency: 'text', category: 'text', description: 'text', merchant: 'text', date: 'date',
   location: 'text', latitude: 'double precision', longitude: 'double precision', payment_method: 'text',
-  tags: 'text[]', receipt_url: 'text', vehicle_id: 'uuid', trip_id: 'uuid', hustle_id: 'uuid', fuel_type: 'text',
+  tags: 'text[]', receipt_url: 'text', receipt_path: 'text', vehicle_id: 'uuid', trip_id: 'uuid', hustle_id: 'uuid', fuel_type: 'text',
   fuel_volume: 'numeric', fuel_price_per_unit: 'numeric', odometer: 'integer', fuel_full_tank: 'boolean',
 }
 
-async function checkReferences(tx: Tx, patch: { category?: string }) {
+async function checkReferences(tx: Tx, patch: { category?: string; receipt_path?: string | null }) {
   if (patch.category && !isBuiltinCategory(patch.category)) {
     const [own] = await tx`select 1 from pam.expense_categories where slug = ${patch.category}`
     if (!own) throw invalidReference('category', `unknown category "${patch.category}"`)
+  }
+  if (patch.receipt_path && !(await ownObjects(tx, 'receipts', [patch.receipt_path])).has(patch.receipt_path)) {
+    throw invalidReference('receipt_path', 'no such receipt of yours: upload it to the receipts bucket first')
   }
 }
 
@@ -194,6 +199,8 @@ export function registerExpenseRoutes(app: App, opts: WinsOptions) {
       return updated
     })
     await invalidateSummaries(c)
+    // A replaced or cleared receipt is removed from storage.
+    if ('receipt_path' in patch) await removeLeftObjects(c.var.config, c.var.userId!)
     return c.json(result, 200)
   })
 
@@ -213,6 +220,10 @@ export function registerExpenseRoutes(app: App, opts: WinsOptions) {
     filters: { fields: expenseFilterFields, where: expenseConditions, check: fromBeforeTo as never },
     without: ['create', 'patch'],
     refusals: WINS_REFUSALS,
-    afterWrite: invalidateSummaries,
+    // A deleted expense's receipt goes with it.
+    afterWrite: async (c: AppContext) => {
+      await invalidateSummaries(c)
+      await removeLeftObjects(c.var.config, c.var.userId!)
+    },
   })
 }

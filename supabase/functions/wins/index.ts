@@ -1,5 +1,6 @@
-// wins: the money side — expenses (classified, with their budget impact),
-// income, budgets, summaries, savings goals, hustles, categories, and CSV
+// wins: the money side — expenses (classified, with their budget impact,
+// a receipt in storage that a vision model reads into a draft), income,
+// budgets, summaries, savings goals, hustles, categories, and CSV
 // export/import. Every route is the signed-in user's own data, through the
 // RLS-scoped c.var.postgres. Money is a decimal string in JSON ("12.50").
 import { bodyLimit } from 'hono/body-limit'
@@ -15,6 +16,7 @@ import { registerExpenseRoutes } from './expenses.ts'
 import { registerGoalRoutes } from './goals.ts'
 import { registerHustleRoutes } from './hustles.ts'
 import { registerIncomeRoutes } from './income.ts'
+import { registerReceiptRoutes } from './receipts.ts'
 import { registerReportRoutes } from './reports.ts'
 import { registerSummaryRoutes } from './summary.ts'
 
@@ -41,6 +43,7 @@ export function createWinsApp(config: Config = getConfig(), options: Partial<Win
   // Before the expense routes: /expenses/export.csv and /expenses/import are not ids.
   registerExpenseCsvRoutes(app, opts)
   registerExpenseRoutes(app, opts)
+  registerReceiptRoutes(app, opts)
   registerIncomeRoutes(app, opts)
   registerBudgetRoutes(app, opts)
   registerSummaryRoutes(app, opts)

@@ -333,6 +333,7 @@ export async function converse(c: AppContext, input: TurnInput): Promise<Turn> {
 /** The intent a tool's use means. */
 const TOOL_INTENTS: Record<string, string> = {
   add_expense: 'add_expense',
+  read_receipt: 'add_expense',
   add_income: 'add_income',
   get_spending_summary: 'spending_summary',
   get_budget_status: 'budget_status',

@@ -16,6 +16,13 @@ export function replyFor(tool: string, result: R, ctx: PamContext): string {
       return `Logged ${money(e.amount, e.currency as string)} for ${e.category} on ${e.date}.` +
         (alerts.length ? ` Heads up: ${alerts.join('; ')}.` : '')
     }
+    case 'read_receipt': {
+      const d = result.draft as R
+      if (result.added) return replyFor('add_expense', result, ctx)
+      const said = [d.amount && money(d.amount, (d.currency as string) ?? ctx.currency), d.merchant && `at ${d.merchant}`,
+        d.date && `on ${d.date}`].filter(Boolean).join(' ')
+      return `Your receipt says ${said || 'nothing I could read'}${d.category ? ` (${d.category})` : ''}. Shall I log it?`
+    }
     case 'add_income': {
       const i = result.income as R
       return `Nice one — ${money(i.amount, i.currency as string)} from ${i.source} recorded.`

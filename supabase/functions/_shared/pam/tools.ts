@@ -21,6 +21,7 @@ import { CategorySlug } from '../../wins/categories.ts'
 import { contribute, GOAL_COLUMNS, withProgress } from '../../wins/goals.ts'
 import { money as moneyAmount, MAX_TARGET } from '../../wins/money.ts'
 import { invalidateSummaries, invalidReference, moneyContext, WINS_REFUSALS } from '../../wins/common.ts'
+import { ReceiptPath, readReceiptOf } from '../../wins/receipts.ts'
 import { insertExpenses, prepareExpenses } from '../../wins/expense-model.ts'
 import { incomeResource } from '../../wins/income.ts'
 import { money } from '../../wins/money.ts'
@@ -86,6 +87,7 @@ const addExpense = tool({
     merchant: singleLineText({ max: 200 }).optional(),
     location: singleLineText({ max: 200 }).optional(),
     date: calendarDate().optional(),
+    receipt_path: ReceiptPath.optional().describe('the receipt photo it was read from (read_receipt gives it)'),
   }),
   async run({ c, now }, args) {
     const result = await writeTransaction(c, async (tx) => {
@@ -98,6 +100,49 @@ const addExpense = tool({
     }, REFUSALS)
     await invalidateSummaries(c)
     return result
+  },
+})
+
+// The traveller's receipt (the latest one not on an expense yet, unless named), read by the
+// vision model through the route's own code; with `add`, recorded through add_expense's.
+const readReceiptTool = tool({
+  name: 'read_receipt',
+  node: 'wins',
+  description: 'Read a receipt photo the traveller uploaded ("here\'s my receipt"): amount, merchant, date, category. ' +
+    'Without receipt_path, their latest receipt not on an expense yet. Propose what it says; set add only when they ' +
+    'asked to record it, or confirmed.',
+  schema: z.object({
+    receipt_path: ReceiptPath.optional().describe('the receipt object name; default: the latest one not on an expense yet'),
+    add: z.boolean().default(false).describe('record the expense now, with the receipt attached'),
+  }),
+  async run(run, args) {
+    const { c, now } = run
+    let path = args.receipt_path
+    if (!path) {
+      const [latest] = await c.var.postgres.queryRaw<{ name: string }>(
+        `select o.name from storage.objects o
+         where o.bucket_id = 'receipts' and (storage.foldername(o.name))[1] = (select auth.uid())::text
+           and not exists (select 1 from pam.expenses e where e.receipt_path = o.name)
+         order by o.created_at desc limit 1`,
+      )
+      if (!latest) {
+        throw new ApiError(422, 'no_receipt', 'upload a photo of the receipt first (it goes to your receipts), then ask me again')
+      }
+      path = latest.name
+    }
+    const reading = await readReceiptOf(c, path, now)
+    const { draft } = reading
+    if (!args.add || !draft.amount) return { ...reading, added: false }
+    const expense = await addExpense.run(run, {
+      amount: draft.amount,
+      ...(draft.currency ? { currency: draft.currency } : {}),
+      ...(draft.category ? { category: draft.category } : {}),
+      ...(draft.merchant ? { merchant: draft.merchant } : {}),
+      ...(draft.description ? { description: draft.description } : {}),
+      ...(draft.date ? { date: draft.date } : {}),
+      receipt_path: path,
+    })
+    return { ...reading, added: true, ...expense }
   },
 })
 
@@ -614,6 +659,7 @@ const listEvents = tool({
 
 export const TOOLS: Tool[] = [
   addExpense,
+  readReceiptTool,
   addIncome,
   spendingSummary,
   budgetStatus,
