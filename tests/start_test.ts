@@ -137,6 +137,20 @@ async function servedByEveryIsolate(banner: string, port: number) {
     assertEquals(me.status, 200)
     assertEquals((await me.json()).profile.full_name, 'Demo Traveller')
   }
+  // A body streamed to the Storage stand-in and back, whichever isolate takes the connection.
+  const session = await (await signIn()).json()
+  const bytes = Uint8Array.from({ length: 200_000 }, (_, i) => (i * 31) % 251)
+  for (let i = 0; i < 4; i++) {
+    const object = `${base}/storage/v1/object/avatars/${session.user.id}/start-${i}.png`
+    const put = await fetch(object, {
+      method: 'POST',
+      headers: { apikey, authorization: `Bearer ${session.access_token}`, 'content-type': 'image/png', 'x-upsert': 'true', connection: 'close' },
+      body: bytes,
+    })
+    assertEquals(put.status, 200, await put.text())
+    const got = await fetch(object.replace('/object/', '/object/public/'), { headers: { connection: 'close' } })
+    assertEquals(new Uint8Array(await got.arrayBuffer()), bytes)
+  }
 }
 
 Deno.test('npm start: a fresh data folder, restarts, and Ctrl-C / SIGTERM / a lost server', async (t) => {
