@@ -89,7 +89,7 @@ export function composeMime(config: Pick<EmailConfig, 'from' | 'replyTo'>, mail:
     disableUrlAccess: true,
   } as never)
   return new Promise((resolve, reject) =>
-    composer.compile().build((err: Error | null, message: Uint8Array) => err ? reject(err) : resolve(message))
+    composer.compile().build((err, message) => err ? reject(err) : resolve(message as unknown as Uint8Array))
   )
 }
 
