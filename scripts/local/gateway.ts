@@ -11,6 +11,8 @@ export interface GatewayOptions {
   publicUrl: string
   /** The local QStash stand-in, served under /qstash (its paths start at /v2). */
   qstash?: (req: Request, path: string) => Promise<Response>
+  /** The mail catcher's page and JSON API, served under /mail. */
+  mail?: (req: Request, path: string) => Response
 }
 
 const json = (body: unknown, status = 200) =>
@@ -30,6 +32,7 @@ export function createGateway(opts: GatewayOptions): (req: Request, info?: Deno.
       return await opts.auth(withClientAddress(new Request(req), info))
     }
     if (opts.qstash && path.startsWith('/qstash/')) return await opts.qstash(req, path.slice('/qstash'.length))
+    if (opts.mail && (path === '/mail' || path.startsWith('/mail/'))) return opts.mail(req, path)
     if (path === '/functions/v1/openapi.json') return json(await mergedOpenApi(opts))
     const reference = serveApiReference(path, specUrl)
     if (reference) return reference
@@ -52,6 +55,7 @@ export function createGateway(opts: GatewayOptions): (req: Request, info?: Deno.
         auth: `${opts.publicUrl}/auth/v1`,
         openapi: `${opts.publicUrl}/functions/v1/openapi.json`,
         docs: `${opts.publicUrl}/functions/v1/docs`,
+        ...(opts.mail ? { mail: `${opts.publicUrl}/mail` } : {}),
       })
     }
     return notFound(`no route for ${path}`)

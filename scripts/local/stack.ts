@@ -17,6 +17,8 @@ import { createLocalQStash, type LocalQStash } from './qstash.ts'
 import { loadOrCreateQStashKeys, type QStashKeys } from './qstash-keys.ts'
 import { syncSchedules } from '../schedules-sync.ts'
 import { log } from '../../supabase/functions/_shared/logger.ts'
+import { type MailCatcher, startMailCatcher } from './mail-catcher.ts'
+import { loadOrCreateEmailKeys } from './email-keys.ts'
 
 export interface StackOptions {
   /** Keys and (without databaseUrl) the embedded Postgres data live here. */
@@ -40,6 +42,8 @@ export interface StackOptions {
   schedules?: boolean
   /** The local QStash's wait before retry n of a failed delivery. */
   qstashRetryDelayMs?: (attempt: number) => number
+  /** SMTP port of the mail catcher (default 54325, as Supabase's local Inbucket/Mailpit; 0: a free one). */
+  mailPort?: number
 }
 
 export interface Stack {
@@ -52,6 +56,8 @@ export interface Stack {
   functions: string[]
   /** The local QStash stand-in (under /qstash) and its keys. */
   qstash: { url: string; keys: QStashKeys; local: LocalQStash }
+  /** The mail catcher: every email the stack sends, at `url` (and its SMTP port). */
+  mail: { url: string; catcher: MailCatcher }
   /** Resolves with the reason if a server the stack started (Postgres, Redis) is gone for good. */
   lost: Promise<string>
   stop(): Promise<void>
@@ -62,6 +68,7 @@ const never = new Promise<string>(() => {})
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const hostname = opts.hostname ?? '127.0.0.1'
   let pg: RunningPostgres | undefined
+  let mail: MailCatcher | undefined
   let databaseUrl = opts.databaseUrl
   if (!databaseUrl) {
     pg = await startEmbeddedPostgres(join(opts.dataDir, 'postgres'), { port: opts.postgresPort, log: opts.log })
@@ -74,6 +81,15 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
     const port = opts.port === 0 ? await freePort() : opts.port ?? 54321
     const publicUrl = `http://${hostname}:${port}`
+    // Every email the stack sends goes to the catcher: the functions' (below) and the auth service's.
+    mail = await startMailCatcher({ hostname: '127.0.0.1', port: opts.mailPort ?? (opts.port === 0 ? 0 : 54325) })
+    const emailKeys = await loadOrCreateEmailKeys(opts.dataDir)
+    Deno.env.set('PAM_EMAIL_TRANSPORT', 'smtp')
+    Deno.env.set('PAM_SMTP_HOST', mail.hostname)
+    Deno.env.set('PAM_SMTP_PORT', String(mail.port))
+    Deno.env.set('PAM_SMTP_TLS', 'none')
+    Deno.env.set('PAM_EMAIL_FROM', 'PAM <no-reply@pam.local>')
+    Deno.env.set('PAM_EMAIL_SIGNING_SECRET', emailKeys.signingSecret)
     const auth = createAuthService({
       sql: adminSql,
       keys,
@@ -89,7 +105,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const qstashKeys = await loadOrCreateQStashKeys(opts.dataDir)
     const qstash = createLocalQStash({ keys: qstashKeys, retryDelayMs: opts.qstashRetryDelayMs })
     const qstashUrl = `${publicUrl}/qstash`
-    const gateway = createGateway({ functions, auth, publicUrl, qstash: qstash.handler })
+    const gateway = createGateway({ functions, auth, publicUrl, qstash: qstash.handler, mail: mail.handle })
     const server = Deno.serve({ hostname, port, onListen: () => {} }, gateway)
 
     // What hosted Supabase injects into every edge function.
@@ -124,10 +140,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         : { backend: 'memory' },
       functions: [...functions.keys()],
       qstash: { url: qstashUrl, keys: qstashKeys, local: qstash },
+      mail: { url: `${publicUrl}/mail`, catcher: mail },
       lost: Promise.race([pg?.lost ?? never, cache?.lost ?? never]),
       async stop() {
         await qstash.stop()
         await server.shutdown()
+        await mail?.stop()
         await cache?.stop()
         await closePools()
         await adminSql.end({ timeout: 1 })
@@ -135,6 +153,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       },
     }
   } catch (err) {
+    await mail?.stop()
     await pg?.stop()
     throw err
   }

@@ -333,7 +333,9 @@ export function describe(n: NotificationRow, units: Units): { subject: string; l
     case 'budget_threshold': {
       const slug = s(d.category)
       const label = CATEGORY_LABELS[units.language][slug] ?? x.category_label ?? slug
-      const subject = Number(d.threshold) >= 100 ? t.budgetUsed(label) : t.budgetAt(label, units.percent(d.percent))
+      // In the middle of a Spanish or French sentence a category is a common noun; German keeps its capital.
+      const inSentence = units.language === 'es' || units.language === 'fr' ? label.toLocaleLowerCase(units.locale) : label
+      const subject = Number(d.threshold) >= 100 ? t.budgetUsed(inSentence) : t.budgetAt(inSentence, units.percent(d.percent))
       return {
         subject,
         lines: [t.budgetBody(

@@ -22,7 +22,7 @@ import { emailDeliveries } from './email-deliveries.ts'
 import { emailDigest } from './email-digest.ts'
 import { mailerFor } from '../_shared/mail.ts'
 import { log } from '../_shared/logger.ts'
-import { recordRun, runBatchOnce, serviceRoleDb, utcDay } from './runs.ts'
+import { asServiceRole, recordRun, runBatchOnce, serviceRoleDb, utcDay } from './runs.ts'
 import type { BatchResult, UserRange } from './runs.ts'
 import { JOB_NAMES, type JobName, SCHEDULES } from './schedules.ts'
 import { qstashVerifier } from './signature.ts'
@@ -122,10 +122,11 @@ export function createJobsApp(config: Config = getConfig()): App {
         }, 200)
       }
       if (job === 'email-digest') {
+        // Idempotent by itself (one digest per traveller and local day): a repeated run assembles what is new.
         const batch = `hour-${at.toISOString().slice(11, 13)}`
-        const result = await runBatchOnce(db, { job, period, batch, range: { from: null, to: null } }, (tx) =>
-          emailDigest(tx, at, config.email.digestHour))
-        return c.json({ job, period, batch, ...result }, 200)
+        const result = await recordRun(db, { job, period, batch }, () => asServiceRole(db, (tx) =>
+          emailDigest(tx, at, config.email.digestHour)))
+        return c.json({ job, period, batch, status: 'done' as const, ...result }, 200)
       }
       if (job === 'product-metrics') {
         const result = await runBatchOnce(db, { job, period, batch: 'all', range: { from: null, to: null } }, (tx) => productMetrics(tx, at))
