@@ -19,6 +19,7 @@ import { syncSchedules } from '../schedules-sync.ts'
 import { log } from '../../supabase/functions/_shared/logger.ts'
 import { type MailCatcher, startMailCatcher } from './mail-catcher.ts'
 import { loadOrCreateEmailKeys } from './email-keys.ts'
+import { mailerFor } from '../../supabase/functions/_shared/mail.ts'
 
 export interface StackOptions {
   /** Keys and (without databaseUrl) the embedded Postgres data live here. */
@@ -91,6 +92,17 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     Deno.env.set('PAM_EMAIL_FROM', 'PAM <no-reply@pam.local>')
     Deno.env.set('PAM_EMAIL_SIGNING_SECRET', emailKeys.signingSecret)
     const auth = createAuthService({
+      mailer: mailerFor({
+        transport: 'smtp',
+        from: 'PAM <no-reply@pam.local>',
+        api: { url: '' },
+        smtp: { host: mail.hostname, port: mail.port, tls: 'none' },
+        timeoutMs: 10_000,
+        maxAttempts: 1,
+        retryBaseSeconds: 60,
+        batch: 1,
+        digestHour: 18,
+      }),
       sql: adminSql,
       keys,
       issuer: `${publicUrl}/auth/v1`,
