@@ -52,6 +52,10 @@ const CONCURRENCY = 4
 const CONTROL_REFUSED: Record<string, string> = {
   'POST /auth/refresh':
     'a refresh token is single-use: no request built in advance holds a valid one',
+  'GET /notifications/unsubscribe':
+    "a valid token is signed with the deployment's secret (tests/email_test.ts signs them)",
+  'POST /notifications/unsubscribe':
+    "a valid token is signed with the deployment's secret (tests/email_test.ts signs them)",
   ...Object.fromEntries(
     JOB_NAMES.map((job) => [
       `POST /jobs/${job}`,
