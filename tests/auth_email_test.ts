@@ -40,10 +40,10 @@ async function open(link: string): Promise<URLSearchParams> {
 
 /** An auth service of its own (settings of the test's own), on its own port, mailing the stack's catcher. */
 function authWith(settings: AuthSettingsOverrides) {
-  let handler: ReturnType<typeof createAuthService> | undefined
-  const server = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, (req, info) => handler!(req, info))
+  const handlers: ReturnType<typeof createAuthService>[] = []
+  const server = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, (req, info) => handlers[0](req, info))
   const url = `http://127.0.0.1:${server.addr.port}`
-  handler = createAuthService({
+  handlers[0] = createAuthService({
     sql: adminSql,
     keys: stack.keys,
     issuer: `${url}/auth/v1`,

@@ -379,3 +379,80 @@ Deno.test('email: the catcher\'s page lists the mail, with a strict CSP', async 
   // The one-click POST works without the apikey every other call carries.
   assertEquals((await callFunction('notifications/unsubscribe?token=x', { method: 'POST', apikey: null })).status, 400)
 })
+
+/** A CA and a certificate for 127.0.0.1 it signed, made with the openssl command; null without one. */
+async function testCertificates(): Promise<{ ca: string; cert: string; key: string } | null> {
+  const dir = await Deno.makeTempDir({ prefix: 'pam-tls-' })
+  const run = async (...args: string[]) => {
+    const out = await new Deno.Command('openssl', { args, cwd: dir, stdout: 'null', stderr: 'piped' }).output()
+    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr))
+  }
+  try {
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes']
+    await run('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=PAM test CA')
+    await run('req', ...ec, '-keyout', 'key.pem', '-out', 'leaf.csr', '-subj', '/CN=127.0.0.1')
+    await Deno.writeTextFile(`${dir}/ext.cnf`, 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n')
+    await run('x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'cert.pem', '-days', '1', '-extfile', 'ext.cnf')
+    const read = (f: string) => Deno.readTextFile(`${dir}/${f}`)
+    return { ca: await read('ca.pem'), cert: await read('cert.pem'), key: await read('key.pem') }
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null
+    throw err
+  } finally {
+    await Deno.remove(dir, { recursive: true })
+  }
+}
+
+Deno.test('email: SMTP with implicit TLS (port 465 in production) and AUTH, through the adapter', async () => {
+  const certs = await testCertificates()
+  if (!certs) {
+    if (Deno.env.get('CI')) throw new Error('openssl is needed for this test')
+    console.warn('no openssl command: the SMTP-over-TLS test is skipped')
+    return
+  }
+  // TLS in front of the catcher, as a provider's port 465 is.
+  const listener = Deno.listenTls({ hostname: '127.0.0.1', port: 0, cert: certs.cert, key: certs.key })
+  const open: Deno.Conn[] = []
+  ;(async () => {
+    for await (const tls of listener) {
+      const plain = await Deno.connect({ hostname: catcher.hostname, port: catcher.port })
+      open.push(tls, plain)
+      tls.readable.pipeTo(plain.writable).catch(() => {})
+      plain.readable.pipeTo(tls.writable).catch(() => {})
+    }
+  })().catch(() => {})
+  try {
+    const config = testConfig({
+      PAM_EMAIL_TRANSPORT: 'smtp',
+      PAM_SMTP_HOST: '127.0.0.1',
+      PAM_SMTP_PORT: String(listener.addr.port),
+      PAM_SMTP_TLS: 'implicit',
+      PAM_SMTP_USER: 'pam',
+      PAM_SMTP_PASS: 'secret',
+      PAM_SMTP_CA_CERT: certs.ca,
+    })
+    const to = `tls-${crypto.randomUUID().slice(0, 8)}@example.com`
+    await mailerFor(config.email).send({
+      to,
+      subject: 'Über TLS ✓',
+      text: 'a line\n.a line that starts with a dot\n',
+      messageId: '<tls.1@pam.local>',
+      idempotencyKey: 'tls-1',
+    })
+    const [m] = await mailTo(to)
+    assertEquals(m.subject, 'Über TLS ✓')
+    assertEquals(m.text.trim(), 'a line\n.a line that starts with a dot')
+    // Without the CA the certificate is refused: a retryable failure, nothing sent.
+    const untrusted = mailerFor({ ...config.email, smtp: { ...config.email.smtp, ca: undefined } })
+    await untrusted.send({ to, subject: 'x', text: 'x', messageId: '<tls.2@pam.local>', idempotencyKey: 'tls-2' })
+      .then(() => assert(false, 'sent?'), (err) => assert(err instanceof MailError && err.retryable, String(err)))
+    assertEquals((await mailTo(to)).length, 1)
+  } finally {
+    listener.close()
+    for (const c of open) {
+      try {
+        c.close()
+      } catch { /* closed */ }
+    }
+  }
+})
