@@ -217,6 +217,15 @@ Deno.test('email: channels in the profile — defaults, per-kind choices merged,
   await adminSql`insert into pam.notifications (user_id, kind, title) values (${user.id}, 'maintenance_due', 'Oil')`
   const [row] = await adminSql`select email_status from pam.notifications where user_id = ${user.id}`
   assertEquals(row.email_status, 'none')
+  // The profile's own route takes the same shape (the whole notifications object).
+  const viaMe = await authAs(user)('me', {
+    method: 'PATCH',
+    body: { preferences: { notifications: { email: true, channels: { social: 'off' } } } },
+  })
+  assertEquals(viaMe.status, 200, JSON.stringify(viaMe.body))
+  assertEquals(byKind((await n('channels')).body).social, 'off')
+  const bad = await authAs(user)('me', { method: 'PATCH', body: { preferences: { notifications: { channels: { social: 'loud' } } } } })
+  assertEquals(bad.status, 400)
 })
 
 Deno.test('email: the database and the code agree on every channel', async () => {
