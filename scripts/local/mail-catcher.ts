@@ -131,7 +131,15 @@ export async function startMailCatcher(opts: { hostname?: string; port?: number 
         find: (id) => stored.find((m) => m.id === id),
         clear: () => stored.splice(0).length,
       }),
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    // smtp-server waits for its sessions to end; a client that lingers is not waited for long.
+    async stop() {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([
+        new Promise<void>((resolve) => server.close(() => resolve())),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000))),
+      ])
+      clearTimeout(timer)
+    },
   }
 }
 

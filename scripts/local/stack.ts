@@ -157,11 +157,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       async stop() {
         await qstash.stop()
         await server.shutdown()
-        await mail?.stop()
         await cache?.stop()
         await closePools()
         await adminSql.end({ timeout: 1 })
         await pg?.stop()
+        // Last: the supervised servers above must be stopped on purpose before a Ctrl-C reaches them.
+        await mail?.stop()
       },
     }
   } catch (err) {
