@@ -765,7 +765,9 @@ async function verify(c: Ctx): Promise<Response> {
       const type = p.type as string
       let hash = p.token_hash ?? ''
       if (p.token) {
-        if (!p.email) fail(400, 'validation_failed', 'Only an email address or phone number should be provided on verify')
+        // A phone code (sms, phone_change): this service has no phone accounts, so no code is valid.
+        if (p.phone && !p.email) fail(403, 'otp_expired', 'Token has expired or is invalid')
+        if (!p.email || p.phone) fail(400, 'validation_failed', 'Only an email address or phone number should be provided on verify')
         hash = tokenHash(validateEmail(p.email), p.token)
       }
       if (!/^[0-9a-f]{56}$/.test(hash)) fail(403, 'otp_expired', 'Email link is invalid or has expired')
