@@ -34,6 +34,7 @@ async function supabaseCliPorts(): Promise<Set<number>> {
 const hostname = env('PAM_HOST') ?? '127.0.0.1'
 const port = portFrom('PAM_PORT', 54321, 0)
 const dbPort = portFrom('PAM_DB_PORT', 54332, 1)
+const mailPort = portFrom('PAM_MAIL_PORT', 54325, 0)
 const dataDir = resolve(root, env('PAM_DATA_DIR') ?? '.pam')
 const databaseUrl = env('DATABASE_URL')
 // Isolates serving the functions: one per core (at most 4) unless told otherwise.
@@ -59,7 +60,13 @@ if (!databaseUrl && dbPort === port) {
 function explain(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err)
   if (!(err instanceof PortInUseError)) return message
-  const variable = err.port === port ? 'PAM_PORT' : err.port === dbPort ? 'PAM_DB_PORT' : undefined
+  const variable = err.port === port
+    ? 'PAM_PORT'
+    : err.port === dbPort
+    ? 'PAM_DB_PORT'
+    : err.port === mailPort
+    ? 'PAM_MAIL_PORT'
+    : undefined
   return `${message}. Stop the program that uses it${
     variable ? `, or set ${variable} to another port` : ''
   }.`
@@ -83,6 +90,7 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 
 try {
   assertPortFree(port, 'the gateway', hostname)
+  if (mailPort) assertPortFree(mailPort, 'the mail catcher (SMTP)', '127.0.0.1')
   console.log(
     databaseUrl ? 'Using DATABASE_URL…' : `Starting embedded Postgres (data in ${dataDir})…`,
   )
@@ -97,6 +105,7 @@ try {
     log: env('PAM_DEBUG') ? (line) => console.error(`[postgres] ${line}`) : undefined,
     schedules: true,
     workers,
+    mailPort,
   })
 } catch (err) {
   fail(`\nThe local stack did not start: ${explain(err)}`, 1)
@@ -139,6 +148,7 @@ PAM local stack is up.
 
   Scheduler        the jobs' cron table (UTC), fired at ${stack.url}/functions/v1/jobs/…
                    through the local QStash at ${stack.qstash.url}   (npm run job <name>: one now)
+  Mail             ${stack.mail.url}   every email the stack sends (SMTP catcher on 127.0.0.1:${stack.mail.catcher.port})
 
   Publishable key  ${stack.keys.publishableKey}
   Secret key       ${stack.keys.secretKey}   (local only; never ship it to an app)

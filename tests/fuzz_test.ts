@@ -61,6 +61,10 @@ const CONTROL_REFUSED: Record<string, string> = {
   ...Object.fromEntries(Object.entries(OFF_HERE).map(([route, { why }]) => [route, why])),
   'POST /auth/refresh':
     'a refresh token is single-use: no request built in advance holds a valid one',
+  'GET /notifications/unsubscribe':
+    "a valid token is signed with the deployment's secret (tests/email_test.ts signs them)",
+  'POST /notifications/unsubscribe':
+    "a valid token is signed with the deployment's secret (tests/email_test.ts signs them)",
   ...Object.fromEntries(
     JOB_NAMES.map((job) => [
       `POST /jobs/${job}`,

@@ -465,7 +465,8 @@ Deno.test('settings come from supabase/config.toml with Supabase Auth defaults',
       assertEquals(loadAuthSettings({}, file('empty.toml', 'project_id = "x"\n')), AUTH_DEFAULTS)
       assertEquals(AUTH_DEFAULTS.minimumPasswordLength, 6)
       assertEquals(AUTH_DEFAULTS.refreshTokenReuseInterval, 10)
-      assertEquals(AUTH_DEFAULTS.rateLimit, { signInSignUps: 30, tokenRefresh: 150 })
+      assertEquals(AUTH_DEFAULTS.rateLimit, { signInSignUps: 30, tokenRefresh: 150, emailSent: 30 })
+      assertEquals(AUTH_DEFAULTS.email.confirmations, true, "GoTrue's default: sign-up waits for the emailed link")
     })
 
     await t.step('every key is read; other keys are left alone', () => {
@@ -491,7 +492,10 @@ token_refresh = 9
         refreshTokenRotation: false,
         refreshTokenReuseInterval: 3,
         enableSignup: false,
-        rateLimit: { signInSignUps: 7, tokenRefresh: 9 },
+        siteUrl: 'http://127.0.0.1:3000',
+        additionalRedirectUrls: [],
+        email: AUTH_DEFAULTS.email,
+        rateLimit: { signInSignUps: 7, tokenRefresh: 9, emailSent: 2 },
         sbForwardedFor: false,
       })
       // Explicit settings win, key by key (the rate limits too).
@@ -506,7 +510,10 @@ token_refresh = 9
           refreshTokenRotation: false,
           refreshTokenReuseInterval: 3,
           enableSignup: false,
-          rateLimit: { signInSignUps: 7, tokenRefresh: 1 },
+          siteUrl: 'http://127.0.0.1:3000',
+          additionalRedirectUrls: [],
+          email: AUTH_DEFAULTS.email,
+          rateLimit: { signInSignUps: 7, tokenRefresh: 1, emailSent: 2 },
           sbForwardedFor: true,
         },
       )

@@ -41,7 +41,7 @@ Deno.test('notifications: newest first, paginated, unread filter, kinds', async 
   } while (cursor)
   assertEquals(seen, ids)
   const first = (await n('notifications?limit=1')).body.notifications[0]
-  assertEquals(Object.keys(first).sort(), ['body', 'created_at', 'data', 'id', 'kind', 'read_at', 'title'])
+  assertEquals(Object.keys(first).sort(), ['body', 'created_at', 'data', 'email', 'id', 'kind', 'read_at', 'title'])
   assertEquals([first.title, first.read_at, first.data], ['note 4', null, { i: 4 }])
   assertEquals((await n('notifications?kind=social')).body.notifications.map((x: { title: string }) => x.title), ['note 3'])
   assertEquals((await n('notifications?unread=maybe')).status, 400)

@@ -157,7 +157,8 @@ Deno.test('npm start: a fresh data folder, restarts, and Ctrl-C / SIGTERM / a lo
   const dataDir = await tempDir()
   const [port, portEnv] = await defaultOrFree(54321, 'PAM_PORT')
   const [dbPort, dbPortEnv] = await defaultOrFree(54332, 'PAM_DB_PORT')
-  const env = { PAM_DATA_DIR: dataDir, ...portEnv, ...dbPortEnv }
+  const [, mailPortEnv] = await defaultOrFree(54325, 'PAM_MAIL_PORT')
+  const env = { PAM_DATA_DIR: dataDir, ...portEnv, ...dbPortEnv, ...mailPortEnv }
   const postmasterPid = `${dataDir}/postgres/postmaster.pid`
   try {
     await t.step(

@@ -2,11 +2,13 @@
 // supabase-js v2 calls, with GoTrue's status codes, error codes and bodies,
 // keeping users and sessions in the auth.* tables of the local Postgres.
 import { isIP } from 'node:net'
+import { createHash, randomInt } from 'node:crypto'
 import { createLocalJWKSet, importJWK, type JWTPayload, jwtVerify, SignJWT } from 'jose'
 import type postgres from 'postgres'
 import { z } from 'zod'
 import { type AuthSettings, type AuthSettingsOverrides, loadAuthSettings } from './auth-settings.ts'
 import type { LocalKeys } from './keys.ts'
+import type { Mail } from '../../supabase/functions/_shared/mail.ts'
 
 export interface AuthServiceOptions {
   /** Admin connection (superuser); auth.* is queried directly. */
@@ -17,6 +19,8 @@ export interface AuthServiceOptions {
   /** On top of the [auth] settings of supabase/config.toml. */
   settings?: AuthSettingsOverrides
   log?: (entry: Record<string, unknown>) => void
+  /** Sends the service's emails (sign-up confirmation, recovery, magic link, email change): locally, to the mail catcher. */
+  mailer?: { send(mail: Mail): Promise<unknown> }
 }
 
 const VERSION = '1.0.0'
@@ -27,7 +31,7 @@ const NIL_UUID = '00000000-0000-0000-0000-000000000000'
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const USER_COLUMNS = ('id aud role email phone email_confirmed_at phone_confirmed_at ' +
   'last_sign_in_at raw_app_meta_data raw_user_meta_data created_at updated_at banned_until ' +
-  'is_anonymous').split(' ')
+  'is_anonymous confirmation_sent_at recovery_sent_at email_change email_change_sent_at').split(' ')
 const CORS_HEADERS: Record<string, string> = {
   'access-control-allow-origin': '*',
   'access-control-allow-methods': 'GET, POST, PUT, OPTIONS',
@@ -78,6 +82,10 @@ interface UserRow {
   updated_at: Date
   banned_until: Time
   is_anonymous: boolean
+  confirmation_sent_at: Time
+  recovery_sent_at: Time
+  email_change: string | null
+  email_change_sent_at: Time
 }
 interface IdentityRow {
   id: string
@@ -99,7 +107,8 @@ interface Service {
   settings: AuthSettings
   signingKey: ReturnType<typeof importJWK>
   jwks: ReturnType<typeof createLocalJWKSet>
-  limits: { signups: IpLimiter; token: IpLimiter }
+  limits: { signups: IpLimiter; token: IpLimiter; verify: IpLimiter; emails: HourLimiter }
+  mailer?: AuthServiceOptions['mailer']
 }
 type Ctx = {
   svc: Service
@@ -116,10 +125,16 @@ const routes = new Map<string, Record<string, (c: Ctx) => Promise<Response>>>([
   ['/token', { POST: token }],
   ['/logout', { POST: logout }],
   ['/user', { GET: getUser, PUT: updateUser }],
+  ['/recover', { POST: recover }],
+  ['/verify', { GET: verify, POST: verify }],
+  ['/otp', { POST: otp }],
+  ['/magiclink', { POST: otp }],
+  ['/resend', { POST: resend }],
   ['/.well-known/jwks.json', { GET: jwks }],
   ['/health', { GET: health }],
 ])
-const PUBLIC_PATHS = new Set(['/.well-known/jwks.json', '/health'])
+// /verify is opened from an emailed link, with no key (an open route of the API gateway, as hosted).
+const PUBLIC_PATHS = new Set(['/.well-known/jwks.json', '/health', '/verify'])
 
 export function createAuthService(
   opts: AuthServiceOptions,
@@ -135,7 +150,10 @@ export function createAuthService(
     limits: {
       signups: new IpLimiter(settings.rateLimit.signInSignUps),
       token: new IpLimiter(settings.rateLimit.tokenRefresh),
+      verify: new IpLimiter(30),
+      emails: new HourLimiter(settings.rateLimit.emailSent),
     },
+    mailer: opts.mailer,
   }
   return async (req, info) => {
     const started = performance.now()
@@ -208,27 +226,66 @@ async function signup(c: Ctx): Promise<Response> {
   if (body.phone) fail(400, 'phone_provider_disabled', 'Phone signups are disabled')
   const email = validateEmail(body.email ?? '')
   checkMetadata(body.data)
+  const confirmations = c.svc.settings.email.confirmations
   const id = crypto.randomUUID()
   // GoTrue's email identity; its data become the user's metadata, where
   // autoconfirm then marks the email verified.
   const identity = { ...body.data, sub: id, email, email_verified: false, phone_verified: false }
-  const session = await c.svc.sql.begin(async (tx) => {
-    const [created] = await tx`
-      insert into auth.users (instance_id, id, aud, role, email, encrypted_password,
-        email_confirmed_at, raw_app_meta_data, raw_user_meta_data)
-      values (${NIL_UUID}, ${id}, 'authenticated', 'authenticated', ${email},
-        extensions.crypt(${password}, extensions.gen_salt('bf', 10)), now(),
-        ${jsonb({ provider: 'email', providers: ['email'] })}::text::jsonb,
-        ${jsonb({ ...identity, email_verified: true })}::text::jsonb)
-      on conflict do nothing
-      returning id`
-    if (!created) fail(422, 'user_already_exists', 'User already registered')
-    await tx`
-      insert into auth.identities (provider_id, user_id, identity_data, provider, last_sign_in_at)
-      values (${id}, ${id}, ${jsonb(identity)}::text::jsonb, 'email', now())`
-    return await startSession(tx, id, c.req)
+  const outcome = await c.svc.sql.begin(async (tx) => {
+    const [existing] = await tx<{ id: string; confirmed: boolean }[]>`
+      select id, email_confirmed_at is not null as confirmed from auth.users
+      where lower(email) = ${email} and not is_sso_user for update`
+    if (existing?.confirmed || (existing && !confirmations)) {
+      // Confirmations on: the same answer as a new sign-up, so an address cannot be tested for an account.
+      if (!confirmations) fail(422, 'user_already_exists', 'User already registered')
+      return { fake: true as const }
+    }
+    let userId = existing?.id
+    if (!userId) {
+      const [created] = await tx`
+        insert into auth.users (instance_id, id, aud, role, email, encrypted_password,
+          email_confirmed_at, raw_app_meta_data, raw_user_meta_data)
+        values (${NIL_UUID}, ${id}, 'authenticated', 'authenticated', ${email},
+          extensions.crypt(${password}, extensions.gen_salt('bf', 10)),
+          ${confirmations ? null : new Date()},
+          ${jsonb({ provider: 'email', providers: ['email'] })}::text::jsonb,
+          ${jsonb({ ...identity, email_verified: !confirmations })}::text::jsonb)
+        on conflict do nothing
+        returning id`
+      if (!created) fail(422, 'user_already_exists', 'User already registered')
+      await tx`
+        insert into auth.identities (provider_id, user_id, identity_data, provider, last_sign_in_at)
+        values (${id}, ${id}, ${jsonb(identity)}::text::jsonb, 'email', now())`
+      userId = id
+    }
+    if (confirmations) {
+      await sendAuthEmail(c, tx, 'signup', userId)
+      return { userId }
+    }
+    return { session: await startSession(tx, userId, c.req) }
   })
-  return await sessionResponse(c.svc, session)
+  if ('fake' in outcome) return json(200, fakeUser(email, body.data ?? {}))
+  if ('session' in outcome && outcome.session) return await sessionResponse(c.svc, outcome.session)
+  return json(200, userJson((await loadUser(c.svc.sql, (outcome as { userId: string }).userId))!))
+}
+
+/** GoTrue's sanitizeUser: what a repeated sign-up of a confirmed address answers while confirmations are on. */
+function fakeUser(email: string, data: Json): Json {
+  const now = new Date().toISOString()
+  return {
+    id: crypto.randomUUID(),
+    aud: 'authenticated',
+    role: '',
+    email,
+    phone: '',
+    confirmation_sent_at: now,
+    app_metadata: { provider: 'email', providers: ['email'] },
+    user_metadata: data,
+    identities: [],
+    created_at: now,
+    updated_at: now,
+    is_anonymous: false,
+  }
 }
 
 function token(c: Ctx): Promise<Response> {
@@ -392,7 +449,11 @@ async function updateUser(c: Ctx): Promise<Response> {
       'validation_failed',
       `Changing the ${what} is not supported by the local auth service`,
     )
-  if (email && email.toLowerCase() !== user.email) unsupported('email address')
+  const newEmail = email && email.toLowerCase() !== user.email ? email.toLowerCase() : undefined
+  if (newEmail) {
+    const [taken] = await c.svc.sql`select 1 from auth.users where lower(email) = ${newEmail} and id <> ${user.id}`
+    if (taken) fail(422, 'email_exists', 'A user with this email address has already been registered')
+  }
   if (phone && phone !== (user.phone ?? '')) unsupported('phone number')
   checkMetadata(data)
   await c.svc.sql.begin(async (tx) => {
@@ -421,6 +482,9 @@ async function updateUser(c: Ctx): Promise<Response> {
       await tx`update auth.users set raw_user_meta_data = ${jsonb(meta)}::text::jsonb,
         updated_at = now() where id = ${user.id}`
     }
+    // The new address takes effect once confirmed (/verify type=email_change): from it, and from the
+    // current one too while double_confirm_changes is on.
+    if (newEmail) await sendAuthEmail(c, tx, 'email_change', user.id, newEmail)
   })
   return json(200, userJson((await loadUser(c.svc.sql, user.id))!))
 }
@@ -432,6 +496,384 @@ function jwks(c: Ctx): Promise<Response> {
 function health(): Promise<Response> {
   const description = 'Local stand-in for Supabase Auth'
   return Promise.resolve(json(200, { name: 'GoTrue (PAM local)', version: VERSION, description }))
+}
+
+// ---- emails: confirmation, recovery, magic link, email change -------------
+
+type EmailKind = 'signup' | 'recovery' | 'magiclink' | 'email_change'
+
+/** GoTrue's crypto.GenerateTokenHash: SHA-224 of the address and the code, hex. */
+const tokenHash = (address: string, otp: string) => createHash('sha224').update(address + otp).digest('hex')
+
+const otpOf = (digits: number) => Array.from({ length: digits }, () => randomInt(10)).join('')
+
+/** The column that times each kind's email, for max_frequency and expiry. */
+const SENT_AT: Record<EmailKind, string> = {
+  signup: 'confirmation_sent_at',
+  recovery: 'recovery_sent_at',
+  magiclink: 'recovery_sent_at',
+  email_change: 'email_change_sent_at',
+}
+
+/**
+ * GoTrue's sendConfirmation / sendPasswordRecovery / sendMagicLink / sendEmailChange: a new code
+ * and token for the kind (the token is SHA-224 of the address and the code, stored on the user),
+ * the email with its link (`/verify?token=…&type=…&redirect_to=…`) and code, in the caller's
+ * transaction: a mail that cannot be sent leaves no token behind.
+ */
+async function sendAuthEmail(c: Ctx, tx: Db, kind: EmailKind, userId: string, newEmail?: string): Promise<void> {
+  const { settings } = c.svc
+  const [u] = await tx<{ email: string; sent_at: Date | null; meta: Json | null }[]>`
+    select email, ${tx(SENT_AT[kind])} as sent_at, raw_user_meta_data as meta from auth.users where id = ${userId}`
+  const wait = u.sent_at ? u.sent_at.getTime() + settings.email.maxFrequencySeconds * 1000 - Date.now() : 0
+  if (wait > 0) {
+    fail(429, 'over_email_send_rate_limit', `For security purposes, you can only request this after ${Math.ceil(wait / 1000)} seconds.`)
+  }
+  // As GoTrue (for now), the service-wide hourly limit applies while confirmations are on.
+  if (settings.email.confirmations && !c.svc.limits.emails.allow()) {
+    fail(429, 'over_email_send_rate_limit', 'email rate limit exceeded')
+  }
+  const referrer = referrerOf(c)
+  const link = (hash: string, type: string) =>
+    `${c.svc.issuer}/verify?token=${hash}&type=${type}&redirect_to=${encodeURIComponent(referrer)}`
+  const mails: { to: string; otp: string; hash: string }[] = []
+  const code = () => otpOf(settings.email.otpLength)
+  if (kind === 'email_change') {
+    const otpNew = code()
+    const hashNew = tokenHash(newEmail!, otpNew)
+    mails.push({ to: newEmail!, otp: otpNew, hash: hashNew })
+    let hashCurrent = ''
+    if (settings.email.secureEmailChange && u.email) {
+      const otpCurrent = code()
+      hashCurrent = tokenHash(u.email, otpCurrent)
+      mails.push({ to: u.email, otp: otpCurrent, hash: hashCurrent })
+    }
+    await tx`update auth.users set email_change = ${newEmail!}, email_change_token_new = ${hashNew},
+      email_change_token_current = ${hashCurrent}, email_change_confirm_status = 0, email_change_sent_at = now()
+      where id = ${userId}`
+  } else {
+    const otp = code()
+    const hash = tokenHash(u.email, otp)
+    mails.push({ to: u.email, otp, hash })
+    if (kind === 'signup') {
+      await tx`update auth.users set confirmation_token = ${hash}, confirmation_sent_at = now() where id = ${userId}`
+    } else {
+      await tx`update auth.users set recovery_token = ${hash}, recovery_sent_at = now() where id = ${userId}`
+    }
+  }
+  if (!c.svc.mailer) fail(500, 'unexpected_failure', 'Error sending email: no mailer is configured')
+  for (const m of mails) {
+    const content = authEmail(kind, link(m.hash, kind), m.otp, u.email, newEmail)
+    try {
+      await c.svc.mailer.send({
+        to: m.to,
+        subject: content.subject,
+        text: content.text,
+        html: content.html,
+        messageId: `<auth.${kind}.${m.hash.slice(0, 24)}@pam.local>`,
+        idempotencyKey: `auth/${kind}/${m.hash}`,
+      })
+    } catch (err) {
+      throw new AuthError(500, 'unexpected_failure', `Error sending ${kind === 'signup' ? 'confirmation' : kind.replace('_', ' ')} email`, {
+        cause: err instanceof Error ? err.message : String(err),
+      })
+    }
+  }
+}
+
+/** Supabase Auth's default templates (subjects as it has them), with the link and the code in plain text too. */
+function authEmail(kind: EmailKind, url: string, otp: string, email: string, newEmail?: string) {
+  const t = {
+    signup: ['Confirm your email address', 'Follow the link below to confirm this email address and finish signing up.'],
+    recovery: ['Reset your password', 'We received a request to reset your password. Follow the link below to choose a new one.'],
+    magiclink: ['Your sign-in link', 'Follow the link below to sign in. This link expires shortly and can only be used once.'],
+    email_change: ['Confirm your new email address', `Follow the link below to confirm ${newEmail} as your new email address (instead of ${email}).`],
+  }[kind]
+  const text = `${t[1]}\n\n${url}\n\nOr enter this code: ${otp}\n\nIf you didn't request this, you can safely ignore this email.\n`
+  const esc = (x: string) => x.replace(/[&<>"]/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[ch]!))
+  const html = `<h2>${esc(t[0])}</h2>\n<p>${esc(t[1])}</p>\n<p><a href="${esc(url)}">${esc(t[0])}</a></p>\n` +
+    `<p>Or enter this code: <strong>${otp}</strong></p>\n`
+  return { subject: t[0], text, html }
+}
+
+/** GoTrue's GetReferrer: `redirect_to` (header, then query) if allowed, else the Referer if allowed, else site_url. */
+function referrerOf(c: Ctx): string {
+  for (const candidate of [c.req.headers.get('redirect_to'), c.url.searchParams.get('redirect_to'), c.req.headers.get('referer')]) {
+    if (candidate && redirectAllowed(c.svc.settings, candidate)) return candidate
+  }
+  return c.svc.settings.siteUrl
+}
+
+/** GoTrue's IsRedirectURLValid: the site's own origin (any port on loopback), a loopback address, or an allow-list glob. */
+function redirectAllowed(settings: AuthSettings, target: string): boolean {
+  let base: URL, ref: URL
+  try {
+    base = new URL(settings.siteUrl)
+    ref = new URL(target)
+  } catch {
+    return false
+  }
+  const loopback = (h: string) => h === 'localhost' || h === '127.0.0.1' || h === '[::1]' || /^127\./.test(h)
+  if (base.hostname === ref.hostname && base.protocol === ref.protocol && (base.port === ref.port || loopback(ref.hostname))) {
+    return true
+  }
+  if (/^\d+$/.test(ref.hostname)) return false
+  if (isIP(ref.hostname.replace(/^\[|\]$/g, ''))) return loopback(ref.hostname)
+  const withoutFragment = target.split('#')[0]
+  return settings.additionalRedirectUrls.some((pattern) => glob(pattern).test(withoutFragment))
+}
+
+/** gobwas/glob with separators `.` and `/`, as GoTrue compiles the allow list. */
+function glob(pattern: string): RegExp {
+  let re = ''
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern[i]
+    if (ch === '*' && pattern[i + 1] === '*') {
+      re += '.*'
+      i++
+    } else if (ch === '*') re += '[^./]*'
+    else if (ch === '?') re += '[^./]'
+    else re += ch.replace(/[\\^$.|+()[\]{}]/g, '\\$&')
+  }
+  return new RegExp(`^${re}$`)
+}
+
+const EmailBody = z.object({
+  email: text,
+  type: text,
+  data: z.record(z.string(), z.unknown()).nullish(),
+  create_user: z.boolean().nullish(),
+  code_challenge: text,
+  code_challenge_method: text,
+})
+
+/** The local service runs the implicit flow (supabase-js's default); PKCE needs its flow state, not kept here. */
+function noPkce(challenge: string | null | undefined): void {
+  if (challenge) fail(400, 'validation_failed', 'The PKCE flow is not supported by the local auth service; use the implicit flow')
+}
+
+async function userIdByEmail(sql: Db, email: string): Promise<{ id: string; confirmed: boolean } | undefined> {
+  const [u] = await sql<{ id: string; confirmed: boolean }[]>`
+    select id, email_confirmed_at is not null as confirmed from auth.users
+    where lower(email) = ${email} and not is_sso_user and deleted_at is null`
+  return u
+}
+
+/** POST /recover: a recovery email when the address has an account; the same empty answer either way. */
+async function recover(c: Ctx): Promise<Response> {
+  const body = await readBody(c.req, EmailBody)
+  if (!body.email) fail(400, 'validation_failed', 'Password recovery requires an email')
+  const email = validateEmail(body.email)
+  noPkce(body.code_challenge)
+  limitRate(c, c.svc.limits.signups)
+  const user = await userIdByEmail(c.svc.sql, email)
+  if (user) await c.svc.sql.begin((tx) => sendAuthEmail(c, tx, 'recovery', user.id))
+  return json(200, {})
+}
+
+/** POST /otp (and the older /magiclink): a sign-in link and code by email; a new address signs up first. */
+async function otp(c: Ctx): Promise<Response> {
+  const body = await readBody(c.req, EmailBody)
+  if (!body.email) fail(400, 'validation_failed', 'One of email or phone must be set')
+  const email = validateEmail(body.email)
+  noPkce(body.code_challenge)
+  limitRate(c, c.svc.limits.signups)
+  checkMetadata(body.data)
+  const existing = await userIdByEmail(c.svc.sql, email)
+  if (!existing?.confirmed) {
+    if (body.create_user === false && !existing) fail(422, 'otp_disabled', 'Signups not allowed for otp')
+    if (!c.svc.settings.enableSignup && !existing) fail(422, 'signup_disabled', 'Signups not allowed for this instance')
+  }
+  await c.svc.sql.begin(async (tx) => {
+    let id = existing?.id
+    if (!id) {
+      id = crypto.randomUUID()
+      const confirmed = !c.svc.settings.email.confirmations
+      const identity = { ...body.data, sub: id, email, email_verified: false, phone_verified: false }
+      await tx`
+        insert into auth.users (instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,
+          raw_app_meta_data, raw_user_meta_data)
+        values (${NIL_UUID}, ${id}, 'authenticated', 'authenticated', ${email}, '', ${confirmed ? new Date() : null},
+          ${jsonb({ provider: 'email', providers: ['email'] })}::text::jsonb,
+          ${jsonb({ ...identity, email_verified: confirmed })}::text::jsonb)`
+      await tx`
+        insert into auth.identities (provider_id, user_id, identity_data, provider)
+        values (${id}, ${id}, ${jsonb(identity)}::text::jsonb, 'email')`
+      await sendAuthEmail(c, tx, confirmed ? 'magiclink' : 'signup', id)
+    } else {
+      await sendAuthEmail(c, tx, existing!.confirmed ? 'magiclink' : 'signup', id)
+    }
+  })
+  return json(200, {})
+}
+
+/** POST /resend: the sign-up confirmation or the email change's emails again. */
+async function resend(c: Ctx): Promise<Response> {
+  const body = await readBody(c.req, EmailBody)
+  if (body.type !== 'signup' && body.type !== 'email_change') {
+    fail(400, 'validation_failed', 'Missing one of these types: signup, email_change, sms, phone_change')
+  }
+  if (!body.email) fail(400, 'validation_failed', 'Type provided requires an email address')
+  const email = validateEmail(body.email)
+  limitRate(c, c.svc.limits.signups)
+  await c.svc.sql.begin(async (tx) => {
+    if (body.type === 'signup') {
+      const user = await userIdByEmail(tx, email)
+      // GoTrue answers the same for an unknown address; a confirmed one is an error.
+      if (!user) return
+      if (user.confirmed) fail(400, 'email_address_not_authorized', 'Email link is invalid or has expired')
+      await sendAuthEmail(c, tx, 'signup', user.id)
+    } else {
+      const [user] = await tx<{ id: string; email_change: string }[]>`
+        select id, email_change from auth.users where lower(email_change) = ${email} and email_change <> ''`
+      if (user) await sendAuthEmail(c, tx, 'email_change', user.id, user.email_change)
+    }
+  })
+  return json(200, {})
+}
+
+const VerifyBody = z.object({
+  type: text,
+  token: text,
+  token_hash: text,
+  email: text,
+  phone: text,
+  redirect_to: text,
+})
+
+const SINGLE_CONFIRMATION = 'Confirmation link accepted. Please proceed to confirm link sent to the other email'
+
+/**
+ * /verify, as GoTrue's Verify: POST with `{type, token_hash}` or `{type, email, token}` answers the
+ * session (or, for the first of two email-change confirmations, a message); GET (the emailed link,
+ * `?token=<hash>&type=…&redirect_to=…`) redirects to redirect_to with the session in the fragment
+ * (`#access_token=…&refresh_token=…&type=recovery`), or the error there.
+ */
+async function verify(c: Ctx): Promise<Response> {
+  const isGet = c.req.method === 'GET'
+  const q = c.url.searchParams
+  const p = isGet
+    ? { type: q.get('type'), token: null, token_hash: q.get('token'), email: null }
+    : await readBody(c.req, VerifyBody)
+  const redirectTo = isGet ? referrerOf(c) : ''
+  if (!p.type) fail(400, 'validation_failed', 'Verify requires a verification type')
+  if (isGet && !p.token_hash) fail(400, 'validation_failed', 'Verify requires a token or a token hash')
+  if (!isGet && Boolean(p.token) === Boolean(p.token_hash)) fail(400, 'validation_failed', 'Verify requires either a token or a token hash')
+  limitRate(c, c.svc.limits.verify)
+  try {
+    const outcome = await c.svc.sql.begin(async (tx) => {
+      const type = p.type as string
+      let hash = p.token_hash ?? ''
+      if (p.token) {
+        // A phone code (sms, phone_change): this service has no phone accounts, so no code is valid.
+        if (p.phone && !p.email) fail(403, 'otp_expired', 'Token has expired or is invalid')
+        if (!p.email || p.phone) fail(400, 'validation_failed', 'Only an email address or phone number should be provided on verify')
+        hash = tokenHash(validateEmail(p.email), p.token)
+      }
+      if (!/^[0-9a-f]{56}$/.test(hash)) fail(403, 'otp_expired', 'Email link is invalid or has expired')
+      const column = { signup: 'confirmation_token', invite: 'confirmation_token', recovery: 'recovery_token', magiclink: 'recovery_token' }[type]
+      const expiry = c.svc.settings.email.otpExpirySeconds
+      let user: { id: string; banned: boolean } | undefined
+      if (type === 'email') {
+        ;[user] = await tx`select id, coalesce(banned_until > now(), false) as banned from auth.users
+          where (confirmation_token = ${hash} and confirmation_sent_at > now() - make_interval(secs => ${expiry}))
+             or (recovery_token = ${hash} and recovery_sent_at > now() - make_interval(secs => ${expiry})) for update`
+      } else if (column) {
+        const sentAt = column === 'confirmation_token' ? 'confirmation_sent_at' : 'recovery_sent_at'
+        ;[user] = await tx`select id, coalesce(banned_until > now(), false) as banned from auth.users
+          where ${tx(column)} = ${hash} and ${tx(sentAt)} > now() - make_interval(secs => ${expiry}) for update`
+      } else if (type === 'email_change') {
+        ;[user] = await tx`select id, coalesce(banned_until > now(), false) as banned from auth.users
+          where (email_change_token_new = ${hash} or email_change_token_current = ${hash})
+            and email_change_sent_at > now() - make_interval(secs => ${expiry}) for update`
+      } else {
+        fail(400, 'validation_failed', 'Unsupported verification type')
+      }
+      if (!user) {
+        fail(403, 'otp_expired', p.token ? 'Token has expired or is invalid' : 'Email link is invalid or has expired')
+      }
+      if (user.banned) fail(403, 'user_banned', 'User is banned')
+      if (type === 'email_change') {
+        const single = await confirmEmailChange(c, tx, user.id, hash)
+        if (single) return { single: true as const }
+      } else if (type === 'signup' || type === 'invite' || type === 'email') {
+        await tx`update auth.users set confirmation_token = '', recovery_token = case when recovery_token = ${hash} then '' else recovery_token end,
+          email_confirmed_at = coalesce(email_confirmed_at, now()),
+          raw_user_meta_data = coalesce(raw_user_meta_data, '{}') || '{"email_verified": true}' where id = ${user.id}`
+        await tx`update auth.identities set identity_data = identity_data || '{"email_verified": true}'
+          where user_id = ${user.id} and provider = 'email'`
+      } else {
+        await tx`update auth.users set recovery_token = '', email_confirmed_at = coalesce(email_confirmed_at, now())
+          where id = ${user.id}`
+      }
+      return { session: await startSession(tx, user.id, c.req) }
+    })
+    if ('single' in outcome) {
+      if (isGet) return redirect(withFragment(redirectTo, { message: SINGLE_CONFIRMATION, sb: '' }))
+      return json(200, { msg: SINGLE_CONFIRMATION, code: '200' })
+    }
+    const res = await sessionResponse(c.svc, outcome.session, {}, 'otp')
+    if (!isGet) return res
+    const s = await res.json() as Json
+    return redirect(withFragment(redirectTo, {
+      access_token: String(s.access_token),
+      expires_at: String(s.expires_at),
+      expires_in: String(s.expires_in),
+      refresh_token: String(s.refresh_token),
+      token_type: 'bearer',
+      type: p.type as string,
+    }))
+  } catch (err) {
+    if (!isGet || !(err instanceof AuthError)) throw err
+    const error = err.status === 403 ? 'access_denied' : err.status >= 500 ? 'server_error' : 'invalid_request'
+    return redirect(withFragment(redirectTo, { error, error_code: err.code, error_description: err.message, sb: '' }))
+  }
+}
+
+/** GoTrue's emailChangeVerify: with double confirmation, the first link only counts; then the address changes. */
+async function confirmEmailChange(c: Ctx, tx: Db, userId: string, hash: string): Promise<boolean> {
+  const [u] = await tx<{ email: string; email_change: string; status: number; current: string; new_token: string }[]>`
+    select email, email_change, coalesce(email_change_confirm_status, 0) as status,
+      coalesce(email_change_token_current, '') as current, coalesce(email_change_token_new, '') as new_token
+    from auth.users where id = ${userId}`
+  const { settings } = c.svc
+  if (settings.email.confirmations && settings.email.secureEmailChange && u.status === 0 && u.email) {
+    const matched = hash === u.current ? 'email_change_token_current' : 'email_change_token_new'
+    await tx`update auth.users set email_change_confirm_status = 1, ${tx(matched)} = '' where id = ${userId}`
+    return true
+  }
+  const [taken] = await tx`select 1 from auth.users where lower(email) = ${u.email_change} and id <> ${userId}`
+  if (taken) fail(422, 'email_exists', 'A user with this email address has already been registered')
+  await tx`update auth.users set email = ${u.email_change}, email_change = '', email_change_token_new = '',
+    email_change_token_current = '', email_change_confirm_status = 0, email_confirmed_at = coalesce(email_confirmed_at, now()),
+    raw_user_meta_data = coalesce(raw_user_meta_data, '{}') || ${jsonb({ email: u.email_change })}::text::jsonb,
+    updated_at = now()
+    where id = ${userId}`
+  await tx`update auth.identities set identity_data = identity_data || ${jsonb({ email: u.email_change, email_verified: true })}::text::jsonb
+    where user_id = ${userId} and provider = 'email'`
+  return false
+}
+
+function withFragment(target: string, values: Record<string, string>): string {
+  const url = new URL(target)
+  url.hash = new URLSearchParams(values).toString()
+  return url.toString()
+}
+
+const redirect = (location: string) => new Response(null, { status: 303, headers: { location } })
+
+/** Emails per hour for the whole service (GoTrue's limiterOpts.Email). */
+class HourLimiter {
+  #sent: number[] = []
+  constructor(private readonly perHour: number) {}
+
+  allow(): boolean {
+    const now = Date.now()
+    this.#sent = this.#sent.filter((t) => now - t < 3_600_000)
+    if (this.#sent.length >= this.perHour) return false
+    this.#sent.push(now)
+    return true
+  }
 }
 
 // ---- sessions, tokens, users ----------------------------------------------
@@ -452,6 +894,7 @@ async function sessionResponse(
   svc: Service,
   session: SessionInfo,
   extra: Json = {},
+  method: 'password' | 'otp' = 'password',
 ): Promise<Response> {
   const user = await loadUser(svc.sql, session.userId)
   if (!user) throw new Error('user disappeared while signing in')
@@ -470,7 +913,7 @@ async function sessionResponse(
     user_metadata: u.raw_user_meta_data ?? {},
     role: u.role || 'authenticated',
     aal: 'aal1',
-    amr: [{ method: 'password', timestamp: Math.floor(session.signedInAt.getTime() / 1000) }],
+    amr: [{ method, timestamp: Math.floor(session.signedInAt.getTime() / 1000) }],
     session_id: session.sessionId,
     is_anonymous: u.is_anonymous,
   }
@@ -557,6 +1000,10 @@ function userJson({ row: u, identities }: User): Json {
     phone: u.phone ?? '',
     phone_confirmed_at: iso(u.phone_confirmed_at),
     confirmed_at: iso(confirmed.sort((a, b) => a.getTime() - b.getTime())[0] ?? null),
+    confirmation_sent_at: iso(u.confirmation_sent_at),
+    recovery_sent_at: iso(u.recovery_sent_at),
+    new_email: u.email_change || undefined,
+    email_change_sent_at: iso(u.email_change_sent_at),
     last_sign_in_at: iso(u.last_sign_in_at),
     app_metadata: u.raw_app_meta_data ?? {},
     user_metadata: u.raw_user_meta_data ?? {},

@@ -15,12 +15,31 @@ export interface AuthSettings {
   refreshTokenReuseInterval: number
   /** `enable_signup` (GOTRUE_DISABLE_SIGNUP is its negation). */
   enableSignup: boolean
+  /** `site_url`: where links in emails lead when no allowed `redirect_to` is given. */
+  siteUrl: string
+  /** `additional_redirect_urls`: other allowed `redirect_to` targets (globs: `*`, `**`, `?`). */
+  additionalRedirectUrls: string[]
+  /** `[auth.email]` */
+  email: {
+    /** `enable_confirmations` (GOTRUE_MAILER_AUTOCONFIRM is its negation): sign-up needs the emailed link or code. */
+    confirmations: boolean
+    /** `double_confirm_changes` (GOTRUE_MAILER_SECURE_EMAIL_CHANGE_ENABLED): an email change is confirmed from both addresses. */
+    secureEmailChange: boolean
+    /** `max_frequency` (GOTRUE_SMTP_MAX_FREQUENCY): the least time between two emails of a kind to one user, seconds. */
+    maxFrequencySeconds: number
+    /** `otp_length` (GOTRUE_MAILER_OTP_LENGTH): digits of the emailed code. */
+    otpLength: number
+    /** `otp_expiry` (GOTRUE_MAILER_OTP_EXP): seconds an emailed link or code stays good. */
+    otpExpirySeconds: number
+  }
   /** `[auth.rate_limit]`: requests per 5 minutes per client IP, in token buckets of 30. */
   rateLimit: {
     /** `sign_in_sign_ups` (GOTRUE_RATE_LIMIT_OTP): POST /signup and PUT /user. */
     signInSignUps: number
     /** `token_refresh` (GOTRUE_RATE_LIMIT_TOKEN_REFRESH): POST /token, every grant type. */
     tokenRefresh: number
+    /** `email_sent` (GOTRUE_RATE_LIMIT_EMAIL_SENT): emails per hour, the whole service, while confirmations are on. */
+    emailSent: number
   }
   /** IP address forwarding (GOTRUE_SECURITY_SB_FORWARDED_FOR_ENABLED): a hosted project setting, not
    * in config.toml, off for new projects. On: a secret-key request's `Sb-Forwarded-For` names the
@@ -29,8 +48,8 @@ export interface AuthSettings {
 }
 
 export type AuthSettingsOverrides =
-  & Partial<Omit<AuthSettings, 'rateLimit'>>
-  & { rateLimit?: Partial<AuthSettings['rateLimit']> }
+  & Partial<Omit<AuthSettings, 'rateLimit' | 'email'>>
+  & { rateLimit?: Partial<AuthSettings['rateLimit']>; email?: Partial<AuthSettings['email']> }
 
 /** Supabase Auth's defaults (those of a new hosted project and of `supabase init`). */
 export const AUTH_DEFAULTS: AuthSettings = {
@@ -39,7 +58,10 @@ export const AUTH_DEFAULTS: AuthSettings = {
   refreshTokenRotation: true,
   refreshTokenReuseInterval: 10,
   enableSignup: true,
-  rateLimit: { signInSignUps: 30, tokenRefresh: 150 },
+  siteUrl: 'http://localhost:3000',
+  additionalRedirectUrls: [],
+  email: { confirmations: true, secureEmailChange: true, maxFrequencySeconds: 60, otpLength: 6, otpExpirySeconds: 3600 },
+  rateLimit: { signInSignUps: 30, tokenRefresh: 150, emailSent: 30 },
   sbForwardedFor: false,
 }
 
@@ -53,8 +75,21 @@ const AuthSection = z.object({
   enable_refresh_token_rotation: z.boolean().optional(),
   refresh_token_reuse_interval: count.optional(),
   enable_signup: z.boolean().optional(),
-  rate_limit: z.object({ sign_in_sign_ups: count.optional(), token_refresh: count.optional() })
-    .optional(),
+  site_url: z.url().optional(),
+  additional_redirect_urls: z.array(z.string().min(1)).optional(),
+  email: z.object({
+    enable_confirmations: z.boolean().optional(),
+    double_confirm_changes: z.boolean().optional(),
+    // A Go duration as the CLI writes it: "1s", "1m0s", "60s".
+    max_frequency: z.string().regex(/^(\d+h)?(\d+m)?(\d+s)?$/, 'a duration such as "1m0s"').optional(),
+    otp_length: z.int().min(6).max(10).optional(),
+    otp_expiry: z.int().min(1).max(86_400).optional(),
+  }).optional(),
+  rate_limit: z.object({
+    sign_in_sign_ups: count.optional(),
+    token_refresh: count.optional(),
+    email_sent: count.optional(),
+  }).optional(),
 })
 
 /** The settings in `configFile`, then `overrides` on top. Throws naming a malformed key. */
@@ -75,9 +110,19 @@ export function loadAuthSettings(
     refreshTokenRotation: auth.enable_refresh_token_rotation,
     refreshTokenReuseInterval: auth.refresh_token_reuse_interval,
     enableSignup: auth.enable_signup,
+    siteUrl: auth.site_url,
+    additionalRedirectUrls: auth.additional_redirect_urls,
+    email: {
+      confirmations: auth.email?.enable_confirmations,
+      secureEmailChange: auth.email?.double_confirm_changes,
+      maxFrequencySeconds: auth.email?.max_frequency === undefined ? undefined : seconds(auth.email.max_frequency),
+      otpLength: auth.email?.otp_length,
+      otpExpirySeconds: auth.email?.otp_expiry,
+    },
     rateLimit: {
       signInSignUps: auth.rate_limit?.sign_in_sign_ups,
       tokenRefresh: auth.rate_limit?.token_refresh,
+      emailSent: auth.rate_limit?.email_sent,
     },
   }
   const settings = merge(merge(AUTH_DEFAULTS, fromFile), overrides)
@@ -86,12 +131,19 @@ export function loadAuthSettings(
 }
 
 function merge(base: AuthSettings, over: AuthSettingsOverrides): AuthSettings {
-  const { rateLimit, ...rest } = over
+  const { rateLimit, email, ...rest } = over
   return {
     ...base,
     ...defined(rest),
+    email: { ...base.email, ...defined(email ?? {}) },
     rateLimit: { ...base.rateLimit, ...defined(rateLimit ?? {}) },
   }
+}
+
+/** Seconds in a Go duration such as "1m0s". */
+function seconds(duration: string): number {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(duration)!
+  return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0)
 }
 
 function defined<T extends object>(obj: T): Partial<T> {

@@ -302,3 +302,15 @@ grant all on storage.buckets, storage.objects to anon, authenticated, service_ro
 grant all on storage.buckets, storage.objects to postgres with grant option;
 grant execute on function storage.foldername(text), storage.filename(text), storage.extension(text),
   storage.operation() to anon, authenticated, service_role;
+-- GoTrue's columns for the emailed flows (sign-up confirmation, recovery and
+-- magic links, email change), as hosted Supabase has them.
+alter table auth.users
+  add column if not exists confirmation_token varchar(255),
+  add column if not exists confirmation_sent_at timestamptz,
+  add column if not exists recovery_token varchar(255),
+  add column if not exists recovery_sent_at timestamptz,
+  add column if not exists email_change_token_new varchar(255),
+  add column if not exists email_change varchar(255),
+  add column if not exists email_change_sent_at timestamptz,
+  add column if not exists email_change_token_current varchar(255) default '',
+  add column if not exists email_change_confirm_status smallint default 0;

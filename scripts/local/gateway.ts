@@ -17,6 +17,8 @@ export interface GatewayOptions {
   storage?: (req: Request, path: string) => Promise<Response>
   /** Serves every request that is not for a function (a function worker's way to the main thread). */
   elsewhere?: Handler
+  /** The mail catcher's page and JSON API, served under /mail. */
+  mail?: (req: Request, path: string) => Response
 }
 
 /** The secret header on requests a function worker passes to the main thread, and the client's address. */
@@ -44,6 +46,7 @@ export function createGateway(opts: GatewayOptions): (req: Request, info?: Deno.
     }
     if (opts.qstash && path.startsWith('/qstash/')) return await opts.qstash(req, path.slice('/qstash'.length))
     if (opts.storage && path.startsWith('/storage/v1/')) return await opts.storage(req, path.slice('/storage/v1'.length))
+    if (opts.mail && (path === '/mail' || path.startsWith('/mail/'))) return opts.mail(req, path)
     if (path === '/functions/v1/openapi.json') return json(await mergedOpenApi(opts))
     const reference = serveApiReference(path, specUrl)
     if (reference) return reference
@@ -67,6 +70,7 @@ export function createGateway(opts: GatewayOptions): (req: Request, info?: Deno.
         ...(opts.storage ? { storage: `${opts.publicUrl}/storage/v1` } : {}),
         openapi: `${opts.publicUrl}/functions/v1/openapi.json`,
         docs: `${opts.publicUrl}/functions/v1/docs`,
+        ...(opts.mail ? { mail: `${opts.publicUrl}/mail` } : {}),
       })
     }
     return notFound(`no route for ${path}`)

@@ -19,6 +19,9 @@ import { loadOrCreateQStashKeys, type QStashKeys } from './qstash-keys.ts'
 import { syncSchedules } from '../schedules-sync.ts'
 import { createStorageService, projectFileSizeLimit } from './storage.ts'
 import { log } from '../../supabase/functions/_shared/logger.ts'
+import { type MailCatcher, startMailCatcher } from './mail-catcher.ts'
+import { loadOrCreateEmailKeys } from './email-keys.ts'
+import { mailerFor } from '../../supabase/functions/_shared/mail.ts'
 
 export interface StackOptions {
   /** Keys and (without databaseUrl) the embedded Postgres data live here. */
@@ -46,6 +49,8 @@ export interface StackOptions {
    * Edge Runtime runs several isolates of a function). More than one needs the shared cache:
    * with the in-process one it is one. Default 1. */
   workers?: number
+  /** SMTP port of the mail catcher (default 54325, as Supabase's local Inbucket/Mailpit; 0: a free one). */
+  mailPort?: number
 }
 
 export interface Stack {
@@ -64,6 +69,8 @@ export interface Stack {
   workers: number
   /** Requests each isolate has served so far, the main thread's first. */
   served(): Promise<number[]>
+  /** The mail catcher: every email the stack sends, at `url` (and its SMTP port). */
+  mail: { url: string; catcher: MailCatcher }
   /** Resolves with the reason if a server the stack started (Postgres, Redis) is gone for good. */
   lost: Promise<string>
   stop(): Promise<void>
@@ -74,6 +81,7 @@ const never = new Promise<string>(() => {})
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const hostname = opts.hostname ?? '127.0.0.1'
   let pg: RunningPostgres | undefined
+  let mail: MailCatcher | undefined
   let databaseUrl = opts.databaseUrl
   if (!databaseUrl) {
     pg = await startEmbeddedPostgres(join(opts.dataDir, 'postgres'), { port: opts.postgresPort, log: opts.log })
@@ -86,7 +94,27 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
     const port = opts.port === 0 ? await freePort() : opts.port ?? 54321
     const publicUrl = `http://${hostname}:${port}`
+    // Every email the stack sends goes to the catcher: the functions' (below) and the auth service's.
+    mail = await startMailCatcher({ hostname: '127.0.0.1', port: opts.mailPort ?? (opts.port === 0 ? 0 : 54325) })
+    const emailKeys = await loadOrCreateEmailKeys(opts.dataDir)
+    Deno.env.set('PAM_EMAIL_TRANSPORT', 'smtp')
+    Deno.env.set('PAM_SMTP_HOST', mail.hostname)
+    Deno.env.set('PAM_SMTP_PORT', String(mail.port))
+    Deno.env.set('PAM_SMTP_TLS', 'none')
+    Deno.env.set('PAM_EMAIL_FROM', 'PAM <no-reply@pam.local>')
+    Deno.env.set('PAM_EMAIL_SIGNING_SECRET', emailKeys.signingSecret)
     const auth = createAuthService({
+      mailer: mailerFor({
+        transport: 'smtp',
+        from: 'PAM <no-reply@pam.local>',
+        api: { url: '' },
+        smtp: { host: mail.hostname, port: mail.port, tls: 'none' },
+        timeoutMs: 10_000,
+        maxAttempts: 1,
+        retryBaseSeconds: 60,
+        batch: 1,
+        digestHour: 18,
+      }),
       sql: adminSql,
       keys,
       issuer: `${publicUrl}/auth/v1`,
@@ -110,7 +138,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       root: join(opts.dataDir, 'storage'),
       fileSizeLimit: await projectFileSizeLimit(),
     })
-    const gateway = createGateway({ functions, auth, publicUrl, qstash: qstash.handler, storage })
+    const gateway = createGateway({ functions, auth, publicUrl, qstash: qstash.handler, storage, mail: mail.handle })
     const workerCount = cache ? Math.max(1, Math.floor(opts.workers ?? 1)) : 1
     let servedHere = 0
     const server = Deno.serve(
@@ -159,6 +187,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       served: async () => [servedHere, ...(await workers?.served() ?? [])],
       storageDir: join(opts.dataDir, 'storage'),
       qstash: { url: qstashUrl, keys: qstashKeys, local: qstash },
+      mail: { url: `${publicUrl}/mail`, catcher: mail },
       lost: Promise.race([pg?.lost ?? never, cache?.lost ?? never]),
       async stop() {
         await qstash.stop()
@@ -169,9 +198,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         await storageSql.end({ timeout: 1 })
         await adminSql.end({ timeout: 1 })
         await pg?.stop()
+        // Last: the supervised servers above must be stopped on purpose before a Ctrl-C reaches them.
+        await mail?.stop()
       },
     }
   } catch (err) {
+    await mail?.stop()
     await pg?.stop()
     throw err
   }

@@ -37,7 +37,7 @@ export const stack = await startStack({
   port: 0,
   seed: true,
   // The whole suite signs in from one address; tests/local_auth_test.ts checks the real limits.
-  authSettings: { rateLimit: { signInSignUps: 1e6, tokenRefresh: 1e6 } },
+  authSettings: { rateLimit: { signInSignUps: 1e6, tokenRefresh: 1e6, emailSent: 1e6 } },
 })
 
 /** Superuser connection for fixtures and assertions (bypasses RLS). */

@@ -62,6 +62,26 @@ const schema = z.object({
   QSTASH_TOKEN: optionalSecret,
   PAM_FUNCTIONS_URL: optionalUrl,
   PAM_JOBS_BATCH_USERS: z.coerce.number().int().min(1).max(100_000).default(1000),
+  // Email (_shared/mail.ts): one transport, chosen here; the jobs function sends, never a request.
+  PAM_EMAIL_TRANSPORT: z.enum(['smtp', 'http', 'none']).default('none'),
+  PAM_EMAIL_FROM: z.string().max(320).regex(/^[^\r\n]*<?[^\s<>@]+@[^\s<>@]+>?$/, 'an address such as PAM <no-reply@example.com>')
+    .optional(),
+  PAM_EMAIL_REPLY_TO: z.email().optional(),
+  PAM_EMAIL_API_URL: optionalUrl,
+  PAM_EMAIL_API_KEY: optionalSecret,
+  PAM_SMTP_HOST: z.string().max(253).regex(/^[A-Za-z0-9.:-]+$/, 'a host name or address').optional(),
+  PAM_SMTP_PORT: z.coerce.number().int().min(1).max(65535).default(465),
+  PAM_SMTP_TLS: z.enum(['implicit', 'starttls', 'none']).default('implicit'),
+  PAM_SMTP_USER: optionalSecret,
+  PAM_SMTP_PASS: optionalSecret,
+  PAM_SMTP_CA_CERT: z.string().includes('-----BEGIN CERTIFICATE-----').optional(),
+  PAM_EMAIL_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  PAM_EMAIL_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(8),
+  PAM_EMAIL_RETRY_BASE_S: z.coerce.number().int().min(1).max(3600).default(60),
+  PAM_EMAIL_BATCH: z.coerce.number().int().min(1).max(1000).default(50),
+  PAM_EMAIL_DIGEST_HOUR: z.coerce.number().int().min(0).max(23).default(18),
+  PAM_EMAIL_SIGNING_SECRET: z.string().min(32, 'at least 32 characters (e.g. openssl rand -base64 32)').optional(),
+  PAM_EMAIL_UNSUBSCRIBE_URL: optionalUrl,
 })
 
 export type RawConfig = z.infer<typeof schema>
@@ -131,6 +151,30 @@ export interface Config {
     functionsUrl: string
     batchUsers: number
   }
+  email: EmailConfig
+}
+
+/** How email leaves (see _shared/mail.ts); `transport: 'none'` sends nothing. */
+export interface EmailConfig {
+  transport: 'smtp' | 'http' | 'none'
+  from: string
+  replyTo?: string
+  /** The HTTP email API (Resend's `POST /emails`, bearer key). */
+  api: { url: string; key?: string }
+  smtp: { host?: string; port: number; tls: 'implicit' | 'starttls' | 'none'; user?: string; pass?: string; ca?: string }
+  /** One attempt to hand a message over, connection included. */
+  timeoutMs: number
+  maxAttempts: number
+  /** The first retry waits this long; each next one twice as long (at most 6 hours). */
+  retryBaseSeconds: number
+  /** Messages claimed per round of the delivery job. */
+  batch: number
+  /** The local hour after which a traveller's daily digest goes out. */
+  digestHour: number
+  /** HMAC-SHA256 key of the unsubscribe tokens. */
+  signingSecret?: string
+  /** The page an email's unsubscribe link opens (default: the notifications function's own). */
+  unsubscribeUrl?: string
 }
 
 export class ConfigError extends Error {
@@ -208,11 +252,36 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       functionsUrl: (e.PAM_FUNCTIONS_URL ?? `${e.SUPABASE_URL.replace(/\/+$/, '')}/functions/v1`).replace(/\/+$/, ''),
       batchUsers: e.PAM_JOBS_BATCH_USERS,
     },
+    email: {
+      transport: e.PAM_EMAIL_TRANSPORT,
+      from: e.PAM_EMAIL_FROM ?? 'PAM <no-reply@pam.local>',
+      replyTo: e.PAM_EMAIL_REPLY_TO,
+      api: { url: (e.PAM_EMAIL_API_URL ?? 'https://api.resend.com').replace(/\/+$/, ''), key: e.PAM_EMAIL_API_KEY },
+      smtp: {
+        host: e.PAM_SMTP_HOST,
+        port: e.PAM_SMTP_PORT,
+        tls: e.PAM_SMTP_TLS,
+        user: e.PAM_SMTP_USER,
+        pass: e.PAM_SMTP_PASS,
+        ca: e.PAM_SMTP_CA_CERT,
+      },
+      timeoutMs: e.PAM_EMAIL_TIMEOUT_MS,
+      maxAttempts: e.PAM_EMAIL_MAX_ATTEMPTS,
+      retryBaseSeconds: e.PAM_EMAIL_RETRY_BASE_S,
+      batch: e.PAM_EMAIL_BATCH,
+      digestHour: e.PAM_EMAIL_DIGEST_HOUR,
+      signingSecret: e.PAM_EMAIL_SIGNING_SECRET,
+      unsubscribeUrl: e.PAM_EMAIL_UNSUBSCRIBE_URL,
+    },
   }
 }
 
-/** Combinations that only work in the local stack's single process. */
+/** Combinations that only work in the local stack's single process, and email settings that cannot send. */
 function deploymentProblems(e: RawConfig): string[] {
+  return [...emailProblems(e), ...cacheProblems(e)]
+}
+
+function cacheProblems(e: RawConfig): string[] {
   if (e.PAM_LOCAL_STACK === 'true') return []
   const upstash = Boolean(e.UPSTASH_REDIS_REST_URL && e.UPSTASH_REDIS_REST_TOKEN)
   if (e.PAM_CACHE_ENABLED === 'true' && !upstash) {
@@ -224,6 +293,24 @@ function deploymentProblems(e: RawConfig): string[] {
     ]
   }
   return []
+}
+
+function emailProblems(e: RawConfig): string[] {
+  const problems: string[] = []
+  if (e.PAM_EMAIL_TRANSPORT === 'none') return problems
+  if (!e.PAM_EMAIL_FROM) problems.push('PAM_EMAIL_FROM: required to send email')
+  if (!e.PAM_EMAIL_SIGNING_SECRET) problems.push('PAM_EMAIL_SIGNING_SECRET: required to send email (unsubscribe links)')
+  if (e.PAM_EMAIL_TRANSPORT === 'http' && !e.PAM_EMAIL_API_KEY) problems.push('PAM_EMAIL_API_KEY: required by PAM_EMAIL_TRANSPORT=http')
+  if (e.PAM_EMAIL_TRANSPORT === 'smtp') {
+    if (!e.PAM_SMTP_HOST) problems.push('PAM_SMTP_HOST: required by PAM_EMAIL_TRANSPORT=smtp')
+    if (Boolean(e.PAM_SMTP_USER) !== Boolean(e.PAM_SMTP_PASS)) problems.push('PAM_SMTP_USER, PAM_SMTP_PASS: both or neither')
+    // A password in the clear crosses no network but the machine's own.
+    const loopback = /^(localhost|127(\.\d{1,3}){3}|::1)$/i.test(e.PAM_SMTP_HOST ?? '')
+    if (e.PAM_SMTP_TLS === 'none' && e.PAM_SMTP_USER && !loopback) {
+      problems.push('PAM_SMTP_TLS: none would send PAM_SMTP_PASS unencrypted; use implicit (port 465) or starttls')
+    }
+  }
+  return problems
 }
 
 let cached: Config | undefined

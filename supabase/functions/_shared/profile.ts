@@ -5,6 +5,7 @@ import { z } from './http.ts'
 import type { AppContext } from './http.ts'
 import { CACHE_POLICIES } from './cache.ts'
 import { isTimeZone } from './timezone.ts'
+import { Channels } from './email-channels.ts'
 
 export const Preferences = z.object({
   currency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as AUD').optional(),
@@ -12,11 +13,13 @@ export const Preferences = z.object({
   timezone: z.string().max(64).refine(isTimeZone, 'an IANA time zone such as Australia/Brisbane').optional(),
   language: z.string().regex(/^[a-z]{2,3}(-[A-Z]{2})?$/, 'a language tag such as en-AU').optional(),
   notifications: z.object({
-    email: z.boolean().optional(),
+    email: z.boolean().optional().openapi({ description: 'false: no email at all (in-app only)' }),
     push: z.boolean().optional(),
     maintenance_reminders: z.boolean().optional(),
     budget_alerts: z.boolean().optional(),
     document_reminders: z.boolean().optional(),
+    // How each kind reaches the traveller by email (GET/PATCH /notifications/channels change it kind by kind).
+    channels: Channels.optional(),
   }).strict().optional(),
   // The road profile: how this traveller travels. Trip planning and PAM read it.
   distance_unit: z.enum(['km', 'mi']).optional().openapi({ description: 'default: km (metric) or mi (imperial)' }),

@@ -19,7 +19,11 @@ import { documentReminders } from './document-reminders.ts'
 import { fanOut, qstashPublisher } from './fanout.ts'
 import { maintenanceReminders } from './maintenance-reminders.ts'
 import { productMetrics } from './product-metrics.ts'
-import { runBatchOnce, serviceRoleDb, utcDay } from './runs.ts'
+import { emailDeliveries } from './email-deliveries.ts'
+import { emailDigest } from './email-digest.ts'
+import { mailerFor } from '../_shared/mail.ts'
+import { log } from '../_shared/logger.ts'
+import { asServiceRole, recordRun, runBatchOnce, serviceRoleDb, utcDay } from './runs.ts'
 import type { BatchResult, UserRange } from './runs.ts'
 import { JOB_NAMES, type JobName, SCHEDULES } from './schedules.ts'
 import { qstashVerifier } from './signature.ts'
@@ -54,12 +58,15 @@ const JobResult = z.object({
   notifications: z.number(),
   batches: z.number().optional().openapi({ description: 'batches published (scheduled call of a batched job)' }),
   removed: z.record(z.string(), z.number()).optional().openapi({ description: 'cleanup: rows removed, by kind' }),
+  emails: z.object({ sent: z.number(), retrying: z.number(), failed: z.number(), suppressed: z.number() }).optional()
+    .openapi({ description: 'email-deliveries: what became of the emails it claimed' }),
 }).openapi('JobResult')
 
 export function createJobsApp(config: Config = getConfig()): App {
   const verify = qstashVerifier(config)
   const publish = qstashPublisher(config)
   const db = serviceRoleDb(config)
+  const mailer = mailerFor(config.email)
   const app = createApp('jobs', config, 'Scheduled work, called by QStash (signed calls only).')
 
   // The signature covers the raw body and this job's public URL.
@@ -96,6 +103,32 @@ export function createJobsApp(config: Config = getConfig()): App {
         const batch = slotOf(at)
         const result = await runBatchOnce(db, { job, period, batch, range: { from: null, to: null } }, (tx) => eventReminders(tx, at))
         return c.json({ job, period, batch, ...result }, 200)
+      }
+      if (job === 'email-deliveries') {
+        // Not once per period: each run sends what is due (claims make a repeated run harmless).
+        const batch = `min-${at.toISOString().slice(11, 16).replace(':', '')}`
+        if (config.email.transport === 'none') {
+          log('warn', 'email is not configured (PAM_EMAIL_TRANSPORT): nothing sent', { job })
+          return c.json({ job, period, batch, status: 'skipped' as const, rows_written: 0, notifications: 0 }, 200)
+        }
+        const result = await recordRun(db, { job, period, batch }, () => emailDeliveries(db, mailer, config, at))
+        const { sent, retrying, failed, suppressed } = result
+        return c.json({
+          job,
+          period,
+          batch,
+          status: 'done' as const,
+          rows_written: result.rows_written,
+          notifications: result.notifications,
+          emails: { sent, retrying, failed, suppressed },
+        }, 200)
+      }
+      if (job === 'email-digest') {
+        // Idempotent by itself (one digest per traveller and local day): a repeated run assembles what is new.
+        const batch = `hour-${at.toISOString().slice(11, 13)}`
+        const result = await recordRun(db, { job, period, batch }, () => asServiceRole(db, (tx) =>
+          emailDigest(tx, at, config.email.digestHour)))
+        return c.json({ job, period, batch, status: 'done' as const, ...result }, 200)
       }
       if (job === 'product-metrics') {
         const result = await runBatchOnce(db, { job, period, batch: 'all', range: { from: null, to: null } }, (tx) => productMetrics(tx, at))

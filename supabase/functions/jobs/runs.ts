@@ -84,6 +84,35 @@ export async function runBatchOnce(
   }
 }
 
+/**
+ * Runs work that is not once per period (its own rows say what is done, as the
+ * email outbox's claims do) and records the run: a repeated delivery runs again
+ * and adds to the record. A failure is recorded and answers 503.
+ */
+export async function recordRun<T extends BatchResult>(
+  db: PostgresApi,
+  run: { job: JobName; period: string; batch: string },
+  work: () => Promise<T>,
+): Promise<T> {
+  let result: T
+  try {
+    result = await work()
+  } catch (err) {
+    await recordFailure(db, run, err)
+    throw jobFailed(run.job, err)
+  }
+  await asServiceRole(db, (tx) =>
+    tx`
+      insert into pam.job_runs (job, period, batch, status, rows_written, notifications, finished_at)
+      values (${run.job}, ${run.period}::date, ${run.batch}, 'done', ${result.rows_written}, ${result.notifications}, now())
+      on conflict (job, period, batch) do update
+        set status = 'done', attempts = pam.job_runs.attempts + 1, error = null, finished_at = now(),
+            rows_written = pam.job_runs.rows_written + excluded.rows_written,
+            notifications = pam.job_runs.notifications + excluded.notifications`
+  ).catch((e) => log('error', 'job run not recorded', { job: run.job, error: String(e?.message ?? e) }))
+  return result
+}
+
 /** Records a failed attempt (outside the rolled-back transaction); never throws. */
 export async function recordFailure(
   db: PostgresApi,

@@ -1,7 +1,7 @@
 // The one schedule table: which job runs when (cron, in UTC as QStash's are)
 // and on which QStash queue. `npm run schedules:sync` makes the QStash
 // schedules match it; the local stack fires the same table.
-export const JOB_NAMES = ['daily-analytics', 'maintenance-reminders', 'budget-alerts', 'cleanup', 'event-reminders', 'product-metrics', 'document-reminders'] as const
+export const JOB_NAMES = ['daily-analytics', 'maintenance-reminders', 'budget-alerts', 'cleanup', 'event-reminders', 'product-metrics', 'document-reminders', 'email-deliveries', 'email-digest'] as const
 export type JobName = typeof JOB_NAMES[number]
 
 export interface Schedule {
@@ -21,6 +21,8 @@ export const SCHEDULES: Schedule[] = [
   { job: 'product-metrics', cron: '15 0 * * *', queue: 'pam-jobs', description: "the product's figures for the UTC day before (the admin portal's health)" },
   { job: 'document-reminders', cron: '10 8 * * *', queue: 'pam-jobs', description: "documents expiring in 30 and in 7 days (the traveller's time zone)" },
   { job: 'event-reminders', cron: '*/5 * * * *', queue: 'pam-reminders', description: "calendar events' reminders that came due (and any missed in the last 6 hours)" },
+  { job: 'email-deliveries', cron: '* * * * *', queue: 'pam-email', description: 'the emails that are due: notifications and digests, retries with backoff' },
+  { job: 'email-digest', cron: '0 * * * *', queue: 'pam-email', description: "each traveller's daily digest once their local time reaches PAM_EMAIL_DIGEST_HOUR" },
 ]
 
 /** The QStash schedule id of a job: stable, so a sync updates rather than duplicates. */

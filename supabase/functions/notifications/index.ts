@@ -8,6 +8,7 @@ import type { App, AppContext } from '../_shared/http.ts'
 import { type Config, getConfig } from '../_shared/config.ts'
 import { notFound } from '../_shared/errors.ts'
 import { errorOf, IdParams, isoSql, json, newestFirst, registerResource, type ResourceSpec } from '../_shared/resource.ts'
+import { registerEmailRoutes } from './email.ts'
 
 export const KINDS = ['maintenance_due', 'budget_threshold', 'report_ready', 'social', 'event_reminder', 'document_expiring'] as const
 
@@ -19,9 +20,23 @@ const Notification = z.object({
   data: z.record(z.string(), z.unknown()).openapi({ description: 'what the notification is about (ids, amounts, dates), by kind' }),
   read_at: z.string().nullable(),
   created_at: z.string(),
+  email: z.object({
+    status: z.enum(['none', 'pending', 'sending', 'sent', 'failed', 'suppressed', 'digest']).openapi({
+      description: 'none: not emailed (channel off); pending: to be sent (or retried at next_attempt_at); sending; sent; ' +
+        'failed: given up (last_error says why); suppressed: not sent after all (unsubscribed, no confirmed address); ' +
+        "digest: waiting for the day's digest",
+    }),
+    attempts: z.number(),
+    next_attempt_at: z.string().nullable(),
+    last_error: z.string().nullable(),
+    sent_at: z.string().nullable(),
+  }).openapi({ description: "this notification's email: its delivery state" }),
 }).openapi('Notification')
 
-const SELECT = `n.id, n.kind, n.title, n.body, n.data, ${isoSql('n.read_at')} as read_at, ${isoSql('n.created_at')} as created_at`
+const SELECT = `n.id, n.kind, n.title, n.body, n.data, ${isoSql('n.read_at')} as read_at, ${isoSql('n.created_at')} as created_at,
+  jsonb_build_object('status', n.email_status, 'attempts', n.email_attempts,
+    'next_attempt_at', case when n.email_status in ('pending', 'sending') then ${isoSql('n.email_next_attempt_at')} end,
+    'last_error', n.email_last_error, 'sent_at', ${isoSql('n.email_sent_at')}) as email`
 
 const notificationResource: ResourceSpec = {
   one: 'notification',
@@ -73,6 +88,8 @@ const readAllRoute = route({
 
 export function createNotificationsApp(config: Config = getConfig()): App {
   const app = createApp('notifications', config, "The traveller's notifications: reminders, alerts, reports, Social.")
+  // Before the resource's /{id} routes: "channels" and "unsubscribe" are not ids.
+  registerEmailRoutes(app, config)
   // Before the resource's /{id} routes: "read-all" is not an id.
   app.openapi(readAllRoute, async (c: AppContext) => {
     const [row] = await c.var.postgres.transaction((tx) =>
