@@ -190,6 +190,7 @@ Deno.test('email: channels in the profile — defaults, per-kind choices merged,
   const byKind = (b: Json) => Object.fromEntries(b.channels.map((c: Json) => [c.kind, c.channel]))
   assertEquals(byKind(first.body), {
     budget_threshold: 'email',
+    document_expiring: 'email',
     event_reminder: 'email',
     maintenance_due: 'email',
     report_ready: 'off',
