@@ -108,8 +108,17 @@ export async function startMailCatcher(opts: { hostname?: string; port?: number 
       })().catch((err) => cb(err instanceof Error ? err : new Error(String(err))))
     },
   } as never)
+  // On the Edge Runtime's Deno (2.1), node:net can hand a reset connection's end to a piped
+  // stream as a null chunk, which a Writable throws on, outside any handler: such a chunk
+  // carries nothing, so it never reaches smtp-server.
+  server.server.prependListener('connection', (socket: { emit: (event: string, ...args: unknown[]) => boolean }) => {
+    const emit = socket.emit.bind(socket)
+    socket.emit = (event, ...args) => (event === 'data' && args[0] == null ? false : emit(event, ...args))
+  })
+  // A session's own errors (a client that resets) are the session's end, not the stack's.
+  server.on('error', () => {})
   const port = await new Promise<number>((resolve, reject) => {
-    server.on('error', reject)
+    server.once('error', reject)
     server.listen(opts.port ?? 0, hostname, () => resolve((server.server.address() as { port: number }).port))
   })
 

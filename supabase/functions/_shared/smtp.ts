@@ -166,8 +166,12 @@ export async function sendSmtp(
     if (done.code !== 250) {
       throw new SmtpError(`message refused: ${done.code} ${done.lines.join(' ').slice(0, 300)}`, 'message', done.code)
     }
-    // The message is accepted; QUIT is a courtesy whose answer we do not wait for long.
+    // The message is accepted; QUIT is a courtesy whose answer is awaited briefly, so the server
+    // closes first rather than seeing its connection reset.
     await c.write(encoder.encode('QUIT\r\n'), 'quit').catch(() => {})
+    let timer: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([c.reply('quit').catch(() => {}), new Promise((r) => (timer = setTimeout(r, 500)))])
+    clearTimeout(timer)
     return `${done.code} ${done.lines.join(' ')}`.slice(0, 300)
   } finally {
     signal.removeEventListener('abort', abort)
