@@ -236,11 +236,6 @@ function frame(o: FrameOptions): MiddlewareHandler<AppEnv> {
           : { vary: 'origin' },
       })
     } else {
-      // Given before the answer exists, these headers go into it as it is made.
-      c.header('x-request-id', requestId)
-      c.header('x-content-type-options', 'nosniff')
-      // User data must not sit in shared or browser caches (a route may say otherwise).
-      c.header('cache-control', 'private, no-store')
       try {
         await o.next(c, next)
       } catch (err) {
@@ -248,13 +243,13 @@ function frame(o: FrameOptions): MiddlewareHandler<AppEnv> {
       }
     }
 
+    // Set on the answer once it exists: headers given to the context before it
+    // are copied and checked twice on their way into the answer.
     const h = c.res.headers
-    if (!h.has('x-request-id')) {
-      // An answer made without the context (a stream, a preflight).
-      h.set('x-request-id', requestId)
-      h.set('x-content-type-options', 'nosniff')
-      if (!h.has('cache-control')) h.set('cache-control', 'private, no-store')
-    }
+    h.set('x-request-id', requestId)
+    h.set('x-content-type-options', 'nosniff')
+    // User data must not sit in shared or browser caches (a route may say otherwise).
+    if (!h.has('cache-control')) h.set('cache-control', 'private, no-store')
     const allow = allowedOrigin(origin)
     if (allow) {
       h.set('access-control-allow-origin', allow)
