@@ -4,10 +4,11 @@
 // no figure is produced by the server's own event loop. Figures are ratios to
 // floors measured in the same run (the machines are shared and noisy):
 //
-// - Postgres floor: the transaction the list endpoint runs (begin read only;
+// - Postgres floor: the message the list endpoint sends (begin read only;
 //   claims, role, statement timeout and session check; the keyset query for
-//   20 rows; commit), by 16 clients straight at the database (pgbench, or a
-//   postgres.js driver in its own process when pgbench is missing);
+//   20 rows, each as its JSON text; commit: one message, one round trip), by
+//   16 clients straight at the database (pgbench, or a postgres.js driver in
+//   its own process when pgbench is missing);
 // - bare floor: `Deno.serve` answering a small JSON body.
 //
 // Then, through the local gateway (JWT verification, rate limiting, RLS):
@@ -32,6 +33,7 @@ import postgres from 'postgres'
 import { dropDatabase, ensureDatabase, prepareDatabase } from '../local/database.ts'
 import { startEmbeddedPostgres, withDatabase } from '../local/postgres.ts'
 import { EXPENSE_COLUMNS } from '../../supabase/functions/wins/expense-model.ts'
+import { literal } from '../../supabase/functions/_shared/sql-literal.ts'
 import { printTable } from './_stack.ts'
 
 const env = (name: string, fallback: string) => Deno.env.get(name) || fallback
@@ -215,21 +217,36 @@ try {
   const bareLoad = await wrk(`http://127.0.0.1:${bare.ready.port}/`)
   bare.child.kill()
 
-  const [{ session_id: sessionId }] = await admin`select id as session_id from auth.sessions where user_id = ${users[0]} limit 1`
-  const claims = JSON.stringify({ sub: users[0], role: 'authenticated', aud: 'authenticated', session_id: sessionId })
+  // The floor's transaction is the list's own message (the endpoint sends it in one piece):
+  // begin read only; claims, role, statement timeout and session check; the keyset query,
+  // each row as its JSON text; commit. Checked against what the endpoint last sent (its
+  // connection's last statement, which Postgres keeps the first 1 kB of).
+  // The claims are the caller's access token's, as the function writes them.
+  const b64 = memoryHeaders.authorization.slice('Bearer '.length).split('.')[1].replace(/-/g, '+').replace(/_/g, '/')
+  const claimsOf = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0))))
+  const sessionId = claimsOf.session_id as string
   const transaction = [
-    'begin read only;',
-    `select set_config('request.jwt.claims', '${claims}', true), set_config('role', 'authenticated', true),` +
-    ` set_config('statement_timeout', '5000', true), pam.require_session('${sessionId}', '${users[0]}');`,
-    `select ${EXPENSE_COLUMNS.replace(/\s+/g, ' ')} from pam.expenses e where e.user_id = (select auth.uid())` +
-    ` order by e.date desc, e.created_at desc, e.id desc limit 21;`,
-    'commit;',
+    'begin read only',
+    `select set_config('request.jwt.claims', ${literal(JSON.stringify(claimsOf))}, true), set_config('role', 'authenticated', true),` +
+    ` set_config('statement_timeout', '5000', true), pam.require_session('${sessionId}', '${users[0]}')`,
+    `select row_to_json(r)::text as row from (select ${EXPENSE_COLUMNS} from pam.expenses e where e.user_id = (select auth.uid())` +
+    ` order by e.date desc, e.created_at desc, e.id desc limit 21) r`,
+    'commit',
   ]
+  const [sent] = await admin`
+    select query from pg_stat_activity
+    where datname = current_database() and application_name = 'pam' and query like '%pam.expenses%'
+    limit 1`
+  const normal = (q: string) => q.replace(/\s+/g, ' ').trim()
+  const given = normal(sent?.query ?? '').slice(0, 900)
+  if (!given || !normal(transaction.join(';\n')).startsWith(given)) {
+    throw new Error(`the floor's transaction is not the list's: the endpoint sent\n${sent?.query}`)
+  }
   let floorTps: number
   let floorTool: string
   if (pgbench) {
     const script = `${tmp}/list.sql`
-    await Deno.writeTextFile(script, `${transaction.join('\n')}\n`)
+    await Deno.writeTextFile(script, `${transaction.join(' \\;\n')}\n`) // pgbench sends statements joined by a backslash-semicolon as one message
     const args = ['-n', '-M', 'simple', '-c', String(CONNECTIONS), '-j', '2', '-f', script, databaseUrl]
     await run('pgbench', [...args.slice(0, -1), '-T', '2', databaseUrl])
     const out = await run('pgbench', [...args.slice(0, -1), '-T', String(DURATION), databaseUrl])
