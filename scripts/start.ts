@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { resolve } from 'node:path'
 import { assertPortFree, PortInUseError } from './local/postgres.ts'
 import { type Stack, startStack } from './local/stack.ts'
+import { batchLogLines, flushLog } from './local/log-writer.ts'
 import { ensureViewer, viewerInstalled } from './local/viewer.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -79,6 +80,7 @@ async function stop(code: number) {
   stopping = true
   // Interrupted while starting: what is up so far stops as this process exits.
   if (!stack) fail('\nInterrupted before the local stack was up.', 130)
+  flushLog()
   console.log('\nStopping…')
   await stack.stop()
   console.log('Stopped.')
@@ -88,6 +90,7 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   Deno.addSignalListener(signal, () => stop(0))
 }
 
+batchLogLines()
 try {
   assertPortFree(port, 'the gateway', hostname)
   if (mailPort) assertPortFree(mailPort, 'the mail catcher (SMTP)', '127.0.0.1')

@@ -13,11 +13,13 @@
 // JSON line to BENCH_READY_FILE (stdout keeps only the request log, which the
 // benchmark sends to /dev/null, as the platform would take it away).
 import { startStack } from '../local/stack.ts'
+import { batchLogLines, flushLog } from '../local/log-writer.ts'
 
 const env = (name: string) => Deno.env.get(name) || undefined
 const databaseUrl = env('BENCH_DATABASE_URL')!
 const delayMs = env('BENCH_DELAY_MS')
 
+batchLogLines() // as `npm start` writes the request log
 const stack = await startStack({
   dataDir: env('BENCH_DATA_DIR')!,
   databaseUrl,
@@ -68,6 +70,7 @@ await Deno.writeTextFile(env('BENCH_READY_FILE')!, JSON.stringify({
 const stop = async () => {
   for (const p of Object.values(proxies)) p.child.kill()
   await stack.stop()
+  flushLog()
   Deno.exit(0)
 }
 Deno.addSignalListener('SIGTERM', stop)

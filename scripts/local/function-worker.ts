@@ -11,6 +11,7 @@
 import { loadFunctions } from './functions.ts'
 import { createGateway, forwardTo } from './gateway.ts'
 import { closePools } from '../../supabase/functions/_shared/db.ts'
+import { batchLogLines, flushLog } from './log-writer.ts'
 
 export interface WorkerStart {
   hostname: string
@@ -20,6 +21,7 @@ export interface WorkerStart {
   main: { url: string; secret: string }
 }
 
+batchLogLines()
 let server: Deno.HttpServer | undefined
 let served = 0
 
@@ -28,6 +30,7 @@ self.onmessage = async (e: MessageEvent<WorkerStart | 'stop' | 'count'>) => {
   if (e.data === 'stop') {
     await server?.shutdown()
     await closePools()
+    flushLog()
     self.postMessage({ stopped: true })
     self.close()
     return
