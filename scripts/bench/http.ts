@@ -220,7 +220,7 @@ try {
   // The floor's transaction is the list's own message (the endpoint sends it in one piece):
   // begin read only; claims, role, statement timeout and session check; the keyset query,
   // each row as its JSON text; commit. Checked against what the endpoint last sent (its
-  // connection's last statement, which Postgres keeps the first 1 kB of).
+  // connection's last statement: Postgres keeps its first kB, the preamble and the query's start).
   // The claims are the caller's access token's, as the function writes them.
   const b64 = memoryHeaders.authorization.slice('Bearer '.length).split('.')[1].replace(/-/g, '+').replace(/_/g, '/')
   const claimsOf = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0))))
@@ -235,7 +235,7 @@ try {
   ]
   const [sent] = await admin`
     select query from pg_stat_activity
-    where datname = current_database() and application_name = 'pam' and query like '%pam.expenses%'
+    where datname = current_database() and application_name = 'pam' and query like 'begin read only;%'
     limit 1`
   const normal = (q: string) => q.replace(/\s+/g, ' ').trim()
   const given = normal(sent?.query ?? '').slice(0, 900)
