@@ -157,7 +157,10 @@ export function createApp(name: string, config: Config, description = ''): App {
       throw tooLarge(config.maxBodyBytes)
     },
   })
-  app.use('*', frame({ name, config, db, cache, rateLimiter, next: (c, next) => mna(c, async () => void (await limitBody(c, next))) }))
+  // GET and HEAD bodies are never read: no limit to keep.
+  const inner = (c: Context, next: Next) =>
+    c.req.method === 'GET' || c.req.method === 'HEAD' ? mna(c, next) : mna(c, async () => void (await limitBody(c, next)))
+  app.use('*', frame({ name, config, db, cache, rateLimiter, next: inner }))
 
   /** Bodies are limited by Content-Length up front; a body without one is counted as it streams. */
   async function limitBody(c: Context, next: Next) {
