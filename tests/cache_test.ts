@@ -160,3 +160,40 @@ Deno.test('cache: an Upstash that hangs is given up on after the timeout', async
     await stuck.shutdown()
   }
 })
+
+Deno.test({
+  name: 'cache[upstash]: an isolate has at most two calls out; what is asked meanwhile, by anyone, goes together next',
+  ignore: !redisAvailable,
+  fn: async () => {
+    bridge ??= await startUpstashBridge()
+    // In front of the bridge: counts calls, and the most out at once.
+    let calls = 0
+    let out = 0
+    let most = 0
+    const front = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, async (req) => {
+      calls++
+      most = Math.max(most, ++out)
+      try {
+        await sleep(20) // a little distance, so that calls overlap
+        const url = new URL(req.url)
+        const res = await fetch(`${bridge!.url}${url.pathname}`, { method: req.method, headers: req.headers, body: await req.text() })
+        return new Response(await res.text(), { status: res.status, headers: res.headers })
+      } finally {
+        out--
+      }
+    })
+    try {
+      const cache = newCache(new UpstashStore(`http://127.0.0.1:${front.addr.port}`, bridge.token, 2000))
+      await Promise.all(Array.from({ length: 20 }, (_, i) => cache.set(`k${i}`, { i }, 60)))
+      calls = 0
+      most = 0
+      const got = await Promise.all(Array.from({ length: 20 }, (_, i) => cache.get<{ i: number }>(`k${i}`)))
+      assertEquals(got.map((g) => g.value?.i), Array.from({ length: 20 }, (_, i) => i), 'every answer is its own')
+      assert(got.every((g) => g.status === 'hit'))
+      assertEquals(most, 2)
+      assert(calls <= 4, `20 lookups went in ${calls} calls`)
+    } finally {
+      await front.shutdown()
+    }
+  },
+})

@@ -178,6 +178,7 @@ export class UpstashStore implements CacheStore {
   readonly redis: Redis
   private waiting: { add: (p: ReturnType<Redis['pipeline']>) => void; done: (r: Settled) => void }[] = []
   private flushQueued = false
+  private inFlight = 0
 
   constructor(url: string, token: string, timeoutMs: number) {
     onNetworkWait(() => this.flush())
@@ -212,20 +213,25 @@ export class UpstashStore implements CacheStore {
     return result
   }
 
-  /** Sends every queued command in one request. */
+  /** Sends every queued command in one request, unless MAX_IN_FLIGHT calls are out: then
+   * they go together when the first of those returns. */
   flush(): void {
     this.flushQueued = false
+    if (!this.waiting.length || this.inFlight >= MAX_IN_FLIGHT) return
     const batch = this.waiting.splice(0)
-    if (!batch.length) return
     const pipeline = this.redis.pipeline()
     for (const c of batch) c.add(pipeline)
+    this.inFlight++
     pipeline.exec({ keepErrors: true }).then(
       (results) =>
         results.forEach((r, i) =>
           batch[i].done(r.error ? { error: new Error(String(r.error)) } : { result: r.result })
         ),
       (error) => batch.forEach((c) => c.done({ error })),
-    )
+    ).finally(() => {
+      this.inFlight--
+      this.flush()
+    })
   }
 
   get(key: string) {
@@ -256,6 +262,12 @@ export class UpstashStore implements CacheStore {
 }
 
 type Settled = { result: unknown } | { error: unknown }
+
+/** Upstash calls an isolate has out at once. Commands issued meanwhile, by any request,
+ * wait for the first to return and go in one call: under load a call carries several
+ * requests' commands (Upstash counts commands, not calls), so each request pays for a
+ * fraction of an HTTP round trip. A command waits at most one call's timeout for its turn. */
+const MAX_IN_FLIGHT = 2
 
 /** In-process LRU with TTLs, bounded by entry count and total size. */
 export class MemoryStore implements CacheStore {
