@@ -11,7 +11,7 @@ import { Redis } from '@upstash/redis'
 import { Buffer } from 'node:buffer'
 import { createHash } from 'node:crypto'
 import { createRedisBridge } from '../scripts/local/redis-bridge.ts'
-import { RedisClient, RedisConnectionError, startPrivateRedis } from '../scripts/local/redis.ts'
+import { RedisClient, RedisConnectionError, startPrivateRedis, utf8Length } from '../scripts/local/redis.ts'
 import { assert, assertEquals, assertMatch } from './_support/assert.ts'
 import { redisAvailable as privateRedisAvailable } from './_support/redis.ts'
 import { shutdownSoon } from './_support/servers.ts'
@@ -652,4 +652,12 @@ Deno.test({
       await server.stop()
     }
   },
+})
+
+Deno.test('redis client: commands are written with their UTF-8 lengths, surrogates and all', () => {
+  const samples = ['', 'abc', 'é', '€', '😀', 'a\ud800b', '\udc00', 'x\ud83d', '日本語', JSON.stringify({ a: 'ü😀\u2028' })]
+  for (let i = 0; i < 1000; i++) {
+    samples.push(String.fromCharCode(...Array.from({ length: 8 }, () => Math.floor(Math.random() * 0x10000))))
+  }
+  for (const s of samples) assertEquals(utf8Length(s), new TextEncoder().encode(s).length, JSON.stringify(s))
 })

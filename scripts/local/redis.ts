@@ -48,6 +48,15 @@ const NEED_MORE = Symbol('need more bytes')
 // ---------------------------------------------------------------- encoding
 
 function encodeCommands(commands: RedisArg[][]): Uint8Array {
+  // Text only (nearly always): the whole pipeline as one string, encoded once.
+  if (commands.every((args) => args.every((a) => typeof a === 'string'))) {
+    let text = ''
+    for (const args of commands) {
+      text += `*${args.length}\r\n`
+      for (const arg of args as string[]) text += `$${utf8Length(arg)}\r\n${arg}\r\n`
+    }
+    return enc.encode(text)
+  }
   const parts: Uint8Array[] = []
   for (const args of commands) {
     parts.push(enc.encode(`*${args.length}\r\n`))
@@ -63,6 +72,21 @@ function encodeCommands(commands: RedisArg[][]): Uint8Array {
     offset += p.length
   }
   return out
+}
+
+/** The length of `s` in UTF-8, as TextEncoder writes it (a lone surrogate as U+FFFD, 3 bytes). */
+export function utf8Length(s: string): number {
+  let n = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x80) n += 1
+    else if (c < 0x800) n += 2
+    else if (c >= 0xd800 && c <= 0xdbff && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4
+      i++
+    } else n += 3
+  }
+  return n
 }
 
 // ---------------------------------------------------------------- parsing
