@@ -13,10 +13,10 @@
 //
 // Then, through the local gateway (JWT verification, rate limiting, RLS):
 // the expense list, cached reads (GET /wins/summary, GET /auth/me) and GET
-// /health, on two stacks: one isolate with the in-process cache and limiter,
-// and the stack as `npm start` runs it with Redis installed (one isolate per
-// core, BENCH_WORKERS, sharing Upstash through the local REST bridge over a
-// real Redis); and the production shape: Postgres and the Upstash
+// /health, on one isolate with the in-process cache and limiter, and with
+// Upstash through the local REST bridge over a real Redis: on one isolate and
+// as `npm start` runs it with Redis installed (one isolate per core,
+// BENCH_WORKERS); and the production shape: Postgres and the Upstash
 // endpoint each behind a delay proxy (1 ms each way), one request at a time,
 // with the round trips each request costs.
 //
@@ -140,9 +140,14 @@ try {
   console.log('Starting the stacks (in-process cache; Upstash over Redis; the production shape)…')
   const memory = await spawn('serve-stack.ts', [], stackEnv({ BENCH_CACHE: 'memory' }))
   const withRedis = await has('redis-server')
-  const upstash = withRedis
-    ? await spawn('serve-stack.ts', [], stackEnv({ BENCH_CACHE: 'upstash', BENCH_WORKERS: String(WORKERS) }))
-    : undefined
+  // Upstash through the local bridge: one isolate, and one per core (as `npm start` runs).
+  const isolateCounts = [...new Set([1, WORKERS])]
+  const upstashStacks = withRedis
+    ? await Promise.all(isolateCounts.map(async (n) => ({
+      isolates: n,
+      stack: await spawn('serve-stack.ts', [], stackEnv({ BENCH_CACHE: 'upstash', BENCH_WORKERS: String(n) })),
+    })))
+    : []
   const remote = await spawn('serve-stack.ts', [], stackEnv({
     BENCH_CACHE: withRedis ? 'upstash' : 'memory',
     BENCH_DELAY_MS: String(DELAY_MS),
@@ -268,20 +273,18 @@ try {
   await expect(fn(memory.ready, 'auth/me'), memoryHeaders, 'hit')
   const meMemory = await wrk(fn(memory.ready, 'auth/me'), memoryHeaders)
   const health = await wrk(fn(memory.ready, 'health'))
-  let summaryUpstash: Load | undefined
-  let meUpstash: Load | undefined
-  let listUpstash: Load | undefined
-  let healthUpstash: Load | undefined
-  if (upstash) {
-    const h = await headersFor(upstash.ready)
-    listUpstash = await wrk(fn(upstash.ready, LIST), h)
-    healthUpstash = await wrk(fn(upstash.ready, 'health'))
-    await expect(fn(upstash.ready, 'wins/summary'), h)
-    await expect(fn(upstash.ready, 'wins/summary'), h, 'hit')
-    summaryUpstash = await wrk(fn(upstash.ready, 'wins/summary'), h)
-    await expect(fn(upstash.ready, 'auth/me'), h)
-    await expect(fn(upstash.ready, 'auth/me'), h, 'hit')
-    meUpstash = await wrk(fn(upstash.ready, 'auth/me'), h)
+  const upstash: { isolates: number; list: Load; summary: Load; me: Load; health: Load }[] = []
+  for (const { isolates, stack } of upstashStacks) {
+    const h = await headersFor(stack.ready)
+    const listLoad = await wrk(fn(stack.ready, LIST), h)
+    const healthLoad = await wrk(fn(stack.ready, 'health'))
+    await expect(fn(stack.ready, 'wins/summary'), h)
+    await expect(fn(stack.ready, 'wins/summary'), h, 'hit')
+    const summaryLoad = await wrk(fn(stack.ready, 'wins/summary'), h)
+    await expect(fn(stack.ready, 'auth/me'), h)
+    await expect(fn(stack.ready, 'auth/me'), h, 'hit')
+    const meLoad = await wrk(fn(stack.ready, 'auth/me'), h)
+    upstash.push({ isolates, list: listLoad, summary: summaryLoad, me: meLoad, health: healthLoad })
   }
 
   // ---- the production shape ------------------------------------------------
@@ -335,20 +338,23 @@ try {
         met: verdict(l.rps / floor >= target && l.errors === 0),
       }
       : { request: name, 'req/s': '-', 'p50 ms': '-', 'p99 ms': '-', errors: '-', ratio: 'no redis-server', target: `>= ${target}`, met: '-' }
-  const many = `${WORKERS} isolates, Upstash`
+  const isolates = (n: number) => `${n} isolate${n > 1 ? 's' : ''}, Upstash`
+  const none = withRedis ? [] : [undefined]
+  const each = <T>(f: (u: typeof upstash[number] | undefined) => T) => [...upstash, ...none].map(f)
   printTable([
     row('GET /wins/expenses?limit=20 (1 isolate, in-process)', list, floorTps, 0.6, 'Postgres'),
-    row(`GET /wins/expenses?limit=20 (${many})`, listUpstash, floorTps, 0.6, 'Postgres'),
+    ...each((u) => row(`GET /wins/expenses?limit=20 (${u ? isolates(u.isolates) : 'Upstash'})`, u?.list, floorTps, 0.6, 'Postgres')),
     row('GET /wins/summary (cached, 1 isolate, in-process)', summaryMemory, bareLoad.rps, 0.2, 'bare'),
     row('GET /auth/me (cached, 1 isolate, in-process)', meMemory, bareLoad.rps, 0.2, 'bare'),
-    row(`GET /wins/summary (cached, ${many})`, summaryUpstash, bareLoad.rps, 0.1, 'bare'),
-    row(`GET /auth/me (cached, ${many})`, meUpstash, bareLoad.rps, 0.1, 'bare'),
-    row('GET /health (1 isolate)', health, bareLoad.rps, 0.5, 'bare'),
-    row(`GET /health (${WORKERS} isolates)`, healthUpstash, bareLoad.rps, 0.5, 'bare'),
+    ...each((u) => row(`GET /wins/summary (cached, ${u ? isolates(u.isolates) : 'Upstash'})`, u?.summary, bareLoad.rps, 0.1, 'bare')),
+    ...each((u) => row(`GET /auth/me (cached, ${u ? isolates(u.isolates) : 'Upstash'})`, u?.me, bareLoad.rps, 0.1, 'bare')),
+    row('GET /health (1 isolate, in-process)', health, bareLoad.rps, 0.5, 'bare'),
+    ...upstash.map((u) => row(`GET /health (${isolates(u.isolates)})`, u.health, bareLoad.rps, 0.5, 'bare')),
   ])
-  console.log(`\np99 of the list at ${CONNECTIONS} connections: ${list.p99.toFixed(2)} ms with 1 isolate` +
-    (listUpstash ? `, ${listUpstash.p99.toFixed(2)} ms with ${WORKERS}` : '') +
-    ` (target <= 15 ms): ${verdict(Math.min(list.p99, listUpstash?.p99 ?? Infinity) <= 15)}`)
+  const p99s = [list.p99, ...upstash.map((u) => u.list.p99)]
+  console.log(`\np99 of the list at ${CONNECTIONS} connections: ${list.p99.toFixed(2)} ms with 1 isolate, in-process` +
+    upstash.map((u) => `; ${u.list.p99.toFixed(2)} ms with ${isolates(u.isolates)}`).join('') +
+    ` (target <= 15 ms): ${verdict(Math.min(...p99s) <= 15)}`)
   console.log(`\nProduction shape: Postgres and Upstash each ${2 * DELAY_MS} ms round trip away, one request at a time (${SEQUENTIAL} each):`)
   const rt = (n: number) => (Number.isNaN(n) ? '-' : n.toFixed(2))
   printTable([
