@@ -19,7 +19,7 @@ import { type AuthMode, type AuthVariables, requireAuth } from './auth.ts'
 import { type Claims, database, type Database, postgresClient, type PostgresApi, sessionConfirmedWithin } from './db.ts'
 import { type Cache, cacheFor, type CacheStatus } from './cache.ts'
 import { enforceRateLimit, type RateLimiter, rateLimiterFor, type RateLimitTier } from './ratelimit.ts'
-import { errorFields, log, setLogLevel } from './logger.ts'
+import { errorFields, log, logs, setLogLevel } from './logger.ts'
 import { idempotency } from './idempotency.ts'
 
 export { z }
@@ -261,7 +261,9 @@ function frame(o: FrameOptions): MiddlewareHandler<AppEnv> {
     }
     const status = c.res.status
     const quiet = status < 400 && quietRoutes.has(`${c.req.method} ${c.req.routePath.slice(o.name.length + 1) || '/'}`)
-    log(status >= 500 ? 'error' : quiet ? 'debug' : 'info', 'request', {
+    const level = status >= 500 ? 'error' : quiet ? 'debug' : 'info'
+    if (!logs(level)) return
+    log(level, 'request', {
       request_id: requestId,
       function: o.name,
       method: c.req.method,

@@ -17,8 +17,13 @@ export function setLogWriter(write: (line: string) => void): void {
   writeLine = write
 }
 
+/** Whether a line at `level` is written (to skip gathering its fields when not). */
+export function logs(level: Level): boolean {
+  return order[level] >= order[threshold]
+}
+
 export function log(level: Level, msg: string, fields: Record<string, unknown> = {}): void {
-  if (order[level] < order[threshold]) return
+  if (!logs(level)) return
   // The fields' JSON spliced in after ts, level and msg: no merged copy of them is made.
   const rest = JSON.stringify(fields)
   const line = `{"ts":"${new Date().toISOString()}","level":"${level}","msg":${JSON.stringify(msg)}` +
