@@ -33,6 +33,8 @@ export type AppEnv = {
     postgres: PostgresApi
     cache: Cache
     rateLimiter: RateLimiter
+    /** A cached read's answer: hit, miss or bypass (sent as x-cache). */
+    cacheStatus?: CacheStatus
   }
 }
 export type AppContext = Context<AppEnv>
@@ -253,6 +255,8 @@ function frame(o: FrameOptions): MiddlewareHandler<AppEnv> {
     h.set('x-content-type-options', 'nosniff')
     // User data must not sit in shared or browser caches (a route may say otherwise).
     if (!h.has('cache-control')) h.set('cache-control', 'private, no-store')
+    const cacheStatus = c.get('cacheStatus')
+    if (cacheStatus) h.set('x-cache', cacheStatus)
     const allow = allowedOrigin(origin)
     if (allow) {
       h.set('access-control-allow-origin', allow)

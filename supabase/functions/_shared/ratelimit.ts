@@ -201,6 +201,12 @@ export function clientIp(c: Context, config: Config): string {
   return 'unknown'
 }
 
+function setRateLimitHeaders(h: Headers, r: LimitResult) {
+  h.set('x-ratelimit-limit', String(r.limit))
+  h.set('x-ratelimit-remaining', String(r.remaining))
+  h.set('x-ratelimit-reset', String(Math.ceil(r.reset / 1000)))
+}
+
 export function rateLimitHeaders(r: LimitResult): Record<string, string> {
   return {
     'X-RateLimit-Limit': String(r.limit),
@@ -234,11 +240,11 @@ export function enforceRateLimit(tier: RateLimitTier) {
       const result = await check
       if (!result.success) throw rateLimited(result)
       await next()
-      for (const [k, v] of Object.entries(rateLimitHeaders(result))) c.res.headers.set(k, v)
+      setRateLimitHeaders(c.res.headers, result)
       return
     }
     const [result] = await Promise.all([check, next()])
     if (!result.success) throw rateLimited(result)
-    for (const [k, v] of Object.entries(rateLimitHeaders(result))) c.res.headers.set(k, v)
+    setRateLimitHeaders(c.res.headers, result)
   })
 }

@@ -254,7 +254,7 @@ export function createAuthApp(config: Config = getConfig()): App {
       profiles.ttl,
       async () => (await readProfile(c.get('postgres'))) ?? Promise.reject(notFound('profile')),
     )
-    c.header('x-cache', status)
+    c.set('cacheStatus', status)
     return c.json({ profile }, 200)
   })
 

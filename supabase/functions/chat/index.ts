@@ -321,7 +321,7 @@ export function createChatApp(config: Config = getConfig(), options: Partial<Cha
       load,
       (v) => v.user === c.var.userId && v.limit === limit,
     )
-    c.header('x-cache', status)
+    c.set('cacheStatus', status)
     return c.json({ messages: value.items, next_cursor: value.next_cursor } as never, 200)
   })
 

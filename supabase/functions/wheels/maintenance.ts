@@ -280,7 +280,7 @@ export function registerMaintenanceRoutes(app: App, opts: WheelsOptions) {
   app.openapi(dueRoute, async (c) => {
     const { within_days, within_km, vehicle_id } = c.req.valid('query')
     const { today, due, status } = await maintenanceDue(c, opts.now(), { within_days, within_km, vehicle_id })
-    c.header('x-cache', status)
+    c.set('cacheStatus', status)
     return c.json({ today, within_days, within_km, due }, 200)
   })
 

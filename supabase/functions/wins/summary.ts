@@ -173,7 +173,7 @@ export function registerSummaryRoutes(app: App, opts: WinsOptions) {
       // "This period" moves on with the calendar in the user's time zone.
       (s) => date !== undefined || isWithin(localDate(now, s.timeZone), s.cur),
     )
-    c.header('x-cache', status)
+    c.set('cacheStatus', status)
     const { agg, cur, prev } = summary
     const ctx = { timeZone: summary.timeZone, currency: summary.currency, today: localDate(now, summary.timeZone) }
 

@@ -134,7 +134,7 @@ export function registerDashboardRoutes(app: App, opts: DashboardOptions) {
           throw err
         }),
     ])
-    c.header('x-cache', status)
+    c.set('cacheStatus', status)
     return c.json({ ...value, unread_notifications: unread[0].n, weather: weather as Record<string, unknown> | null }, 200)
   })
 }
