@@ -183,7 +183,7 @@ Deno.test({
       }
     })
     try {
-      const cache = newCache(new UpstashStore(`http://127.0.0.1:${front.addr.port}`, bridge.token, 2000))
+      const cache = newCache(new UpstashStore(`http://127.0.0.1:${front.addr.port}`, bridge!.token, 2000))
       await Promise.all(Array.from({ length: 20 }, (_, i) => cache.set(`k${i}`, { i }, 60)))
       calls = 0
       most = 0
@@ -196,4 +196,25 @@ Deno.test({
       await front.shutdown()
     }
   },
+})
+
+Deno.test('cache[upstash]: the read-your-writes token Upstash gives is sent back, as its SDK does', async () => {
+  const seen: (string | null)[] = []
+  let n = 0
+  const upstash = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, async (req) => {
+    seen.push(req.headers.get('upstash-sync-token'))
+    const commands = await req.json() as string[][]
+    assertEquals(new URL(req.url).pathname, '/pipeline')
+    assertEquals(req.headers.get('authorization'), 'Bearer the-token')
+    return Response.json(commands.map(() => ({ result: 'OK' })), { headers: { 'upstash-sync-token': `sync-${++n}` } })
+  })
+  try {
+    const store = new UpstashStore(`http://127.0.0.1:${upstash.addr.port}/`, 'the-token', 1000)
+    await store.set('a', '1', 60)
+    await store.set('b', '2', 60)
+    assertEquals(await store.get('a'), 'OK')
+    assertEquals(seen, [null, 'sync-1', 'sync-2'])
+  } finally {
+    await upstash.shutdown()
+  }
 })

@@ -149,16 +149,16 @@ export class UpstashRateLimiter implements RateLimiter {
   }
 
   private async run(args: (string | number)[], batched: boolean): Promise<unknown> {
-    const [current, previous, ...rest] = args
+    const [current, previous, ...rest] = args.map(String)
     // No await before the command is queued: the request's cache lookup, issued
     // right after, must find it waiting and take it along.
     const sha = scriptSha ?? await scriptShaReady
     try {
-      return await this.store.send((p) => p.evalsha(sha, [String(current), String(previous)], rest), !batched)
+      return await this.store.send(['EVALSHA', sha, '2', current, previous, ...rest], !batched)
     } catch (err) {
       if (!/NOSCRIPT/i.test(String(err))) throw err
       // First use on this Redis: send the script itself (Redis keeps it for EVALSHA).
-      return await this.store.send((p) => p.eval(SLIDING_WINDOW, [String(current), String(previous)], rest), true)
+      return await this.store.send(['EVAL', SLIDING_WINDOW, '2', current, previous, ...rest], true)
     }
   }
 }
