@@ -138,3 +138,25 @@ Deno.test('http: a service_role token cannot query as a user', async () => {
   assertEquals(res.status, 401)
   assertEquals((await jsonOf(res) as Json).error.details.reason, 'not_a_user_token')
 })
+
+Deno.test('http: a route\'s transaction keeps the deadline it asks for (a long batch is not cut at the default)', async () => {
+  // Statement timeout 100 ms: the default deadline is 2.1 s; this transaction takes ~2.5 s.
+  const app = createApp('slow', parseConfig({
+    SUPABASE_URL: stack.url,
+    SUPABASE_DB_URL: stack.databaseUrl,
+    PAM_LOG_LEVEL: 'error',
+    PAM_LOCAL_STACK: 'true',
+    PAM_DB_STATEMENT_TIMEOUT_MS: '100',
+  }))
+  const steps = 28
+  app.get('/', async (c) => {
+    const sleeps = await c.var.postgres.transaction(async (tx) => {
+      for (let i = 0; i < steps; i++) await tx`select pg_sleep(0.09)`
+      return steps
+    }, { deadlineMs: 10_000 })
+    return c.json({ sleeps })
+  })
+  const res = await app.fetch(new Request('http://local/slow'))
+  assertEquals(res.status, 200, await res.clone().text())
+  assertEquals(await res.json(), { sleeps: steps })
+})

@@ -16,7 +16,17 @@ import type { Context, MiddlewareHandler, Next } from 'hono'
 import type { Config } from './config.ts'
 import { ApiError, errorBody } from './errors.ts'
 import { type AuthMode, type AuthVariables, requireAuth } from './auth.ts'
-import { type Claims, database, type Database, postgresClient, type PostgresApi, sessionConfirmedWithin } from './db.ts'
+import {
+  type Claims,
+  database,
+  type Database,
+  postgresClient,
+  type PostgresApi,
+  type Row,
+  sessionConfirmedWithin,
+  type TransactionOptions,
+  type Tx,
+} from './db.ts'
 import { type Cache, cacheFor, type CacheStatus } from './cache.ts'
 import { enforceRateLimit, type RateLimiter, rateLimiterFor, type RateLimitTier } from './ratelimit.ts'
 import { errorFields, log, logs, setLogLevel } from './logger.ts'
@@ -224,7 +234,7 @@ function frame(o: FrameOptions): MiddlewareHandler<AppEnv> {
     c.set('rateLimiter', o.rateLimiter)
     c.set('claims', null)
     // The signal is read only when a query runs: creating it costs every request otherwise.
-    c.set('postgres', scopedPostgres(o.db, () => c.get('claims'), () => c.req.raw.signal))
+    c.set('postgres', new ScopedPostgres(o.db, c))
 
     if (c.req.method === 'OPTIONS' && origin && c.req.header('access-control-request-method')) {
       const allow = allowedOrigin(origin)
@@ -280,12 +290,26 @@ function frame(o: FrameOptions): MiddlewareHandler<AppEnv> {
   }
 }
 
-/** `c.var.postgres`: RLS-scoped to the claims the route's gate verified (anon without). */
-function scopedPostgres(db: Database, claims: () => Claims | null, signal: () => AbortSignal): PostgresApi {
-  return {
-    query: (strings, ...values) => postgresClient(db, claims(), signal()).query(strings, ...values),
-    queryRaw: (text, params) => postgresClient(db, claims(), signal()).queryRaw(text, params),
-    transaction: (fn) => postgresClient(db, claims(), signal()).transaction(fn),
+/** `c.var.postgres`: RLS-scoped to the claims the route's gate verified (anon without). One
+ * object per request; the client is made when a query runs (reading the abort signal costs
+ * every request otherwise). */
+class ScopedPostgres implements PostgresApi {
+  constructor(private readonly db: Database, private readonly c: Context<AppEnv>) {}
+
+  private client() {
+    return postgresClient(this.db, this.c.get('claims') as Claims | null, this.c.req.raw.signal)
+  }
+
+  query<T = Row>(strings: TemplateStringsArray, ...values: unknown[]) {
+    return this.client().query<T>(strings, ...values)
+  }
+
+  queryRaw<T = Row>(text: string, params?: unknown[]) {
+    return this.client().queryRaw<T>(text, params)
+  }
+
+  transaction<T>(fn: (tx: Tx) => Promise<T>, opts?: TransactionOptions) {
+    return this.client().transaction(fn, opts)
   }
 }
 
