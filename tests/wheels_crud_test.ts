@@ -219,6 +219,8 @@ Deno.test('wheels vehicles: bad input is a 400 naming the field, and stores noth
   for (const [body, field, why] of cases) assertInvalid(await w('vehicles', { method: 'POST', body }), field, why)
   assertEquals((await w('vehicles', { method: 'POST', body: '{"name": "x",' })).status, 400, 'malformed JSON')
   assertEquals((await w('vehicles', { method: 'POST', body: [ok] })).status, 400, 'an array')
+  const oversized = await w('vehicles', { method: 'POST', body: { ...ok, notes: 'x'.repeat(70 * 1024) } })
+  assertEquals([oversized.status, oversized.body.error.code], [413, 'payload_too_large'], 'over 64 KiB')
   assertEquals(await count('vehicles', user.id), 0)
 
   // Boundaries are accepted.

@@ -130,8 +130,15 @@ const EXPOSE_HEADERS = 'x-request-id, retry-after, x-cache, x-ratelimit-limit, x
   'x-ratelimit-reset, allow'
 const ALLOW_METHODS = 'GET, POST, PUT, PATCH, DELETE, OPTIONS'
 
+export interface AppOptions {
+  /** A smaller body limit for this function's routes than PAM_MAX_BODY_BYTES (413 past it). */
+  maxBodyBytes?: number
+  /** Paths (as /<name>/…) that keep PAM_MAX_BODY_BYTES: uploads such as a CSV import. */
+  largeBodyPaths?: string[]
+}
+
 /** Creates the app for function `name`, served under `/<name>`. */
-export function createApp(name: string, config: Config, description = ''): App {
+export function createApp(name: string, config: Config, description = '', options: AppOptions = {}): App {
   setLogLevel(config.logLevel)
   const app = new OpenAPIHono<AppEnv>({
     // The local gateway hands requests over untouched: the /functions/v1
@@ -163,12 +170,15 @@ export function createApp(name: string, config: Config, description = ''): App {
         Allow: methods.join(', '),
       }),
   })
-  const chunkedLimit = bodyLimit({
-    maxSize: config.maxBodyBytes,
+  const streamedLimit = (max: number) => bodyLimit({
+    maxSize: max,
     onError: () => {
-      throw tooLarge(config.maxBodyBytes)
+      throw tooLarge(max)
     },
   })
+  const small = Math.min(options.maxBodyBytes ?? config.maxBodyBytes, config.maxBodyBytes)
+  const limits = { small: { max: small, streamed: streamedLimit(small) }, large: { max: config.maxBodyBytes, streamed: streamedLimit(config.maxBodyBytes) } }
+  const largeBodyPaths = new Set(options.largeBodyPaths ?? [])
   // GET and HEAD bodies are never read: no limit to keep.
   const inner = (c: Context, next: Next) =>
     c.req.method === 'GET' || c.req.method === 'HEAD' ? mna(c, next) : mna(c, async () => void (await limitBody(c, next)))
@@ -176,12 +186,13 @@ export function createApp(name: string, config: Config, description = ''): App {
 
   /** Bodies are limited by Content-Length up front; a body without one is counted as it streams. */
   async function limitBody(c: Context, next: Next) {
+    const limit = largeBodyPaths.has(c.req.path) ? limits.large : limits.small
     const length = c.req.header('content-length')
     if (length !== undefined) {
-      if (Number(length) > config.maxBodyBytes) throw tooLarge(config.maxBodyBytes)
+      if (Number(length) > limit.max) throw tooLarge(limit.max)
       return await next()
     }
-    if (c.req.raw.body) return await chunkedLimit(c, next)
+    if (c.req.raw.body) return await limit.streamed(c, next)
     await next()
   }
 

@@ -4,11 +4,9 @@
 // route is the signed-in user's own data through the RLS-scoped
 // c.var.postgres (the campsite directory is shared, read-only, reference
 // data). Mapbox and Open-Meteo are reached through _shared/integrations.
-import { bodyLimit } from 'hono/body-limit'
 import { createApp } from '../_shared/http.ts'
 import type { App } from '../_shared/http.ts'
 import { type Config, getConfig } from '../_shared/config.ts'
-import { ApiError } from '../_shared/errors.ts'
 import { registerCampingRoutes } from './camping.ts'
 import type { WheelsOptions } from './common.ts'
 import { registerFuelRoutes } from './fuel.ts'
@@ -30,19 +28,7 @@ export function createWheelsApp(
     'wheels',
     config,
     'Travel and the vehicle: vehicles, maintenance, fuel, trips and routes, places, campsites, geocoding, weather.',
-  )
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: MAX_JSON_BODY_BYTES,
-      onError: () => {
-        throw new ApiError(
-          413,
-          'payload_too_large',
-          `the body is larger than ${MAX_JSON_BODY_BYTES} bytes`,
-        )
-      },
-    }),
+    { maxBodyBytes: MAX_JSON_BODY_BYTES },
   )
   registerVehicleRoutes(app)
   registerMaintenanceRoutes(app, opts)

@@ -3,11 +3,9 @@
 // budgets, summaries, savings goals, hustles, categories, and CSV
 // export/import. Every route is the signed-in user's own data, through the
 // RLS-scoped c.var.postgres. Money is a decimal string in JSON ("12.50").
-import { bodyLimit } from 'hono/body-limit'
 import { createApp } from '../_shared/http.ts'
 import type { App } from '../_shared/http.ts'
 import { type Config, getConfig } from '../_shared/config.ts'
-import { ApiError } from '../_shared/errors.ts'
 import { registerBudgetRoutes } from './budgets.ts'
 import { registerCategoryRoutes } from './categories.ts'
 import type { WinsOptions } from './common.ts'
@@ -29,15 +27,9 @@ export function createWinsApp(config: Config = getConfig(), options: Partial<Win
     'wins',
     config,
     'Money on the road: expenses, income, budgets, summaries, savings goals, hustles. Amounts are decimal strings.',
+    // JSON bodies are small; a CSV import keeps PAM_MAX_BODY_BYTES.
+    { maxBodyBytes: MAX_JSON_BODY_BYTES, largeBodyPaths: ['/wins/expenses/import'] },
   )
-
-  const smallBodies = bodyLimit({
-    maxSize: MAX_JSON_BODY_BYTES,
-    onError: () => {
-      throw new ApiError(413, 'payload_too_large', `the body is larger than ${MAX_JSON_BODY_BYTES} bytes`)
-    },
-  })
-  app.use('*', (c, next) => (c.req.path === '/wins/expenses/import' ? next() : smallBodies(c, next)))
 
   registerCategoryRoutes(app)
   // Before the expense routes: /expenses/export.csv and /expenses/import are not ids.
