@@ -1,7 +1,7 @@
 // /wheels/camping: the shared campsite directory. Search by distance from a
-// point with filters — one indexed query (earthdistance: a GiST index on
-// ll_to_earth(latitude, longitude) answers the earth_box bound, the exact
-// great-circle distance trims its corners and sorts) — and reviews: one
+// point with filters — one query (earthdistance: a GiST index on
+// ll_to_earth(latitude, longitude) answers the earth_box bound inside
+// pam.campsites_nearest, the exact great-circle distance sorts) — and reviews: one
 // rating and review per user and site, readable by every signed-in user.
 import type { App } from '../_shared/http.ts'
 import { route, z } from '../_shared/http.ts'
@@ -102,41 +102,21 @@ export interface CampingFilters {
   maxPrice?: number
 }
 
-/** SQL conditions for the filters (alias c). */
-function filterSql(f: CampingFilters, p: (v: unknown) => string): string[] {
-  const where: string[] = []
-  if (f.types?.length) where.push(`c.type = any(${p(`{${f.types.join(',')}}`)}::text[])`)
-  if (f.amenities?.length) where.push(`c.amenities @> ${p(`{${f.amenities.join(',')}}`)}::text[]`)
-  if (f.rvFriendly) where.push('c.rv_friendly')
-  if (f.maxRigLength !== undefined) {
-    where.push(
-      `(c.max_rig_length_m is null or c.max_rig_length_m >= ${p(f.maxRigLength)}::numeric)`,
-    )
-  }
-  if (f.maxPrice !== undefined) where.push(`c.price_per_night <= ${p(f.maxPrice)}::numeric`)
-  return where
+/** The filters as pam.campsites_nearest's arguments (null: not filtered). */
+function filterArgs(f: CampingFilters, p: (v: unknown) => string): string {
+  const arr = (v?: string[]) => (v?.length ? `${p(`{${v.join(',')}}`)}::text[]` : 'null::text[]')
+  const num = (v?: number) => (v === undefined ? 'null::numeric' : `${p(v)}::numeric`)
+  return [arr(f.types), arr(f.amenities), f.rvFriendly ? 'true' : 'null::boolean', num(f.maxRigLength), num(f.maxPrice)]
+    .join(', ')
 }
 
-const earth = (lat: string, lng: string) => `extensions.ll_to_earth(${lat}, ${lng})`
-const SITE_EARTH = earth('c.latitude', 'c.longitude')
-
-/** The nearest sites to (lat, lng) within the radius that match: the GiST index answers the
- * bounding box, the exact distance (computed once per row) trims its corners and sorts. */
-function nearestSql(
-  lat: string,
-  lng: string,
-  radius: string,
-  conditions: string[],
-  limit: string,
-): string {
-  const here = earth(lat, lng)
-  return `select ${SITE_COLUMNS}, d.m as distance_m
-    from pam.campsites c
-    cross join lateral (select extensions.earth_distance(${here}, ${SITE_EARTH}) as m) d
-    where extensions.earth_box(${here}, ${radius}) operator(extensions.@>) ${SITE_EARTH}
-      and d.m <= ${radius} ${conditions.map((w) => `and ${w}`).join(' ')}
-    order by d.m, c.id
-    limit ${limit}`
+/** The nearest sites to (lat, lng) within the radius that match, one page: pam.campsites_nearest
+ * searches through the GiST index (under RLS its bounding box could not be an index condition:
+ * see its migration) and names them; they are read here by id, under RLS. */
+function nearestSql(lat: string, lng: string, radius: string, filters: string, limit: string, offset: string): string {
+  return `select ${SITE_COLUMNS}, n.distance_m
+    from pam.campsites_nearest(${lat}, ${lng}, ${radius}, ${filters}, ${limit}, ${offset}) n
+    join pam.campsites c on c.id = n.id`
 }
 
 /** Campsites within `radiusKm` of a point, nearest first. */
@@ -153,8 +133,9 @@ export async function searchCampsites(
     `${p(at.lat)}::float8`,
     `${p(at.lng)}::float8`,
     `${p(radiusKm * 1000)}::float8`,
-    filterSql(f, p),
-    `${p(limit)} offset ${p(offset)}`,
+    filterArgs(f, p),
+    `${p(limit)}::int`,
+    `${p(offset)}::int`,
   )
   const rows = await db.queryRaw<Campsite & { distance_m: number }>(
     `select s.*, round((s.distance_m / 1000)::numeric, 2)::float8 as distance_km, r.rating, r.reviews
@@ -177,15 +158,16 @@ export async function nearestCampsites(
   const lats = p(`{${points.map((x) => x.lat).join(',')}}`)
   const lngs = p(`{${points.map((x) => x.lng).join(',')}}`)
   const nearest = nearestSql(
-    'n.lat',
-    'n.lng',
+    'pt.lat',
+    'pt.lng',
     `${p(radiusKm * 1000)}::float8`,
-    filterSql(f, p),
+    filterArgs(f, p),
     '1',
+    '0',
   )
   const rows = await db.queryRaw<Campsite & { i: number; distance_m?: number }>(
-    `select n.i::int as i, s.*, round((s.distance_m / 1000)::numeric, 2)::float8 as distance_km, r.rating, r.reviews
-     from unnest(${lats}::float8[], ${lngs}::float8[]) with ordinality as n(lat, lng, i)
+    `select pt.i::int as i, s.*, round((s.distance_m / 1000)::numeric, 2)::float8 as distance_km, r.rating, r.reviews
+     from unnest(${lats}::float8[], ${lngs}::float8[]) with ordinality as pt(lat, lng, i)
      cross join lateral (${nearest}) s
      ${ratingOf('s')}`,
     values,
