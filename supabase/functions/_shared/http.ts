@@ -177,7 +177,10 @@ export function createApp(name: string, config: Config, description = '', option
     },
   })
   const small = Math.min(options.maxBodyBytes ?? config.maxBodyBytes, config.maxBodyBytes)
-  const limits = { small: { max: small, streamed: streamedLimit(small) }, large: { max: config.maxBodyBytes, streamed: streamedLimit(config.maxBodyBytes) } }
+  const limits = {
+    small: { max: small, streamed: streamedLimit(small) },
+    large: { max: config.maxBodyBytes, streamed: streamedLimit(config.maxBodyBytes) },
+  }
   const largeBodyPaths = new Set(options.largeBodyPaths ?? [])
   // GET and HEAD bodies are never read: no limit to keep.
   const inner = (c: Context, next: Next) =>
