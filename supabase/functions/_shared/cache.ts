@@ -168,7 +168,7 @@ export async function invalidateUser(cache: Cache, userId: string): Promise<void
 }
 
 /** A Redis command as Upstash's REST API takes it: ["SET", "k", "v", "EX", "60"]. */
-export type Command = string[]
+type Command = string[]
 
 /** Upstash Redis over REST. Commands issued while serving one request go in one
  * /pipeline call: a cached read sends its rate-limit check and its cache lookup

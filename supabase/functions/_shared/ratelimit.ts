@@ -201,10 +201,9 @@ export function clientIp(c: Context, config: Config): string {
   return 'unknown'
 }
 
+/** The rate-limit headers, set on an answer that already exists. */
 function setRateLimitHeaders(h: Headers, r: LimitResult) {
-  h.set('x-ratelimit-limit', String(r.limit))
-  h.set('x-ratelimit-remaining', String(r.remaining))
-  h.set('x-ratelimit-reset', String(Math.ceil(r.reset / 1000)))
+  for (const [k, v] of Object.entries(rateLimitHeaders(r))) h.set(k, v)
 }
 
 export function rateLimitHeaders(r: LimitResult): Record<string, string> {
