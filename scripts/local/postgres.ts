@@ -138,7 +138,19 @@ async function spawnPostgres(
       'max_connections=200',
     ],
     ...runAs,
-    env: { LC_MESSAGES: 'C' }, // readiness is read from the log
+    env: {
+      LC_MESSAGES: 'C', // readiness is read from the log
+      // glibc's malloc gives freed memory at the top of the heap back to the
+      // system once more than 128 KiB is free there. A backend whose heap ends
+      // just below what one statement needs then grows and shrinks it on every
+      // transaction (brk), and each shrink flushes the TLB of every core: on a
+      // 2-core VM that doubled the Postgres CPU of the expense list. Whether a
+      // backend falls into this depends on what it ran before (postgres.js's
+      // type query on connect is enough). A backend keeps up to 8 MiB freed
+      // instead, and blocks of 1 MiB and more are mapped on their own.
+      MALLOC_TRIM_THRESHOLD_: String(8 << 20),
+      MALLOC_MMAP_THRESHOLD_: String(1 << 20),
+    },
     stdin: 'null',
     stdout: 'null',
     stderr: 'piped',
