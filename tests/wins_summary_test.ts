@@ -85,6 +85,32 @@ Deno.test('wins summary: "this month" is the user\'s month; the average counts t
   assertEquals([mid.days_counted, mid.daily_average], [15, '13.07']) // 196.00 / 15
 })
 
+Deno.test('wins summary: a cached "this month" answers for the day it is asked on', async () => {
+  const clock = new Date('2026-03-10T02:00:00Z') // noon in Brisbane
+  const at = winsAppAt(clock) // one app: its isolate keeps the answers it computed
+  const user = await fixture({ timezone: 'Australia/Brisbane' })
+  const read = async () => {
+    const res = await at(user)('summary')
+    assertEquals(res.status, 200)
+    return { cache: res.headers.get('x-cache'), body: res.body }
+  }
+  const first = await read()
+  assertEquals([first.cache, first.body.today, first.body.days_counted, first.body.daily_average], ['miss', '2026-03-10', 10, '19.60'])
+  // Hits give the same answer: computed again from the cached aggregates, then kept.
+  for (let i = 0; i < 2; i++) assertEquals(await read(), { ...first, cache: 'hit' })
+  // Ten days on, still March: a hit, and the average is over the days so far.
+  clock.setTime(Date.parse('2026-03-20T02:00:00Z'))
+  const later = await read()
+  assertEquals([later.cache, later.body.today, later.body.days_counted, later.body.daily_average], ['hit', '2026-03-20', 20, '9.80'])
+  assertEquals(later.body.expenses, first.body.expenses)
+  // A write drops the aggregates: the answer is computed from the new ones.
+  await insertExpenses(user.id, [{ amount: '4.00', category: 'food', date: '2026-03-19' }])
+  await at(user)('expenses', { method: 'POST', body: { amount: '6.00', category: 'fuel', date: '2026-03-19' } })
+  const after = await read()
+  assertEquals([after.cache, after.body.expenses, after.body.daily_average], ['miss', '206.00', '10.30'])
+  assertEquals((await read()).body, after.body)
+})
+
 async function cacheScenario(as: (u: TestUser) => ReturnType<typeof winsAs>) {
   const user = await userWith({ timezone: 'Australia/Brisbane' })
   const other = await userWith()

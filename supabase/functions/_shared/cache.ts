@@ -57,14 +57,15 @@ export class Cache {
     return this.store.backend
   }
 
-  async get<T>(key: string): Promise<{ value?: T; status: CacheStatus }> {
+  /** `parse` turns the cached text into the value (JSON.parse unless given; see cached-answers.ts). */
+  async get<T>(key: string, parse: (text: string) => T = JSON.parse): Promise<{ value?: T; status: CacheStatus }> {
     const k = this.ns(key)
     const drop = this.unconfirmedDrop(k)
     if (drop && !(await this.drop(drop.kind, drop.target))) return { status: 'bypass' }
     const { ok, value: raw } = await this.attempt('get', () => this.store.get(k))
     if (!ok) return { status: 'bypass' }
     if (raw === null || raw === undefined) return { status: 'miss' }
-    return { value: JSON.parse(raw) as T, status: 'hit' }
+    return { value: parse(raw), status: 'hit' }
   }
 
   async set(key: string, value: unknown, ttlSeconds: number): Promise<void> {

@@ -361,10 +361,11 @@ export async function readThroughCache<T>(
   ttlSeconds: number,
   load: () => Promise<T>,
   usable: (value: T) => boolean = () => true,
+  parse?: (text: string) => T,
 ): Promise<{ value: T; status: CacheStatus }> {
   // c.get, not c.var: Hono builds a new object of every variable on each c.var.
   const cache = c.get('cache')
-  const cached = await cache.get<T>(key)
+  const cached = await cache.get<T>(key, parse)
   if (cached.status === 'hit' && usable(cached.value as T)) {
     await ensureLiveSession(c)
     return { value: cached.value as T, status: 'hit' }

@@ -12,6 +12,7 @@ import type { App } from '../_shared/http.ts'
 import { readThroughCache, route, z } from '../_shared/http.ts'
 import type { Tx } from '../_shared/db.ts'
 import { CACHE_POLICIES } from '../_shared/cache.ts'
+import { CachedAnswers } from '../_shared/cached-answers.ts'
 import { BUILTIN_CATEGORIES } from './categories.ts'
 import { json, moneyContext, type WinsOptions } from './common.ts'
 import { canonical, divRound, fromCents, percentOf, toCents } from './money.ts'
@@ -153,13 +154,17 @@ const builtinLabel = (slug: string) => BUILTIN_CATEGORIES.find((c) => c.slug ===
 export function registerSummaryRoutes(app: App, opts: WinsOptions) {
   const policy = CACHE_POLICIES.expense_summaries
 
+  // A hit on the same cached aggregates on the same day gives the same answer.
+  const answers = new CachedAnswers<CachedSummary>()
+
   app.openapi(getSummary, async (c) => {
     const { period, date } = c.req.valid('query')
     const now = opts.now()
     // The key comes from the verified token's sub: a hit can only be the caller's own.
+    const key = policy.key(c.get('userId')!, `${period}:${date ?? 'current'}`)
     const { value: summary, status } = await readThroughCache<CachedSummary>(
       c,
-      policy.key(c.get('userId')!, `${period}:${date ?? 'current'}`),
+      key,
       policy.ttl,
       () =>
         c.var.postgres.transaction(async (tx) => {
@@ -172,57 +177,65 @@ export function registerSummaryRoutes(app: App, opts: WinsOptions) {
         }),
       // "This period" moves on with the calendar in the user's time zone.
       (s) => date !== undefined || isWithin(localDate(now, s.timeZone), s.cur),
+      answers.parser(key),
     )
     c.set('cacheStatus', status)
-    const { agg, cur, prev } = summary
-    const ctx = { timeZone: summary.timeZone, currency: summary.currency, today: localDate(now, summary.timeZone) }
-
-    const expenses = toCents(agg.expenses)
-    const income = toCents(agg.income)
-    const prevExpenses = toCents(agg.previous_expenses)
-    const prevIncome = toCents(agg.previous_income)
-    const days = daysCounted(cur, ctx.today)
-    return c.json({
-      period,
-      start: cur.start,
-      end: cur.end,
-      today: ctx.today,
-      timezone: ctx.timeZone,
-      currency: ctx.currency,
-      income: fromCents(income),
-      expenses: fromCents(expenses),
-      net: fromCents(income - expenses),
-      expense_count: agg.expense_count,
-      days_counted: days,
-      daily_average: fromCents(days > 0 ? divRound(expenses, BigInt(days)) : 0n),
-      by_category: agg.by_category.map((b) => ({
-        category: b.category,
-        label: builtinLabel(b.category) ?? b.label ?? b.category,
-        amount: b.amount,
-        count: b.count,
-        percent: percentOf(toCents(b.amount), expenses),
-      })),
-      top_merchants: agg.top_merchants,
-      top_locations: agg.top_locations,
-      other_currencies: agg.other_currencies.map((o) => ({
-        currency: o.currency,
-        income: canonical(o.income),
-        expenses: canonical(o.expenses),
-      })),
-      previous: {
-        start: prev.start,
-        end: prev.end,
-        income: fromCents(prevIncome),
-        expenses: fromCents(prevExpenses),
-        net: fromCents(prevIncome - prevExpenses),
-      },
-      change: {
-        income: fromCents(income - prevIncome),
-        expenses: fromCents(expenses - prevExpenses),
-        net: fromCents(income - expenses - (prevIncome - prevExpenses)),
-        income_percent: percentOf(income - prevIncome, prevIncome),
-        expenses_percent: percentOf(expenses - prevExpenses, prevExpenses),
-      },
-    }, 200)
+    const today = localDate(now, summary.timeZone)
+    const body = answers.answer(key, summary, today, () => JSON.stringify(summaryAnswer(period as Period, summary, today)))
+    return c.body(body, 200, { 'content-type': 'application/json' }) as never // the answer, as JSON text
   })
+}
+
+/** The answer for `period` from its cached aggregates, as of `today` in the profile's time zone. */
+function summaryAnswer(period: Period, summary: CachedSummary, today: string): z.infer<typeof Summary> {
+  const { agg, cur, prev } = summary
+  const ctx = { timeZone: summary.timeZone, currency: summary.currency, today }
+
+  const expenses = toCents(agg.expenses)
+  const income = toCents(agg.income)
+  const prevExpenses = toCents(agg.previous_expenses)
+  const prevIncome = toCents(agg.previous_income)
+  const days = daysCounted(cur, ctx.today)
+  return {
+    period,
+    start: cur.start,
+    end: cur.end,
+    today: ctx.today,
+    timezone: ctx.timeZone,
+    currency: ctx.currency,
+    income: fromCents(income),
+    expenses: fromCents(expenses),
+    net: fromCents(income - expenses),
+    expense_count: agg.expense_count,
+    days_counted: days,
+    daily_average: fromCents(days > 0 ? divRound(expenses, BigInt(days)) : 0n),
+    by_category: agg.by_category.map((b) => ({
+      category: b.category,
+      label: builtinLabel(b.category) ?? b.label ?? b.category,
+      amount: b.amount,
+      count: b.count,
+      percent: percentOf(toCents(b.amount), expenses),
+    })),
+    top_merchants: agg.top_merchants,
+    top_locations: agg.top_locations,
+    other_currencies: agg.other_currencies.map((o) => ({
+      currency: o.currency,
+      income: canonical(o.income),
+      expenses: canonical(o.expenses),
+    })),
+    previous: {
+      start: prev.start,
+      end: prev.end,
+      income: fromCents(prevIncome),
+      expenses: fromCents(prevExpenses),
+      net: fromCents(prevIncome - prevExpenses),
+    },
+    change: {
+      income: fromCents(income - prevIncome),
+      expenses: fromCents(expenses - prevExpenses),
+      net: fromCents(income - expenses - (prevIncome - prevExpenses)),
+      income_percent: percentOf(income - prevIncome, prevIncome),
+      expenses_percent: percentOf(expenses - prevExpenses, prevExpenses),
+    },
+  }
 }
