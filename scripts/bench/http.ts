@@ -68,7 +68,7 @@ const children: Deno.ChildProcess[] = []
 async function spawn(script: string, args: string[], extraEnv: Record<string, string> = {}) {
   const readyFile = `${tmp}/ready-${crypto.randomUUID()}.json`
   const child = new Deno.Command(Deno.execPath(), {
-    args: ['run', '-A', here(script), ...args],
+    args: ['run', '-A', '--unstable-no-legacy-abort', here(script), ...args],
     env: { ...extraEnv, BENCH_READY_FILE: readyFile },
     stdout: 'null',
     stderr: 'inherit',
