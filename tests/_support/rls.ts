@@ -45,6 +45,7 @@ const as = (claims: Claims | null): PostgresApi => {
   return {
     query: (strings, ...values) => api.transaction((tx) => tx(strings, ...(values as never[])) as never),
     queryRaw: (text, params = []) => api.transaction((tx) => tx.unsafe(text, params as never[]) as never),
+    jsonRows: api.jsonRows,
     transaction: api.transaction,
   }
 }

@@ -41,6 +41,9 @@ export interface PostgresApi {
   /** One statement in a read-only transaction, answered without waiting for its commit. */
   query<T = Row>(strings: TemplateStringsArray, ...values: unknown[]): Promise<T[]>
   queryRaw<T = Row>(text: string, params?: unknown[]): Promise<T[]>
+  /** One statement whose rows are each one column of JSON text (`row_to_json(r)::text`), as
+   * the bytes Postgres sent them: for answers that write them into a body as they are. */
+  jsonRows(text: string, params?: unknown[]): Promise<Uint8Array[]>
   /** Statements that write, or must see one snapshot: one transaction, committed before it resolves. */
   transaction<T>(fn: (tx: Tx) => Promise<T>, opts?: TransactionOptions): Promise<T>
 }
@@ -432,12 +435,13 @@ export function postgresClient(db: Database, claims: Claims | null, signal?: Abo
   // A read is one message and one round trip: begin read only, the preamble,
   // the statement with its values as literals (sql-literal.ts), commit. Read
   // only, so a statement that writes fails loudly; writes use transaction().
-  const read = <T>(text: string, params: readonly unknown[]) =>
+  // `raw`: each column as the bytes Postgres sent, never decoded to a string (postgres.js's raw()).
+  const read = <T>(text: string, params: readonly unknown[], raw = false) =>
     db.withConnection(async (conn) => {
       const message = `begin read only;\n${preamble};\n${inlineParams(text, params)};\ncommit`
       let results: unknown
       try {
-        results = await conn.unsafe(message)
+        results = await (raw ? conn.unsafe(message).raw() : conn.unsafe(message))
       } catch (err) {
         // The error left the transaction aborted: end it before the connection is reused.
         await conn.unsafe('rollback').catch(() => {})
@@ -470,9 +474,12 @@ export function postgresClient(db: Database, claims: Claims | null, signal?: Abo
   return {
     query: (strings, ...values) => read(templateText(strings, values), values),
     queryRaw: (text, params = []) => read(text, params),
+    jsonRows: (text, params = []) => read<Uint8Array[]>(text, params, true).then(firstColumns),
     transaction,
   }
 }
+
+const firstColumns = (rows: Uint8Array[][]) => rows.map((r) => r[0])
 
 const isPlain = (v: unknown) =>
   !(v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date) && !(v instanceof Uint8Array) &&
@@ -512,6 +519,8 @@ export function postgresAdminClient(db: Database): PostgresApi {
   return {
     query: (strings, ...values) => run((conn) => conn(strings, ...(values as never[])) as never),
     queryRaw: (text, params = []) => run((conn) => conn.unsafe(text, params as never[]) as never),
+    jsonRows: (text, params = []) =>
+      run((conn) => conn.unsafe(text, params as never[]).raw() as unknown as Promise<Uint8Array[][]>).then(firstColumns),
     transaction: <T>(fn: (tx: Tx) => Promise<T>, opts: TransactionOptions = {}) =>
       run(async (conn) => {
         await conn`begin`

@@ -322,6 +322,10 @@ class ScopedPostgres implements PostgresApi {
     return this.client().queryRaw<T>(text, params)
   }
 
+  jsonRows(text: string, params?: unknown[]) {
+    return this.client().jsonRows(text, params)
+  }
+
   transaction<T>(fn: (tx: Tx) => Promise<T>, opts?: TransactionOptions) {
     return this.client().transaction(fn, opts)
   }

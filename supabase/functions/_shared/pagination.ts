@@ -65,13 +65,34 @@ export function decodeCursor(cursor: string, shape: KeyKind[]): string[] {
   return key as string[]
 }
 
-/** A page's JSON body from rows already in JSON text (Postgres' row_to_json), trimmed and with
- * its cursor as page() gives them: `{"<name>": [...], "next_cursor": …}`. Only the last row
- * returned is parsed, for its sort key. */
-export function pageOfJson(name: string, rows: string[], limit: number, keyOf: (row: Record<string, unknown>) => string[]): string {
+const utf8 = new TextEncoder()
+const fromUtf8 = new TextDecoder()
+
+/** A page's JSON body from rows already in JSON text, as the bytes Postgres sent them
+ * (row_to_json), trimmed and with its cursor as page() gives them: `{"<name>": [...],
+ * "next_cursor": …}`. Only the last row returned is decoded and parsed, for its sort key. */
+export function pageOfJson(
+  name: string,
+  rows: Uint8Array[],
+  limit: number,
+  keyOf: (row: Record<string, unknown>) => string[],
+) {
   const items = rows.length > limit ? rows.slice(0, limit) : rows
-  const next = rows.length > limit ? encodeCursor(keyOf(JSON.parse(items[items.length - 1]))) : null
-  return `{${JSON.stringify(name)}:[${items.join(',')}],"next_cursor":${JSON.stringify(next)}}`
+  const next = rows.length > limit ? encodeCursor(keyOf(JSON.parse(fromUtf8.decode(items[items.length - 1])))) : null
+  const head = utf8.encode(`{${JSON.stringify(name)}:[`)
+  const tail = utf8.encode(`],"next_cursor":${JSON.stringify(next)}}`)
+  let size = head.length + tail.length + Math.max(0, items.length - 1)
+  for (const item of items) size += item.length
+  const body = new Uint8Array(size)
+  body.set(head)
+  let at = head.length
+  items.forEach((item, i) => {
+    if (i) body[at++] = 0x2c // ,
+    body.set(item, at)
+    at += item.length
+  })
+  body.set(tail, at)
+  return body
 }
 
 /** Trims the extra row fetched to know whether there is a next page, and makes the cursor. */

@@ -247,12 +247,12 @@ export function registerResource(app: App, spec: ResourceSpec): void {
       // Each row comes as its JSON text, made by Postgres: parsing every column
       // here only to write it out again cost most of a list's time in the
       // function. The rows keep the inner query's order (a plain subquery scan).
-      const rows = await c.var.postgres.queryRaw<{ row: string }>(
+      const rows = await c.var.postgres.jsonRows(
         `select row_to_json(r)::text as row from (select ${spec.select} from ${from} where ${where.join(' and ')}
          order by ${spec.order.map((k) => `${k.sql} desc`).join(', ')} limit ${p((limit as number) + 1)}) r`,
         values,
       )
-      const body = pageOfJson(spec.many, rows.map((r) => r.row), limit as number, (last) => spec.order.map((k) => last[k.field] as string))
+      const body = pageOfJson(spec.many, rows, limit as number, (last) => spec.order.map((k) => last[k.field] as string))
       return c.body(body, 200, { 'content-type': 'application/json' }) as never // the page, as JSON text
     })
   }
