@@ -189,20 +189,18 @@ export function registerSummaryRoutes(app: App, opts: WinsOptions) {
 /** The answer for `period` from its cached aggregates, as of `today` in the profile's time zone. */
 function summaryAnswer(period: Period, summary: CachedSummary, today: string): z.infer<typeof Summary> {
   const { agg, cur, prev } = summary
-  const ctx = { timeZone: summary.timeZone, currency: summary.currency, today }
-
   const expenses = toCents(agg.expenses)
   const income = toCents(agg.income)
   const prevExpenses = toCents(agg.previous_expenses)
   const prevIncome = toCents(agg.previous_income)
-  const days = daysCounted(cur, ctx.today)
+  const days = daysCounted(cur, today)
   return {
     period,
     start: cur.start,
     end: cur.end,
-    today: ctx.today,
-    timezone: ctx.timeZone,
-    currency: ctx.currency,
+    today,
+    timezone: summary.timeZone,
+    currency: summary.currency,
     income: fromCents(income),
     expenses: fromCents(expenses),
     net: fromCents(income - expenses),
