@@ -251,13 +251,16 @@ Deno.test('email: the digest job at the local digest hour, then one delivery', a
   const user = await signUp({ full_name: 'Marie' })
   await adminSql`update pam.profiles set preferences = ${adminSql.json({ language: 'fr-FR', timezone: 'UTC' } as never)} where id = ${user.id}`
   const actor = await signUp({ full_name: 'Jules' })
-  for (const type of ['like', 'friend_request']) {
-    await adminSql`insert into pam.notifications (user_id, kind, title, body, data)
-      values (${user.id}, 'social', 'x', '', ${adminSql.json({ type, user_id: actor.id } as never)})`
-  }
-  // The run after 18:00 UTC today (the user's zone), and again the same day: one digest.
+  // The run after 18:00 UTC today (the user's zone), and again the same day: one digest. The
+  // notifications are from an hour before it, whatever the time the test runs (a digest takes
+  // only what was there at its hour).
   const now = new Date()
   const at = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), 23, 0, 0))
+  for (const type of ['like', 'friend_request']) {
+    await adminSql`insert into pam.notifications (user_id, kind, title, body, data, created_at)
+      values (${user.id}, 'social', 'x', '', ${adminSql.json({ type, user_id: actor.id } as never)},
+              ${new Date(at.getTime() - 3600_000).toISOString()}::timestamptz)`
+  }
   for (let i = 0; i < 2; i++) {
     const r = await callJob('email-digest', { at: at.toISOString() })
     assertEquals(r.status, 200, JSON.stringify(r.body))
