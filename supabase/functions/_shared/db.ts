@@ -84,21 +84,17 @@ export class Database {
 
   constructor(readonly opts: DbOptions) {
     const connectTimeout = Math.max(1, Math.ceil(opts.acquireTimeoutMs / 1000))
-    const sslmode = new URL(opts.url).searchParams.get('sslmode')
-    const ownTls = sslmode && sslmode !== 'disable'
-      ? {
-        ssl: false, // negotiated by connectTls instead
-        socket: ({ host, port }: { host: string[]; port: number[] }) =>
-          connectTls(host[0], port[0], sslmode, opts.ca, connectTimeout * 1000),
-      }
-      : {}
+    const sslmode = new URL(opts.url).searchParams.get('sslmode') ?? 'disable'
     const options = {
       prepare: false, // the transaction pooler (Supavisor) has no prepared statements
       connect_timeout: connectTimeout,
       idle_timeout: 30,
       onnotice: () => {},
       connection: { application_name: 'pam' },
-      ...ownTls, // `socket` is a documented postgres.js option its types lack
+      ssl: false, // negotiated by connectSocket instead
+      // `socket` is a documented postgres.js option its types lack.
+      socket: ({ host, port }: { host: string[]; port: number[] }) =>
+        connectSocket(host[0], port[0], sslmode, opts.ca, connectTimeout * 1000).then(withoutNullWrites),
     } as postgres.Options<Record<string, never>>
     this.slots = Array.from({ length: opts.poolMax }, () => new Slot(opts.url, options))
     this.free = [...this.slots]
@@ -218,11 +214,11 @@ function cannotConnect(err: unknown): ApiError {
 
 const SSL_REQUEST = new Uint8Array([0, 0, 0, 8, 4, 210, 22, 47])
 
-/** A TCP connection upgraded to TLS the way Postgres asks (SSLRequest, then 'S'), for
- * postgres.js to use as its socket. postgres.js upgrades one tick after the 'S': on Deno 2.1
+/** A connected socket for postgres.js, upgraded to TLS the way Postgres asks (SSLRequest,
+ * then 'S') unless sslmode is disable. postgres.js upgrades one tick after the 'S': on Deno 2.1
  * the socket's next read has claimed the stream by then, the upgrade fails silently and every
  * connection times out. Upgrading within the 'data' event works on Deno 2.1 and 2.9. */
-function connectTls(
+function connectSocket(
   host: string,
   port: number,
   sslmode: string,
@@ -236,19 +232,27 @@ function connectTls(
       raw.destroy()
       reject(err)
     }
-    const timedOut = Object.assign(new Error('TLS connection timed out'), { code: 'CONNECT_TIMEOUT' })
+    const done = (socket: net.Socket) => {
+      clearTimeout(timer)
+      socket.removeListener('error', fail)
+      resolve(socket)
+    }
+    const timedOut = Object.assign(new Error('connecting to the database timed out'), { code: 'CONNECT_TIMEOUT' })
     const timer = setTimeout(() => fail(timedOut), timeoutMs)
     raw.once('error', fail)
-    raw.once('connect', () => raw.write(SSL_REQUEST))
-    raw.once('data', (answer: Uint8Array) => {
-      raw.removeAllListeners()
+    raw.once('connect', () => {
+      if (sslmode === 'disable') return done(raw)
+      raw.once('data', upgrade)
+      raw.write(SSL_REQUEST)
+    })
+    const upgrade = (answer: Uint8Array) => {
       // Bytes after the answer would be read as if they came over TLS (CVE-2021-23222).
       if (answer.length !== 1) return fail(new Error('unexpected data before the TLS handshake'))
       if (answer[0] !== 0x53) { // not 'S': this server has no TLS
         if (sslmode !== 'prefer' && sslmode !== 'allow') return fail(new Error('the database server has no TLS'))
-        clearTimeout(timer)
-        return resolve(raw)
+        return done(raw)
       }
+      raw.removeListener('error', fail)
       const verify = ca !== undefined || sslmode.startsWith('verify')
       const socket = tls.connect({
         socket: raw,
@@ -258,13 +262,22 @@ function connectTls(
         ...(sslmode === 'verify-full' ? {} : { checkServerIdentity: () => undefined }),
       })
       socket.once('error', fail)
-      socket.once('secureConnect', () => {
-        clearTimeout(timer)
-        socket.removeListener('error', fail)
-        resolve(socket)
-      })
-    })
+      socket.once('secureConnect', () => done(socket))
+    }
   })
+}
+
+/** postgres.js defers a small write to an immediate and cancels it when a larger write
+ * sends first. On Deno 2.1 (the Edge Runtime) an immediate cancelled while its batch is
+ * running still runs, and writes postgres.js's emptied buffer: `socket.write(null)`, an
+ * uncaught TypeError that ends the isolate (denoland/deno#29262). Nothing is pending then,
+ * so such a write is skipped. */
+export function withoutNullWrites<S extends { write(chunk: unknown, ...rest: unknown[]): boolean }>(socket: S): S {
+  const write = socket.write
+  socket.write = function (this: S, chunk: unknown, ...rest: unknown[]) {
+    return chunk === null ? true : write.call(this, chunk, ...rest)
+  }
+  return socket
 }
 
 
@@ -307,7 +320,14 @@ class Slot {
       lost,
       open: async () => {
         if (this.isOpen) return
-        await sql`select 1`
+        try {
+          await sql`select 1`
+        } catch (err) {
+          // A client whose socket never opened is not reused: postgres.js would queue the next
+          // statements behind that attempt for good (nothing reports it closed).
+          this.discard()
+          throw err
+        }
         check()
         this.isOpen = true
       },
