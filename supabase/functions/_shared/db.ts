@@ -10,14 +10,16 @@
 // this version"), and PAM needs atomic multi-statement writes (CSV imports,
 // an expense with its budget alert). `transaction()` adds that.
 //
-// Round trips. A read (`query`, `queryRaw`) is one message and one round
-// trip: begin read only; the claims, role, statement timeout and session
-// check in one statement (the preamble); the statement, its values written as
-// literals (see sql-literal.ts: the transaction pooler allows no prepared
-// statements, and postgres.js would otherwise describe each parameterised
-// statement first, a round trip of its own); commit. A write
-// (`transaction()`) sends begin and the preamble as one message pipelined
-// with its first statement, keeps real parameters, and answers once committed.
+// Round trips. A read (`query`, `queryRaw`, `jsonRows`) is one message and
+// one round trip: begin read only; the claims, role, statement timeout and
+// session check in one statement (the preamble); the statement, its values
+// written as literals (see sql-literal.ts: the transaction pooler allows no
+// prepared statements, and a parameterised statement would be described
+// first, a round trip of its own); commit. User reads go over each slot's read
+// connection (pg-wire.ts: that one message, parsed as postgres.js parses it,
+// at half its cost). A write (`transaction()`) goes through postgres.js: begin
+// and the preamble as one message pipelined with its first statement, real
+// parameters, answered once committed.
 //
 // Failure. At most `poolMax` transactions per isolate; a request waits for a
 // slot at most `acquireTimeoutMs`, gives up when its client has gone, and
@@ -32,6 +34,7 @@ import { ApiError, unavailable } from './errors.ts'
 import { log } from './logger.ts'
 import { inlineParams, literal } from './sql-literal.ts'
 import { networkWait } from './network-wait.ts'
+import { ARRAY_TYPES_QUERY, type ArrayTypes, WireConnection, type WireLogin } from './pg-wire.ts'
 
 export type Sql = postgres.Sql
 export type Tx = postgres.Sql
@@ -96,17 +99,38 @@ export class Database {
       socket: ({ host, port }: { host: string[]; port: number[] }) =>
         connectSocket(host[0], port[0], sslmode, opts.ca, connectTimeout * 1000).then(withoutNullWrites),
     } as postgres.Options<Record<string, never>>
-    this.slots = Array.from({ length: opts.poolMax }, () => new Slot(opts.url, options))
+    const url = new URL(opts.url)
+    const login: WireLogin = {
+      user: decodeURIComponent(url.username),
+      password: decodeURIComponent(url.password),
+      database: decodeURIComponent(url.pathname.slice(1)) || decodeURIComponent(url.username),
+      applicationName: 'pam',
+    }
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1')
+    const port = Number(url.port || 5432)
+    const openReader = async () => {
+      const socket = await connectSocket(host, port, sslmode, opts.ca, connectTimeout * 1000)
+      const conn = await WireConnection.open(socket, login, this.arrayTypes, connectTimeout * 1000)
+      if (!this.arrayTypes.size) await this.loadArrayTypes(conn)
+      return conn
+    }
+    this.slots = Array.from({ length: opts.poolMax }, () => new Slot(opts.url, options, openReader))
     this.free = [...this.slots]
   }
 
-  /** Runs `fn` with a connection of its own, within the admission and deadline rules above. */
-  async withConnection<T>(fn: (conn: Sql) => Promise<T>, signal?: AbortSignal, deadlineMs?: number): Promise<T> {
-    networkWait() // what the request queued (its rate-limit check) goes out alongside
-    if (Date.now() < this.downUntil) throw unavailable('database')
-    const slot = await this.acquire(signal)
-    let settled = false
-    const work = (async () => {
+  /** Array types of this server, for parsing array columns as postgres.js does (it loads them
+   * on every connection; here once per isolate). */
+  private readonly arrayTypes: ArrayTypes = new Map()
+  private async loadArrayTypes(conn: WireConnection) {
+    const [types] = await conn.query(ARRAY_TYPES_QUERY)
+    for (const { oid, typarray } of types.rows as { oid: number | null; typarray: number }[]) {
+      if (oid !== null) this.arrayTypes.set(typarray, oid)
+    }
+  }
+
+  /** Runs `fn` with a connection of its own (postgres.js), within the admission and deadline rules above. */
+  withConnection<T>(fn: (conn: Sql) => Promise<T>, signal?: AbortSignal, deadlineMs?: number): Promise<T> {
+    return this.withSlot(async (slot) => {
       const lease = slot.lease()
       try {
         await lease.open().catch((e) => Promise.reject(cannotConnect(e)))
@@ -114,9 +138,29 @@ export class Database {
       } finally {
         // A connection that closed while leased is not used again (see Slot).
         if (lease.lost()) slot.discard()
-        this.release(slot)
       }
-    })()
+    }, signal, deadlineMs)
+  }
+
+  /** Runs `fn` with the slot's read connection (pg-wire.ts), under the same rules. */
+  withReader<T>(fn: (conn: WireConnection) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.withSlot(async (slot) => {
+      const conn = await slot.reader().catch((e) => Promise.reject(cannotConnect(e)))
+      try {
+        return await fn(conn)
+      } finally {
+        slot.readerDone(conn)
+      }
+    }, signal)
+  }
+
+  private async withSlot<T>(fn: (slot: Slot) => Promise<T>, signal?: AbortSignal, deadlineMs?: number): Promise<T> {
+    networkWait() // what the request queued (its rate-limit check) goes out alongside
+    if (Date.now() < this.downUntil) throw unavailable('database')
+    const slot = await this.acquire(signal)
+    let settled = false
+    const work = fn(slot)
+      .finally(() => this.release(slot))
       .then((v) => (this.succeeded(), v), (e) => Promise.reject(this.failed(e)))
       .finally(() => (settled = true))
     // A server that stopped answering never settles `work`: answer 503 at the
@@ -282,8 +326,11 @@ export function withoutNullWrites<S extends { write(chunk: unknown, ...rest: unk
 
 
 /**
- * One connection of the pool: a postgres.js client of its own (max 1), used by
- * one request at a time. Not postgres.js's own pool with reserve(): in
+ * One place in the pool, used by one request at a time: a read connection
+ * (pg-wire.ts) for user reads, and a postgres.js client of its own (max 1) for
+ * transactions and the admin client, each opened when first needed. So an
+ * isolate holds at most `poolMax` transactions in flight, on at most twice
+ * that many server connections. Not postgres.js's own pool with reserve(): in
  * postgres.js 3.4.9 a statement sent on a reserved connection whose server
  * connection has closed throws an uncaught TypeError from a timer (the
  * process dies; upstream issue porsager/postgres#1208), and a closed reserved
@@ -305,8 +352,49 @@ class Slot {
   private isOpen = false
   /** Counts the closes of this slot's connections; a lease that sees it change has lost its connection. */
   private closes = 0
+  /** The read connection (pg-wire.ts): opened on the first read, closed after READER_IDLE_MS unused. */
+  private wire?: Promise<WireConnection>
+  private wireRenewAt = 0
+  private wireIdle?: ReturnType<typeof setTimeout>
 
-  constructor(private readonly url: string, private readonly options: postgres.Options<Record<string, never>>) {}
+  constructor(
+    private readonly url: string,
+    private readonly options: postgres.Options<Record<string, never>>,
+    private readonly openReader: () => Promise<WireConnection>,
+  ) {}
+
+  /** The read connection, opened if it is not (or has closed, or is due for renewal). A
+   * connection that fails while in use rejects its query (CONNECTION_CLOSED) and is not reused. */
+  async reader(): Promise<WireConnection> {
+    clearTimeout(this.wireIdle)
+    const current = this.wire && await this.wire.catch(() => undefined)
+    if (current && !current.isClosed && Date.now() <= this.wireRenewAt) return current
+    current?.close()
+    const opening = this.openReader()
+    this.wire = opening
+    this.wireRenewAt = Date.now() + (30 + Math.random() * 30) * 60_000
+    try {
+      return await opening
+    } catch (err) {
+      if (this.wire === opening) this.wire = undefined
+      throw err
+    }
+  }
+
+  /** A read is over: the read connection closes once unused for READER_IDLE_MS (as
+   * postgres.js's idle_timeout does for the other), so an idle isolate holds no server connection. */
+  readerDone(conn: WireConnection) {
+    clearTimeout(this.wireIdle)
+    this.wireIdle = setTimeout(() => conn.close(), READER_IDLE_MS)
+    Deno.unrefTimer(this.wireIdle as unknown as number) // an idle connection keeps no process alive
+  }
+
+  private closeReader() {
+    clearTimeout(this.wireIdle)
+    const wire = this.wire
+    this.wire = undefined
+    wire?.then((c) => c.close(), () => {})
+  }
 
   lease(): { sql: Sql; open(): Promise<void>; lost(): boolean } {
     if (this.client && Date.now() > this.renewAt) this.discard()
@@ -341,17 +429,21 @@ class Slot {
     }
   }
 
+  /** Drops this slot's connections: the next use opens new ones. */
   discard() {
     const old = this.client
     this.client = undefined
     this.closes++
     old?.end({ timeout: 0 }).catch(() => {})
+    this.closeReader()
   }
 
   async end() {
     const old = this.client
     this.client = undefined
-    await old?.end({ timeout: 1 })
+    const wire = this.wire
+    this.closeReader()
+    await Promise.all([old?.end({ timeout: 1 }), wire?.then((c) => c.closed, () => {})])
   }
 
   private connect(): Sql {
@@ -372,6 +464,8 @@ class Slot {
     return client
   }
 }
+
+const READER_IDLE_MS = 30_000
 
 const connectionLost = () =>
   Object.assign(new Error('the database connection closed during the request'), { code: 'CONNECTION_CLOSED' })
@@ -455,24 +549,22 @@ export function postgresClient(db: Database, claims: Claims | null, signal?: Abo
   // A read is one message and one round trip: begin read only, the preamble,
   // the statement with its values as literals (sql-literal.ts), commit. Read
   // only, so a statement that writes fails loudly; writes use transaction().
-  // `raw`: each column as the bytes Postgres sent, never decoded to a string (postgres.js's raw()).
+  // Reads go over the slot's read connection (pg-wire.ts); `raw`: each row's
+  // first column as the bytes Postgres sent, never decoded to a string.
   const read = <T>(text: string, params: readonly unknown[], raw = false) =>
-    db.withConnection(async (conn) => {
+    db.withReader(async (conn) => {
       const message = `begin read only;\n${preamble};\n${inlineParams(text, params)};\ncommit`
-      let results: unknown
+      let results
       try {
-        results = await (raw ? conn.unsafe(message).raw() : conn.unsafe(message))
-      } catch (err) {
-        // The error left the transaction aborted: end it before the connection is reused.
-        await conn.unsafe('rollback').catch(() => {})
-        throw err
+        results = await conn.query(message, raw)
+      } finally {
+        // An error left the transaction open and aborted: end it before the connection is reused.
+        if (conn.status !== 'I' && !conn.isClosed) await conn.query('rollback').catch(() => conn.close())
       }
-      // postgres.js gives one row list per statement that returns rows: the preamble's and ours.
-      if (!Array.isArray(results) || results.length !== 3) {
-        throw new Error('query() and queryRaw() run exactly one statement that returns rows')
-      }
+      // The preamble's rows and the statement's.
+      if (results.length !== 2) throw new Error('query() and queryRaw() run exactly one statement that returns rows')
       confirmed()
-      return results[2] as T[]
+      return results[1].rows as T[]
     }, signal)
 
   const transaction = <T>(fn: (tx: Tx) => Promise<T>, opts: TransactionOptions = {}): Promise<T> =>
@@ -494,7 +586,7 @@ export function postgresClient(db: Database, claims: Claims | null, signal?: Abo
   return {
     query: (strings, ...values) => read(templateText(strings, values), values),
     queryRaw: (text, params = []) => read(text, params),
-    jsonRows: (text, params = []) => read<Uint8Array[]>(text, params, true).then(firstColumns),
+    jsonRows: (text, params = []) => read<Uint8Array>(text, params, true),
     transaction,
   }
 }

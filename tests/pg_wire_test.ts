@@ -1,0 +1,155 @@
+// The read connection (pg-wire.ts) against the test's Postgres: it logs in with
+// SCRAM-SHA-256, and gives the same values and the same errors as postgres.js
+// for the same simple-query message.
+import './_support/shared-resources.ts'
+import net from 'node:net'
+import postgres from 'postgres'
+import { assert, assertEquals } from './_support/assert.ts'
+import { ARRAY_TYPES_QUERY, type ArrayTypes, WireConnection } from '../supabase/functions/_shared/pg-wire.ts'
+
+const serverUrl = new URL(Deno.env.get('PAM_TEST_SERVER_URL')!)
+
+async function wire(arrays: ArrayTypes = new Map(), password = decodeURIComponent(serverUrl.password)) {
+  const socket = net.connect(Number(serverUrl.port), serverUrl.hostname)
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject))
+  return await WireConnection.open(socket, {
+    user: decodeURIComponent(serverUrl.username),
+    password,
+    database: serverUrl.pathname.slice(1) || 'postgres',
+    applicationName: 'pam-test',
+  }, arrays)
+}
+
+async function arrayTypes(conn: WireConnection): Promise<ArrayTypes> {
+  const [types] = await conn.query(ARRAY_TYPES_QUERY)
+  return new Map((types.rows as { oid: number | null; typarray: number }[]).filter((t) => t.oid !== null)
+    .map((t) => [t.typarray, t.oid!]))
+}
+
+const VALUES = `select
+  true as t, false as f, null::bool as nb,
+  1::int2 as i2, '-2147483648'::int4 as i4, 9007199254740993::int8 as i8, 26::oid as o,
+  1.5::float4 as f4, 'NaN'::float8 as nan, 'Infinity'::float8 as inf, 12345678901234567890.125::numeric as num,
+  'héllo, "wörld"' || chr(10) || '✓' as txt, 'v'::varchar(3) as vc, ''::text as empty,
+  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid as id,
+  '{"a": [1, 2.5, null, "x"], "b": {"c": true}}'::jsonb as jb, '[1, "two"]'::json as js, 'null'::jsonb as jnull,
+  '2026-02-28'::date as d, '2026-02-28 13:45:01.123456'::timestamp as ts, '2026-02-28 13:45:01.5+10'::timestamptz as tz,
+  '\\x00ff10'::bytea as b, '1 day 02:03:04'::interval as iv, '13:45'::time as tm, 'infinity'::date as dinf,
+  array[1, 2, null]::int4[] as ai, array['a', 'b,c', 'd"e', 'f\\g', null, 'NULL', '']::text[] as at,
+  array[[1, 2], [3, 4]]::int8[] as a2, '{}'::int4[] as aempty, array['{"k": 1}'::jsonb] as aj,
+  array['2026-01-01'::date] as ad, array[true, false] as ab, array['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid] as au,
+  array[1.5]::numeric[] as an, 1 as dup, 2 as dup`
+
+Deno.test('pg wire: values parse as postgres.js parses them', async () => {
+  const conn = await wire()
+  const sql = postgres(serverUrl.href, { max: 1, onnotice: () => {} })
+  try {
+    const arrays = await arrayTypes(conn)
+    conn.close()
+    const typed = await wire(arrays)
+    try {
+      const [ours] = await typed.query(VALUES)
+      const [theirs] = await sql.unsafe(VALUES) // no parameters: the simple protocol, as ours
+      assertEquals(ours.rows.length, 1)
+      const row = ours.rows[0] as Record<string, unknown>
+      assertEquals(Object.keys(row), Object.keys(theirs))
+      for (const key of Object.keys(theirs)) {
+        const [a, b] = [row[key], theirs[key as keyof typeof theirs]]
+        const same = a instanceof Date && b instanceof Date
+          ? Object.is(a.getTime(), b.getTime())
+          : a instanceof Uint8Array && b instanceof Uint8Array
+          ? a.length === b.length && a.every((x, i) => x === b[i])
+          : JSON.stringify(a) === JSON.stringify(b) && typeof a === typeof b
+        assert(same, `${key}: ${Deno.inspect(a)} against postgres.js's ${Deno.inspect(b)}`)
+      }
+      assertEquals(row.i8, '9007199254740993', 'int8 stays a string')
+      assertEquals(row.num, '12345678901234567890.125', 'numeric stays a string')
+      assertEquals(row.at, ['a', 'b,c', 'd"e', 'f\\g', 'NULL', 'NULL', ''], 'as postgres.js: a NULL element is the text NULL')
+    } finally {
+      typed.close()
+    }
+  } finally {
+    await sql.end()
+  }
+})
+
+Deno.test('pg wire: statements, raw rows, errors and the transaction left behind', async () => {
+  const conn = await wire()
+  try {
+    // One result per statement that returns rows; none for begin, commit or an empty statement.
+    const results = await conn.query(`begin read only; select 1 as n union all select 2; ; select row_to_json(r)::text
+      from (select 'é' as name, 3 as n) r; commit`)
+    assertEquals(results.map((r) => r.rows.length), [2, 1])
+    assertEquals(conn.status, 'I')
+    const [raw] = await conn.query(`select row_to_json(r)::text, 2 from (select 'é"' as name) r union all select null, 3`, true)
+    assertEquals(raw.rows.map((r) => r === null ? null : new TextDecoder().decode(r as Uint8Array)), ['{"name":"é\\""}', null])
+
+    // An error stops the message; the first error is the one reported, with postgres.js's field names.
+    const failure = await conn.query(`begin; do $$ begin raise exception using errcode = '23505', message = 'm',
+      detail = 'Key (x)=(1) already exists.', hint = 'h', constraint = 'c_key', table = 't', column = 'x', schema = 's';
+      end $$; select 1/0; commit`).then(() => undefined, (e) => e)
+    assert(failure instanceof Error)
+    const e = failure as unknown as Record<string, string>
+    assertEquals([e.name, e.message, e.code, e.detail, e.hint, e.constraint_name, e.table_name, e.column_name, e.schema_name],
+      ['PostgresError', 'm', '23505', 'Key (x)=(1) already exists.', 'h', 'c_key', 't', 'x', 's'])
+    assertEquals(conn.status, 'E', 'the transaction is left open and aborted')
+    await conn.query('rollback')
+    assertEquals(conn.status, 'I')
+    const [after] = await conn.query('select 42 as n')
+    assertEquals(after.rows, [{ n: 42 }], 'the connection is usable after an error')
+
+    // A large answer arrives in many chunks.
+    const [big] = await conn.query(`select repeat('x', 100000) as s, g from generate_series(1, 20) g`)
+    assertEquals(big.rows.length, 20)
+    assertEquals((big.rows[19] as { s: string }).s.length, 100000)
+  } finally {
+    conn.close()
+  }
+  await conn.closed
+  const late = await conn.query('select 1').then(() => undefined, (e) => e)
+  assertEquals((late as { code?: string })?.code, 'CONNECTION_CLOSED')
+})
+
+Deno.test('pg wire: a wrong password is refused with the server\'s error', async () => {
+  const refused = await wire(new Map(), 'not-the-password').then((c) => (c.close(), undefined), (e) => e)
+  assertEquals((refused as { code?: string })?.code, '28P01')
+})
+
+Deno.test("pg wire: a connection the server ends fails its query with the server's reason, and closes", async () => {
+  const conn = await wire()
+  const sql = postgres(serverUrl.href, { max: 1, onnotice: () => {} })
+  try {
+    const [{ pid }] = (await conn.query('select pg_backend_pid() as pid'))[0].rows as { pid: number }[]
+    const running = conn.query('select pg_sleep(5)').then(() => undefined, (e) => e)
+    await sql`select pg_terminate_backend(${pid})`
+    assertEquals(((await running) as { code?: string })?.code, '57P01', 'the server says why (admin shutdown)')
+    await conn.closed
+    assert(conn.isClosed)
+  } finally {
+    conn.close()
+    await sql.end()
+  }
+})
+
+Deno.test('pg wire: a server that accepts but never answers the login times out, and the socket is closed', async () => {
+  const listener = Deno.listen({ hostname: '127.0.0.1', port: 0 })
+  const held: Deno.Conn[] = []
+  const accepting = (async () => {
+    for await (const c of listener) held.push(c)
+  })().catch(() => {})
+  try {
+    const socket = net.connect(listener.addr.port, '127.0.0.1')
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject))
+    const login = { user: 'u', password: 'p', database: 'd', applicationName: 'pam-test' }
+    const started = performance.now()
+    const failed = await WireConnection.open(socket, login, new Map(), 200).then(() => undefined, (e) => e)
+    assertEquals((failed as { code?: string })?.code, 'CONNECT_TIMEOUT')
+    assert(performance.now() - started < 2000)
+    await new Promise((r) => setTimeout(r, 20))
+    assert(socket.destroyed, 'the socket is closed')
+  } finally {
+    listener.close()
+    held.forEach((c) => c.close())
+    await accepting
+  }
+})
