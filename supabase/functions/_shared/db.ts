@@ -386,7 +386,7 @@ class Slot {
   readerDone(conn: WireConnection) {
     clearTimeout(this.wireIdle)
     this.wireIdle = setTimeout(() => conn.close(), READER_IDLE_MS)
-    Deno.unrefTimer(this.wireIdle as unknown as number) // an idle connection keeps no process alive
+    unref(this.wireIdle) // an idle connection keeps no process alive
   }
 
   private closeReader() {
@@ -466,6 +466,15 @@ class Slot {
 }
 
 const READER_IDLE_MS = 30_000
+
+/** Lets the process (or a test) end while `timer` is pending: a Node-style timer (what
+ * setTimeout gives on Deno 2.9) has unref(); a numeric one goes to Deno.unrefTimer where the
+ * runtime has it, and stays as it is where it has not. */
+function unref(timer: ReturnType<typeof setTimeout>) {
+  const t = timer as unknown
+  if (typeof t === 'object' && t !== null && 'unref' in t) (t as { unref(): void }).unref()
+  else if (typeof t === 'number') (Deno as { unrefTimer?: (id: number) => void }).unrefTimer?.(t)
+}
 
 const connectionLost = () =>
   Object.assign(new Error('the database connection closed during the request'), { code: 'CONNECTION_CLOSED' })
