@@ -3,6 +3,7 @@
 // for the same simple-query message.
 import './_support/shared-resources.ts'
 import net from 'node:net'
+import { createHash } from 'node:crypto'
 import postgres from 'postgres'
 import { assert, assertEquals } from './_support/assert.ts'
 import { ARRAY_TYPES_QUERY, type ArrayTypes, WireConnection } from '../supabase/functions/_shared/pg-wire.ts'
@@ -153,3 +154,57 @@ Deno.test('pg wire: a server that accepts but never answers the login times out,
     await accepting
   }
 })
+
+/** A server that asks for the password the way `method` says (md5 or cleartext), checks it
+ * as Postgres does, and answers AuthenticationOk or 28P01. Resolves with what it received. */
+function passwordServer(method: 'md5' | 'cleartext', user: string, password: string) {
+  const listener = Deno.listen({ hostname: '127.0.0.1', port: 0 })
+  const salt = new Uint8Array([1, 2, 3, 4])
+  const message = (type: string, body: Uint8Array) => {
+    const m = new Uint8Array(body.length + 5)
+    m[0] = type.charCodeAt(0)
+    new DataView(m.buffer).setInt32(1, body.length + 4)
+    m.set(body, 5)
+    return m
+  }
+  const int32 = (n: number) => new Uint8Array([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255])
+  const served = (async () => {
+    const conn = await listener.accept()
+    const read = async () => {
+      const buf = new Uint8Array(4096)
+      const n = await conn.read(buf)
+      return buf.subarray(0, n ?? 0)
+    }
+    await read() // the startup message
+    await conn.write(message('R', method === 'md5' ? new Uint8Array([...int32(5), ...salt]) : int32(3)))
+    const answer = await read()
+    const given = new TextDecoder().decode(answer.subarray(5, answer.length - 1))
+    const md5 = (x: Uint8Array | string) => createHash('md5').update(x).digest('hex')
+    const expected = method === 'md5'
+      ? 'md5' + md5(new Uint8Array([...new TextEncoder().encode(md5(password + user)), ...salt]))
+      : password
+    if (given === expected) {
+      await conn.write(new Uint8Array([...message('R', int32(0)), ...message('Z', new TextEncoder().encode('I'))]))
+    } else {
+      await conn.write(message('E', new TextEncoder().encode('SFATAL\0C28P01\0Mpassword authentication failed\0\0')))
+    }
+    await read().catch(() => undefined) // until the client closes
+    conn.close()
+    return given
+  })()
+  return { port: listener.addr.port, served: served.finally(() => listener.close()) }
+}
+
+for (const method of ['md5', 'cleartext'] as const) {
+  Deno.test(`pg wire: ${method} password login, right and wrong`, async () => {
+    for (const [password, ok] of [['s3cret', true], ['wrong', false]] as const) {
+      const server = passwordServer(method, 'alice', 's3cret')
+      const socket = net.connect(server.port, '127.0.0.1')
+      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject))
+      const login = { user: 'alice', password, database: 'd', applicationName: 'pam-test' }
+      const result = await WireConnection.open(socket, login, new Map(), 2000).then((c) => (c.close(), 'ok'), (e) => e.code)
+      assertEquals(result, ok ? 'ok' : '28P01', `${method} with ${password}`)
+      await server.served
+    }
+  })
+}
