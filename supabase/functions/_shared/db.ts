@@ -34,7 +34,7 @@ import { ApiError, unavailable } from './errors.ts'
 import { log } from './logger.ts'
 import { inlineParams, literal } from './sql-literal.ts'
 import { networkWait } from './network-wait.ts'
-import { ARRAY_TYPES_QUERY, type ArrayTypes, WireConnection, type WireLogin } from './pg-wire.ts'
+import { ARRAY_TYPES_QUERY, type ArrayTypes, connectionClosed, WireConnection, type WireLogin } from './pg-wire.ts'
 
 export type Sql = postgres.Sql
 export type Tx = postgres.Sql
@@ -87,7 +87,8 @@ export class Database {
 
   constructor(readonly opts: DbOptions) {
     const connectTimeout = Math.max(1, Math.ceil(opts.acquireTimeoutMs / 1000))
-    const sslmode = new URL(opts.url).searchParams.get('sslmode') ?? 'disable'
+    const url = new URL(opts.url)
+    const sslmode = url.searchParams.get('sslmode') ?? 'disable'
     const options = {
       prepare: false, // the transaction pooler (Supavisor) has no prepared statements
       connect_timeout: connectTimeout,
@@ -99,7 +100,6 @@ export class Database {
       socket: ({ host, port }: { host: string[]; port: number[] }) =>
         connectSocket(host[0], port[0], sslmode, opts.ca, connectTimeout * 1000).then(withoutNullWrites),
     } as postgres.Options<Record<string, never>>
-    const url = new URL(opts.url)
     const login: WireLogin = {
       user: decodeURIComponent(url.username),
       password: decodeURIComponent(url.password),
@@ -372,7 +372,7 @@ class Slot {
     current?.close()
     const opening = this.openReader()
     this.wire = opening
-    this.wireRenewAt = Date.now() + (30 + Math.random() * 30) * 60_000
+    this.wireRenewAt = renewalTime()
     try {
       return await opening
     } catch (err) {
@@ -402,7 +402,7 @@ class Slot {
     const at = this.closes
     const lost = () => this.closes !== at
     const check = () => {
-      if (lost()) throw connectionLost()
+      if (lost()) throw connectionClosed()
     }
     return {
       lost,
@@ -447,8 +447,7 @@ class Slot {
   }
 
   private connect(): Sql {
-    // 30 to 60 minutes, as postgres.js's default lifetime.
-    this.renewAt = Date.now() + (30 + Math.random() * 30) * 60_000
+    this.renewAt = renewalTime()
     this.isOpen = false
     const client: Sql = postgres(this.url, {
       ...this.options,
@@ -467,6 +466,9 @@ class Slot {
 
 const READER_IDLE_MS = 30_000
 
+/** When a connection opened now is renewed: in 30 to 60 minutes, as postgres.js's default lifetime. */
+const renewalTime = () => Date.now() + (30 + Math.random() * 30) * 60_000
+
 /** Lets the process (or a test) end while `timer` is pending: a Node-style timer (what
  * setTimeout gives on Deno 2.9) has unref(); a numeric one goes to Deno.unrefTimer where the
  * runtime has it, and stays as it is where it has not. */
@@ -475,9 +477,6 @@ function unref(timer: ReturnType<typeof setTimeout>) {
   if (typeof t === 'object' && t !== null && 'unref' in t) (t as { unref(): void }).unref()
   else if (typeof t === 'number') (Deno as { unrefTimer?: (id: number) => void }).unrefTimer?.(t)
 }
-
-const connectionLost = () =>
-  Object.assign(new Error('the database connection closed during the request'), { code: 'CONNECTION_CLOSED' })
 
 const databases = new Map<string, Database>()
 

@@ -127,8 +127,9 @@ interface Pending {
   reject(err: unknown): void
 }
 
-const closedError = () =>
-  Object.assign(new Error('the database connection closed'), { code: 'CONNECTION_CLOSED' }) as Error
+/** The connection closed before the request's statements were answered (db.ts uses it too). */
+export const connectionClosed = () =>
+  Object.assign(new Error('the database connection closed during the request'), { code: 'CONNECTION_CLOSED' }) as Error
 
 /**
  * A connection that runs one simple-query message at a time. `closed` resolves when the
@@ -150,7 +151,7 @@ export class WireConnection {
     socket.on('error', () => {}) // followed by 'close'
     socket.on('close', () => {
       this.isClosed = true
-      this.fail(closedError())
+      this.fail(connectionClosed())
       onClose()
     })
   }
@@ -177,7 +178,7 @@ export class WireConnection {
    * rows, or rejects with the first error (the rest of the message is then skipped by the
    * server; `status` says whether a transaction is left open). */
   query(text: string, raw = false): Promise<StatementRows[]> {
-    if (this.isClosed) return Promise.reject(closedError())
+    if (this.isClosed) return Promise.reject(connectionClosed())
     if (this.pending) return Promise.reject(new Error('one query at a time on a wire connection'))
     const body = encoder.encode(text)
     const message = new Uint8Array(body.length + 6)
