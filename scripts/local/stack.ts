@@ -11,7 +11,7 @@ import type { WorkerStart } from './function-worker.ts'
 import { type LocalKeys, loadOrCreateLocalKeys } from './keys.ts'
 import { prepareDatabase } from './database.ts'
 import { startPrivateRedis } from './redis.ts'
-import { freePort, type RunningPostgres, startEmbeddedPostgres } from './postgres.ts'
+import { type RunningPostgres, startEmbeddedPostgres } from './postgres.ts'
 import { closePools } from '../../supabase/functions/_shared/db.ts'
 import { Client } from '@upstash/qstash'
 import { createLocalQStash, type LocalQStash } from './qstash.ts'
@@ -82,6 +82,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const hostname = opts.hostname ?? '127.0.0.1'
   let pg: RunningPostgres | undefined
   let mail: MailCatcher | undefined
+  let listening: Deno.HttpServer | undefined // to close if the start fails
   let databaseUrl = opts.databaseUrl
   if (!databaseUrl) {
     pg = await startEmbeddedPostgres(join(opts.dataDir, 'postgres'), { port: opts.postgresPort, log: opts.log })
@@ -92,7 +93,24 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const keys = await loadOrCreateLocalKeys(opts.dataDir)
     const adminSql = postgres(databaseUrl, { max: 5, onnotice: () => {}, prepare: false })
 
-    const port = opts.port === 0 ? await freePort() : opts.port ?? 54321
+    const cache = opts.cache === 'memory' ? null : await startCache(opts.redisUrl)
+    const workerCount = cache ? Math.max(1, Math.floor(opts.workers ?? 1)) : 1
+    // Listening first: with port 0 the kernel picks the port as it binds, so nothing started
+    // below (the mail catcher, connections) can take it between choosing and listening.
+    // Requests wait for the gateway, made once the services it routes to are up.
+    let gateway: ((req: Request, info: Deno.ServeHandlerInfo) => Promise<Response>) | undefined
+    const gatewayMade = Promise.withResolvers<void>()
+    let servedHere = 0
+    const server = Deno.serve(
+      { hostname, port: opts.port ?? 54321, reusePort: workerCount > 1, onListen: () => {} },
+      async (req, info) => {
+        servedHere++
+        if (!gateway) await gatewayMade.promise
+        return await gateway!(req, info)
+      },
+    )
+    listening = server
+    const port = server.addr.port
     const publicUrl = `http://${hostname}:${port}`
     // Every email the stack sends goes to the catcher: the functions' (below) and the auth service's.
     mail = await startMailCatcher({ hostname: '127.0.0.1', port: opts.mailPort ?? (opts.port === 0 ? 0 : 54325) })
@@ -124,7 +142,6 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       log: ({ level, msg, ...fields }) =>
         log(level === 'error' ? 'error' : 'info', String(msg ?? 'auth request'), fields),
     })
-    const cache = opts.cache === 'memory' ? null : await startCache(opts.redisUrl)
     const functions = await loadFunctions()
     const qstashKeys = await loadOrCreateQStashKeys(opts.dataDir)
     const qstash = createLocalQStash({ keys: qstashKeys, retryDelayMs: opts.qstashRetryDelayMs })
@@ -138,13 +155,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       root: join(opts.dataDir, 'storage'),
       fileSizeLimit: await projectFileSizeLimit(),
     })
-    const gateway = createGateway({ functions, auth, publicUrl, qstash: qstash.handler, storage, mail: mail.handle })
-    const workerCount = cache ? Math.max(1, Math.floor(opts.workers ?? 1)) : 1
-    let servedHere = 0
-    const server = Deno.serve(
-      { hostname, port, reusePort: workerCount > 1, onListen: () => {} },
-      (req, info) => (servedHere++, gateway(req, info)),
-    )
+    const gatewayHere = createGateway({ functions, auth, publicUrl, qstash: qstash.handler, storage, mail: mail.handle })
+    gateway = gatewayHere
+    gatewayMade.resolve()
 
     // What hosted Supabase injects into every edge function.
     Deno.env.set('PAM_LOCAL_STACK', 'true')
@@ -163,7 +176,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     Deno.env.set('QSTASH_CURRENT_SIGNING_KEY', qstashKeys.currentSigningKey)
     Deno.env.set('QSTASH_NEXT_SIGNING_KEY', qstashKeys.nextSigningKey)
     const workers = workerCount > 1
-      ? await startFunctionWorkers(workerCount - 1, { hostname, port, publicUrl, gateway }).catch(async (err) => {
+      ? await startFunctionWorkers(workerCount - 1, { hostname, port, publicUrl, gateway: gatewayHere }).catch(async (err) => {
         await server.shutdown()
         throw err
       })
@@ -203,6 +216,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       },
     }
   } catch (err) {
+    await listening?.shutdown()
     await mail?.stop()
     await pg?.stop()
     throw err
