@@ -98,15 +98,15 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     // Listening first: with port 0 the kernel picks the port as it binds, so nothing started
     // below (the mail catcher, connections) can take it between choosing and listening.
     // Requests wait for the gateway, made once the services it routes to are up.
-    let gateway: ((req: Request, info: Deno.ServeHandlerInfo) => Promise<Response>) | undefined
+    const made: { gateway?: (req: Request, info: Deno.ServeHandlerInfo) => Promise<Response> } = {}
     const gatewayMade = Promise.withResolvers<void>()
     let servedHere = 0
     const server = Deno.serve(
       { hostname, port: opts.port ?? 54321, reusePort: workerCount > 1, onListen: () => {} },
       async (req, info) => {
         servedHere++
-        if (!gateway) await gatewayMade.promise
-        return await gateway!(req, info)
+        if (!made.gateway) await gatewayMade.promise
+        return await made.gateway!(req, info)
       },
     )
     listening = server
@@ -156,7 +156,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       fileSizeLimit: await projectFileSizeLimit(),
     })
     const gatewayHere = createGateway({ functions, auth, publicUrl, qstash: qstash.handler, storage, mail: mail.handle })
-    gateway = gatewayHere
+    made.gateway = gatewayHere
     gatewayMade.resolve()
 
     // What hosted Supabase injects into every edge function.
