@@ -16,6 +16,7 @@ import { renderNotification, Units } from '../supabase/functions/_shared/email-c
 import { signUnsubscribe, verifyUnsubscribe } from '../supabase/functions/_shared/unsubscribe.ts'
 import { backoffSeconds } from '../supabase/functions/jobs/email-deliveries.ts'
 import type { CaughtMessage } from '../scripts/local/mail-catcher.ts'
+import { testCertificates } from './_support/tls.ts'
 
 const authAs = functionAs('auth')
 const notificationsAs = functionAs('notifications')
@@ -392,29 +393,6 @@ Deno.test('email: the catcher\'s page lists the mail, with a strict CSP', async 
   // The one-click POST works without the apikey every other call carries.
   assertEquals((await callFunction('notifications/unsubscribe?token=x', { method: 'POST', apikey: null })).status, 400)
 })
-
-/** A CA and a certificate for 127.0.0.1 it signed, made with the openssl command; null without one. */
-async function testCertificates(): Promise<{ ca: string; cert: string; key: string } | null> {
-  const dir = await Deno.makeTempDir({ prefix: 'pam-tls-' })
-  const run = async (...args: string[]) => {
-    const out = await new Deno.Command('openssl', { args, cwd: dir, stdout: 'null', stderr: 'piped' }).output()
-    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr))
-  }
-  try {
-    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes']
-    await run('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=PAM test CA')
-    await run('req', ...ec, '-keyout', 'key.pem', '-out', 'leaf.csr', '-subj', '/CN=127.0.0.1')
-    await Deno.writeTextFile(`${dir}/ext.cnf`, 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n')
-    await run('x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'cert.pem', '-days', '1', '-extfile', 'ext.cnf')
-    const read = (f: string) => Deno.readTextFile(`${dir}/${f}`)
-    return { ca: await read('ca.pem'), cert: await read('cert.pem'), key: await read('key.pem') }
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null
-    throw err
-  } finally {
-    await Deno.remove(dir, { recursive: true })
-  }
-}
 
 Deno.test('email: SMTP with implicit TLS (port 465 in production) and AUTH, through the adapter', async () => {
   const certs = await testCertificates()

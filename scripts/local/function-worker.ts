@@ -11,6 +11,7 @@
 import { loadFunctions } from './functions.ts'
 import { createGateway, forwardTo } from './gateway.ts'
 import { closePools } from '../../supabase/functions/_shared/db.ts'
+import { closeKeepAliveConnections } from '../../supabase/functions/_shared/keepalive-http.ts'
 import { batchLogLines, flushLog } from './log-writer.ts'
 
 export interface WorkerStart {
@@ -30,6 +31,7 @@ self.onmessage = async (e: MessageEvent<WorkerStart | 'stop' | 'count'>) => {
   if (e.data === 'stop') {
     await server?.shutdown()
     await closePools()
+    closeKeepAliveConnections()
     flushLog()
     self.postMessage({ stopped: true })
     self.close()

@@ -13,6 +13,7 @@ import { prepareDatabase } from './database.ts'
 import { startPrivateRedis } from './redis.ts'
 import { type RunningPostgres, startEmbeddedPostgres } from './postgres.ts'
 import { closePools } from '../../supabase/functions/_shared/db.ts'
+import { closeKeepAliveConnections } from '../../supabase/functions/_shared/keepalive-http.ts'
 import { Client } from '@upstash/qstash'
 import { createLocalQStash, type LocalQStash } from './qstash.ts'
 import { loadOrCreateQStashKeys, type QStashKeys } from './qstash-keys.ts'
@@ -206,6 +207,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         await qstash.stop()
         await workers?.stop()
         await server.shutdown()
+        closeKeepAliveConnections() // the functions' kept connections to the Upstash bridge
         await cache?.stop()
         await closePools()
         await storageSql.end({ timeout: 1 })
