@@ -11,6 +11,11 @@
 //   its own process when pgbench is missing);
 // - bare floor: `Deno.serve` answering a small JSON body.
 //
+// The machines are shared and their speed moves from one minute to the next,
+// so each figure is measured in rounds (BENCH_ROUNDS, default 3), each its
+// floor and then itself, back to back: a ratio divides two measurements taken
+// a few seconds apart, and the median round is reported with the range.
+//
 // Then, through the local gateway (JWT verification, rate limiting, RLS):
 // the expense list, cached reads (GET /wins/summary, GET /auth/me) and GET
 // /health, on one isolate with the in-process cache and limiter, and with
@@ -24,7 +29,7 @@
 // formats would be read as pgbench variables.)
 //
 // Needs wrk (`apt-get install wrk`), ideally pgbench (`postgresql-client`) and
-// redis-server. BENCH_DURATION_S (default 10), BENCH_CONNECTIONS (16),
+// redis-server. BENCH_DURATION_S (default 5, per measurement), BENCH_ROUNDS (3), BENCH_CONNECTIONS (16),
 // BENCH_EXPENSES (100000 for the caller), BENCH_OTHER_USERS (10, as many each),
 // BENCH_LOG_LEVEL (info, as deployed), BENCH_WORKERS (isolates of the Upstash stack; one per
 // core, at most 4), BENCH_DATABASE_URL (a server to use
@@ -37,7 +42,8 @@ import { literal } from '../../supabase/functions/_shared/sql-literal.ts'
 import { printTable } from './_stack.ts'
 
 const env = (name: string, fallback: string) => Deno.env.get(name) || fallback
-const DURATION = Number(env('BENCH_DURATION_S', '10'))
+const DURATION = Number(env('BENCH_DURATION_S', '5'))
+const ROUNDS = Math.max(1, Number(env('BENCH_ROUNDS', '3')))
 const CONNECTIONS = Number(env('BENCH_CONNECTIONS', '16'))
 const EXPENSES = Number(env('BENCH_EXPENSES', '100000'))
 const OTHER_USERS = Number(env('BENCH_OTHER_USERS', '10'))
@@ -100,15 +106,42 @@ interface Load {
   errors: number
 }
 
+/** A figure: ROUNDS of (its floor, then itself), back to back. The median round by ratio
+ * gives req/s and p50; p99 is the median of the rounds'; errors add up. */
+interface Figure extends Load {
+  ratio: number
+  ratios: number[]
+}
+const floorsSeen = { postgres: [] as number[], bare: [] as number[] }
+async function paired(load: () => Promise<Load>, floor: () => Promise<number>): Promise<Figure> {
+  const rounds: { load: Load; ratio: number }[] = []
+  for (let i = 0; i < ROUNDS; i++) {
+    const f = await floor()
+    const l = await load()
+    rounds.push({ load: l, ratio: l.rps / f })
+  }
+  const mid = <T>(xs: T[]) => xs[Math.floor(xs.length / 2)]
+  const median = mid([...rounds].sort((a, b) => a.ratio - b.ratio))
+  return {
+    ...median.load,
+    p99: mid(rounds.map((r) => r.load.p99).sort((a, b) => a - b)),
+    errors: rounds.reduce((n, r) => n + r.load.errors, 0),
+    ratio: median.ratio,
+    ratios: rounds.map((r) => r.ratio).sort((a, b) => a - b),
+  }
+}
+
 const toMs = (v: string) => {
   const m = /^([\d.]+)(us|ms|s)$/.exec(v.trim())!
   return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1)
 }
 
+const warmed = new Set<string>()
 async function wrk(url: string, headers: Record<string, string> = {}): Promise<Load> {
   const lua = `${tmp}/wrk-${crypto.randomUUID()}.lua`
   await Deno.writeTextFile(lua, Object.entries(headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`).join('\n') + '\n')
-  await run('wrk', ['-t2', `-c${CONNECTIONS}`, '-d2s', '-s', lua, url]) // warm-up: JIT, pools, caches
+  if (!warmed.has(url)) await run('wrk', ['-t2', `-c${CONNECTIONS}`, '-d2s', '-s', lua, url]) // warm-up: JIT, pools, caches
+  warmed.add(url)
   const out = await run('wrk', ['-t2', `-c${CONNECTIONS}`, `-d${DURATION}s`, '--latency', '-s', lua, url])
   const pct = (p: string) => toMs(new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm').exec(out)![1])
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0)
@@ -217,10 +250,12 @@ try {
   if (listed.expenses.length !== 20) throw new Error('the list did not return 20 rows')
 
   // ---- floors --------------------------------------------------------------
-  console.log('Measuring the floors…')
   const bare = await spawn('bare-server.ts', [])
-  const bareLoad = await wrk(`http://127.0.0.1:${bare.ready.port}/`)
-  bare.child.kill()
+  const bareFloor = async () => {
+    const { rps } = await wrk(`http://127.0.0.1:${bare.ready.port}/`)
+    floorsSeen.bare.push(rps)
+    return rps
+  }
 
   // The floor's transaction is the list's own message (the endpoint sends it in one piece):
   // begin read only; claims, role, statement timeout and session check; the keyset query,
@@ -247,45 +282,44 @@ try {
   if (!given || !normal(transaction.join(';\n')).startsWith(given)) {
     throw new Error(`the floor's transaction is not the list's: the endpoint sent\n${sent?.query}`)
   }
-  let floorTps: number
-  let floorTool: string
-  if (pgbench) {
-    const script = `${tmp}/list.sql`
-    await Deno.writeTextFile(script, `${transaction.join(' \\;\n')}\n`) // pgbench sends statements joined by a backslash-semicolon as one message
-    const args = ['-n', '-M', 'simple', '-c', String(CONNECTIONS), '-j', '2', '-f', script, databaseUrl]
-    await run('pgbench', [...args.slice(0, -1), '-T', '2', databaseUrl])
-    const out = await run('pgbench', [...args.slice(0, -1), '-T', String(DURATION), databaseUrl])
-    floorTps = Number(/tps = ([\d.]+)/.exec(out)![1])
-    floorTool = 'pgbench'
-  } else {
-    const floor = await spawn('pg-floor.ts', [databaseUrl, String(CONNECTIONS), String(DURATION), JSON.stringify(transaction)])
-    floorTps = floor.ready.tps
-    floorTool = 'postgres.js driver'
+  const script = `${tmp}/list.sql`
+  await Deno.writeTextFile(script, `${transaction.join(' \\;\n')}\n`) // pgbench sends statements joined by a backslash-semicolon as one message
+  const pgbenchArgs = (seconds: number) =>
+    ['-n', '-M', 'simple', '-c', String(CONNECTIONS), '-j', '2', '-f', script, '-T', String(seconds), databaseUrl]
+  if (pgbench) await run('pgbench', pgbenchArgs(2)) // warm-up
+  const floorTool = pgbench ? 'pgbench' : 'postgres.js driver'
+  const postgresFloor = async () => {
+    const tps = pgbench
+      ? Number(/tps = ([\d.]+)/.exec(await run('pgbench', pgbenchArgs(DURATION)))![1])
+      : (await spawn('pg-floor.ts', [databaseUrl, String(CONNECTIONS), String(DURATION), JSON.stringify(transaction)])).ready.tps as number
+    floorsSeen.postgres.push(tps)
+    return tps
   }
 
   // ---- through the gateway -------------------------------------------------
-  console.log('Measuring the request path…')
-  const list = await wrk(fn(memory.ready, LIST), memoryHeaders)
+  console.log(`Measuring the request path (${ROUNDS} rounds of floor, then figure, ${DURATION} s each)…`)
+  const list = await paired(() => wrk(fn(memory.ready, LIST), memoryHeaders), postgresFloor)
   await expect(fn(memory.ready, 'wins/summary'), memoryHeaders)
   await expect(fn(memory.ready, 'wins/summary'), memoryHeaders, 'hit')
-  const summaryMemory = await wrk(fn(memory.ready, 'wins/summary'), memoryHeaders)
+  const summaryMemory = await paired(() => wrk(fn(memory.ready, 'wins/summary'), memoryHeaders), bareFloor)
   await expect(fn(memory.ready, 'auth/me'), memoryHeaders)
   await expect(fn(memory.ready, 'auth/me'), memoryHeaders, 'hit')
-  const meMemory = await wrk(fn(memory.ready, 'auth/me'), memoryHeaders)
-  const health = await wrk(fn(memory.ready, 'health'))
-  const upstash: { isolates: number; list: Load; summary: Load; me: Load; health: Load }[] = []
+  const meMemory = await paired(() => wrk(fn(memory.ready, 'auth/me'), memoryHeaders), bareFloor)
+  const health = await paired(() => wrk(fn(memory.ready, 'health')), bareFloor)
+  const upstash: { isolates: number; list: Figure; summary: Figure; me: Figure; health: Figure }[] = []
   for (const { isolates, stack } of upstashStacks) {
     const h = await headersFor(stack.ready)
-    const listLoad = await wrk(fn(stack.ready, LIST), h)
-    const healthLoad = await wrk(fn(stack.ready, 'health'))
+    const listLoad = await paired(() => wrk(fn(stack.ready, LIST), h), postgresFloor)
+    const healthLoad = await paired(() => wrk(fn(stack.ready, 'health')), bareFloor)
     await expect(fn(stack.ready, 'wins/summary'), h)
     await expect(fn(stack.ready, 'wins/summary'), h, 'hit')
-    const summaryLoad = await wrk(fn(stack.ready, 'wins/summary'), h)
+    const summaryLoad = await paired(() => wrk(fn(stack.ready, 'wins/summary'), h), bareFloor)
     await expect(fn(stack.ready, 'auth/me'), h)
     await expect(fn(stack.ready, 'auth/me'), h, 'hit')
-    const meLoad = await wrk(fn(stack.ready, 'auth/me'), h)
+    const meLoad = await paired(() => wrk(fn(stack.ready, 'auth/me'), h), bareFloor)
     upstash.push({ isolates, list: listLoad, summary: summaryLoad, me: meLoad, health: healthLoad })
   }
+  bare.child.kill()
 
   // ---- the production shape ------------------------------------------------
   console.log(`Measuring the production shape (Postgres and Upstash ${2 * DELAY_MS} ms round trip away)…`)
@@ -318,14 +352,21 @@ try {
   const remoteMe = await sequential('auth/me', 'hit')
 
   // ---- report --------------------------------------------------------------
-  const ratio = (a: number, b: number) => (a / b).toFixed(2)
   const verdict = (ok: boolean) => (ok ? 'yes' : 'NO')
+  const span = (xs: number[]) => {
+    const sorted = [...xs].sort((a, b) => a - b)
+    const r = (n: number) => Math.round(n).toLocaleString('en')
+    return `${r(sorted[Math.floor(sorted.length / 2)])} (${r(sorted[0])}–${r(sorted[sorted.length - 1])})`
+  }
   console.log(
-    `\nFloors: Postgres ${Math.round(floorTps)} tx/s (${floorTool}, ${CONNECTIONS} clients, the list's transaction); ` +
-      `bare Deno.serve ${Math.round(bareLoad.rps)} req/s (wrk, ${CONNECTIONS} connections).`,
+    `\nFloors, median (range) of every measurement: Postgres ${span(floorsSeen.postgres)} tx/s (${floorTool}, ${CONNECTIONS} clients, ` +
+      `the list's transaction); bare Deno.serve ${span(floorsSeen.bare)} req/s (wrk, ${CONNECTIONS} connections).`,
   )
-  console.log(`${(EXPENSES * users.length).toLocaleString('en')} expenses; the caller has ${EXPENSES.toLocaleString('en')}. Log level ${LOG_LEVEL}. ${DURATION} s per figure.\n`)
-  const row = (name: string, l: Load | undefined, floor: number, target: number, floorName: string) =>
+  console.log(
+    `${(EXPENSES * users.length).toLocaleString('en')} expenses; the caller has ${EXPENSES.toLocaleString('en')}. Log level ${LOG_LEVEL}. ` +
+      `${ROUNDS} rounds of ${DURATION} s per figure, each after its floor; the median round, with the rounds' range of ratios.\n`,
+  )
+  const row = (name: string, l: Figure | undefined, target: number, floorName: string) =>
     l
       ? {
         request: name,
@@ -333,26 +374,26 @@ try {
         'p50 ms': l.p50.toFixed(2),
         'p99 ms': l.p99.toFixed(2),
         errors: l.errors,
-        ratio: `${ratio(l.rps, floor)} of ${floorName}`,
+        ratio: `${l.ratio.toFixed(2)} of ${floorName} (${l.ratios[0].toFixed(2)}–${l.ratios[l.ratios.length - 1].toFixed(2)})`,
         target: `>= ${target}`,
-        met: verdict(l.rps / floor >= target && l.errors === 0),
+        met: verdict(l.ratio >= target && l.errors === 0),
       }
       : { request: name, 'req/s': '-', 'p50 ms': '-', 'p99 ms': '-', errors: '-', ratio: 'no redis-server', target: `>= ${target}`, met: '-' }
   const isolates = (n: number) => `${n} isolate${n > 1 ? 's' : ''}, Upstash`
   const none = withRedis ? [] : [undefined]
   const each = <T>(f: (u: typeof upstash[number] | undefined) => T) => [...upstash, ...none].map(f)
   printTable([
-    row('GET /wins/expenses?limit=20 (1 isolate, in-process)', list, floorTps, 0.6, 'Postgres'),
-    ...each((u) => row(`GET /wins/expenses?limit=20 (${u ? isolates(u.isolates) : 'Upstash'})`, u?.list, floorTps, 0.6, 'Postgres')),
-    row('GET /wins/summary (cached, 1 isolate, in-process)', summaryMemory, bareLoad.rps, 0.2, 'bare'),
-    row('GET /auth/me (cached, 1 isolate, in-process)', meMemory, bareLoad.rps, 0.2, 'bare'),
-    ...each((u) => row(`GET /wins/summary (cached, ${u ? isolates(u.isolates) : 'Upstash'})`, u?.summary, bareLoad.rps, 0.1, 'bare')),
-    ...each((u) => row(`GET /auth/me (cached, ${u ? isolates(u.isolates) : 'Upstash'})`, u?.me, bareLoad.rps, 0.1, 'bare')),
-    row('GET /health (1 isolate, in-process)', health, bareLoad.rps, 0.5, 'bare'),
-    ...upstash.map((u) => row(`GET /health (${isolates(u.isolates)})`, u.health, bareLoad.rps, 0.5, 'bare')),
+    row('GET /wins/expenses?limit=20 (1 isolate, in-process)', list, 0.6, 'Postgres'),
+    ...each((u) => row(`GET /wins/expenses?limit=20 (${u ? isolates(u.isolates) : 'Upstash'})`, u?.list, 0.6, 'Postgres')),
+    row('GET /wins/summary (cached, 1 isolate, in-process)', summaryMemory, 0.2, 'bare'),
+    row('GET /auth/me (cached, 1 isolate, in-process)', meMemory, 0.2, 'bare'),
+    ...each((u) => row(`GET /wins/summary (cached, ${u ? isolates(u.isolates) : 'Upstash'})`, u?.summary, 0.1, 'bare')),
+    ...each((u) => row(`GET /auth/me (cached, ${u ? isolates(u.isolates) : 'Upstash'})`, u?.me, 0.1, 'bare')),
+    row('GET /health (1 isolate, in-process)', health, 0.5, 'bare'),
+    ...upstash.map((u) => row(`GET /health (${isolates(u.isolates)})`, u.health, 0.5, 'bare')),
   ])
   const p99s = [list.p99, ...upstash.map((u) => u.list.p99)]
-  console.log(`\np99 of the list at ${CONNECTIONS} connections: ${list.p99.toFixed(2)} ms with 1 isolate, in-process` +
+  console.log(`\np99 of the list at ${CONNECTIONS} connections (median of the rounds): ${list.p99.toFixed(2)} ms with 1 isolate, in-process` +
     upstash.map((u) => `; ${u.list.p99.toFixed(2)} ms with ${isolates(u.isolates)}`).join('') +
     ` (target <= 15 ms): ${verdict(Math.min(...p99s) <= 15)}`)
   console.log(`\nProduction shape: Postgres and Upstash each ${2 * DELAY_MS} ms round trip away, one request at a time (${SEQUENTIAL} each):`)
