@@ -519,19 +519,42 @@ function confirmSession(sessionId: string) {
   if (liveSessions.size > LIVE_SESSIONS_MAX) liveSessions.delete(liveSessions.keys().next().value!)
 }
 
+interface Scope {
+  role: string
+  sessionId?: string
+  /** The claims as a SQL literal. */
+  claims: string
+}
+
+/** What a preamble needs from verified claims, made once per claims object: a verified token
+ * is remembered (auth.ts), and so are its claims, for every request that carries it. */
+const scopes = new WeakMap<Claims, Scope>()
+const ANON_SCOPE: Scope = { role: 'anon', claims: literal(JSON.stringify({ role: 'anon' })) }
+
+function scopeOf(claims: Claims | null): Scope {
+  if (!claims) return ANON_SCOPE
+  let scope = scopes.get(claims)
+  if (!scope) {
+    const role = claims.role ?? 'anon'
+    const sessionId = role === 'authenticated' && typeof claims.session_id === 'string' &&
+        UUID.test(claims.session_id) && typeof claims.sub === 'string' && UUID.test(claims.sub)
+      ? claims.session_id
+      : undefined
+    scope = { role, sessionId, claims: literal(JSON.stringify(claims)) }
+    scopes.set(claims, scope)
+  }
+  return scope
+}
+
 /** RLS-scoped client for the caller named by verified claims (or anon). */
 export function postgresClient(db: Database, claims: Claims | null, signal?: AbortSignal): PostgresApi {
-  const role = claims?.role ?? 'anon'
+  const { role, sessionId, claims: claimsLiteral } = scopeOf(claims)
   if (role !== 'authenticated' && role !== 'anon') {
     throw new ApiError(403, 'unsupported_role', `tokens with role "${role}" cannot query as a user`)
   }
-  const sessionId = role === 'authenticated' && typeof claims?.session_id === 'string' &&
-      UUID.test(claims.session_id) && typeof claims.sub === 'string' && UUID.test(claims.sub)
-    ? claims.session_id
-    : undefined
   // Claims come from a verified token; they are written as a literal so the
   // statement needs no describe round trip and goes in one message with begin.
-  const preamble = `select set_config('request.jwt.claims', ${literal(JSON.stringify(claims ?? { role: 'anon' }))}, true),` +
+  const preamble = `select set_config('request.jwt.claims', ${claimsLiteral}, true),` +
     ` set_config('role', '${role}', true),` +
     ` set_config('statement_timeout', '${db.opts.statementTimeoutMs}', true)` +
     (sessionId ? `, pam.require_session('${sessionId}', '${claims!.sub}')` : '')

@@ -12,6 +12,8 @@ import { ApiError } from './errors.ts'
 import { z } from './http.ts'
 import { isCalendarDate, MAX_DATE, MIN_DATE } from './dates.ts'
 
+const utf8 = new TextEncoder()
+
 export const DEFAULT_LIMIT = 50
 export const MAX_LIMIT = 200
 
@@ -30,8 +32,10 @@ export const PageQuery = {
   cursor: z.string().max(300).optional().openapi({ description: 'next_cursor of the previous page' }),
 }
 
-const b64url = (s: string) => btoa(String.fromCharCode(...new TextEncoder().encode(s)))
-  .replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+const URL_SAFE: Record<string, string> = { '+': '-', '/': '_', '=': '' }
+// A key is ASCII as a rule (dates, times, uuids): btoa takes it as it is.
+const b64url = (s: string) =>
+  btoa(/^[\x00-\x7f]*$/.test(s) ? s : String.fromCharCode(...utf8.encode(s))).replace(/[+/=]/g, (c) => URL_SAFE[c])
 
 export function encodeCursor(key: string[]): string {
   return b64url(JSON.stringify(key))
@@ -65,7 +69,6 @@ export function decodeCursor(cursor: string, shape: KeyKind[]): string[] {
   return key as string[]
 }
 
-const utf8 = new TextEncoder()
 const fromUtf8 = new TextDecoder()
 
 /** A page's JSON body from rows already in JSON text, as the bytes Postgres sent them
