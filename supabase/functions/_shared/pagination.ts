@@ -33,9 +33,9 @@ export const PageQuery = {
 }
 
 const URL_SAFE: Record<string, string> = { '+': '-', '/': '_', '=': '' }
-// A key is ASCII as a rule (dates, times, uuids): btoa takes it as it is.
+// A key is printable ASCII as a rule (dates, times, uuids): btoa takes it as it is.
 const b64url = (s: string) =>
-  btoa(/^[\x00-\x7f]*$/.test(s) ? s : String.fromCharCode(...utf8.encode(s))).replace(/[+/=]/g, (c) => URL_SAFE[c])
+  btoa(/^[ -~]*$/.test(s) ? s : String.fromCharCode(...utf8.encode(s))).replace(/[+/=]/g, (c) => URL_SAFE[c])
 
 export function encodeCursor(key: string[]): string {
   return b64url(JSON.stringify(key))
