@@ -107,6 +107,7 @@ Deno.test('keepalive-http: one request, as sent; the connection is kept for the 
     assertMatch(first.head, /\r\nhost: 127\.0\.0\.1:\d+\r\n/)
     assertMatch(first.head, /\r\ncontent-length: 10\r\n/)
     assertMatch(first.head, /\r\nauthorization: Bearer x\r\n/)
+    assertMatch(first.head, /\r\naccept-encoding: identity\r\n/)
     assertEquals(first.body, '[["PING"]]')
     await client.post('/pipeline', {}, 'zoë 🚐', 1000)
     assertEquals(server.received[1].body, 'zoë 🚐') // Content-Length counts bytes
@@ -117,12 +118,13 @@ Deno.test('keepalive-http: one request, as sent; the connection is kept for the 
   }
 })
 
-Deno.test('keepalive-http: chunked answers, interim 1xx answers, and any status resolve', async () => {
+Deno.test('keepalive-http: chunked answers, interim 1xx answers, and any status resolve; compressed ones are refused', async () => {
   const answers = [
     'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4;ext=1\r\n[1,2\r\n3\r\n,3]\r\n0\r\nx-trailer: t\r\n\r\n',
     'HTTP/1.1 100 Continue\r\n\r\n' + ok('"after 100"'),
     'HTTP/1.1 401 Unauthorized\r\ncontent-length: 24\r\n\r\n{"error":"Unauthorized"}',
     'HTTP/1.1 204 No Content\r\n\r\n',
+    'HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: 3\r\n\r\nxyz',
   ]
   const server = scriptedServer((_, i) => answers[i])
   const client = new KeepAliveClient(server.url)
@@ -132,7 +134,10 @@ Deno.test('keepalive-http: chunked answers, interim 1xx answers, and any status 
     const refused = await client.post('/', {}, '', 1000)
     assertEquals([refused.status, refused.body], [401, '{"error":"Unauthorized"}'])
     assertEquals((await client.post('/', {}, '', 1000)).status, 204)
-    assertEquals(new Set(server.received.map((r) => r.connection)).size, 1)
+    // Compressed although the request asked for identity: refused, not read as text.
+    const encoded = await client.post('/', {}, '', 1000).catch((e) => e)
+    assert(encoded instanceof HttpCallError && encoded.kind === 'protocol', String(encoded))
+    assertEquals(new Set(server.received.slice(0, 4).map((r) => r.connection)).size, 1)
   } finally {
     client.closeIdle()
     await server.close()

@@ -6,7 +6,8 @@
 // fifth of its CPU (its Request, Response and Headers objects, the body streams,
 // the abort signal); this client about a tenth of that (README, Performance).
 //
-// What it speaks: a request with a body and its Content-Length; answers framed
+// What it speaks: a request with a body and its Content-Length, asking for
+// answers as they are (no compression); answers framed
 // by Content-Length, chunked, or by the server closing the connection; interim
 // 1xx answers are skipped. One request at a time on a connection (no
 // pipelining). A connection is kept after a complete answer unless either side
@@ -95,7 +96,8 @@ export class KeepAliveClient {
   ): Promise<HttpAnswer> {
     const payload = encoder.encode(body)
     let head =
-      `POST ${this.basePath}${path} HTTP/1.1\r\nhost: ${this.host}\r\ncontent-length: ${payload.length}\r\n`
+      `POST ${this.basePath}${path} HTTP/1.1\r\nhost: ${this.host}\r\ncontent-length: ${payload.length}\r\n` +
+      'accept-encoding: identity\r\n' // without it a server may compress the answer
     for (const name in headers) head += `${name}: ${headers[name]}\r\n`
     const top = encoder.encode(head + '\r\n')
     const message = new Uint8Array(top.length + payload.length)
@@ -230,6 +232,10 @@ class AnswerReader {
       }
       const code = Number(status[2])
       if (code >= 100 && code < 200) continue // 100 Continue, 103 Early Hints: the answer follows
+      const coding = headers.get('content-encoding')?.toLowerCase()
+      if (coding && coding !== 'identity') {
+        throw new HttpCallError(`an answer encoded as ${coding}, though identity was asked for`, 'protocol')
+      }
       const connection = headers.get('connection')?.toLowerCase() ?? ''
       let keepAlive = status[1] === '1'
         ? !connection.includes('close')
