@@ -1,5 +1,6 @@
 // The sockets db.ts gives postgres.js, and the pool around them.
 import './_support/shared-resources.ts'
+import net from 'node:net'
 import { assert, assertEquals } from './_support/assert.ts'
 import { ApiError } from '../supabase/functions/_shared/errors.ts'
 import { database, postgresAdminClient, withoutNullWrites } from '../supabase/functions/_shared/db.ts'
@@ -14,6 +15,10 @@ Deno.test('db sockets: a null write is skipped, other writes pass through', () =
   assertEquals(socket.write(null), true)
   assertEquals(socket.write('a'), false)
   assertEquals(written, ['a'])
+  // Every socket of an isolate that loads db.ts, whoever opened it (postgres.js's own too).
+  const plain = new net.Socket()
+  assertEquals(plain.write(null as unknown as string), true)
+  plain.destroy()
 })
 
 /** Forwards connections on `listener` to the test's Postgres server. */

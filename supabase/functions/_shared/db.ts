@@ -98,7 +98,7 @@ export class Database {
       ssl: false, // negotiated by connectSocket instead
       // `socket` is a documented postgres.js option its types lack.
       socket: ({ host, port }: { host: string[]; port: number[] }) =>
-        connectSocket(host[0], port[0], sslmode, opts.ca, connectTimeout * 1000).then(withoutNullWrites),
+        connectSocket(host[0], port[0], sslmode, opts.ca, connectTimeout * 1000),
     } as postgres.Options<Record<string, never>>
     const login: WireLogin = {
       user: decodeURIComponent(url.username),
@@ -323,6 +323,12 @@ export function withoutNullWrites<S extends { write(chunk: unknown, ...rest: unk
   }
   return socket
 }
+
+// For every socket of the isolate, not only the ones db.ts opens: the local stack's and the
+// tests' own postgres.js clients (the auth service's, Storage's, the tests' admin client)
+// crashed the Edge Runtime's Deno the same way.
+withoutNullWrites(net.Socket.prototype)
+withoutNullWrites(tls.TLSSocket.prototype)
 
 
 /**
