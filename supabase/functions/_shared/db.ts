@@ -330,7 +330,6 @@ export function withoutNullWrites<S extends { write(chunk: unknown, ...rest: unk
 withoutNullWrites(net.Socket.prototype)
 withoutNullWrites(tls.TLSSocket.prototype)
 
-
 /**
  * One place in the pool, used by one request at a time: a read connection
  * (pg-wire.ts) for user reads, and a postgres.js client of its own (max 1) for

@@ -16,6 +16,8 @@
 // answer arrives: the request is then sent once more, on a new connection (the
 // server never read it). https uses the runtime's trusted roots (plus `caCerts`).
 
+import { concatBytes } from './bytes.ts'
+
 export interface HttpAnswer {
   status: number
   /** Header names in lower case; a repeated header keeps its last value. */
@@ -99,10 +101,7 @@ export class KeepAliveClient {
       `POST ${this.basePath}${path} HTTP/1.1\r\nhost: ${this.host}\r\ncontent-length: ${payload.length}\r\n` +
       'accept-encoding: identity\r\n' // without it a server may compress the answer
     for (const name in headers) head += `${name}: ${headers[name]}\r\n`
-    const top = encoder.encode(head + '\r\n')
-    const message = new Uint8Array(top.length + payload.length)
-    message.set(top)
-    message.set(payload, top.length)
+    const message = concatBytes([encoder.encode(head + '\r\n'), payload])
 
     const call = { conn: undefined as Deno.Conn | undefined, timedOut: false }
     let timer: ReturnType<typeof setTimeout> | undefined
@@ -338,14 +337,7 @@ class AnswerReader {
       }
     }
     while ((await this.line()) !== ''); // trailers
-    if (parts.length === 1) return parts[0]
-    const body = new Uint8Array(total)
-    let at = 0
-    for (const part of parts) {
-      body.set(part, at)
-      at += part.length
-    }
-    return body
+    return concatBytes(parts)
   }
 
   private async rest(): Promise<Uint8Array> {

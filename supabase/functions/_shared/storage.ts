@@ -14,6 +14,7 @@ import { resolveEnv } from '@supabase/server/core'
 import type { Config } from './config.ts'
 import { database, postgresAdminClient, type Tx } from './db.ts'
 import { ApiError } from './errors.ts'
+import { concatBytes } from './bytes.ts'
 import { z } from './http.ts'
 import { errorFields, log } from './logger.ts'
 
@@ -122,13 +123,7 @@ export async function readObject(
     if (size > maxBytes) throw tooLarge(maxBytes)
     chunks.push(chunk)
   }
-  const bytes = new Uint8Array(size)
-  let at = 0
-  for (const c of chunks) {
-    bytes.set(c, at)
-    at += c.byteLength
-  }
-  return { bytes, contentType: res.headers.get('content-type') ?? 'application/octet-stream', eTag: res.headers.get('etag') }
+  return { bytes: concatBytes(chunks), contentType: res.headers.get('content-type') ?? 'application/octet-stream', eTag: res.headers.get('etag') }
 }
 
 const tooLarge = (max: number) => new ApiError(413, 'payload_too_large', `the file is larger than ${max} bytes`)

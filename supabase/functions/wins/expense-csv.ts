@@ -9,6 +9,7 @@
 import type { App, AppContext } from '../_shared/http.ts'
 import { route, z } from '../_shared/http.ts'
 import { ApiError } from '../_shared/errors.ts'
+import { concatBytes } from '../_shared/bytes.ts'
 import { log } from '../_shared/logger.ts'
 import { BudgetImpact, budgetImpact } from './budget-status.ts'
 import { errorOf, invalidateSummaries, json, moneyContext, params, type WinsOptions, writeTransaction } from './common.ts'
@@ -140,13 +141,7 @@ async function readBody(req: Request, max: number): Promise<Uint8Array> {
     if (size > max) throw tooLarge()
     chunks.push(chunk)
   }
-  const bytes = new Uint8Array(size)
-  let at = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, at)
-    at += chunk.byteLength
-  }
-  return bytes
+  return concatBytes(chunks)
 }
 
 /** The CSV text of an import request, from strict UTF-8 bytes; 415, 413 or 400 otherwise. */
