@@ -89,6 +89,19 @@ Deno.test('wins csv: a good file imports every row (any column order, quotes, BO
   assertEquals(await count(user.id), 4)
 })
 
+Deno.test('wins csv: an import with an Idempotency-Key is done once; its retry gets the same answer', async () => {
+  // The key's fingerprint reads the body first: the import must still get the file.
+  const user = await signUp()
+  const w = winsAs(user)
+  const headers = { ...csvHeaders, 'idempotency-key': crypto.randomUUID() }
+  const file = 'date,amount,category\n2026-03-05,2.00,food\n2026-03-06,3.00,fuel\n'
+  const first = await w('expenses/import', { method: 'POST', body: file, headers })
+  assertEquals([first.status, first.body.imported], [201, 2], JSON.stringify(first.body))
+  const again = await w('expenses/import', { method: 'POST', body: file, headers })
+  assertEquals([again.status, again.body.imported, again.headers.get('idempotent-replayed')], [201, 2, 'true'])
+  assertEquals(await count(user.id), 2)
+})
+
 Deno.test('wins csv: one bad row imports nothing, and every problem is reported with its line', async () => {
   const user = await signUp()
   const w = winsAs(user)

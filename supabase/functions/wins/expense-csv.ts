@@ -131,9 +131,16 @@ function headerProblems(names: string[]): string[] {
 }
 
 /** The body's bytes, refused with a 413 as soon as they pass `max`. */
-async function readBody(req: Request, max: number): Promise<Uint8Array> {
+async function readBody(c: AppContext, max: number): Promise<Uint8Array> {
+  const req = c.req.raw
   const tooLarge = () => new ApiError(413, 'payload_too_large', `the file is larger than ${max} bytes`)
   if (Number(req.headers.get('content-length')) > max) throw tooLarge()
+  // An Idempotency-Key has the body read already (its fingerprint), and Hono keeps it.
+  if (req.bodyUsed) {
+    const bytes = new Uint8Array(await c.req.arrayBuffer())
+    if (bytes.byteLength > max) throw tooLarge()
+    return bytes
+  }
   const chunks: Uint8Array[] = []
   let size = 0
   for await (const chunk of req.body ?? []) {
@@ -152,7 +159,7 @@ async function importText(c: AppContext): Promise<string> {
       accepted: IMPORT_TYPES,
     })
   }
-  const bytes = await readBody(c.req.raw, IMPORT_MAX_BYTES)
+  const bytes = await readBody(c, IMPORT_MAX_BYTES)
   let text: string
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
