@@ -34,6 +34,7 @@ import { ApiError, unavailable } from './errors.ts'
 import { log } from './logger.ts'
 import { inlineParams, literal } from './sql-literal.ts'
 import { networkWait } from './network-wait.ts'
+import { type Timeout, Timeouts } from './timeouts.ts'
 import { ARRAY_TYPES_QUERY, type ArrayTypes, connectionClosed, WireConnection, type WireLogin } from './pg-wire.ts'
 
 export type Sql = postgres.Sql
@@ -84,6 +85,8 @@ export class Database {
   private readonly waiting: { grant: (slot: Slot) => void; fail: (e: unknown) => void }[] = []
   private downUntil = 0
   private pause = 0
+  /** The deadlines and the waits for a slot: one timer per length (timeouts.ts). */
+  private readonly timeouts = new Timeouts()
 
   constructor(readonly opts: DbOptions) {
     const connectTimeout = Math.max(1, Math.ceil(opts.acquireTimeoutMs / 1000))
@@ -149,7 +152,7 @@ export class Database {
       try {
         return await fn(conn)
       } finally {
-        slot.readerDone(conn)
+        slot.readerDone()
       }
     }, signal)
   }
@@ -168,21 +171,21 @@ export class Database {
     // committed once the server answers again (the client was told to retry),
     // and the slot is free again.
     const deadline = deadlineMs ?? this.opts.statementTimeoutMs + 2000
-    let timer: ReturnType<typeof setTimeout> | undefined
+    let timeout: Timeout | undefined
     const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+      timeout = this.timeouts.start(deadline, () => {
         if (!settled) {
           slot.discard()
           this.markDown()
           log('warn', 'database did not answer in time', { deadline_ms: deadline })
           reject(unavailable('database'))
         }
-      }, deadline)
+      })
     })
     try {
       return await Promise.race([work, expired])
     } finally {
-      clearTimeout(timer)
+      timeout!.cancel()
     }
   }
 
@@ -201,11 +204,11 @@ export class Database {
           reject(e)
         },
       }
-      const timer = setTimeout(() => entry.fail(unavailable('database')), this.opts.acquireTimeoutMs)
+      const timeout = this.timeouts.start(this.opts.acquireTimeoutMs, () => entry.fail(unavailable('database')))
       const onAbort = () => entry.fail(clientGone())
       signal?.addEventListener('abort', onAbort, { once: true })
       const cleanup = () => {
-        clearTimeout(timer)
+        timeout.cancel()
         signal?.removeEventListener('abort', onAbort)
         const i = this.waiting.indexOf(entry)
         if (i >= 0) this.waiting.splice(i, 1)
@@ -360,6 +363,8 @@ class Slot {
   /** The read connection (pg-wire.ts): opened on the first read, closed after READER_IDLE_MS unused. */
   private wire?: Promise<WireConnection>
   private wireRenewAt = 0
+  private wireUsedAt = 0
+  private wireBusy = false
   private wireIdle?: ReturnType<typeof setTimeout>
 
   constructor(
@@ -371,7 +376,7 @@ class Slot {
   /** The read connection, opened if it is not (or has closed, or is due for renewal). A
    * connection that fails while in use rejects its query (CONNECTION_CLOSED) and is not reused. */
   async reader(): Promise<WireConnection> {
-    clearTimeout(this.wireIdle)
+    this.wireBusy = true
     const current = this.wire && await this.wire.catch(() => undefined)
     if (current && !current.isClosed && Date.now() <= this.wireRenewAt) return current
     current?.close()
@@ -387,15 +392,29 @@ class Slot {
   }
 
   /** A read is over: the read connection closes once unused for READER_IDLE_MS (as
-   * postgres.js's idle_timeout does for the other), so an idle isolate holds no server connection. */
-  readerDone(conn: WireConnection) {
-    clearTimeout(this.wireIdle)
-    this.wireIdle = setTimeout(() => conn.close(), READER_IDLE_MS)
+   * postgres.js's idle_timeout does for the other), so an idle isolate holds no server
+   * connection. One timer per slot, re-armed when it finds the connection used since: not
+   * a timer set and cleared on every read. */
+  readerDone() {
+    this.wireBusy = false
+    this.wireUsedAt = Date.now()
+    if (this.wireIdle === undefined) this.armReaderIdle(READER_IDLE_MS)
+  }
+
+  private armReaderIdle(ms: number) {
+    this.wireIdle = setTimeout(() => {
+      this.wireIdle = undefined
+      if (!this.wire) return
+      const unused = Date.now() - this.wireUsedAt
+      if (this.wireBusy || unused < READER_IDLE_MS) this.armReaderIdle(READER_IDLE_MS - (this.wireBusy ? 0 : unused))
+      else this.closeReader()
+    }, ms)
     unref(this.wireIdle) // an idle connection keeps no process alive
   }
 
   private closeReader() {
     clearTimeout(this.wireIdle)
+    this.wireIdle = undefined
     const wire = this.wire
     this.wire = undefined
     wire?.then((c) => c.close(), () => {})
