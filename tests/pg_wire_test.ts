@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto'
 import postgres from 'postgres'
 import { assert, assertEquals } from './_support/assert.ts'
 import { ARRAY_TYPES_QUERY, type ArrayTypes, WireConnection } from '../supabase/functions/_shared/pg-wire.ts'
+import { literal } from '../supabase/functions/_shared/sql-literal.ts'
 
 const serverUrl = new URL(Deno.env.get('PAM_TEST_SERVER_URL')!)
 
@@ -87,6 +88,16 @@ Deno.test('pg wire: statements, raw rows, errors and the transaction left behind
     assertEquals(conn.status, 'I')
     const [raw] = await conn.query(`select row_to_json(r)::text, 2 from (select 'é"' as name) r union all select null, 3`, true)
     assertEquals(raw.rows.map((r) => r === null ? null : new TextDecoder().decode(r as Uint8Array)), ['{"name":"é\\""}', null])
+    // Raw rows share one buffer, grown as they come: past its first size, over many reads, with
+    // NULLs and empty rows between, and each statement with rows of its own.
+    const texts = Array.from({ length: 300 }, (_, i) => i % 7 === 3 ? null : i % 11 === 5 ? '' : `${i}:${'é'.repeat(i * 3)}`)
+    const many = await conn.query(
+      `select t from unnest(array[${texts.map((t) => t === null ? 'null' : literal(t)).join(',')}]::text[]) with ordinality as u(t, i) order by i; select 'second'`,
+      true,
+    )
+    const decoded = (rows: unknown[]) => rows.map((r) => r === null ? null : new TextDecoder().decode(r as Uint8Array))
+    assertEquals(decoded(many[0].rows), texts)
+    assertEquals(decoded(many[1].rows), ['second'])
 
     // An error stops the message; the first error is the one reported, with postgres.js's field names.
     const failure = await conn.query(`begin; do $$ begin raise exception using errcode = '23505', message = 'm',

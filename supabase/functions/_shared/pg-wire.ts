@@ -121,10 +121,41 @@ function parseArray(s: ArrayState, x: string, parser: Parser | undefined, delimi
 interface Pending {
   raw: boolean
   results: StatementRows[]
-  current?: StatementRows & { parsers: (Parser | undefined)[] }
+  current?: StatementRows & { parsers: (Parser | undefined)[]; bytes?: RawBytes }
   error?: ServerError
   resolve(results: StatementRows[]): void
   reject(err: unknown): void
+}
+
+/** A statement's raw rows, copied into one buffer as they arrive: a list's rows are then
+ * views of one allocation, not one each (a copy of its own per row cost about as much as
+ * the rest of the parsing). `ends[i]` is where row i ends; -1 for a NULL. */
+class RawBytes {
+  bytes = new Uint8Array(16 * 1024)
+  length = 0
+  readonly ends: number[] = []
+
+  add(buf: Uint8Array, start: number, size: number) {
+    if (size < 0) return void this.ends.push(-1)
+    if (this.length + size > this.bytes.length) {
+      const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + size))
+      grown.set(this.bytes.subarray(0, this.length))
+      this.bytes = grown
+    }
+    this.bytes.set(buf.subarray(start, start + size), this.length)
+    this.length += size
+    this.ends.push(this.length)
+  }
+
+  rows(): (Uint8Array | null)[] {
+    let start = 0
+    return this.ends.map((end) => {
+      if (end < 0) return null
+      const row = this.bytes.subarray(start, end)
+      start = end
+      return row
+    })
+  }
 }
 
 /** The connection closed before the request's statements were answered (db.ts uses it too). */
@@ -336,13 +367,14 @@ export class WireConnection {
           at += 18
         }
         const parsers = pending.raw ? [] : columns.map((c) => parserFor(c.type, this.arrays))
-        pending.current = { columns, rows: [], parsers }
+        pending.current = { columns, rows: [], parsers, bytes: pending.raw ? new RawBytes() : undefined }
         return
       }
       case 0x43: // C: CommandComplete
       case 0x49: // I: EmptyQueryResponse
         if (pending?.current) {
-          pending.results.push({ columns: pending.current.columns, rows: pending.current.rows })
+          const { columns, rows, bytes } = pending.current
+          pending.results.push({ columns, rows: bytes ? bytes.rows() : rows })
           pending.current = undefined
         }
         return
@@ -384,11 +416,7 @@ export class WireConnection {
     const current = pending.current!
     const count = view.getInt16(start)
     let at = start + 2
-    if (pending.raw) {
-      const size = view.getInt32(at)
-      current.rows.push(size < 0 ? null : buf.slice(at + 4, at + 4 + size))
-      return
-    }
+    if (current.bytes) return current.bytes.add(buf, at + 4, view.getInt32(at))
     const row: Record<string, unknown> = {}
     for (let i = 0; i < count; i++) {
       const size = view.getInt32(at)
