@@ -29,6 +29,7 @@ Deno.test('auth: sign up through the function, sign in with supabase-js, read an
   const me = await app.functions.invoke('auth/me', { method: 'GET' })
   assertEquals(me.error, null)
   assertEquals(me.data.profile.id, created.user.id)
+  assertEquals((await app.functions.invoke('auth/me', { method: 'GET' })).data, me.data, 'from the cache, the same answer')
 
   const patched = await app.functions.invoke('auth/me', {
     method: 'PATCH',
@@ -43,6 +44,13 @@ Deno.test('auth: sign up through the function, sign in with supabase-js, read an
   const again = await app.functions.invoke('auth/me', { method: 'PATCH', body: { preferences: { units: 'imperial' }, region: null } })
   assertEquals(again.data.profile.preferences, { currency: 'AUD', units: 'imperial', timezone: 'Australia/Perth' })
   assertEquals(again.data.profile.region, null)
+
+  // Read back twice (the cache filled, then a hit answered from it): the profile as changed, not as first read.
+  for (let i = 0; i < 2; i++) {
+    const read = await app.functions.invoke('auth/me', { method: 'GET' })
+    assertEquals(read.data, again.data)
+    assertEquals(read.data.profile.full_name, 'Vanna L.')
+  }
 })
 
 Deno.test('auth: login, refresh (rotating, reuse as Supabase Auth), logout through the function', async () => {
