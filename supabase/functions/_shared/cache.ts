@@ -187,7 +187,8 @@ type Command = string[]
 export class UpstashStore implements CacheStore {
   readonly backend = 'upstash' as const
   private waiting: { command: Command; done: (r: Settled) => void }[] = []
-  private flushQueued = false
+  /** The flush that catches commands no lookup or database wait sent (at most one pending). */
+  private flushTimer?: ReturnType<typeof setTimeout>
   private inFlight = 0
   private readonly http: KeepAliveClient
   private readonly authorization: string
@@ -209,11 +210,14 @@ export class UpstashStore implements CacheStore {
       })
     )
     if (now) this.flush()
-    else if (!this.flushQueued) {
-      this.flushQueued = true
+    else {
       // Sent with the request's cache lookup, or as it starts waiting on the
       // database (networkWait); this timer only catches a request that does neither.
-      setTimeout(() => this.flush(), 0)
+      // One pending at a time, not one per command: under load that was a timer per request.
+      this.flushTimer ??= setTimeout(() => {
+        this.flushTimer = undefined
+        this.flush()
+      }, 0)
     }
     return result
   }
@@ -221,7 +225,6 @@ export class UpstashStore implements CacheStore {
   /** Sends every queued command in one request, unless MAX_IN_FLIGHT calls are out: then
    * they go together when the first of those returns. */
   flush(): void {
-    this.flushQueued = false
     if (!this.waiting.length || this.inFlight >= MAX_IN_FLIGHT) return
     const batch = this.waiting.splice(0)
     this.inFlight++

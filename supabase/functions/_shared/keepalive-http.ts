@@ -17,6 +17,7 @@
 // server never read it). https uses the runtime's trusted roots (plus `caCerts`).
 
 import { concatBytes } from './bytes.ts'
+import { type Timeout, Timeouts } from './timeouts.ts'
 
 export interface HttpAnswer {
   status: number
@@ -70,6 +71,8 @@ interface Idle {
 
 export class KeepAliveClient {
   private readonly idle: Idle[] = []
+  /** The calls' deadlines: one timer per length, not one per call (timeouts.ts). */
+  private readonly timeouts = new Timeouts()
   private readonly tls: boolean
   private readonly hostname: string
   private readonly port: number
@@ -104,17 +107,17 @@ export class KeepAliveClient {
     const message = concatBytes([encoder.encode(head + '\r\n'), payload])
 
     const call = { conn: undefined as Deno.Conn | undefined, timedOut: false }
-    let timer: ReturnType<typeof setTimeout> | undefined
+    let timeout: Timeout | undefined
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+      timeout = this.timeouts.start(timeoutMs, () => {
         call.timedOut = true
         closeQuietly(call.conn)
         reject(new HttpCallError(`no answer within ${timeoutMs} ms`, 'timeout'))
-      }, timeoutMs)
+      })
     })
     const exchange = this.exchange(message, call)
     exchange.catch(() => {}) // after a timeout, its failure is the timeout's
-    return Promise.race([exchange, deadline]).finally(() => clearTimeout(timer))
+    return Promise.race([exchange, deadline]).finally(() => timeout!.cancel())
   }
 
   /** Closes the idle connections (those in use close when their answer is read). */
