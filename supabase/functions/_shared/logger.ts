@@ -1,4 +1,6 @@
 // The one logger: JSON lines on stdout (errors on stderr), never secrets.
+import { isoNow } from './clock.ts'
+
 type Level = 'debug' | 'info' | 'warn' | 'error'
 const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 }
 
@@ -22,24 +24,11 @@ export function logs(level: Level): boolean {
   return order[level] >= order[threshold]
 }
 
-/** The time as ISO text, made once per millisecond: Date's toISOString costs about as much
- * as the rest of a line, and under load many lines share a millisecond. */
-let isoAt = 0
-let iso = ''
-function timestamp(): string {
-  const now = Date.now()
-  if (now !== isoAt) {
-    isoAt = now
-    iso = new Date(now).toISOString()
-  }
-  return iso
-}
-
 export function log(level: Level, msg: string, fields: Record<string, unknown> = {}): void {
   if (!logs(level)) return
   // The fields' JSON spliced in after ts, level and msg: no merged copy of them is made.
   const rest = JSON.stringify(fields)
-  const line = `{"ts":"${timestamp()}","level":"${level}","msg":${JSON.stringify(msg)}` +
+  const line = `{"ts":"${isoNow()}","level":"${level}","msg":${JSON.stringify(msg)}` +
     (rest === '{}' ? '}' : `,${rest.slice(1)}`)
   // Warnings and errors go out at once, whatever happens next.
   if (level === 'error' || level === 'warn') console.error(line)

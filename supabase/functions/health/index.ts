@@ -8,6 +8,7 @@ import type { App } from '../_shared/http.ts'
 import { type Config, getConfig } from '../_shared/config.ts'
 import type { PostgresApi } from '../_shared/db.ts'
 import type { Cache } from '../_shared/cache.ts'
+import { isoNow } from '../_shared/clock.ts'
 
 const Check = z.object({
   status: z.enum(['up', 'down', 'not_configured']),
@@ -141,7 +142,7 @@ export function createHealthApp(config: Config = getConfig()): App {
   }
 
   app.openapi(liveness, (c) =>
-    c.json({ status: 'ok' as const, version: config.version, timestamp: new Date().toISOString() }, 200))
+    c.json({ status: 'ok' as const, version: config.version, timestamp: isoNow() }, 200))
 
   app.openapi(readiness, async (c) => {
     const [database, cache, others] = await Promise.all([
@@ -157,7 +158,7 @@ export function createHealthApp(config: Config = getConfig()): App {
     const body = {
       status: database.status !== 'up' ? 'unavailable' as const : failing.length ? 'degraded' as const : 'ready' as const,
       version: config.version,
-      timestamp: new Date().toISOString(),
+      timestamp: isoNow(),
       failing,
       checks,
       ...(mem && { memory: { rss_bytes: mem.rss, heap_used_bytes: mem.heapUsed, heap_total_bytes: mem.heapTotal } }),
