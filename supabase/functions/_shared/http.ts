@@ -31,6 +31,7 @@ import { type Cache, cacheFor, type CacheStatus } from './cache.ts'
 import { enforceRateLimit, type RateLimiter, rateLimiterFor, type RateLimitTier } from './ratelimit.ts'
 import { errorFields, log, logs, setLogLevel } from './logger.ts'
 import { idempotency } from './idempotency.ts'
+import { KeptMatchRouter } from './router.ts'
 
 export { z }
 
@@ -141,6 +142,7 @@ export interface AppOptions {
 export function createApp(name: string, config: Config, description = '', options: AppOptions = {}): App {
   setLogLevel(config.logLevel)
   const app = new OpenAPIHono<AppEnv>({
+    router: new KeptMatchRouter(),
     // The local gateway hands requests over untouched: the /functions/v1
     // prefix it would strip (as Supabase's does) is ignored here instead.
     getPath: (req) => {
