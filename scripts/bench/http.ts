@@ -23,7 +23,8 @@
 // as `npm start` runs it with Redis installed (one isolate per core,
 // BENCH_WORKERS); and the production shape: Postgres and the Upstash
 // endpoint each behind a delay proxy (1 ms each way), one request at a time,
-// with the round trips each request costs.
+// with the round trips each request costs. With each figure, its CPU per
+// request: the stack's process (all its threads) and, for the list, Postgres's.
 //
 // (The floor's pgbench script has no variables: the `:` of the columns' date
 // formats would be read as pgbench variables.)
@@ -97,6 +98,34 @@ async function run(cmd: string, args: string[]): Promise<string> {
   return text
 }
 
+// ---- CPU -------------------------------------------------------------------
+// What a figure costs in CPU per request, from /proc (Linux; elsewhere the columns stay
+// empty): the stack's process, every thread of it (the functions, the local Upstash bridge,
+// the garbage collector's helpers), and Postgres (the postmaster, its backends, and those
+// that ended meanwhile, as pgbench's do).
+
+const CLOCK_TICKS = Number((await run('getconf', ['CLK_TCK']).catch(() => '')).trim()) || 100
+let postmaster: number | undefined
+
+/** CPU seconds of a process; with `children`, also of its live children and those it reaped. */
+async function cpuSeconds(pid: number, children = false): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => '')
+  if (!stat) return NaN
+  // Fields after the command's closing parenthesis, from the third (state): utime is the 14th.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number)
+  let ticks = f[11] + f[12] + (children ? f[13] + f[14] : 0)
+  if (children) {
+    const kids = await Deno.readTextFile(`/proc/${pid}/task/${pid}/children`).catch(() => '')
+    for (const kid of kids.split(' ').filter(Boolean)) {
+      const k = await Deno.readTextFile(`/proc/${kid}/stat`).catch(() => '')
+      if (k) ticks += k.slice(k.lastIndexOf(')') + 2).split(' ').map(Number).slice(11, 13).reduce((a, b) => a + b, 0)
+    }
+  }
+  return ticks / CLOCK_TICKS
+}
+
+const postgresCpu = () => (postmaster ? cpuSeconds(postmaster, true) : Promise.resolve(NaN))
+
 // ---- wrk -------------------------------------------------------------------
 
 interface Load {
@@ -104,15 +133,18 @@ interface Load {
   p50: number
   p99: number
   errors: number
+  /** CPU µs per request: the stack's process, and Postgres (NaN when unknown). */
+  stackUs: number
+  postgresUs: number
 }
 
 /** A figure: ROUNDS of (its floor, then itself), back to back. The median round by ratio
- * gives req/s and p50; p99 is the median of the rounds'; errors add up. */
+ * gives req/s and p50; p99 and the CPU per request are the medians of the rounds'; errors add up. */
 interface Figure extends Load {
   ratio: number
   ratios: number[]
 }
-const floorsSeen = { postgres: [] as number[], postgresP99: [] as number[], bare: [] as number[] }
+const floorsSeen = { postgres: [] as number[], postgresP99: [] as number[], postgresUs: [] as number[], bare: [] as number[] }
 async function paired(load: () => Promise<Load>, floor: () => Promise<number>): Promise<Figure> {
   const rounds: { load: Load; ratio: number }[] = []
   for (let i = 0; i < ROUNDS; i++) {
@@ -125,6 +157,8 @@ async function paired(load: () => Promise<Load>, floor: () => Promise<number>): 
   return {
     ...median.load,
     p99: mid(rounds.map((r) => r.load.p99).sort((a, b) => a - b)),
+    stackUs: mid(rounds.map((r) => r.load.stackUs).sort((a, b) => a - b)),
+    postgresUs: mid(rounds.map((r) => r.load.postgresUs).sort((a, b) => a - b)),
     errors: rounds.reduce((n, r) => n + r.load.errors, 0),
     ratio: median.ratio,
     ratios: rounds.map((r) => r.ratio).sort((a, b) => a - b),
@@ -137,17 +171,29 @@ const toMs = (v: string) => {
 }
 
 const warmed = new Set<string>()
-async function wrk(url: string, headers: Record<string, string> = {}): Promise<Load> {
+/** wrk at `url`; `stack`: the pid of the process serving it, for its CPU per request. */
+async function wrk(url: string, headers: Record<string, string> = {}, stack?: number): Promise<Load> {
   const lua = `${tmp}/wrk-${crypto.randomUUID()}.lua`
   await Deno.writeTextFile(lua, Object.entries(headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`).join('\n') + '\n')
   if (!warmed.has(url)) await run('wrk', ['-t2', `-c${CONNECTIONS}`, '-d2s', '-s', lua, url]) // warm-up: JIT, pools, caches
   warmed.add(url)
+  const before = await Promise.all([stack ? cpuSeconds(stack) : NaN, postgresCpu()])
   const out = await run('wrk', ['-t2', `-c${CONNECTIONS}`, `-d${DURATION}s`, '--latency', '-s', lua, url])
+  const after = await Promise.all([stack ? cpuSeconds(stack) : NaN, postgresCpu()])
   const pct = (p: string) => toMs(new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm').exec(out)![1])
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0)
   const socketErrors = /Socket errors: (.*)/.exec(out)?.[1]
   const errors = non2xx + (socketErrors ? socketErrors.match(/\d+/g)!.map(Number).reduce((a, b) => a + b, 0) : 0)
-  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]), p50: pct('50'), p99: pct('99'), errors }
+  const requests = Number(/(\d+) requests in/.exec(out)![1])
+  const us = (i: number) => ((after[i] - before[i]) * 1e6) / requests
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]),
+    p50: pct('50'),
+    p99: pct('99'),
+    errors,
+    stackUs: us(0),
+    postgresUs: us(1),
+  }
 }
 
 // ---- the run ---------------------------------------------------------------
@@ -155,6 +201,7 @@ async function wrk(url: string, headers: Record<string, string> = {}): Promise<L
 const given = Deno.env.get('BENCH_DATABASE_URL')
 console.log(given ? 'Postgres: BENCH_DATABASE_URL' : 'Starting embedded Postgres…')
 const pg = given ? undefined : await startEmbeddedPostgres(`${tmp}/postgres`)
+if (pg) postmaster = Number((await Deno.readTextFile(`${tmp}/postgres/postmaster.pid`)).split('\n')[0])
 const serverUrl = given ? withDatabase(given, 'postgres') : pg!.serverUrl
 const dbName = `pam_bench_http_${crypto.randomUUID().slice(0, 8)}`
 const databaseUrl = await ensureDatabase(serverUrl, dbName)
@@ -294,7 +341,12 @@ try {
       // With each transaction's latency logged, for the floor's own p99.
       const prefix = `${tmp}/pgbench-${crypto.randomUUID().slice(0, 8)}`
       const args = pgbenchArgs(DURATION)
-      tps = Number(/tps = ([\d.]+)/.exec(await run('pgbench', ['-l', `--log-prefix=${prefix}`, ...args]))![1])
+      const before = await postgresCpu()
+      const out = await run('pgbench', ['-l', `--log-prefix=${prefix}`, ...args])
+      const after = await postgresCpu()
+      tps = Number(/tps = ([\d.]+)/.exec(out)![1])
+      const done = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1])
+      floorsSeen.postgresUs.push(((after - before) * 1e6) / done)
       const latencies: number[] = []
       for await (const f of Deno.readDir(tmp)) {
         if (!`${tmp}/${f.name}`.startsWith(prefix)) continue
@@ -315,25 +367,25 @@ try {
 
   // ---- through the gateway -------------------------------------------------
   console.log(`Measuring the request path (${ROUNDS} rounds of floor, then figure, ${DURATION} s each)…`)
-  const list = await paired(() => wrk(fn(memory.ready, LIST), memoryHeaders), postgresFloor)
+  const list = await paired(() => wrk(fn(memory.ready, LIST), memoryHeaders, memory.child.pid), postgresFloor)
   await expect(fn(memory.ready, 'wins/summary'), memoryHeaders)
   await expect(fn(memory.ready, 'wins/summary'), memoryHeaders, 'hit')
-  const summaryMemory = await paired(() => wrk(fn(memory.ready, 'wins/summary'), memoryHeaders), bareFloor)
+  const summaryMemory = await paired(() => wrk(fn(memory.ready, 'wins/summary'), memoryHeaders, memory.child.pid), bareFloor)
   await expect(fn(memory.ready, 'auth/me'), memoryHeaders)
   await expect(fn(memory.ready, 'auth/me'), memoryHeaders, 'hit')
-  const meMemory = await paired(() => wrk(fn(memory.ready, 'auth/me'), memoryHeaders), bareFloor)
-  const health = await paired(() => wrk(fn(memory.ready, 'health')), bareFloor)
+  const meMemory = await paired(() => wrk(fn(memory.ready, 'auth/me'), memoryHeaders, memory.child.pid), bareFloor)
+  const health = await paired(() => wrk(fn(memory.ready, 'health'), {}, memory.child.pid), bareFloor)
   const upstash: { isolates: number; list: Figure; summary: Figure; me: Figure; health: Figure }[] = []
   for (const { isolates, stack } of upstashStacks) {
     const h = await headersFor(stack.ready)
-    const listLoad = await paired(() => wrk(fn(stack.ready, LIST), h), postgresFloor)
-    const healthLoad = await paired(() => wrk(fn(stack.ready, 'health')), bareFloor)
+    const listLoad = await paired(() => wrk(fn(stack.ready, LIST), h, stack.child.pid), postgresFloor)
+    const healthLoad = await paired(() => wrk(fn(stack.ready, 'health'), {}, stack.child.pid), bareFloor)
     await expect(fn(stack.ready, 'wins/summary'), h)
     await expect(fn(stack.ready, 'wins/summary'), h, 'hit')
-    const summaryLoad = await paired(() => wrk(fn(stack.ready, 'wins/summary'), h), bareFloor)
+    const summaryLoad = await paired(() => wrk(fn(stack.ready, 'wins/summary'), h, stack.child.pid), bareFloor)
     await expect(fn(stack.ready, 'auth/me'), h)
     await expect(fn(stack.ready, 'auth/me'), h, 'hit')
-    const meLoad = await paired(() => wrk(fn(stack.ready, 'auth/me'), h), bareFloor)
+    const meLoad = await paired(() => wrk(fn(stack.ready, 'auth/me'), h, stack.child.pid), bareFloor)
     upstash.push({ isolates, list: listLoad, summary: summaryLoad, me: meLoad, health: healthLoad })
   }
   bare.child.kill()
@@ -377,12 +429,15 @@ try {
   }
   console.log(
     `\nFloors, median (range) of every measurement: Postgres ${span(floorsSeen.postgres)} tx/s (${floorTool}, ${CONNECTIONS} clients, ` +
-      `the list's transaction); bare Deno.serve ${span(floorsSeen.bare)} req/s (wrk, ${CONNECTIONS} connections).`,
+      `the list's transaction${
+        floorsSeen.postgresUs.some(Number.isFinite) ? `, ${span(floorsSeen.postgresUs)} µs of Postgres's CPU each` : ''
+      }); bare Deno.serve ${span(floorsSeen.bare)} req/s (wrk, ${CONNECTIONS} connections).`,
   )
   console.log(
     `${(EXPENSES * users.length).toLocaleString('en')} expenses; the caller has ${EXPENSES.toLocaleString('en')}. Log level ${LOG_LEVEL}. ` +
       `${ROUNDS} rounds of ${DURATION} s per figure, each after its floor; the median round, with the rounds' range of ratios.\n`,
   )
+  const cpu = (us: number) => (Number.isFinite(us) ? Math.round(us).toLocaleString('en') : '-')
   /** Two decimals, rounded down: a ratio just short of its target does not print as the target. */
   const down = (r: number) => (Math.floor(r * 100) / 100).toFixed(2)
   const row = (name: string, l: Figure | undefined, target: number, floorName: string) =>
@@ -393,11 +448,24 @@ try {
         'p50 ms': l.p50.toFixed(2),
         'p99 ms': l.p99.toFixed(2),
         errors: l.errors,
+        'stack µs/req': cpu(l.stackUs),
+        'Postgres µs/req': floorName === 'Postgres' ? cpu(l.postgresUs) : '-',
         ratio: `${down(l.ratio)} of ${floorName} (${down(l.ratios[0])}–${down(l.ratios[l.ratios.length - 1])})`,
         target: `>= ${target}`,
         met: verdict(l.ratio >= target && l.errors === 0),
       }
-      : { request: name, 'req/s': '-', 'p50 ms': '-', 'p99 ms': '-', errors: '-', ratio: 'no redis-server', target: `>= ${target}`, met: '-' }
+      : {
+        request: name,
+        'req/s': '-',
+        'p50 ms': '-',
+        'p99 ms': '-',
+        errors: '-',
+        'stack µs/req': '-',
+        'Postgres µs/req': '-',
+        ratio: 'no redis-server',
+        target: `>= ${target}`,
+        met: '-',
+      }
   const isolates = (n: number) => `${n} isolate${n > 1 ? 's' : ''}, Upstash`
   const none = withRedis ? [] : [undefined]
   const each = <T>(f: (u: typeof upstash[number] | undefined) => T) => [...upstash, ...none].map(f)
