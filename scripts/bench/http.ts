@@ -343,6 +343,8 @@ try {
       const args = pgbenchArgs(DURATION)
       const before = await postgresCpu()
       const out = await run('pgbench', ['-l', `--log-prefix=${prefix}`, ...args])
+      // pgbench's backends end as it does: counted once the postmaster has reaped them.
+      await new Promise((r) => setTimeout(r, 300))
       const after = await postgresCpu()
       tps = Number(/tps = ([\d.]+)/.exec(out)![1])
       const done = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1])
