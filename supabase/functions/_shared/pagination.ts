@@ -82,19 +82,20 @@ export function pageOfJson(
 ) {
   const items = rows.length > limit ? rows.slice(0, limit) : rows
   const next = rows.length > limit ? encodeCursor(keyOf(JSON.parse(fromUtf8.decode(items[items.length - 1])))) : null
-  const head = utf8.encode(`{${JSON.stringify(name)}:[`)
-  const tail = utf8.encode(`],"next_cursor":${JSON.stringify(next)}}`)
+  // ASCII both (a resource's name, a base64url cursor): as many bytes as characters, written
+  // straight into the body (a typed array of its own costs a few µs to allocate on Deno).
+  const head = `{${JSON.stringify(name)}:[`
+  const tail = `],"next_cursor":${JSON.stringify(next)}}`
   let size = head.length + tail.length + Math.max(0, items.length - 1)
   for (const item of items) size += item.length
   const body = new Uint8Array(size)
-  body.set(head)
-  let at = head.length
-  items.forEach((item, i) => {
+  let at = utf8.encodeInto(head, body).written
+  for (let i = 0; i < items.length; i++) {
     if (i) body[at++] = 0x2c // ,
-    body.set(item, at)
-    at += item.length
-  })
-  body.set(tail, at)
+    body.set(items[i], at)
+    at += items[i].length
+  }
+  utf8.encodeInto(tail, body.subarray(at))
   return body
 }
 

@@ -211,14 +211,16 @@ export class WireConnection {
   query(text: string, raw = false): Promise<StatementRows[]> {
     if (this.isClosed) return Promise.reject(connectionClosed())
     if (this.pending) return Promise.reject(new Error('one query at a time on a wire connection'))
-    const body = encoder.encode(text)
-    const message = new Uint8Array(body.length + 6)
-    message[0] = 0x51 // Q
-    new DataView(message.buffer).setInt32(1, body.length + 5)
-    message.set(body, 5)
+    // One allocation, the text encoded in place (a typed array's memory costs a few µs to
+    // allocate on Deno, whatever its size): UTF-8 takes at most 3 bytes per UTF-16 unit.
+    const buffer = new Uint8Array(text.length * 3 + 6)
+    const { written } = encoder.encodeInto(text, buffer.subarray(5))
+    buffer[0] = 0x51 // Q
+    new DataView(buffer.buffer).setInt32(1, written + 5)
+    buffer[written + 5] = 0 // the text's terminator
     return new Promise((resolve, reject) => {
       this.pending = { raw, results: [], resolve, reject }
-      this.socket.write(message)
+      this.socket.write(buffer.subarray(0, written + 6))
     })
   }
 
