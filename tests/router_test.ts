@@ -6,7 +6,7 @@ import { KeptMatchRouter } from '../supabase/functions/_shared/router.ts'
 
 /** An app shaped like wins: a static path beside a parameter (TrieRouter's), and middleware. */
 function app(routes: 'overlapping' | 'plain') {
-  const router = new KeptMatchRouter()
+  const router = new KeptMatchRouter<never>() // Hono's handler type is its own
   const hono = new Hono({ router }).basePath('/wins')
   hono.use('*', async (c, next) => {
     await next()
