@@ -107,19 +107,22 @@ async function run(cmd: string, args: string[]): Promise<string> {
 const CLOCK_TICKS = Number((await run('getconf', ['CLK_TCK']).catch(() => '')).trim()) || 100
 let postmaster: number | undefined
 
-/** CPU seconds of a process; with `children`, also of its live children and those it reaped. */
-async function cpuSeconds(pid: number, children = false): Promise<number> {
+/** A process's CPU clock ticks from /proc: its own (utime, stime) and, with `reaped`, those of
+ * the children it has waited for (cutime, cstime). NaN once it is gone. */
+async function ticksOf(pid: number | string, reaped = false): Promise<number> {
   const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => '')
   if (!stat) return NaN
   // Fields after the command's closing parenthesis, from the third (state): utime is the 14th.
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number)
-  let ticks = f[11] + f[12] + (children ? f[13] + f[14] : 0)
+  return f[11] + f[12] + (reaped ? f[13] + f[14] : 0)
+}
+
+/** CPU seconds of a process; with `children`, also of its live children and those it reaped. */
+async function cpuSeconds(pid: number, children = false): Promise<number> {
+  let ticks = await ticksOf(pid, children)
   if (children) {
     const kids = await Deno.readTextFile(`/proc/${pid}/task/${pid}/children`).catch(() => '')
-    for (const kid of kids.split(' ').filter(Boolean)) {
-      const k = await Deno.readTextFile(`/proc/${kid}/stat`).catch(() => '')
-      if (k) ticks += k.slice(k.lastIndexOf(')') + 2).split(' ').map(Number).slice(11, 13).reduce((a, b) => a + b, 0)
-    }
+    for (const kid of kids.split(' ').filter(Boolean)) ticks += (await ticksOf(kid)) || 0 // one that just ended: 0
   }
   return ticks / CLOCK_TICKS
 }

@@ -128,8 +128,8 @@ interface Pending {
 }
 
 /** A statement's raw rows, copied into one buffer as they arrive: a list's rows are then
- * views of one allocation, not one each (a copy of its own per row cost about as much as
- * the rest of the parsing). `ends[i]` is where row i ends; -1 for a NULL. */
+ * views of one allocation, not a copy with memory of its own each (~1-1.5 µs apiece on
+ * Deno, against ~0.1-0.2 µs for a view). `ends[i]` is where row i ends; -1 for a NULL. */
 class RawBytes {
   bytes = new Uint8Array(16 * 1024)
   length = 0
@@ -211,8 +211,8 @@ export class WireConnection {
   query(text: string, raw = false): Promise<StatementRows[]> {
     if (this.isClosed) return Promise.reject(connectionClosed())
     if (this.pending) return Promise.reject(new Error('one query at a time on a wire connection'))
-    // One allocation, the text encoded in place (a typed array's memory costs a few µs to
-    // allocate on Deno, whatever its size): UTF-8 takes at most 3 bytes per UTF-16 unit.
+    // One allocation, the text encoded in place (a typed array with memory of its own costs
+    // ~1-5 µs to allocate on Deno): UTF-8 takes at most 3 bytes per UTF-16 unit.
     const buffer = new Uint8Array(text.length * 3 + 6)
     const { written } = encoder.encodeInto(text, buffer.subarray(5))
     buffer[0] = 0x51 // Q
