@@ -46,8 +46,8 @@ export interface PostgresApi {
   query<T = Row>(strings: TemplateStringsArray, ...values: unknown[]): Promise<T[]>
   queryRaw<T = Row>(text: string, params?: unknown[]): Promise<T[]>
   /** One statement whose rows are each one column of JSON text (`row_to_json(r)::text`), as
-   * the bytes Postgres sent them: for answers that write them into a body as they are. */
-  jsonRows(text: string, params?: unknown[]): Promise<Uint8Array[]>
+   * Postgres wrote it, never parsed: for answers that write them into a body as they are. */
+  jsonRows(text: string, params?: unknown[]): Promise<string[]>
   /** Statements that write, or must see one snapshot: one transaction, committed before it resolves. */
   transaction<T>(fn: (tx: Tx) => Promise<T>, opts?: TransactionOptions): Promise<T>
 }
@@ -604,14 +604,14 @@ export function postgresClient(db: Database, claims: Claims | null, signal?: Abo
   // A read is one message and one round trip: begin read only, the preamble,
   // the statement with its values as literals (sql-literal.ts), commit. Read
   // only, so a statement that writes fails loudly; writes use transaction().
-  // Reads go over the slot's read connection (pg-wire.ts); `raw`: each row's
-  // first column as the bytes Postgres sent, never decoded to a string.
-  const read = <T>(text: string, params: readonly unknown[], raw = false) =>
+  // Reads go over the slot's read connection (pg-wire.ts); `asText`: each row's
+  // first column as its text, never parsed.
+  const read = <T>(text: string, params: readonly unknown[], asText = false) =>
     db.withReader(async (conn) => {
       const message = `begin read only;\n${preamble};\n${inlineParams(text, params)};\ncommit`
       let results
       try {
-        results = await conn.query(message, raw)
+        results = await conn.query(message, asText)
       } finally {
         // An error left the transaction open and aborted: end it before the connection is reused.
         if (conn.status !== 'I' && !conn.isClosed) await conn.query('rollback').catch(() => conn.close())
@@ -641,12 +641,12 @@ export function postgresClient(db: Database, claims: Claims | null, signal?: Abo
   return {
     query: (strings, ...values) => read(templateText(strings, values), values),
     queryRaw: (text, params = []) => read(text, params),
-    jsonRows: (text, params = []) => read<Uint8Array>(text, params, true),
+    jsonRows: (text, params = []) => read<string>(text, params, true),
     transaction,
   }
 }
 
-const firstColumns = (rows: Uint8Array[][]) => rows.map((r) => r[0])
+const firstColumns = (rows: string[][]) => rows.map((r) => r[0])
 
 const isPlain = (v: unknown) =>
   !(v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date) && !(v instanceof Uint8Array) &&
@@ -687,7 +687,7 @@ export function postgresAdminClient(db: Database): PostgresApi {
     query: (strings, ...values) => run((conn) => conn(strings, ...(values as never[])) as never),
     queryRaw: (text, params = []) => run((conn) => conn.unsafe(text, params as never[]) as never),
     jsonRows: (text, params = []) =>
-      run((conn) => conn.unsafe(text, params as never[]).raw() as unknown as Promise<Uint8Array[][]>).then(firstColumns),
+      run((conn) => conn.unsafe(text, params as never[]).values() as unknown as Promise<string[][]>).then(firstColumns),
     transaction: <T>(fn: (tx: Tx) => Promise<T>, opts: TransactionOptions = {}) =>
       run(async (conn) => {
         await conn`begin`

@@ -69,34 +69,19 @@ export function decodeCursor(cursor: string, shape: KeyKind[]): string[] {
   return key as string[]
 }
 
-const fromUtf8 = new TextDecoder()
-
-/** A page's JSON body from rows already in JSON text, as the bytes Postgres sent them
- * (row_to_json), trimmed and with its cursor as page() gives them: `{"<name>": [...],
- * "next_cursor": …}`. Only the last row returned is decoded and parsed, for its sort key. */
+/** A page's JSON body from rows already in JSON text, as Postgres wrote them (row_to_json),
+ * trimmed and with its cursor as page() gives them: `{"<name>": [...], "next_cursor": …}`.
+ * Only the last row returned is parsed, for its sort key. Text, not bytes: on Deno a string
+ * body is cheaper to make and to send than a typed array (README, Performance). */
 export function pageOfJson(
   name: string,
-  rows: Uint8Array[],
+  rows: string[],
   limit: number,
   keyOf: (row: Record<string, unknown>) => string[],
-) {
+): string {
   const items = rows.length > limit ? rows.slice(0, limit) : rows
-  const next = rows.length > limit ? encodeCursor(keyOf(JSON.parse(fromUtf8.decode(items[items.length - 1])))) : null
-  // ASCII both (a resource's name, a base64url cursor): as many bytes as characters, written
-  // straight into the body (a typed array with memory of its own costs ~1-5 µs to allocate on Deno).
-  const head = `{${JSON.stringify(name)}:[`
-  const tail = `],"next_cursor":${JSON.stringify(next)}}`
-  let size = head.length + tail.length + Math.max(0, items.length - 1)
-  for (const item of items) size += item.length
-  const body = new Uint8Array(size)
-  let at = utf8.encodeInto(head, body).written
-  for (let i = 0; i < items.length; i++) {
-    if (i) body[at++] = 0x2c // ,
-    body.set(items[i], at)
-    at += items[i].length
-  }
-  utf8.encodeInto(tail, body.subarray(at))
-  return body
+  const next = rows.length > limit ? encodeCursor(keyOf(JSON.parse(items[items.length - 1]))) : null
+  return `{${JSON.stringify(name)}:[${items.join(',')}],"next_cursor":${JSON.stringify(next)}}`
 }
 
 /** Trims the extra row fetched to know whether there is a next page, and makes the cursor. */

@@ -24,8 +24,8 @@ export interface Column {
   type: number
 }
 
-/** The rows of one statement that returned rows: objects by column name, or (raw) the first
- * column's bytes. */
+/** The rows of one statement that returned rows: objects by column name, or (`text`) the
+ * first column's text as the server sent it, unparsed (null for NULL). */
 export interface StatementRows {
   columns: Column[]
   rows: unknown[]
@@ -119,43 +119,12 @@ function parseArray(s: ArrayState, x: string, parser: Parser | undefined, delimi
 }
 
 interface Pending {
-  raw: boolean
+  text: boolean
   results: StatementRows[]
-  current?: StatementRows & { parsers: (Parser | undefined)[]; bytes?: RawBytes }
+  current?: StatementRows & { parsers: (Parser | undefined)[] }
   error?: ServerError
   resolve(results: StatementRows[]): void
   reject(err: unknown): void
-}
-
-/** A statement's raw rows, copied into one buffer as they arrive: a list's rows are then
- * views of one allocation, not a copy with memory of its own each (~1-1.5 µs apiece on
- * Deno, against ~0.1-0.2 µs for a view). `ends[i]` is where row i ends; -1 for a NULL. */
-class RawBytes {
-  bytes = new Uint8Array(16 * 1024)
-  length = 0
-  readonly ends: number[] = []
-
-  add(buf: Uint8Array, start: number, size: number) {
-    if (size < 0) return void this.ends.push(-1)
-    if (this.length + size > this.bytes.length) {
-      const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + size))
-      grown.set(this.bytes.subarray(0, this.length))
-      this.bytes = grown
-    }
-    this.bytes.set(buf.subarray(start, start + size), this.length)
-    this.length += size
-    this.ends.push(this.length)
-  }
-
-  rows(): (Uint8Array | null)[] {
-    let start = 0
-    return this.ends.map((end) => {
-      if (end < 0) return null
-      const row = this.bytes.subarray(start, end)
-      start = end
-      return row
-    })
-  }
 }
 
 /** The connection closed before the request's statements were answered (db.ts uses it too). */
@@ -169,6 +138,9 @@ export const connectionClosed = () =>
 export class WireConnection {
   private buffer = new Uint8Array(16 * 1024)
   private length = 0
+  /** The query messages' buffer, reused: one query is sent at a time, and its answer comes only
+   * once the server has read all of it. */
+  private out = new Uint8Array(8 * 1024)
   private pending?: Pending
   /** The transaction status of the last ReadyForQuery: I idle, T in a transaction, E failed. */
   status = 'I'
@@ -207,19 +179,23 @@ export class WireConnection {
 
   /** Runs one simple-query message; resolves with the rows of each statement that returned
    * rows, or rejects with the first error (the rest of the message is then skipped by the
-   * server; `status` says whether a transaction is left open). */
-  query(text: string, raw = false): Promise<StatementRows[]> {
+   * server; `status` says whether a transaction is left open). `asText`: each row is its first
+   * column's text, unparsed. */
+  query(text: string, asText = false): Promise<StatementRows[]> {
     if (this.isClosed) return Promise.reject(connectionClosed())
     if (this.pending) return Promise.reject(new Error('one query at a time on a wire connection'))
-    // One allocation, the text encoded in place (a typed array with memory of its own costs
-    // ~1-5 µs to allocate on Deno): UTF-8 takes at most 3 bytes per UTF-16 unit.
-    const buffer = new Uint8Array(text.length * 3 + 6)
+    // Typed arrays with memory of their own cost far more on Deno than their size suggests (to
+    // allocate, and in the garbage collector's accounting of memory outside its heap): the
+    // buffer is kept, up to 64 kB. UTF-8 takes at most 3 bytes per UTF-16 unit.
+    const need = text.length * 3 + 6
+    const buffer = need <= this.out.length ? this.out : new Uint8Array(need)
+    if (need > this.out.length && need <= 64 * 1024) this.out = buffer
     const { written } = encoder.encodeInto(text, buffer.subarray(5))
     buffer[0] = 0x51 // Q
     new DataView(buffer.buffer).setInt32(1, written + 5)
     buffer[written + 5] = 0 // the text's terminator
     return new Promise((resolve, reject) => {
-      this.pending = { raw, results: [], resolve, reject }
+      this.pending = { text: asText, results: [], resolve, reject }
       this.socket.write(buffer.subarray(0, written + 6))
     })
   }
@@ -368,15 +344,15 @@ export class WireConnection {
           columns.push({ name, type: view.getInt32(at + 6) })
           at += 18
         }
-        const parsers = pending.raw ? [] : columns.map((c) => parserFor(c.type, this.arrays))
-        pending.current = { columns, rows: [], parsers, bytes: pending.raw ? new RawBytes() : undefined }
+        const parsers = pending.text ? [] : columns.map((c) => parserFor(c.type, this.arrays))
+        pending.current = { columns, rows: [], parsers }
         return
       }
       case 0x43: // C: CommandComplete
       case 0x49: // I: EmptyQueryResponse
         if (pending?.current) {
-          const { columns, rows, bytes } = pending.current
-          pending.results.push({ columns, rows: bytes ? bytes.rows() : rows })
+          const { columns, rows } = pending.current
+          pending.results.push({ columns, rows })
           pending.current = undefined
         }
         return
@@ -418,7 +394,12 @@ export class WireConnection {
     const current = pending.current!
     const count = view.getInt16(start)
     let at = start + 2
-    if (current.bytes) return current.bytes.add(buf, at + 4, view.getInt32(at))
+    if (pending.text) {
+      // A string, not a copy of the bytes: V8's heap allocates it far more cheaply.
+      const size = view.getInt32(at)
+      current.rows.push(size < 0 ? null : decoder.decode(buf.subarray(at + 4, at + 4 + size)))
+      return
+    }
     const row: Record<string, unknown> = {}
     for (let i = 0; i < count; i++) {
       const size = view.getInt32(at)
