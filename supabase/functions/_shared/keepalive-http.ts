@@ -64,10 +64,22 @@ export function closeKeepAliveConnections(): void {
   for (const client of clients.values()) client.closeIdle()
 }
 
-interface Idle {
+/** A connection and the buffers its calls reuse, the request's and the answer's: a typed array
+ * per call costs more on Deno than its size suggests (to allocate, and in V8's accounting of
+ * memory outside its heap, which can start full collections; README, Performance). */
+interface Link {
   conn: Deno.Conn
+  out: Uint8Array
+  reader: AnswerReader
+}
+
+interface Idle {
+  link: Link
   since: number
 }
+
+/** Request buffers up to this size are kept with their connection. */
+const KEPT_OUT_BYTES = 256 * 1024
 
 export class KeepAliveClient {
   private readonly idle: Idle[] = []
@@ -99,12 +111,9 @@ export class KeepAliveClient {
     body: string,
     timeoutMs: number,
   ): Promise<HttpAnswer> {
-    const payload = encoder.encode(body)
-    let head =
-      `POST ${this.basePath}${path} HTTP/1.1\r\nhost: ${this.host}\r\ncontent-length: ${payload.length}\r\n` +
+    let head = `POST ${this.basePath}${path} HTTP/1.1\r\nhost: ${this.host}\r\n` +
       'accept-encoding: identity\r\n' // without it a server may compress the answer
     for (const name in headers) head += `${name}: ${headers[name]}\r\n`
-    const message = concatBytes([encoder.encode(head + '\r\n'), payload])
 
     const call = { conn: undefined as Deno.Conn | undefined, timedOut: false }
     let timeout: Timeout | undefined
@@ -115,33 +124,36 @@ export class KeepAliveClient {
         reject(new HttpCallError(`no answer within ${timeoutMs} ms`, 'timeout'))
       })
     })
-    const exchange = this.exchange(message, call)
+    const exchange = this.exchange(head, body, call)
     exchange.catch(() => {}) // after a timeout, its failure is the timeout's
     return Promise.race([exchange, deadline]).finally(() => timeout!.cancel())
   }
 
   /** Closes the idle connections (those in use close when their answer is read). */
   closeIdle(): void {
-    for (const { conn } of this.idle.splice(0)) closeQuietly(conn)
+    for (const { link } of this.idle.splice(0)) closeQuietly(link.conn)
   }
 
   private async exchange(
-    message: Uint8Array,
+    head: string,
+    body: string,
     call: { conn?: Deno.Conn; timedOut: boolean },
   ): Promise<HttpAnswer> {
     for (let attempt = 0;; attempt++) {
       const kept = this.takeIdle()
-      const conn = kept ?? await this.connect()
+      const link = kept ?? await this.connect()
+      const conn = link.conn
       if (call.timedOut) {
         closeQuietly(conn)
         throw new HttpCallError('timed out', 'timeout')
       }
       call.conn = conn
-      const reader = new AnswerReader(conn, this.opts.maxAnswerBytes ?? 16 * 1024 * 1024)
+      const reader = link.reader
+      reader.reset()
       try {
-        await writeAll(conn, message)
+        await writeAll(conn, requestBytes(link, head, body))
         const { answer, keepAlive } = await reader.answer()
-        if (keepAlive && !call.timedOut) this.keep(conn)
+        if (keepAlive && !call.timedOut) this.keep(link)
         else closeQuietly(conn)
         return answer
       } catch (err) {
@@ -159,21 +171,26 @@ export class KeepAliveClient {
     }
   }
 
-  private takeIdle(): Deno.Conn | undefined {
+  private takeIdle(): Link | undefined {
     const now = Date.now()
     for (let entry = this.idle.pop(); entry; entry = this.idle.pop()) {
-      if (now - entry.since < IDLE_MS) return entry.conn
-      closeQuietly(entry.conn)
+      if (now - entry.since < IDLE_MS) return entry.link
+      closeQuietly(entry.link.conn)
     }
     return undefined
   }
 
-  private keep(conn: Deno.Conn) {
-    if (this.idle.length >= (this.opts.maxIdle ?? 4)) return closeQuietly(conn)
-    this.idle.push({ conn, since: Date.now() })
+  private keep(link: Link) {
+    if (this.idle.length >= (this.opts.maxIdle ?? 4)) return closeQuietly(link.conn)
+    this.idle.push({ link, since: Date.now() })
   }
 
-  private async connect(): Promise<Deno.Conn> {
+  private async connect(): Promise<Link> {
+    const conn = await this.open()
+    return { conn, out: new Uint8Array(4 * 1024), reader: new AnswerReader(conn, this.opts.maxAnswerBytes ?? 16 * 1024 * 1024) }
+  }
+
+  private async open(): Promise<Deno.Conn> {
     try {
       const conn = this.tls
         ? await Deno.connectTls({
@@ -199,6 +216,21 @@ function closeQuietly(conn: Deno.Conn | undefined) {
   } catch { /* closed already */ }
 }
 
+/** The request's bytes, in the link's buffer: the body encoded first, then the head (ASCII,
+ * with the body's length) written just before it. */
+function requestBytes(link: Link, head: string, body: string): Uint8Array {
+  const room = head.length + 64 // the Content-Length line and the blank line fit in 64
+  const need = room + body.length * 3 // UTF-8 takes at most 3 bytes per UTF-16 unit
+  const out = need <= link.out.length ? link.out : new Uint8Array(Math.max(need, link.out.length * 2))
+  if (out !== link.out && out.length <= KEPT_OUT_BYTES) link.out = out
+  const { written } = encoder.encodeInto(body, out.subarray(room))
+  const fullHead = `${head}content-length: ${written}\r\n\r\n`
+  const start = room - fullHead.length
+  const { read } = encoder.encodeInto(fullHead, out.subarray(start, room))
+  if (read !== fullHead.length) throw new HttpCallError('a request head that is not ASCII', 'protocol')
+  return out.subarray(start, room + written)
+}
+
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array) {
   for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at))
 }
@@ -208,15 +240,22 @@ const isConnectionLoss = (err: unknown) =>
   err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.BrokenPipe ||
   err instanceof Deno.errors.ConnectionAborted || err instanceof Deno.errors.UnexpectedEof
 
-/** Reads one answer from a connection, into one buffer that grows as needed. */
+/** Reads the answers of a connection, one at a time, into one buffer that grows as needed
+ * (and is made small again after a large answer). */
 class AnswerReader {
   private buf = new Uint8Array(16 * 1024)
   private start = 0
   private end = 0
-  /** Bytes read so far. */
+  /** Bytes of the current answer read so far. */
   received = 0
 
   constructor(private readonly conn: Deno.Conn, private readonly max: number) {}
+
+  /** Before each request (a connection is kept only when its last answer left no bytes behind). */
+  reset() {
+    this.start = this.end = this.received = 0
+    if (this.buf.length > 256 * 1024) this.buf = new Uint8Array(16 * 1024)
+  }
 
   async answer(): Promise<{ answer: HttpAnswer; keepAlive: boolean }> {
     for (;;) {
