@@ -187,7 +187,8 @@ export class KeepAliveClient {
 
   private async connect(): Promise<Link> {
     const conn = await this.open()
-    return { conn, out: new Uint8Array(4 * 1024), reader: new AnswerReader(conn, this.opts.maxAnswerBytes ?? 16 * 1024 * 1024) }
+    const reader = new AnswerReader(conn, this.opts.maxAnswerBytes ?? 16 * 1024 * 1024)
+    return { conn, out: new Uint8Array(4 * 1024), reader }
   }
 
   private async open(): Promise<Deno.Conn> {
