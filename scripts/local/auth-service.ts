@@ -9,6 +9,7 @@ import { z } from 'zod'
 import { type AuthSettings, type AuthSettingsOverrides, loadAuthSettings } from './auth-settings.ts'
 import type { LocalKeys } from './keys.ts'
 import type { Mail } from '../../supabase/functions/_shared/mail.ts'
+import { sameText } from '../../supabase/functions/_shared/constant-time.ts'
 
 export interface AuthServiceOptions {
   /** Admin connection (superuser); auth.* is queried directly. */
@@ -1180,9 +1181,9 @@ function requireApiKey(c: Ctx): 'publishable' | 'secret' {
   const role = (key: string | null) =>
     key === null
       ? null
-      : sameString(secretKey, key)
+      : sameText(secretKey, key)
       ? 'secret'
-      : sameString(publishableKey, key)
+      : sameText(publishableKey, key)
       ? 'publishable'
       : null
   const apikey = c.req.headers.get('apikey') ?? c.url.searchParams.get('apikey')
@@ -1200,14 +1201,6 @@ function requireApiKey(c: Ctx): 'publishable' | 'secret' {
 
 function bearerToken(req: Request): string | null {
   return /^Bearer\s+(\S+)\s*$/i.exec(req.headers.get('authorization') ?? '')?.[1] ?? null
-}
-
-/** Constant-time comparison, so response timing does not reveal key prefixes. */
-function sameString(a: string, b: string): boolean {
-  if (a.length !== b.length) return false
-  let diff = 0
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i)
-  return diff === 0
 }
 
 async function readBody<T extends z.ZodType>(req: Request, schema: T): Promise<z.infer<T>> {

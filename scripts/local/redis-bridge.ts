@@ -28,6 +28,7 @@ import {
   type RedisReply,
   RedisReplyError,
 } from './redis.ts'
+import { sameText } from '../../supabase/functions/_shared/constant-time.ts'
 
 export interface RedisBridgeOptions {
   redisUrl: string
@@ -301,7 +302,7 @@ export function createRedisBridge(opts: RedisBridgeOptions): {
   /** The token, compared in constant time: the header as clients send it without hashing
    * anything (a SHA-256 per call was ~4% of the bridge's time), else any spelling, hashed. */
   function authorized(header: string | null): boolean {
-    if (header !== null && header.length === expected.length && sameText(header, expected)) return true
+    if (header !== null && sameText(header, expected)) return true
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')
     return match !== null && timingSafeEqual(digest(match[1]), tokenDigest)
   }
@@ -388,12 +389,6 @@ export function createRedisBridge(opts: RedisBridgeOptions): {
   }
 
   return { handler, close: () => redis.close() }
-}
-
-function sameText(a: string, b: string): boolean {
-  let diff = 0
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i)
-  return diff === 0
 }
 
 function digest(text: string): Uint8Array {

@@ -19,6 +19,7 @@ import type { Config } from './config.ts'
 import type { Claims } from './db.ts'
 import { ApiError } from './errors.ts'
 import { log } from './logger.ts'
+import { sameText } from './constant-time.ts'
 
 export type AuthMode = 'user' | 'publishable' | 'secret' | 'none'
 
@@ -129,17 +130,9 @@ function tokenError(err: unknown): ApiError {
   return unauthorized('the access token is not valid', 'invalid_token')
 }
 
-/** Constant-time comparison, so timing does not reveal how much of a key matched. */
-function sameKey(a: string, b: string): boolean {
-  if (a.length !== b.length) return false
-  let diff = 0
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i)
-  return diff === 0
-}
-
 /** Whether `given` is one of the project's secret keys (never throws). */
 export function holdsSecretKey(given: string | undefined): boolean {
-  return given !== undefined && projectKeys().secret.some((k) => sameKey(k, given))
+  return given !== undefined && projectKeys().secret.some((k) => sameText(k, given))
 }
 
 function checkApiKey(given: string | undefined, mode: 'publishable' | 'secret') {
@@ -151,7 +144,7 @@ function checkApiKey(given: string | undefined, mode: 'publishable' | 'secret') 
     throw new ApiError(503, 'auth_unavailable', 'authentication is not available', undefined, { 'Retry-After': '30' })
   }
   if (!given) throw unauthorized(`this route needs the project's ${mode} key in the apikey header`, 'missing_apikey')
-  if (!accepted.some((k) => sameKey(k, given))) {
+  if (!accepted.some((k) => sameText(k, given))) {
     throw unauthorized(`the apikey header is not this project's ${mode} key`, 'invalid_apikey')
   }
 }
