@@ -10,6 +10,7 @@ import {
   MemoryStore,
   UpstashStore,
 } from '../supabase/functions/_shared/cache.ts'
+import { networkWait } from '../supabase/functions/_shared/network-wait.ts'
 
 const TIMEOUT_MS = 250
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -161,39 +162,87 @@ Deno.test('cache: an Upstash that hangs is given up on after the timeout', async
   }
 })
 
+/** In front of the bridge: counts calls and the most out at once; each call waits 20 ms first,
+ * so that calls overlap. */
+function countingFront() {
+  const seen = { calls: 0, out: 0, most: 0, commands: [] as number[] }
+  const server = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, async (req) => {
+    seen.calls++
+    seen.most = Math.max(seen.most, ++seen.out)
+    try {
+      await sleep(20)
+      const body = await req.text()
+      seen.commands.push(JSON.parse(body).length)
+      const res = await fetch(`${bridge!.url}${new URL(req.url).pathname}`, { method: req.method, headers: req.headers, body })
+      return new Response(await res.text(), { status: res.status, headers: res.headers })
+    } finally {
+      seen.out--
+    }
+  })
+  return {
+    seen,
+    url: `http://127.0.0.1:${server.addr.port}`,
+    reset: () => Object.assign(seen, { calls: 0, most: 0, commands: [] }),
+    close: () => server.shutdown(),
+  }
+}
+
 Deno.test({
   name: 'cache[upstash]: an isolate has at most two calls out; what is asked meanwhile, by anyone, goes together next',
   ignore: !redisAvailable,
   fn: async () => {
     bridge ??= await startUpstashBridge()
-    // In front of the bridge: counts calls, and the most out at once.
-    let calls = 0
-    let out = 0
-    let most = 0
-    const front = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, async (req) => {
-      calls++
-      most = Math.max(most, ++out)
-      try {
-        await sleep(20) // a little distance, so that calls overlap
-        const url = new URL(req.url)
-        const res = await fetch(`${bridge!.url}${url.pathname}`, { method: req.method, headers: req.headers, body: await req.text() })
-        return new Response(await res.text(), { status: res.status, headers: res.headers })
-      } finally {
-        out--
-      }
-    })
+    const front = countingFront()
     try {
-      const cache = newCache(new UpstashStore(`http://127.0.0.1:${front.addr.port}`, bridge!.token, 2000))
+      const cache = newCache(new UpstashStore(front.url, bridge!.token, 2000))
       await Promise.all(Array.from({ length: 20 }, (_, i) => cache.set(`k${i}`, { i }, 60)))
-      calls = 0
-      most = 0
+      front.reset()
       const got = await Promise.all(Array.from({ length: 20 }, (_, i) => cache.get<{ i: number }>(`k${i}`)))
       assertEquals(got.map((g) => g.value?.i), Array.from({ length: 20 }, (_, i) => i), 'every answer is its own')
       assert(got.every((g) => g.status === 'hit'))
-      assertEquals(most, 2)
-      assert(calls <= 4, `20 lookups went in ${calls} calls`)
+      assertEquals(front.seen.most, 2)
+      assert(front.seen.calls <= 4, `20 lookups went in ${front.seen.calls} calls`)
     } finally {
-      await front.shutdown()
+      await front.close()
+    }
+  },
+})
+
+Deno.test({
+  name: 'cache[upstash]: rate-limit checks alone never open a second call: they go together when the call out returns',
+  ignore: !redisAvailable,
+  fn: async () => {
+    bridge ??= await startUpstashBridge()
+    const front = countingFront()
+    try {
+      const store = new UpstashStore(front.url, bridge!.token, 2000)
+      const key = `t${crypto.randomUUID().slice(0, 8)}:count`
+      await store.ping()
+      front.reset()
+      // The way a list sends its check: queued, then flushed as the request waits on the database.
+      const check = () => {
+        const counted = store.send<number>(['INCR', key], false)
+        networkWait()
+        return counted
+      }
+      const first = check() // nothing out: sent at once
+      const later = Array.from({ length: 5 }, check) // one call out: they wait for it
+      assertEquals(await Promise.all([first, ...later]), [1, 2, 3, 4, 5, 6])
+      assertEquals({ calls: front.seen.calls, most: front.seen.most, commands: front.seen.commands }, {
+        calls: 2,
+        most: 1,
+        commands: [1, 5],
+      })
+
+      // A lookup is wanted now: it may open a second call beside a check's.
+      front.reset()
+      const counted = check()
+      const value = store.get(key)
+      assertEquals(await counted, 7)
+      await value
+      assertEquals({ calls: front.seen.calls, most: front.seen.most }, { calls: 2, most: 2 })
+    } finally {
+      await front.close()
     }
   },
 })

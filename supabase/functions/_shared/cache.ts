@@ -190,6 +190,8 @@ export class UpstashStore implements CacheStore {
   /** The flush that catches commands no lookup or database wait sent (at most one pending). */
   private flushTimer?: ReturnType<typeof setTimeout>
   private inFlight = 0
+  /** Whether a waiting command is wanted now (a lookup or write), not only rate-limit checks. */
+  private urgent = false
   private readonly http: KeepAliveClient
   private readonly authorization: string
   /** Upstash's read-your-writes token: sent back so that a read sees this isolate's writes. */
@@ -209,8 +211,10 @@ export class UpstashStore implements CacheStore {
         done: (r) => ('error' in r ? reject(r.error) : resolve(r.result as T)),
       })
     )
-    if (now) this.flush()
-    else {
+    if (now) {
+      this.urgent = true
+      this.flush()
+    } else {
       // Sent with the request's cache lookup, or as it starts waiting on the
       // database (networkWait); this timer only catches a request that does neither.
       // One pending at a time, not one per command: under load that was a timer per request.
@@ -222,11 +226,14 @@ export class UpstashStore implements CacheStore {
     return result
   }
 
-  /** Sends every queued command in one request, unless MAX_IN_FLIGHT calls are out: then
-   * they go together when the first of those returns. */
+  /** Sends every queued command in one request, unless calls are out: then they go together
+   * when the first of those returns. A lookup or write waiting may open a second call
+   * (MAX_IN_FLIGHT); rate-limit checks alone wait for the call out, whose round trip their
+   * request's database wait hides: under load, one call carries several requests' checks. */
   flush(): void {
-    if (!this.waiting.length || this.inFlight >= MAX_IN_FLIGHT) return
+    if (!this.waiting.length || this.inFlight >= (this.urgent ? MAX_IN_FLIGHT : 1)) return
     const batch = this.waiting.splice(0)
+    this.urgent = false
     this.inFlight++
     this.call(batch.map((c) => c.command)).then(
       (results) =>
