@@ -12,9 +12,10 @@
 // - bare floor: `Deno.serve` answering a small JSON body.
 //
 // The machines are shared and their speed moves from one minute to the next,
-// so each figure is measured in rounds (BENCH_ROUNDS, default 3), each its
-// floor and then itself, back to back: a ratio divides two measurements taken
-// a few seconds apart, and the median round is reported with the range.
+// so each figure is measured in rounds (BENCH_ROUNDS, default 3), each between
+// two measurements of its floor (floor, figure, floor, figure, …, floor): a
+// round's ratio divides the figure by the mean of the floors just before and
+// just after it, and the median round is reported with the range.
 //
 // Then, through the local gateway (JWT verification, rate limiting, RLS):
 // the expense list, cached reads (GET /wins/summary, GET /auth/me) and GET
@@ -141,8 +142,10 @@ interface Load {
   postgresUs: number
 }
 
-/** A figure: ROUNDS of (its floor, then itself), back to back. The median round by ratio
- * gives req/s and p50; p99 and the CPU per request are the medians of the rounds'; errors add up. */
+/** A figure: ROUNDS of itself, each between two measurements of its floor, back to back; a
+ * round's ratio is to the mean of the two, so that the machine speeding up or slowing down
+ * during a round moves both sides alike. The median round by ratio gives req/s and p50; p99
+ * and the CPU per request are the medians of the rounds'; errors add up. */
 interface Figure extends Load {
   ratio: number
   ratios: number[]
@@ -150,10 +153,12 @@ interface Figure extends Load {
 const floorsSeen = { postgres: [] as number[], postgresP99: [] as number[], postgresUs: [] as number[], bare: [] as number[] }
 async function paired(load: () => Promise<Load>, floor: () => Promise<number>): Promise<Figure> {
   const rounds: { load: Load; ratio: number }[] = []
+  let before = await floor()
   for (let i = 0; i < ROUNDS; i++) {
-    const f = await floor()
     const l = await load()
-    rounds.push({ load: l, ratio: l.rps / f })
+    const after = await floor()
+    rounds.push({ load: l, ratio: l.rps / ((before + after) / 2) })
+    before = after
   }
   const mid = <T>(xs: T[]) => xs[Math.floor(xs.length / 2)]
   const median = mid([...rounds].sort((a, b) => a.ratio - b.ratio))
@@ -371,7 +376,7 @@ try {
   }
 
   // ---- through the gateway -------------------------------------------------
-  console.log(`Measuring the request path (${ROUNDS} rounds of floor, then figure, ${DURATION} s each)…`)
+  console.log(`Measuring the request path (${ROUNDS} rounds per figure, each between two of its floor, ${DURATION} s each)…`)
   const list = await paired(() => wrk(fn(memory.ready, LIST), memoryHeaders, memory.child.pid), postgresFloor)
   await expect(fn(memory.ready, 'wins/summary'), memoryHeaders)
   await expect(fn(memory.ready, 'wins/summary'), memoryHeaders, 'hit')
@@ -440,7 +445,7 @@ try {
   )
   console.log(
     `${(EXPENSES * users.length).toLocaleString('en')} expenses; the caller has ${EXPENSES.toLocaleString('en')}. Log level ${LOG_LEVEL}. ` +
-      `${ROUNDS} rounds of ${DURATION} s per figure, each after its floor; the median round, with the rounds' range of ratios.\n`,
+      `${ROUNDS} rounds of ${DURATION} s per figure, each to the mean of its floor just before and just after; the median round, with the rounds' range of ratios.\n`,
   )
   const cpu = (us: number) => (Number.isFinite(us) ? Math.round(us).toLocaleString('en') : '-')
   /** Two decimals, rounded down: a ratio just short of its target does not print as the target. */
