@@ -275,6 +275,9 @@ try {
   })
   await admin`vacuum analyze pam.expenses`
   await admin`vacuum analyze pam.income`
+  // The seeding's pages written out now: otherwise the next timed checkpoint writes them (spread
+  // over minutes) while the figures are measured, and makes Postgres slower for some of them.
+  await admin`checkpoint`
 
   /** A user access token from the given stack's auth service (each stack has its own issuer URL). */
   const tokenFrom = async (stack: { url: string; publishableKey: string }) => {
