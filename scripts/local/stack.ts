@@ -79,8 +79,8 @@ export interface Stack {
 
 const never = new Promise<string>(() => {})
 
-/** PAM_DB_POOL_MAX as the operator gave it (the stack sets it otherwise, below). */
-const poolGiven = Deno.env.get('PAM_DB_POOL_MAX')
+/** The PAM_DB_POOL_MAX a stack of this process set (below), told apart from one given to it. */
+let poolSetHere: string | undefined
 
 /** Database requests in flight per isolate when PAM_DB_POOL_MAX is not given and Postgres runs on
  * this machine: about one busy connection per core and one more, shared by the isolates, at most
@@ -179,8 +179,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     Deno.env.set('PAM_LOCAL_STACK', 'true')
     Deno.env.set('SUPABASE_URL', publicUrl)
     Deno.env.set('SUPABASE_DB_URL', databaseUrl)
-    if (!poolGiven && LOOPBACK.has(new URL(databaseUrl).hostname)) {
-      Deno.env.set('PAM_DB_POOL_MAX', String(localPoolSize(navigator.hardwareConcurrency || 1, workerCount)))
+    const pool = Deno.env.get('PAM_DB_POOL_MAX')
+    if ((pool === undefined || pool === poolSetHere) && LOOPBACK.has(new URL(databaseUrl).hostname)) {
+      poolSetHere = String(localPoolSize(navigator.hardwareConcurrency || 1, workerCount))
+      Deno.env.set('PAM_DB_POOL_MAX', poolSetHere)
     }
     Deno.env.set('SUPABASE_JWKS', JSON.stringify(keys.jwks))
     Deno.env.set('SUPABASE_PUBLISHABLE_KEYS', JSON.stringify({ default: keys.publishableKey }))
