@@ -3,11 +3,10 @@
 // costs nothing but speed. Run on both backends.
 import { assert, assertEquals } from './_support/assert.ts'
 import { authAppWith } from './_support/apps.ts'
-import { redisAvailable, startUpstashBridge } from './_support/redis.ts'
+import { countingProxy, redisAvailable, startUpstashBridge } from './_support/redis.ts'
 import { jsonOf, signUp } from './_support/stack.ts'
 import { winsAppAt } from './_support/wins.ts'
 import type { Json } from './_support/assert.ts'
-import { shutdownSoon } from './_support/servers.ts'
 
 for (const backend of ['memory', 'upstash'] as const) {
   Deno.test({
@@ -90,42 +89,38 @@ Deno.test({
   fn: async () => {
     const bridge = (await startUpstashBridge())!
     // Counts what reaches Upstash: a proxy in front of the bridge.
-    const seen: string[] = []
-    const counter = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, async (req) => {
-      const body = await req.text()
-      seen.push(`${new URL(req.url).pathname} ${body}`)
-      return await fetch(`${bridge.url}${new URL(req.url).pathname}`, { method: req.method, headers: req.headers, body })
-    })
+    const counter = countingProxy(bridge.url)
+    const seen = () => counter.seen.calls.map((c) => `${c.path} ${c.body}`)
     try {
       const call = authAppWith({
-        UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${counter.addr.port}`,
+        UPSTASH_REDIS_REST_URL: counter.url,
         UPSTASH_REDIS_REST_TOKEN: bridge.token,
       })
       const user = await signUp()
       for (let i = 0; i < 3; i++) await (await call('/me', { token: user.accessToken })).body?.cancel() // warm
-      seen.length = 0
+      counter.reset()
       const hit = await call('/me', { token: user.accessToken })
       assertEquals(hit.headers.get('x-cache'), 'hit')
       assertEquals(hit.headers.get('x-ratelimit-limit') !== null, true, 'the rate limit was counted')
       await hit.body?.cancel()
-      assertEquals(seen.length, 1, `one request to Upstash: ${seen.join(' | ')}`)
-      assert(/evalsha/i.test(seen[0]) && /"get"/i.test(seen[0]), seen[0])
+      assertEquals(seen().length, 1, `one request to Upstash: ${seen().join(' | ')}`)
+      assert(/evalsha/i.test(seen()[0]) && /"get"/i.test(seen()[0]), seen()[0])
 
       // The same for a read that validates a query first (more steps before its lookup).
       const wins = winsAppAt(new Date(), {
-        UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${counter.addr.port}`,
+        UPSTASH_REDIS_REST_URL: counter.url,
         UPSTASH_REDIS_REST_TOKEN: bridge.token,
       })(user)
       for (let i = 0; i < 3; i++) await wins('summary?period=month')
-      seen.length = 0
+      counter.reset()
       assertEquals((await wins('summary?period=month')).headers.get('x-cache'), 'hit')
-      assertEquals(seen.length, 1, `one request to Upstash: ${seen.join(' | ')}`)
+      assertEquals(seen().length, 1, `one request to Upstash: ${seen().join(' | ')}`)
       // A read from the database sends its rate-limit check as it starts waiting on the database.
-      seen.length = 0
+      counter.reset()
       assertEquals((await wins('expenses?limit=5')).status, 200)
-      assertEquals(seen.length, 1, `the rate-limit check: ${seen.join(' | ')}`)
+      assertEquals(seen().length, 1, `the rate-limit check: ${seen().join(' | ')}`)
     } finally {
-      await shutdownSoon(counter)
+      await counter.close()
       await bridge.close()
     }
   },

@@ -88,7 +88,7 @@ let poolSetHere: string | undefined
  * take turns on them, each transaction costing Postgres more (bench:http on two cores, one
  * isolate: 3 against 4 gave ~10% more lists a second and a lower p99; two isolates: 2 each
  * against 4, about half the p99). */
-export function localPoolSize(cores: number, isolates: number): number {
+function localPoolSize(cores: number, isolates: number): number {
   return Math.min(4, Math.max(2, Math.ceil((cores + 1) / isolates)))
 }
 

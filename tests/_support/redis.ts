@@ -40,6 +40,32 @@ export async function startUpstashBridge(): Promise<UpstashBridge | null> {
   }
 }
 
+/** A proxy in front of an Upstash endpoint that records what reaches it: each call's path and
+ * body, how many calls, and the most out at once. `delayMs` holds each call first, so that calls
+ * overlap. */
+export function countingProxy(upstashUrl: string, delayMs = 0) {
+  const seen = { calls: [] as { path: string; body: string }[], out: 0, most: 0 }
+  const server = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, async (req) => {
+    seen.most = Math.max(seen.most, ++seen.out)
+    try {
+      if (delayMs) await new Promise((r) => setTimeout(r, delayMs))
+      const path = new URL(req.url).pathname
+      const body = await req.text()
+      seen.calls.push({ path, body })
+      const res = await fetch(`${upstashUrl}${path}`, { method: req.method, headers: req.headers, body })
+      return new Response(await res.text(), { status: res.status, headers: res.headers })
+    } finally {
+      seen.out--
+    }
+  })
+  return {
+    seen,
+    url: `http://127.0.0.1:${server.addr.port}`,
+    reset: () => Object.assign(seen, { calls: [], most: 0 }),
+    close: () => shutdownSoon(server),
+  }
+}
+
 /** Whether redis-backed tests can run here (decided once, at load). */
 export const redisAvailable = Deno.env.get('REDIS_URL') !== undefined || Deno.env.get('CI') !== undefined ||
   (await new Deno.Command('redis-server', { args: ['--version'], stdout: 'null', stderr: 'null' }).output()
