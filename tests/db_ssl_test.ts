@@ -152,7 +152,8 @@ async function failure(url: string): Promise<{ code?: string; message: string }>
 }
 
 /** Server certificate and key in place, `ssl = on`, and a pg_hba.conf that
- * takes TCP connections over TLS only; then a table with RLS for the tests. */
+ * takes TCP connections over TLS only; then a table with RLS for the tests, and the
+ * function db.ts prepares user reads with. */
 async function enforceTls(dir: string, serverUrl: string, certPem: string, keyPem: string) {
   // The server's OS user owns its data directory; it must own the key too.
   const { uid, gid } = await Deno.stat(dir)
@@ -177,7 +178,11 @@ async function enforceTls(dir: string, serverUrl: string, certPem: string, keyPe
     alter table notes enable row level security;
     create policy notes_own on notes to authenticated using (owner = auth_sub()) with check (owner = auth_sub());
     grant select, insert on notes to authenticated;
+    create role service_role nologin;
+    create schema pam;
   `)
+  // User reads are prepared through this function (db.ts).
+  await sql.unsafe(await Deno.readTextFile(new URL('../supabase/migrations/20261130000000_read_plans.sql', import.meta.url)))
   await sql`alter system set ssl = on` // not in a multi-statement string: no transaction
   await sql`select pg_reload_conf()`
   await sql.end()

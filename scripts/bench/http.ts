@@ -5,8 +5,9 @@
 // floors measured in the same run (the machines are shared and noisy):
 //
 // - Postgres floor: the message the list endpoint sends (begin read only;
-//   claims, role, statement timeout and session check; the keyset query for
-//   20 rows, each as its JSON text; commit: one message, one round trip), by
+//   claims, the keyset query for 20 rows (each as its JSON text) prepared on
+//   the server connection unless it is already, role, statement timeout and
+//   session check; the query executed; commit: one message, one round trip), by
 //   16 clients straight at the database (pgbench, or a postgres.js driver in
 //   its own process when pgbench is missing);
 // - bare floor: `Deno.serve` answering a small JSON body.
@@ -40,7 +41,8 @@ import postgres from 'postgres'
 import { dropDatabase, ensureDatabase, prepareDatabase } from '../local/database.ts'
 import { startEmbeddedPostgres, withDatabase } from '../local/postgres.ts'
 import { EXPENSE_COLUMNS } from '../../supabase/functions/wins/expense-model.ts'
-import { literal } from '../../supabase/functions/_shared/sql-literal.ts'
+import { literal, literalOf } from '../../supabase/functions/_shared/sql-literal.ts'
+import { preparedRead } from '../../supabase/functions/_shared/db.ts'
 import { printTable } from './_stack.ts'
 
 const env = (name: string, fallback: string) => Deno.env.get(name) || fallback
@@ -316,26 +318,33 @@ try {
   }
 
   // The floor's transaction is the list's own message (the endpoint sends it in one piece):
-  // begin read only; claims, role, statement timeout and session check; the keyset query,
-  // each row as its JSON text; commit. Checked against what the endpoint last sent (its
+  // begin read only; claims, the keyset query prepared unless it is already (pam.prepare_read),
+  // role, statement timeout and session check; the query executed, each row as its JSON text;
+  // commit. Checked against what the endpoint last sent (its
   // connection's last statement: Postgres keeps its first kB, the preamble and the query's start).
   // The claims are the caller's access token's, as the function writes them.
   const b64 = memoryHeaders.authorization.slice('Bearer '.length).split('.')[1].replace(/-/g, '+').replace(/_/g, '/')
   const claimsOf = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0))))
   const sessionId = claimsOf.session_id as string
+  const listQuery = `select row_to_json(r)::text as row from (select ${EXPENSE_COLUMNS} from pam.expenses e` +
+    ` where e.user_id = (select auth.uid()) order by e.date desc, e.created_at desc, e.id desc limit $1) r`
+  const prepared = preparedRead(listQuery)
   const transaction = [
     'begin read only',
-    `select set_config('request.jwt.claims', ${literal(JSON.stringify(claimsOf))}, true), set_config('role', 'authenticated', true),` +
-    ` set_config('statement_timeout', '5000', true), pam.require_session('${sessionId}', '${users[0]}')`,
-    `select row_to_json(r)::text as row from (select ${EXPENSE_COLUMNS} from pam.expenses e where e.user_id = (select auth.uid())` +
-    ` order by e.date desc, e.created_at desc, e.id desc limit 21) r`,
+    `select set_config('request.jwt.claims', ${literal(JSON.stringify(claimsOf))}, true),` +
+    ` pam.prepare_read('${prepared.name}', ${prepared.text}), set_config('role', 'authenticated', true),` +
+    ` set_config('statement_timeout', '5000', true), pam.require_session('${sessionId}', '${users[0]}'),` +
+    ` set_config('plan_cache_mode', 'force_generic_plan', true)`,
+    `execute ${prepared.name}(${literalOf(21)})`,
     'commit',
   ]
   const [sent] = await admin`
     select query from pg_stat_activity
     where datname = current_database() and application_name = 'pam' and query like 'begin read only;%'
     limit 1`
-  const normal = (q: string) => q.replace(/\s+/g, ' ').trim()
+  // The same message but for the statement's name, a hash of its text: the endpoint's text
+  // has its own line breaks and indents.
+  const normal = (q: string) => q.replace(/\s+/g, ' ').replace(/pam_r_[0-9a-f]{32}/g, 'pam_r_…').trim()
   const given = normal(sent?.query ?? '').slice(0, 900)
   if (!given || !normal(transaction.join(';\n')).startsWith(given)) {
     throw new Error(`the floor's transaction is not the list's: the endpoint sent\n${sent?.query}`)

@@ -11,11 +11,13 @@
 // an expense with its budget alert). `transaction()` adds that.
 //
 // Round trips. A read (`query`, `queryRaw`, `jsonRows`) is one message and
-// one round trip: begin read only; the claims, role, statement timeout and
-// session check in one statement (the preamble); the statement, its values
-// written as literals (see sql-literal.ts: the transaction pooler allows no
-// prepared statements, and a parameterised statement would be described
-// first, a round trip of its own); commit. User reads go over each slot's read
+// one round trip: begin read only; the claims, the statement prepared on this
+// server connection unless it is already (pam.prepare_read: the transaction
+// pooler gives no client a connection of its own for protocol-level prepared
+// statements), role, statement timeout and session check in one statement
+// (the preamble); `execute` of the statement, its values written as literals
+// (see sql-literal.ts: a parameterised statement would be described first, a
+// round trip of its own); commit. User reads go over each slot's read
 // connection (pg-wire.ts: that one message, parsed as postgres.js parses it,
 // at half its cost). A write (`transaction()`) goes through postgres.js: begin
 // and the preamble as one message pipelined with its first statement, real
@@ -27,12 +29,13 @@
 // same plus a margin here for a server that stopped answering). While the
 // database is unreachable, requests get a 503 at once for a short, growing
 // pause instead of queueing behind connection attempts.
+import { createHash } from 'node:crypto'
 import net from 'node:net'
 import tls from 'node:tls'
 import postgres from 'postgres'
 import { ApiError, unavailable } from './errors.ts'
 import { log } from './logger.ts'
-import { inlineParams, literal } from './sql-literal.ts'
+import { inlineParams, literal, literalOf } from './sql-literal.ts'
 import { networkWait } from './network-wait.ts'
 import { type Timeout, Timeouts } from './timeouts.ts'
 import { ARRAY_TYPES_QUERY, type ArrayTypes, connectionClosed, WireConnection, type WireLogin } from './pg-wire.ts'
@@ -46,7 +49,9 @@ export interface PostgresApi {
   query<T = Row>(strings: TemplateStringsArray, ...values: unknown[]): Promise<T[]>
   queryRaw<T = Row>(text: string, params?: unknown[]): Promise<T[]>
   /** One statement whose rows are each one column of JSON text (`row_to_json(r)::text`), as
-   * Postgres wrote it, never parsed: for answers that write them into a body as they are. */
+   * Postgres wrote it, never parsed: for answers that write them into a body as they are.
+   * Planned once per server connection, for any values (a generic plan): for the keyset
+   * pages, whose `limit $n` would otherwise have Postgres plan them again on every run. */
   jsonRows(text: string, params?: unknown[]): Promise<string[]>
   /** Statements that write, or must see one snapshot: one transaction, committed before it resolves. */
   transaction<T>(fn: (tx: Tx) => Promise<T>, opts?: TransactionOptions): Promise<T>
@@ -570,6 +575,31 @@ function scopeOf(claims: Claims | null): Scope {
   return scope
 }
 
+/** Pages (jsonRows) run their generic plan: with `limit $n`, Postgres finds every custom plan
+ * (made for the values given) cheaper than a generic one that cannot know the limit, so it
+ * would plan each run again, and planning is half of what a page costs it. A page's query is
+ * one table's rows for one user (an InitPlan even in custom plans) in an index's order, and
+ * its generic plan is the custom one (the expenses list's, with and without its cursor and
+ * filters, on the benchmark's 1.1 M rows). */
+const GENERIC_PLAN = ", set_config('plan_cache_mode', 'force_generic_plan', true)"
+
+/** A user read's name on the server connections (pam.prepare_read: `pam_r_` and a hash of
+ * its text) and its text as a literal, made once per text. */
+const preparedReads = new Map<string, { name: string; text: string }>()
+const PREPARED_READS_MAX = 1000
+
+/** Exported for the benchmark, whose Postgres floor sends the list's own message. */
+export function preparedRead(text: string): { name: string; text: string } {
+  let prepared = preparedReads.get(text)
+  if (!prepared) {
+    if (preparedReads.size >= PREPARED_READS_MAX) preparedReads.clear()
+    const hash = createHash('sha256').update(text).digest('hex').slice(0, 32)
+    prepared = { name: `pam_r_${hash}`, text: literal(text) }
+    preparedReads.set(text, prepared)
+  }
+  return prepared
+}
+
 /** RLS-scoped client for the caller named by verified claims (or anon). */
 export function postgresClient(db: Database, claims: Claims | null, signal?: AbortSignal): PostgresApi {
   const { role, sessionId, claims: claimsLiteral } = scopeOf(claims)
@@ -578,10 +608,11 @@ export function postgresClient(db: Database, claims: Claims | null, signal?: Abo
   }
   // Claims come from a verified token; they are written as a literal so the
   // statement needs no describe round trip and goes in one message with begin.
-  const preamble = `select set_config('request.jwt.claims', ${claimsLiteral}, true),` +
-    ` set_config('role', '${role}', true),` +
+  const claimsSet = `set_config('request.jwt.claims', ${claimsLiteral}, true)`
+  const roleOn = `set_config('role', '${role}', true),` +
     ` set_config('statement_timeout', '${db.opts.statementTimeoutMs}', true)` +
     (sessionId ? `, pam.require_session('${sessionId}', '${claims!.sub}')` : '')
+  const preamble = `select ${claimsSet}, ${roleOn}`
 
   /** begin + preamble as one message, pipelined with whatever runs next on `conn`. */
   const open = (conn: Sql) => {
@@ -601,25 +632,41 @@ export function postgresClient(db: Database, claims: Claims | null, signal?: Abo
   }
   const confirmed = () => sessionId && confirmSession(sessionId)
 
-  // A read is one message and one round trip: begin read only, the preamble,
-  // the statement with its values as literals (sql-literal.ts), commit. Read
-  // only, so a statement that writes fails loudly; writes use transaction().
-  // Reads go over the slot's read connection (pg-wire.ts); `asText`: each row's
-  // first column as its text, never parsed.
+  // A read is one message and one round trip: begin read only; the preamble,
+  // which first has the statement prepared on this server connection unless it
+  // is already (pam.prepare_read, by the login role, before the role switch);
+  // `execute` with the values as literals (sql-literal.ts); commit. Read only,
+  // so a statement that writes fails loudly; writes use transaction(). Reads go
+  // over the slot's read connection (pg-wire.ts); `asText`: each row's first
+  // column as its text, never parsed.
   const read = <T>(text: string, params: readonly unknown[], asText = false) =>
     db.withReader(async (conn) => {
-      const message = `begin read only;\n${preamble};\n${inlineParams(text, params)};\ncommit`
-      let results
-      try {
-        results = await conn.query(message, asText)
-      } finally {
-        // An error left the transaction open and aborted: end it before the connection is reused.
-        if (conn.status !== 'I' && !conn.isClosed) await conn.query('rollback').catch(() => conn.close())
+      const prepared = preparedRead(text)
+      const message = `begin read only;\nselect ${claimsSet}, pam.prepare_read('${prepared.name}', ${prepared.text}), ${roleOn}` +
+        `${asText ? GENERIC_PLAN : ''};\n` +
+        `execute ${prepared.name}${params.length ? `(${params.map(literalOf).join(', ')})` : ''};\ncommit`
+      for (let attempt = 1;; attempt++) {
+        let results
+        try {
+          results = await conn.query(message, asText)
+        } catch (err) {
+          // A migration changed what a prepared statement returns: Postgres will not run the
+          // old one, and its text is unchanged, so prepare_read would keep it. Drop it; once more.
+          if (attempt === 1 && (err as PgError)?.code === '0A000' && /cached plan must not change result type/.test((err as Error).message)) {
+            await conn.query('rollback').catch(() => {})
+            await conn.query(`deallocate ${prepared.name}`).catch(() => {})
+            continue
+          }
+          throw err
+        } finally {
+          // An error left the transaction open and aborted: end it before the connection is reused.
+          if (conn.status !== 'I' && !conn.isClosed) await conn.query('rollback').catch(() => conn.close())
+        }
+        // The preamble's rows and the statement's.
+        if (results.length !== 2) throw new Error('query() and queryRaw() run exactly one statement that returns rows')
+        confirmed()
+        return results[1].rows as T[]
       }
-      // The preamble's rows and the statement's.
-      if (results.length !== 2) throw new Error('query() and queryRaw() run exactly one statement that returns rows')
-      confirmed()
-      return results[1].rows as T[]
     }, signal)
 
   const transaction = <T>(fn: (tx: Tx) => Promise<T>, opts: TransactionOptions = {}): Promise<T> =>

@@ -4,12 +4,13 @@
 // The transaction pooler allows no prepared statements, and postgres.js then
 // describes every parameterised statement before binding it: one extra round
 // trip per statement. A read instead goes as one simple-protocol message
-// (begin; claims and role; the statement; commit) with its values written as
-// literals here, the way libpq's PQescapeLiteral and pgx's simple protocol do:
-// strings in the E'' form (backslashes and quotes doubled), which means the
-// same whatever standard_conforming_strings says; numbers, dates, arrays and
-// JSON as quoted text the server converts as it would a parameter of unknown
-// type. Statements of write transactions go the same way, one message each
+// (begin; claims and role; `execute` of the statement, which the server keeps
+// prepared (db.ts); commit) with its values written as literals here, the
+// way libpq's PQescapeLiteral and pgx's simple protocol do: strings in the E''
+// form (backslashes and quotes doubled), which means the same whatever
+// standard_conforming_strings says; numbers, dates, arrays and JSON as quoted
+// text the server converts as it would a parameter of unknown type.
+// Statements of write transactions go the same way, one message each
 // (literalStatements in db.ts).
 import { ApiError } from './errors.ts'
 
