@@ -83,13 +83,14 @@ const never = new Promise<string>(() => {})
 let poolSetHere: string | undefined
 
 /** Database requests in flight per isolate when PAM_DB_POOL_MAX is not given and Postgres runs on
- * this machine: about one busy connection per core and one more, shared by the isolates, at most
- * the default 4. Postgres then shares the cores with the functions, and connections beyond that
- * take turns on them, each transaction costing Postgres more (bench:http on two cores, one
- * isolate: 3 against 4 gave ~10% more lists a second and a lower p99; two isolates: 2 each
- * against 4, about half the p99). */
+ * this machine: about one busy connection per core and two more, shared by the isolates, 2 to 4
+ * each. Postgres shares the cores with the functions: with fewer, Postgres waits while the
+ * function thread reads answers and writes messages; with more, the transactions take turns on
+ * the cores (bench:http on two cores, one isolate, alternated: 4 against 3 gave 12–25% more lists
+ * a second at the same p99, 5 no more than 4 and a higher p99; two isolates: 2 each against 3 or
+ * 4, p99 18–20 against 45–96 ms). */
 function localPoolSize(cores: number, isolates: number): number {
-  return Math.min(4, Math.max(2, Math.ceil((cores + 1) / isolates)))
+  return Math.min(4, Math.max(2, Math.ceil((cores + 2) / isolates)))
 }
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
