@@ -86,9 +86,10 @@ let poolSetHere: string | undefined
  * this machine: about one busy connection per core and two more, shared by the isolates, 2 to 4
  * each. Postgres shares the cores with the functions: with fewer, Postgres waits while the
  * function thread reads answers and writes messages; with more, the transactions take turns on
- * the cores (bench:http on two cores, one isolate, alternated: 4 against 3 gave 12–25% more lists
- * a second at the same p99, 5 no more than 4 and a higher p99; two isolates: 2 each against 3 or
- * 4, p99 18–20 against 45–96 ms). */
+ * the cores (two cores, one isolate, alternated: 4 against 3 gave 4–25% more lists a second in
+ * every pair at about the same p99, 5 no more than 4 and a higher p99; on a machine with a
+ * slower Postgres, 3 had beaten 4 by ~10%; two isolates: 2 each against 3 or 4, p99
+ * 18–20 against 45–96 ms). */
 function localPoolSize(cores: number, isolates: number): number {
   return Math.min(4, Math.max(2, Math.ceil((cores + 2) / isolates)))
 }
