@@ -26,7 +26,8 @@
 // BENCH_WORKERS); and the production shape: Postgres and the Upstash
 // endpoint each behind a delay proxy (1 ms each way), one request at a time,
 // with the round trips each request costs. With each figure, its CPU per
-// request: the stack's process (all its threads) and, for the list, Postgres's.
+// request: the stack's process (all its threads) and, for the list, Postgres's;
+// and the machine's task switches per request and idle share meanwhile.
 //
 // (The floor's pgbench script has no variables: the `:` of the columns' date
 // formats would be read as pgbench variables.)
@@ -132,6 +133,22 @@ async function cpuSeconds(pid: number, children = false): Promise<number> {
 
 const postgresCpu = () => (postmaster ? cpuSeconds(postmaster, true) : Promise.resolve(NaN))
 
+/** The whole machine's task switches so far and its CPU ticks, idle and in all (/proc/stat; NaN
+ * elsewhere): how often a figure's processes sleep and wake each other, and the cores it leaves unused. */
+async function machineCounters(): Promise<{ switches: number; idle: number; total: number }> {
+  const stat = await Deno.readTextFile('/proc/stat').catch(() => '')
+  const cpu = /^cpu\s+(.*)$/m.exec(stat)?.[1].trim().split(/\s+/).map(Number) ?? []
+  return {
+    switches: Number(/^ctxt (\d+)$/m.exec(stat)?.[1] ?? NaN),
+    idle: cpu.length ? cpu[3] + cpu[4] : NaN, // idle and iowait
+    total: cpu.length ? cpu.slice(0, 8).reduce((a, b) => a + b, 0) : NaN,
+  }
+}
+const machineDelta = (a: Awaited<ReturnType<typeof machineCounters>>, b: typeof a, count: number) => ({
+  switches: (b.switches - a.switches) / count,
+  idle: (100 * (b.idle - a.idle)) / (b.total - a.total),
+})
+
 // ---- wrk -------------------------------------------------------------------
 
 interface Load {
@@ -142,17 +159,28 @@ interface Load {
   /** CPU µs per request: the stack's process, and Postgres (NaN when unknown). */
   stackUs: number
   postgresUs: number
+  /** The machine's task switches per request, and its idle share (%) meanwhile. */
+  switches: number
+  idle: number
 }
 
 /** A figure: ROUNDS of itself, each between two measurements of its floor, back to back; a
  * round's ratio is to the mean of the two, so that the machine speeding up or slowing down
- * during a round moves both sides alike. The median round by ratio gives req/s and p50; p99
- * and the CPU per request are the medians of the rounds'; errors add up. */
+ * during a round moves both sides alike. The median round by ratio gives req/s and p50; p99,
+ * the CPU and task switches per request and the idle share are the medians of the rounds';
+ * errors add up. */
 interface Figure extends Load {
   ratio: number
   ratios: number[]
 }
-const floorsSeen = { postgres: [] as number[], postgresP99: [] as number[], postgresUs: [] as number[], bare: [] as number[] }
+const floorsSeen = {
+  postgres: [] as number[],
+  postgresP99: [] as number[],
+  postgresUs: [] as number[],
+  postgresSwitches: [] as number[],
+  postgresIdle: [] as number[],
+  bare: [] as number[],
+}
 async function paired(load: () => Promise<Load>, floor: () => Promise<number>): Promise<Figure> {
   const rounds: { load: Load; ratio: number }[] = []
   let before = await floor()
@@ -169,6 +197,8 @@ async function paired(load: () => Promise<Load>, floor: () => Promise<number>): 
     p99: mid(rounds.map((r) => r.load.p99).sort((a, b) => a - b)),
     stackUs: mid(rounds.map((r) => r.load.stackUs).sort((a, b) => a - b)),
     postgresUs: mid(rounds.map((r) => r.load.postgresUs).sort((a, b) => a - b)),
+    switches: mid(rounds.map((r) => r.load.switches).sort((a, b) => a - b)),
+    idle: mid(rounds.map((r) => r.load.idle).sort((a, b) => a - b)),
     errors: rounds.reduce((n, r) => n + r.load.errors, 0),
     ratio: median.ratio,
     ratios: rounds.map((r) => r.ratio).sort((a, b) => a - b),
@@ -188,7 +218,9 @@ async function wrk(url: string, headers: Record<string, string> = {}, stack?: nu
   if (!warmed.has(url)) await run('wrk', ['-t2', `-c${CONNECTIONS}`, '-d2s', '-s', lua, url]) // warm-up: JIT, pools, caches
   warmed.add(url)
   const before = await Promise.all([stack ? cpuSeconds(stack) : NaN, postgresCpu()])
+  const machineBefore = await machineCounters()
   const out = await run('wrk', ['-t2', `-c${CONNECTIONS}`, `-d${DURATION}s`, '--latency', '-s', lua, url])
+  const machineAfter = await machineCounters()
   const after = await Promise.all([stack ? cpuSeconds(stack) : NaN, postgresCpu()])
   const pct = (p: string) => toMs(new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm').exec(out)![1])
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0)
@@ -203,6 +235,7 @@ async function wrk(url: string, headers: Record<string, string> = {}, stack?: nu
     errors,
     stackUs: us(0),
     postgresUs: us(1),
+    ...machineDelta(machineBefore, machineAfter, requests),
   }
 }
 
@@ -362,13 +395,18 @@ try {
       const prefix = `${tmp}/pgbench-${crypto.randomUUID().slice(0, 8)}`
       const args = pgbenchArgs(DURATION)
       const before = await postgresCpu()
+      const machineBefore = await machineCounters()
       const out = await run('pgbench', ['-l', `--log-prefix=${prefix}`, ...args])
+      const machineAfter = await machineCounters()
       // pgbench's backends end as it does: counted once the postmaster has reaped them.
       await new Promise((r) => setTimeout(r, 300))
       const after = await postgresCpu()
       tps = Number(/tps = ([\d.]+)/.exec(out)![1])
       const done = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1])
       floorsSeen.postgresUs.push(((after - before) * 1e6) / done)
+      const machine = machineDelta(machineBefore, machineAfter, done)
+      floorsSeen.postgresSwitches.push(machine.switches)
+      floorsSeen.postgresIdle.push(machine.idle)
       const latencies: number[] = []
       for await (const f of Deno.readDir(tmp)) {
         if (!`${tmp}/${f.name}`.startsWith(prefix)) continue
@@ -444,6 +482,7 @@ try {
 
   // ---- report --------------------------------------------------------------
   const verdict = (ok: boolean) => (ok ? 'yes' : 'NO')
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
   const span = (xs: number[]) => {
     const sorted = [...xs].sort((a, b) => a - b)
     const r = (n: number) => Math.round(n).toLocaleString('en')
@@ -453,6 +492,10 @@ try {
     `\nFloors, median (range) of every measurement: Postgres ${span(floorsSeen.postgres)} tx/s (${floorTool}, ${CONNECTIONS} clients, ` +
       `the list's transaction${
         floorsSeen.postgresUs.some(Number.isFinite) ? `, ${span(floorsSeen.postgresUs)} µs of Postgres's CPU each` : ''
+      }${
+        floorsSeen.postgresSwitches.some(Number.isFinite)
+          ? `, ${median(floorsSeen.postgresSwitches).toFixed(1)} task switches each, the machine ${Math.round(median(floorsSeen.postgresIdle))}% idle`
+          : ''
       }); bare Deno.serve ${span(floorsSeen.bare)} req/s (wrk, ${CONNECTIONS} connections).`,
   )
   console.log(
@@ -472,6 +515,8 @@ try {
         errors: l.errors,
         'stack µs/req': cpu(l.stackUs),
         'Postgres µs/req': floorName === 'Postgres' ? cpu(l.postgresUs) : '-',
+        'switches/req': Number.isFinite(l.switches) ? l.switches.toFixed(1) : '-',
+        'idle %': Number.isFinite(l.idle) ? Math.round(l.idle) : '-',
         ratio: `${down(l.ratio)} of ${floorName} (${down(l.ratios[0])}–${down(l.ratios[l.ratios.length - 1])})`,
         target: `>= ${target}`,
         met: verdict(l.ratio >= target && l.errors === 0),
@@ -484,6 +529,8 @@ try {
         errors: '-',
         'stack µs/req': '-',
         'Postgres µs/req': '-',
+        'switches/req': '-',
+        'idle %': '-',
         ratio: 'no redis-server',
         target: `>= ${target}`,
         met: '-',
