@@ -484,9 +484,8 @@ try {
   const verdict = (ok: boolean) => (ok ? 'yes' : 'NO')
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
   const span = (xs: number[]) => {
-    const sorted = [...xs].sort((a, b) => a - b)
     const r = (n: number) => Math.round(n).toLocaleString('en')
-    return `${r(sorted[Math.floor(sorted.length / 2)])} (${r(sorted[0])}–${r(sorted[sorted.length - 1])})`
+    return `${r(median(xs))} (${r(Math.min(...xs))}–${r(Math.max(...xs))})`
   }
   console.log(
     `\nFloors, median (range) of every measurement: Postgres ${span(floorsSeen.postgres)} tx/s (${floorTool}, ${CONNECTIONS} clients, ` +
