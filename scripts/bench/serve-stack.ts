@@ -9,7 +9,7 @@
 //   BENCH_DELAY_MS      when set, Postgres and the Upstash endpoint are put behind
 //                       delay proxies (that many ms each way) for the functions
 //
-// Once it serves, writes {url, publishableKey, proxies?: {db, upstash}} as one
+// Once it serves, writes {url, publishableKey, proxies?: {db, upstash}, upstashToken?} as one
 // JSON line to BENCH_READY_FILE (stdout keeps only the request log, which the
 // benchmark sends to /dev/null, as the platform would take it away).
 import { startStack } from '../local/stack.ts'
@@ -64,7 +64,9 @@ if (delayMs) {
 await Deno.writeTextFile(env('BENCH_READY_FILE')!, JSON.stringify({
   url: stack.url,
   publishableKey: stack.keys.publishableKey,
-  proxies: Object.fromEntries(Object.entries(proxies).map(([k, p]) => [k, { stats: p.stats }])),
+  proxies: Object.fromEntries(Object.entries(proxies).map(([k, p]) => [k, { port: p.port, stats: p.stats }])),
+  // For the benchmark's bare round trip through the Upstash proxy (a PING, as the functions call).
+  upstashToken: delayMs ? Deno.env.get('UPSTASH_REDIS_REST_TOKEN') : undefined,
 }) + '\n')
 
 const stop = async () => {
