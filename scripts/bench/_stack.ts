@@ -3,6 +3,7 @@
 import { dropDatabase, ensureDatabase } from '../local/database.ts'
 import { startEmbeddedPostgres, withDatabase } from '../local/postgres.ts'
 import { type Stack, startStack } from '../local/stack.ts'
+import type { PostgresApi } from '../../supabase/functions/_shared/db.ts'
 
 export async function startBenchStack(): Promise<{ stack: Stack; stop(): Promise<void> }> {
   Deno.env.set('PAM_LOG_LEVEL', 'error')
@@ -52,6 +53,14 @@ export async function measure(
     }
   }))
   return { latencies, seconds: (performance.now() - started) / 1000 }
+}
+
+/** EXPLAIN (`options`) of a statement as the user under RLS, its values written as literals as a
+ * read writes them; one line of the plan per element. In a transaction: a read prepares its
+ * statement on the server connection (pam.prepare_read), and EXPLAIN cannot be prepared. */
+export async function explainAsUser(asUser: PostgresApi, options: string, text: string, params: unknown[] = []): Promise<string[]> {
+  const rows = await asUser.transaction((tx) => tx.unsafe(`explain (${options}) ${text}`, params as never[]))
+  return rows.map((r) => r['QUERY PLAN'] as string)
 }
 
 export function percentile(values: number[], p: number): number {

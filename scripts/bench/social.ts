@@ -16,7 +16,7 @@ import { createClient } from '@supabase/supabase-js'
 import { database, type PostgresApi, postgresClient } from '../../supabase/functions/_shared/db.ts'
 import { params } from '../../supabase/functions/_shared/resource.ts'
 import { type FeedFilters, feedWhere, postPage } from '../../supabase/functions/social/posts.ts'
-import { measure, percentile, printTable, startBenchStack } from './_stack.ts'
+import { explainAsUser, measure, percentile, printTable, startBenchStack } from './_stack.ts'
 
 const REQUESTS = Number(Deno.env.get('BENCH_REQUESTS') ?? 300)
 const POSTS = Number(Deno.env.get('BENCH_POSTS') ?? 100_000)
@@ -160,8 +160,7 @@ try {
     let plan: string[] = []
     const explaining = {
       queryRaw: async (text: string, values?: unknown[]) => {
-        plan = (await asUser.queryRaw<{ 'QUERY PLAN': string }>(`explain (analyze, buffers, costs off) ${text}`, values))
-          .map((l) => l['QUERY PLAN'])
+        plan = await explainAsUser(asUser, 'analyze, buffers, costs off', text, values)
         return []
       },
     } as unknown as PostgresApi

@@ -35,7 +35,7 @@ import { database, type PostgresApi, postgresClient } from '../../supabase/funct
 import { createSyncApp } from '../../supabase/functions/sync/index.ts'
 import { pullChanges } from '../../supabase/functions/sync/pull.ts'
 import { syncTables } from '../../supabase/functions/sync/tables.ts'
-import { measure, percentile, printTable, startBenchStack } from './_stack.ts'
+import { explainAsUser, measure, percentile, printTable, startBenchStack } from './_stack.ts'
 
 const PULLS = Number(Deno.env.get('BENCH_REQUESTS') ?? 50)
 const FULL_PULLS = Number(Deno.env.get('BENCH_FULL_PULLS') ?? 20)
@@ -446,12 +446,9 @@ try {
     role: 'authenticated',
     aud: 'authenticated',
   })
-  type PlanLine = { 'QUERY PLAN': string }
   const explain = async (since: number | null) => {
     const { text, params } = await pullStatement(since)
-    const run = async () =>
-      (await asUser.queryRaw<PlanLine>(`explain (analyze, buffers, format text) ${text}`, params))
-        .map((l) => l['QUERY PLAN'])
+    const run = () => explainAsUser(asUser, 'analyze, buffers, format text', text, params)
     await run() // a fresh connection's first plan pays for its catalog caches
     return await run()
   }

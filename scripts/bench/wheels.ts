@@ -28,7 +28,7 @@ import {
   searchCampsites,
 } from '../../supabase/functions/wheels/camping.ts'
 import { OPEN_ITEMS_SQL } from '../../supabase/functions/wheels/maintenance.ts'
-import { measure, percentile, printTable, startBenchStack } from './_stack.ts'
+import { explainAsUser, measure, percentile, printTable, startBenchStack } from './_stack.ts'
 
 const REQUESTS = Number(Deno.env.get('BENCH_REQUESTS') ?? 300)
 const CAMPSITES = Number(Deno.env.get('BENCH_CAMPSITES') ?? 20_000)
@@ -379,29 +379,28 @@ try {
     role: 'authenticated',
     aud: 'authenticated',
   })
-  type PlanLine = { 'QUERY PLAN': string }
-  const explain = 'explain (analyze, buffers, costs off) '
+  const explain = 'analyze, buffers, costs off'
   /** The plan of the search the route runs (its SQL and values, inlined as the route's are). */
   const campingPlan = async (
     at: { lat: number; lng: number },
     radiusKm: number,
     f: CampingFilters,
   ) => {
-    let plan: PlanLine[] = []
+    let plan: string[] = []
     const explaining = {
       queryRaw: async (text: string, params?: unknown[]) => {
-        plan = await asUser.queryRaw<PlanLine>(explain + text, params)
+        plan = await explainAsUser(asUser, explain, text, params)
         return []
       },
     } as unknown as PostgresApi
     await searchCampsites(explaining, at, radiusKm, f, 21, 0)
-    return plan.map((l) => l['QUERY PLAN'])
+    return plan
   }
   const openItemsSql = OPEN_ITEMS_SQL
 
   const filters = { amenities: ['toilets', 'showers'], maxRigLength: 10, maxPrice: 40 }
   const dueItemsPlan = async () =>
-    (await asUser.queryRaw<PlanLine>(explain + openItemsSql)).map((l) => l['QUERY PLAN'])
+    explainAsUser(asUser, explain, openItemsSql)
   const queries: [string, () => Promise<string[]>][] = [
     ['camping, Mildura, radius 100 km', () => campingPlan({ lat: -34.19, lng: 142.16 }, 100, {})],
     [

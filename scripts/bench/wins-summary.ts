@@ -14,7 +14,7 @@ import { SUMMARY_SQL } from '../../supabase/functions/wins/summary.ts'
 import { periodOf, previousPeriodOf } from '../../supabase/functions/wins/periods.ts'
 import { startPrivateRedis } from '../local/redis.ts'
 import { createRedisBridge } from '../local/redis-bridge.ts'
-import { measure, percentile, printTable, startBenchStack } from './_stack.ts'
+import { explainAsUser, measure, percentile, printTable, startBenchStack } from './_stack.ts'
 
 const EXPENSES = Number(Deno.env.get('BENCH_EXPENSES') ?? 100_000)
 const REQUESTS = Number(Deno.env.get('BENCH_REQUESTS') ?? 300)
@@ -128,11 +128,11 @@ try {
   const cur = periodOf('month', '2025-07-15')
   const prev = previousPeriodOf('month', '2025-07-15')
   const userDb = database({ url: stack.databaseUrl, poolMax: 1, statementTimeoutMs: 60_000, acquireTimeoutMs: 5000 })
-  const plan = await postgresClient(userDb, { sub: userId, role: 'authenticated', aud: 'authenticated' })
-    .queryRaw<{ 'QUERY PLAN': string }>(`explain (analyze, buffers, costs off) ${SUMMARY_SQL}`, [prev.start, cur.start, cur.end, 'AUD'])
+  const asUser = postgresClient(userDb, { sub: userId, role: 'authenticated', aud: 'authenticated' })
+  const plan = await explainAsUser(asUser, 'analyze, buffers, costs off', SUMMARY_SQL, [prev.start, cur.start, cur.end, 'AUD'])
   await userDb.end()
   console.log('\nEXPLAIN (ANALYZE, BUFFERS) of the summary query for July 2025 (with June), as the user under RLS:')
-  for (const line of plan) console.log(`  ${line['QUERY PLAN']}`)
+  for (const line of plan) console.log(`  ${line}`)
 } finally {
   await bridgeServer?.shutdown()
   await bridge?.close()
