@@ -181,6 +181,9 @@ interface Figure extends Load {
   /** p99 over mean latency, the median of the rounds'. */
   tail: number
 }
+/** The middle value (the upper of the two middle ones for an even count). */
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
 const floorsSeen = {
   postgres: [] as number[],
   postgresP99: [] as number[],
@@ -200,18 +203,18 @@ async function paired(load: () => Promise<Load>, floor: () => Promise<number>): 
     rounds.push({ load: l, ratio: l.rps / ((before + after) / 2) })
     before = after
   }
-  const mid = <T>(xs: T[]) => xs[Math.floor(xs.length / 2)]
-  const median = mid([...rounds].sort((a, b) => a.ratio - b.ratio))
+  const middle = [...rounds].sort((a, b) => a.ratio - b.ratio)[Math.floor(rounds.length / 2)]
+  const of = (value: (l: Load) => number) => median(rounds.map((r) => value(r.load)))
   return {
-    ...median.load,
-    p99: mid(rounds.map((r) => r.load.p99).sort((a, b) => a - b)),
-    tail: mid(rounds.map((r) => r.load.p99 / r.load.mean).sort((a, b) => a - b)),
-    stackUs: mid(rounds.map((r) => r.load.stackUs).sort((a, b) => a - b)),
-    postgresUs: mid(rounds.map((r) => r.load.postgresUs).sort((a, b) => a - b)),
-    switches: mid(rounds.map((r) => r.load.switches).sort((a, b) => a - b)),
-    idle: mid(rounds.map((r) => r.load.idle).sort((a, b) => a - b)),
+    ...middle.load,
+    p99: of((l) => l.p99),
+    tail: of((l) => l.p99 / l.mean),
+    stackUs: of((l) => l.stackUs),
+    postgresUs: of((l) => l.postgresUs),
+    switches: of((l) => l.switches),
+    idle: of((l) => l.idle),
     errors: rounds.reduce((n, r) => n + r.load.errors, 0),
-    ratio: median.ratio,
+    ratio: middle.ratio,
     ratios: rounds.map((r) => r.ratio).sort((a, b) => a - b),
   }
 }
@@ -472,35 +475,27 @@ try {
       ? (await (await fetch(`http://127.0.0.1:${proxies[name].stats}/`, { method: reset ? 'POST' : 'GET' })).json())
         .round_trips as number
       : NaN
-  const sequential = async (path: string, cache?: string) => {
-    const url = fn(remote.ready, path)
-    for (let i = 0; i < 20; i++) await expect(url, remoteHeaders, i ? cache : undefined) // warm: pools, cache
-    await Promise.all([statsOf('db', true), statsOf('upstash', true)])
-    const times: number[] = []
-    for (let i = 0; i < SEQUENTIAL; i++) {
-      const t0 = performance.now()
-      await expect(url, remoteHeaders, cache)
-      times.push(performance.now() - t0)
-    }
-    times.sort((a, b) => a - b)
-    return {
-      p50: times[Math.floor(times.length / 2)],
-      db: (await statsOf('db')) / SEQUENTIAL,
-      upstash: (await statsOf('upstash')) / SEQUENTIAL,
-    }
-  }
-  // The bare round trip through each proxy, one at a time, from this process: what a p50 above
-  // owes to the distance and the service itself, whatever the stack does.
-  const bareRoundTrip = async (once: () => Promise<unknown>) => {
+  /** `once` one call at a time: 20 to warm up (pools, caches), then `beforeTimed`, then SEQUENTIAL
+   * timed; their p50 (ms). */
+  const p50Of = async (once: () => Promise<unknown>, beforeTimed?: () => Promise<unknown>) => {
     for (let i = 0; i < 20; i++) await once()
+    await beforeTimed?.()
     const times: number[] = []
     for (let i = 0; i < SEQUENTIAL; i++) {
       const t0 = performance.now()
       await once()
       times.push(performance.now() - t0)
     }
-    return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]
+    return median(times)
   }
+  const sequential = async (path: string, cache?: string) => {
+    const url = fn(remote.ready, path)
+    await expect(url, remoteHeaders) // the first may fill the cache
+    const p50 = await p50Of(() => expect(url, remoteHeaders, cache), () => Promise.all([statsOf('db', true), statsOf('upstash', true)]))
+    return { p50, db: (await statsOf('db')) / SEQUENTIAL, upstash: (await statsOf('upstash')) / SEQUENTIAL }
+  }
+  // The bare round trip through each proxy, one at a time, from this process (p50Of): what a p50
+  // above owes to the distance and the service itself, whatever the stack does.
   const ports = remote.ready.proxies as Record<string, { port: number }>
   const viaProxy = new URL(databaseUrl)
   viaProxy.port = String(ports.db.port)
@@ -519,27 +514,25 @@ try {
       list: await sequential(LIST),
       summary: await sequential('wins/summary', 'hit'),
       me: await sequential('auth/me', 'hit'),
-      db: await bareRoundTrip(() => pgViaProxy`select 1`),
-      upstash: upstashViaProxy ? await bareRoundTrip(upstashPing) : NaN,
+      db: await p50Of(() => pgViaProxy`select 1`),
+      upstash: upstashViaProxy ? await p50Of(upstashPing) : NaN,
     })
   }
   await pgViaProxy.end()
   closeKeepAliveConnections()
-  const midOf = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
   const sequentialOf = (name: 'list' | 'summary' | 'me') => ({
-    p50: midOf(sequentialRounds.map((r) => r[name].p50)),
-    db: midOf(sequentialRounds.map((r) => r[name].db)),
-    upstash: midOf(sequentialRounds.map((r) => r[name].upstash)),
+    p50: median(sequentialRounds.map((r) => r[name].p50)),
+    db: median(sequentialRounds.map((r) => r[name].db)),
+    upstash: median(sequentialRounds.map((r) => r[name].upstash)),
   })
   const remoteList = sequentialOf('list')
   const remoteSummary = sequentialOf('summary')
   const remoteMe = sequentialOf('me')
-  const dbRoundTrip = midOf(sequentialRounds.map((r) => r.db))
-  const upstashRoundTrip = midOf(sequentialRounds.map((r) => r.upstash))
+  const dbRoundTrip = median(sequentialRounds.map((r) => r.db))
+  const upstashRoundTrip = median(sequentialRounds.map((r) => r.upstash))
 
   // ---- report --------------------------------------------------------------
   const verdict = (ok: boolean) => (ok ? 'yes' : 'NO')
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
   const span = (xs: number[]) => {
     const r = (n: number) => Math.round(n).toLocaleString('en')
     return `${r(median(xs))} (${r(Math.min(...xs))}–${r(Math.max(...xs))})`
@@ -610,7 +603,7 @@ try {
     ` (target <= 15 ms): ${verdict(Math.min(...p99s) <= 15)}` +
     (floorsSeen.postgresP99.length
       ? `. The floor's own p99 (pgbench's ${CONNECTIONS} clients, median of its runs): ${
-        [...floorsSeen.postgresP99].sort((a, b) => a - b)[Math.floor(floorsSeen.postgresP99.length / 2)].toFixed(2)
+        median(floorsSeen.postgresP99).toFixed(2)
       } ms`
       : ''))
   if (floorsSeen.postgresTail.length) {

@@ -399,8 +399,7 @@ try {
   const openItemsSql = OPEN_ITEMS_SQL
 
   const filters = { amenities: ['toilets', 'showers'], maxRigLength: 10, maxPrice: 40 }
-  const dueItemsPlan = () =>
-    explainAsUser(asUser, explain, openItemsSql)
+  const dueItemsPlan = () => explainAsUser(asUser, explain, openItemsSql)
   const queries: [string, () => Promise<string[]>][] = [
     ['camping, Mildura, radius 100 km', () => campingPlan({ lat: -34.19, lng: 142.16 }, 100, {})],
     [
