@@ -249,7 +249,7 @@ function frame(o: FrameOptions): MiddlewareHandler<AppEnv> {
     c.set('cache', o.cache)
     c.set('rateLimiter', o.rateLimiter)
     c.set('claims', null)
-    // The signal is read only when a query runs: creating it costs every request otherwise.
+    // The request's abort signal is read only by a query that waits long for a connection (db.ts).
     c.set('postgres', new ScopedPostgres(o.db, c))
 
     if (c.req.method === 'OPTIONS' && origin && c.req.header('access-control-request-method')) {
@@ -307,13 +307,13 @@ function frame(o: FrameOptions): MiddlewareHandler<AppEnv> {
 }
 
 /** `c.var.postgres`: RLS-scoped to the claims the route's gate verified (anon without). One
- * object per request; the client is made when a query runs (reading the abort signal costs
- * every request otherwise). */
+ * object per request; the client is made when a query runs, and reads the request's abort signal
+ * only if the query waits long for a connection (RequestSignal in db.ts: reading it costs). */
 class ScopedPostgres implements PostgresApi {
   constructor(private readonly db: Database, private readonly c: Context<AppEnv>) {}
 
   private client() {
-    return postgresClient(this.db, this.c.get('claims') as Claims | null, this.c.req.raw.signal)
+    return postgresClient(this.db, this.c.get('claims') as Claims | null, () => this.c.req.raw.signal)
   }
 
   query<T = Row>(strings: TemplateStringsArray, ...values: unknown[]) {
