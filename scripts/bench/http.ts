@@ -23,14 +23,17 @@
 // /health, on one isolate with the in-process cache and limiter, and with
 // Upstash through the local REST bridge over a real Redis: on one isolate and
 // as `npm start` runs it with Redis installed (one isolate per core,
-// BENCH_WORKERS); and the production shape: Postgres and the Upstash
-// endpoint each behind a delay proxy (1 ms each way), one request at a time,
-// with the round trips each request costs and the bare round trip through each
-// proxy, so that what the stack adds shows. Below the list's p99, its tail
-// against the floor's (p99 over mean latency: at 16 connections the mean is
-// 16 / throughput, so the p99 follows from both). With each figure, its CPU per
-// request: the stack's process (all its threads) and, for the list, Postgres's;
-// and the machine's task switches per request and idle share meanwhile.
+// BENCH_WORKERS); the list's page on bare Deno.serve (bare-list-server.ts: its
+// message on a read connection and the page joined, nothing else), so that
+// what the request path costs shows apart from Deno's own; and the production
+// shape: Postgres and the Upstash endpoint each behind a delay proxy (1 ms
+// each way), one request at a time, with the round trips each request costs
+// and the bare round trip through each proxy, so that what the stack adds
+// shows. Below the list's p99, its tail against the floor's (p99 over mean
+// latency: at 16 connections the mean is 16 / throughput, so the p99 follows
+// from both). With each figure, its CPU per request: the stack's process (all
+// its threads) and, for the list, Postgres's; and the machine's task switches
+// per request and idle share meanwhile.
 //
 // (The floor's pgbench script has no variables: the `:` of the columns' date
 // formats would be read as pgbench variables.)
@@ -48,6 +51,7 @@ import { EXPENSE_COLUMNS } from '../../supabase/functions/wins/expense-model.ts'
 import { literal, literalOf } from '../../supabase/functions/_shared/sql-literal.ts'
 import { preparedRead } from '../../supabase/functions/_shared/db.ts'
 import { closeKeepAliveConnections, keepAliveClient } from '../../supabase/functions/_shared/keepalive-http.ts'
+import { localPoolSize } from '../local/stack.ts'
 import { printTable } from './_stack.ts'
 
 const env = (name: string, fallback: string) => Deno.env.get(name) || fallback
@@ -403,6 +407,21 @@ try {
     ['-n', '-M', 'simple', '-c', String(CONNECTIONS), '-j', '2', '-f', script, '-T', String(seconds), databaseUrl]
   if (pgbench) await run('pgbench', pgbenchArgs(2)) // warm-up
   const floorTool = pgbench ? 'pgbench' : 'postgres.js driver'
+  // The same page on bare Deno.serve (bare-list-server.ts): the list's message on a read
+  // connection, the page joined as the endpoint joins it, and nothing else. Its body must be the
+  // endpoint's.
+  const messageFile = `${tmp}/list-message.sql`
+  await Deno.writeTextFile(messageFile, transaction.join(';\n'))
+  const bareList = await spawn('bare-list-server.ts', [
+    databaseUrl,
+    messageFile,
+    String(localPoolSize(navigator.hardwareConcurrency || 1, 1)),
+    '20',
+  ])
+  const bareListUrl = `http://127.0.0.1:${bareList.ready.port}/`
+  if (await expect(bareListUrl, {}) !== await expect(fn(memory.ready, LIST), memoryHeaders)) {
+    throw new Error("the bare list's page is not the endpoint's")
+  }
   const postgresFloor = async () => {
     let tps: number
     if (pgbench) {
@@ -444,6 +463,8 @@ try {
   // ---- through the gateway -------------------------------------------------
   console.log(`Measuring the request path (${ROUNDS} rounds per figure, each between two of its floor, ${DURATION} s each)…`)
   const list = await paired(() => wrk(fn(memory.ready, LIST), memoryHeaders, memory.child.pid), postgresFloor)
+  const listBare = await paired(() => wrk(bareListUrl, {}, bareList.child.pid), postgresFloor)
+  bareList.child.kill()
   await expect(fn(memory.ready, 'wins/summary'), memoryHeaders)
   await expect(fn(memory.ready, 'wins/summary'), memoryHeaders, 'hit')
   const summaryMemory = await paired(() => wrk(fn(memory.ready, 'wins/summary'), memoryHeaders, memory.child.pid), bareFloor)
@@ -554,7 +575,7 @@ try {
   const cpu = (us: number) => (Number.isFinite(us) ? Math.round(us).toLocaleString('en') : '-')
   /** Two decimals, rounded down: a ratio just short of its target does not print as the target. */
   const down = (r: number) => (Math.floor(r * 100) / 100).toFixed(2)
-  const row = (name: string, l: Figure | undefined, target: number, floorName: string) =>
+  const row = (name: string, l: Figure | undefined, target: number | undefined, floorName: string) =>
     l
       ? {
         request: name,
@@ -567,8 +588,8 @@ try {
         'switches/req': Number.isFinite(l.switches) ? l.switches.toFixed(1) : '-',
         'idle %': Number.isFinite(l.idle) ? Math.round(l.idle) : '-',
         ratio: `${down(l.ratio)} of ${floorName} (${down(l.ratios[0])}–${down(l.ratios[l.ratios.length - 1])})`,
-        target: `>= ${target}`,
-        met: verdict(l.ratio >= target && l.errors === 0),
+        target: target === undefined ? '-' : `>= ${target}`,
+        met: target === undefined ? '-' : verdict(l.ratio >= target && l.errors === 0),
       }
       : {
         request: name,
@@ -589,6 +610,7 @@ try {
   const each = <T>(f: (u: typeof upstash[number] | undefined) => T) => [...upstash, ...none].map(f)
   printTable([
     row('GET /wins/expenses?limit=20 (1 isolate, in-process)', list, 0.6, 'Postgres'),
+    row("the list's page on bare Deno.serve (no request path)", listBare, undefined, 'Postgres'),
     ...each((u) => row(`GET /wins/expenses?limit=20 (${u ? isolates(u.isolates) : 'Upstash'})`, u?.list, 0.6, 'Postgres')),
     row('GET /wins/summary (cached, 1 isolate, in-process)', summaryMemory, 0.2, 'bare'),
     row('GET /auth/me (cached, 1 isolate, in-process)', meMemory, 0.2, 'bare'),
@@ -597,6 +619,13 @@ try {
     row('GET /health (1 isolate, in-process)', health, 0.5, 'bare'),
     ...upstash.map((u) => row(`GET /health (${isolates(u.isolates)})`, u.health, 0.5, 'bare')),
   ])
+  console.log(
+    `\nThe request path's share of the list (1 isolate, in-process, against the same page on bare Deno.serve: the ` +
+      `message on a read connection and the page joined, with no gateway, Hono, token, limit, validation or log line): ` +
+      `${(list.ratio / listBare.ratio).toFixed(2)} of its throughput (ratio to ratio), ${cpu(list.stackUs)} against ` +
+      `${cpu(listBare.stackUs)} µs of CPU per request (${cpu(list.stackUs - listBare.stackUs)} µs the request path's). The bare ` +
+      `page reaches ${down(listBare.ratio)} of the Postgres floor: the rest is Deno's HTTP server and sockets, and wrk, on the same cores.`,
+  )
   const p99s = [list.p99, ...upstash.map((u) => u.list.p99)]
   console.log(`\np99 of the list at ${CONNECTIONS} connections (median of the rounds): ${list.p99.toFixed(2)} ms with 1 isolate, in-process` +
     upstash.map((u) => `; ${u.list.p99.toFixed(2)} ms with ${isolates(u.isolates)}`).join('') +

@@ -90,7 +90,7 @@ let poolSetHere: string | undefined
  * every pair at about the same p99, 5 no more than 4 and a higher p99; on a machine with a
  * slower Postgres, 3 had beaten 4 by ~10%; two isolates: 2 each against 3 or 4, p99
  * 18–20 against 45–96 ms). */
-function localPoolSize(cores: number, isolates: number): number {
+export function localPoolSize(cores: number, isolates: number): number {
   return Math.min(4, Math.max(2, Math.ceil((cores + 2) / isolates)))
 }
 
