@@ -6,7 +6,7 @@ import net from 'node:net'
 import { createHash } from 'node:crypto'
 import postgres from 'postgres'
 import { assert, assertEquals } from './_support/assert.ts'
-import { ARRAY_TYPES_QUERY, type ArrayTypes, WireConnection } from '../supabase/functions/_shared/pg-wire.ts'
+import { ARRAY_TYPES_QUERY, type ArrayTypes, JsonRows, type StatementRows, WireConnection } from '../supabase/functions/_shared/pg-wire.ts'
 import { literal } from '../supabase/functions/_shared/sql-literal.ts'
 
 const serverUrl = new URL(Deno.env.get('PAM_TEST_SERVER_URL')!)
@@ -56,7 +56,7 @@ Deno.test('pg wire: values parse as postgres.js parses them', async () => {
       await sql`select 1`
       const [theirs] = await sql.unsafe(VALUES) // no parameters: the simple protocol, as ours
       assertEquals(ours.rows.length, 1)
-      const row = ours.rows[0] as Record<string, unknown>
+      const row = (ours.rows as unknown[])[0] as Record<string, unknown>
       assertEquals(Object.keys(row), Object.keys(theirs))
       for (const key of Object.keys(theirs)) {
         const [a, b] = [row[key], theirs[key as keyof typeof theirs]]
@@ -86,16 +86,27 @@ Deno.test('pg wire: statements, raw rows, errors and the transaction left behind
       from (select 'é' as name, 3 as n) r; commit`)
     assertEquals(results.map((r) => r.rows.length), [2, 1])
     assertEquals(conn.status, 'I')
-    const [asText] = await conn.query(`select row_to_json(r)::text, 2 from (select 'é"' as name) r union all select null, 3`, true)
-    assertEquals(asText.rows, ['{"name":"é\\""}', null])
-    // Rows as text over many reads, with NULLs and empty rows between, and each statement with rows of its own.
-    const texts = Array.from({ length: 300 }, (_, i) => i % 7 === 3 ? null : i % 11 === 5 ? '' : `${i}:${'é'.repeat(i * 3)}`)
+    // JSON rows: each row's first column, NULL as null, the rows joined by commas.
+    const texts = (r: StatementRows) => Array.from({ length: r.rows.length }, (_, i) => (r.rows as JsonRows).row(i))
+    const [asJson] = await conn.query(`select row_to_json(r)::text, 2 from (select 'é"' as name) r union all select null, 3`, true)
+    assert(asJson.rows instanceof JsonRows)
+    assertEquals(texts(asJson), ['{"name":"é\\""}', 'null'])
+    assertEquals(asJson.rows.joined(), '{"name":"é\\""},null')
+    assertEquals(asJson.rows.joined(1), '{"name":"é\\""}')
+    const [ascii] = await conn.query(`select '{"n":' || g || '}' from generate_series(1, 3) g`, true)
+    assertEquals([texts(ascii), (ascii.rows as JsonRows).joined(2)], [['{"n":1}', '{"n":2}', '{"n":3}'], '{"n":1},{"n":2}'])
+    // Over many reads, with NULLs, empty rows and characters outside ASCII between (in chunks
+    // of the socket, read after read), and each statement with rows of its own.
+    const values = Array.from({ length: 300 }, (_, i) => i % 7 === 3 ? null : i % 11 === 5 ? '' : `"${i}:${'é'.repeat(i * 3)}"`)
     const many = await conn.query(
-      `select t from unnest(array[${texts.map((t) => t === null ? 'null' : literal(t)).join(',')}]::text[]) with ordinality as u(t, i) order by i; select 'second'`,
+      `select t from unnest(array[${values.map((t) => t === null ? 'null' : literal(t)).join(',')}]::text[]) with ordinality as u(t, i) order by i; select '"second"'`,
       true,
     )
-    assertEquals(many[0].rows, texts)
-    assertEquals(many[1].rows, ['second'])
+    assertEquals(texts(many[0]), values.map((t) => t ?? 'null'))
+    assertEquals((many[0].rows as JsonRows).joined(), values.map((t) => t ?? 'null').join(','))
+    assertEquals(texts(many[1]), ['"second"'])
+    const none = await conn.query(`select 'x' where false`, true)
+    assertEquals([none[0].rows.length, (none[0].rows as JsonRows).joined()], [0, ''])
 
     // An error stops the message; the first error is the one reported, with postgres.js's field names.
     const failure = await conn.query(`begin; do $$ begin raise exception using errcode = '23505', message = 'm',
@@ -114,7 +125,7 @@ Deno.test('pg wire: statements, raw rows, errors and the transaction left behind
     // A large answer arrives in many chunks.
     const [big] = await conn.query(`select repeat('x', 100000) as s, g from generate_series(1, 20) g`)
     assertEquals(big.rows.length, 20)
-    assertEquals((big.rows[19] as { s: string }).s.length, 100000)
+    assertEquals(((big.rows as unknown[])[19] as { s: string }).s.length, 100000)
   } finally {
     conn.close()
   }

@@ -9,7 +9,7 @@
 //   deno run -A scripts/bench/bare-list-server.ts <database url> <message file> <pool size> <limit>
 // Writes {"port":…} to BENCH_READY_FILE once listening.
 import net from 'node:net'
-import { WireConnection } from '../../supabase/functions/_shared/pg-wire.ts'
+import { type JsonRows, WireConnection } from '../../supabase/functions/_shared/pg-wire.ts'
 import { pageOfJson } from '../../supabase/functions/_shared/pagination.ts'
 
 const [url, messageFile, poolSize, limitText] = Deno.args
@@ -42,7 +42,7 @@ const server = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }
   const conn = await acquire()
   try {
     const results = await conn.query(message, true)
-    const rows = results[results.length - 1].rows as string[]
+    const rows = results[results.length - 1].rows as JsonRows
     return new Response(pageOfJson('expenses', rows, limit, keyOf), { headers: { 'content-type': 'application/json' } })
   } finally {
     release(conn)

@@ -39,7 +39,7 @@ import { log } from './logger.ts'
 import { inlineParams, literal, literalOf } from './sql-literal.ts'
 import { networkWait } from './network-wait.ts'
 import { type Timeout, Timeouts } from './timeouts.ts'
-import { ARRAY_TYPES_QUERY, type ArrayTypes, connectionClosed, WireConnection, type WireLogin } from './pg-wire.ts'
+import { ARRAY_TYPES_QUERY, type ArrayTypes, connectionClosed, JsonRows, WireConnection, type WireLogin } from './pg-wire.ts'
 
 export type Sql = postgres.Sql
 export type Tx = postgres.Sql
@@ -53,7 +53,7 @@ export interface PostgresApi {
    * Postgres wrote it, never parsed: for answers that write them into a body as they are.
    * Planned once per server connection, for any values (a generic plan): for the keyset
    * pages, whose `limit $n` would otherwise have Postgres plan them again on every run. */
-  jsonRows(text: string, params?: unknown[]): Promise<string[]>
+  jsonRows(text: string, params?: unknown[]): Promise<JsonRows>
   /** Statements that write, or must see one snapshot: one transaction, committed before it resolves. */
   transaction<T>(fn: (tx: Tx) => Promise<T>, opts?: TransactionOptions): Promise<T>
 }
@@ -655,18 +655,18 @@ export function postgresClient(db: Database, claims: Claims | null, signal?: Req
   // is already (pam.prepare_read, by the login role, before the role switch);
   // `execute` with the values as literals (sql-literal.ts); commit. Read only,
   // so a statement that writes fails loudly; writes use transaction(). Reads go
-  // over the slot's read connection (pg-wire.ts); `asText`: each row's first
-  // column as its text, never parsed.
-  const read = <T>(text: string, params: readonly unknown[], asText = false) =>
+  // over the slot's read connection (pg-wire.ts); `asJson`: each row's first
+  // column as its JSON text, never parsed (JsonRows).
+  const read = <R>(text: string, params: readonly unknown[], asJson = false) =>
     db.withReader(async (conn) => {
       const prepared = preparedRead(text)
       const message = `begin read only;\nselect ${claimsSet}, pam.prepare_read('${prepared.name}', ${prepared.text}), ${roleOn}` +
-        `${asText ? GENERIC_PLAN : ''};\n` +
+        `${asJson ? GENERIC_PLAN : ''};\n` +
         `execute ${prepared.name}${params.length ? `(${params.map(literalOf).join(', ')})` : ''};\ncommit`
       for (let attempt = 1;; attempt++) {
         let results
         try {
-          results = await conn.query(message, asText)
+          results = await conn.query(message, asJson)
         } catch (err) {
           // A migration changed what a prepared statement returns: Postgres will not run the
           // old one, and its text is unchanged, so prepare_read would keep it. Drop it; once more.
@@ -683,7 +683,7 @@ export function postgresClient(db: Database, claims: Claims | null, signal?: Req
         // The preamble's rows and the statement's.
         if (results.length !== 2) throw new Error('query() and queryRaw() run exactly one statement that returns rows')
         confirmed()
-        return results[1].rows as T[]
+        return results[1].rows as R
       }
     }, signal)
 
@@ -704,14 +704,12 @@ export function postgresClient(db: Database, claims: Claims | null, signal?: Req
     }, signal, opts.deadlineMs)
 
   return {
-    query: (strings, ...values) => read(templateText(strings, values), values),
-    queryRaw: (text, params = []) => read(text, params),
-    jsonRows: (text, params = []) => read<string>(text, params, true),
+    query: <T>(strings: TemplateStringsArray, ...values: unknown[]) => read<T[]>(templateText(strings, values), values),
+    queryRaw: <T>(text: string, params: unknown[] = []) => read<T[]>(text, params),
+    jsonRows: (text, params = []) => read<JsonRows>(text, params, true),
     transaction,
   }
 }
-
-const firstColumns = (rows: string[][]) => rows.map((r) => r[0])
 
 const isPlain = (v: unknown) =>
   !(v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date) && !(v instanceof Uint8Array) &&
@@ -752,7 +750,8 @@ export function postgresAdminClient(db: Database): PostgresApi {
     query: (strings, ...values) => run((conn) => conn(strings, ...(values as never[])) as never),
     queryRaw: (text, params = []) => run((conn) => conn.unsafe(text, params as never[]) as never),
     jsonRows: (text, params = []) =>
-      run((conn) => conn.unsafe(text, params as never[]).values() as unknown as Promise<string[][]>).then(firstColumns),
+      run((conn) => conn.unsafe(text, params as never[]).values() as unknown as Promise<string[][]>)
+        .then((rows) => JsonRows.of(rows.map((r) => r[0]))),
     transaction: <T>(fn: (tx: Tx) => Promise<T>, opts: TransactionOptions = {}) =>
       run(async (conn) => {
         await conn`begin`

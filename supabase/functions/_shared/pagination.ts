@@ -11,6 +11,7 @@
 import { ApiError } from './errors.ts'
 import { z } from './http.ts'
 import { isCalendarDate, MAX_DATE, MIN_DATE } from './dates.ts'
+import type { JsonRows } from './pg-wire.ts'
 
 const utf8 = new TextEncoder()
 
@@ -75,13 +76,13 @@ export function decodeCursor(cursor: string, shape: KeyKind[]): string[] {
  * body is cheaper to make and to send than a typed array (README, Performance). */
 export function pageOfJson(
   name: string,
-  rows: string[],
+  rows: JsonRows,
   limit: number,
   keyOf: (row: Record<string, unknown>) => string[],
 ): string {
-  const items = rows.length > limit ? rows.slice(0, limit) : rows
-  const next = rows.length > limit ? encodeCursor(keyOf(JSON.parse(items[items.length - 1]))) : null
-  return `{${JSON.stringify(name)}:[${items.join(',')}],"next_cursor":${JSON.stringify(next)}}`
+  const more = rows.length > limit
+  const next = more ? encodeCursor(keyOf(JSON.parse(rows.row(limit - 1)))) : null
+  return `{${JSON.stringify(name)}:[${rows.joined(limit)}],"next_cursor":${JSON.stringify(next)}}`
 }
 
 /** Trims the extra row fetched to know whether there is a next page, and makes the cursor. */

@@ -24,12 +24,44 @@ export interface Column {
   type: number
 }
 
-/** The rows of one statement that returned rows: objects by column name, or (`text`) the
- * first column's text as the server sent it, unparsed (null for NULL). */
+/** The rows of one statement that returned rows: objects by column name, or (`asJson`) each
+ * row's first column as the JSON text the server sent, unparsed. */
 export interface StatementRows {
   columns: Column[]
-  rows: unknown[]
+  rows: unknown[] | JsonRows
 }
+
+/** Rows that are each one JSON text (NULL is null), kept as one string: the rows joined by
+ * commas, the inside of a JSON array. The reader decodes a statement's rows together, once,
+ * where one decode per row cost ~0.3 µs each in the call alone (21 for a page). */
+export class JsonRows {
+  /** `ends[i]`: where row i ends in `text` (row i + 1 starts after the comma there). */
+  constructor(private readonly text: string, private readonly ends: number[]) {}
+
+  /** From texts already decoded (a client that gives rows one by one). */
+  static of(texts: (string | null)[]): JsonRows {
+    const ends: number[] = []
+    let end = -1
+    for (const t of texts) ends.push(end += 1 + (t ?? 'null').length)
+    return new JsonRows(texts.map((t) => t ?? 'null').join(','), ends)
+  }
+
+  get length(): number {
+    return this.ends.length
+  }
+
+  /** Row i's JSON text. */
+  row(i: number): string {
+    return this.text.slice(i ? this.ends[i - 1] + 1 : 0, this.ends[i])
+  }
+
+  /** The first n rows (all by default), joined by commas. */
+  joined(n = this.ends.length): string {
+    return n >= this.ends.length ? this.text : n <= 0 ? '' : this.text.slice(0, this.ends[n - 1])
+  }
+}
+
+const NULL_JSON = new TextEncoder().encode('null')
 
 /** An error the server sent, with postgres.js's field names (translate() in db.ts reads them). */
 export type ServerError = Error & Record<string, string | undefined>
@@ -119,9 +151,10 @@ function parseArray(s: ArrayState, x: string, parser: Parser | undefined, delimi
 }
 
 interface Pending {
-  text: boolean
+  json: boolean
   results: StatementRows[]
-  current?: StatementRows & { parsers: (Parser | undefined)[] }
+  /** `ends`: in `json` mode, where each row ends in the connection's JSON bytes. */
+  current?: { columns: Column[]; rows: unknown[]; parsers: (Parser | undefined)[]; ends: number[] }
   error?: ServerError
   resolve(results: StatementRows[]): void
   reject(err: unknown): void
@@ -141,6 +174,9 @@ export class WireConnection {
   /** The query messages' buffer, reused: one query is sent at a time, and its answer comes only
    * once the server has read all of it. */
   private out = new Uint8Array(8 * 1024)
+  /** In `asJson` mode, the statement's rows as they arrive, joined by commas (kept, as `out`). */
+  private json = new Uint8Array(16 * 1024)
+  private jsonLength = 0
   private pending?: Pending
   /** The transaction status of the last ReadyForQuery: I idle, T in a transaction, E failed. */
   status = 'I'
@@ -179,9 +215,9 @@ export class WireConnection {
 
   /** Runs one simple-query message; resolves with the rows of each statement that returned
    * rows, or rejects with the first error (the rest of the message is then skipped by the
-   * server; `status` says whether a transaction is left open). `asText`: each row is its first
-   * column's text, unparsed. */
-  query(text: string, asText = false): Promise<StatementRows[]> {
+   * server; `status` says whether a transaction is left open). `asJson`: each statement's rows
+   * are JsonRows, of each row's first column. */
+  query(text: string, asJson = false): Promise<StatementRows[]> {
     if (this.isClosed) return Promise.reject(connectionClosed())
     if (this.pending) return Promise.reject(new Error('one query at a time on a wire connection'))
     // Typed arrays with memory of their own cost far more on Deno than their size suggests (to
@@ -195,7 +231,7 @@ export class WireConnection {
     new DataView(buffer.buffer).setInt32(1, written + 5)
     buffer[written + 5] = 0 // the text's terminator
     return new Promise((resolve, reject) => {
-      this.pending = { text: asText, results: [], resolve, reject }
+      this.pending = { json: asJson, results: [], resolve, reject }
       this.socket.write(buffer.subarray(0, written + 6))
     })
   }
@@ -344,15 +380,16 @@ export class WireConnection {
           columns.push({ name, type: view.getInt32(at + 6) })
           at += 18
         }
-        const parsers = pending.text ? [] : columns.map((c) => parserFor(c.type, this.arrays))
-        pending.current = { columns, rows: [], parsers }
+        const parsers = pending.json ? [] : columns.map((c) => parserFor(c.type, this.arrays))
+        pending.current = { columns, rows: [], parsers, ends: [] }
+        this.jsonLength = 0
         return
       }
       case 0x43: // C: CommandComplete
       case 0x49: // I: EmptyQueryResponse
         if (pending?.current) {
-          const { columns, rows } = pending.current
-          pending.results.push({ columns, rows })
+          const { columns, rows, ends } = pending.current
+          pending.results.push({ columns, rows: pending.json ? this.jsonRows(ends) : rows })
           pending.current = undefined
         }
         return
@@ -394,10 +431,20 @@ export class WireConnection {
     const current = pending.current!
     const count = view.getInt16(start)
     let at = start + 2
-    if (pending.text) {
-      // A string, not a copy of the bytes: V8's heap allocates it far more cheaply.
+    if (pending.json) {
       const size = view.getInt32(at)
-      current.rows.push(size < 0 ? null : decoder.decode(buf.subarray(at + 4, at + 4 + size)))
+      const bytes = size < 0 ? NULL_JSON : buf.subarray(at + 4, at + 4 + size)
+      const comma = current.ends.length ? 1 : 0
+      const need = this.jsonLength + comma + bytes.length
+      if (need > this.json.length) {
+        const grown = new Uint8Array(Math.max(this.json.length * 2, need))
+        grown.set(this.json.subarray(0, this.jsonLength))
+        this.json = grown
+      }
+      if (comma) this.json[this.jsonLength++] = 0x2c // ,
+      this.json.set(bytes, this.jsonLength)
+      this.jsonLength += bytes.length
+      current.ends.push(this.jsonLength)
       return
     }
     const row: Record<string, unknown> = {}
@@ -415,6 +462,18 @@ export class WireConnection {
       row[column.name] = parse ? parse(text) : text
     }
     current.rows.push(row)
+  }
+
+  /** The statement's JSON rows, decoded in one piece: a string (a copy V8 makes cheaply), so
+   * the bytes are free for the next statement. */
+  private jsonRows(ends: number[]): JsonRows {
+    const bytes = this.json.subarray(0, this.jsonLength)
+    const text = decoder.decode(bytes)
+    // A large answer grew the buffer: do not keep it for every later one.
+    if (this.json.length > 256 * 1024) this.json = new Uint8Array(16 * 1024)
+    // All ASCII (each byte one UTF-16 unit, which is so only then): the byte ends are the ends.
+    if (text.length === bytes.length) return new JsonRows(text, ends)
+    return JsonRows.of(ends.map((end, i) => decoder.decode(bytes.subarray(i ? ends[i - 1] + 1 : 0, end))))
   }
 }
 
