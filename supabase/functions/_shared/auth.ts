@@ -10,11 +10,11 @@
 // a new key set (and imports the key) on every request when the JWKS is
 // inline, creates a supabase-js client per request, and names itself in the
 // errors callers see. Here the key set is built once per isolate, and a token
-// verified once is remembered (by its exact text) until it expires, so the
-// signature check is paid once per token, not once per request.
+// verified once is remembered (found by its signature, compared whole) until
+// it expires, so the signature check is paid once per token, not once per
+// request.
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, type JWTPayload, jwtVerify } from 'jose'
 import { resolveEnv } from '@supabase/server/core'
-import { createMiddleware } from 'hono/factory'
 import type { Config } from './config.ts'
 import type { Claims } from './db.ts'
 import { ApiError } from './errors.ts'
@@ -63,16 +63,27 @@ export function resetProjectKeys(): void {
 const unauthorized = (message: string, reason: string) =>
   new ApiError(401, 'unauthorized', message, { reason }, { 'WWW-Authenticate': 'Bearer' })
 
-/** Verified tokens by their exact text: claims, and until when to trust them. */
-const verified = new Map<string, { claims: Claims; until: number }>()
+/** Verified tokens by their signature (the text after the last dot): the Authorization header
+ * they came in, their claims, and until when to trust them. A repeat is found by the signature,
+ * a short key to hash, and is the same token only if its header is the same text. */
+const verified = new Map<string, { header: string; claims: Claims; until: number }>()
 const VERIFIED_MAX = 20_000
 /** A remembered token is checked against the key set again after this long (key rotation). */
 const REVERIFY_MS = 10 * 60_000
 
 const BEARER = /^bearer[ \t]+([A-Za-z0-9\-_.~+/]+=*)[ \t]*$/i
 
+/** The claims of a token verified before and still trusted, found without waiting; else undefined. */
+export function rememberedClaims(header: string | undefined): Claims | undefined {
+  if (!header) return undefined
+  const known = verified.get(header.slice(header.lastIndexOf('.') + 1))
+  return known && known.header === header && known.until > Date.now() ? known.claims : undefined
+}
+
 /** Verifies a user access token; throws 401 (or 503 when the key set cannot be fetched). */
 export async function verifyUserToken(header: string | undefined, config: Config): Promise<Claims> {
+  const remembered = rememberedClaims(header)
+  if (remembered) return remembered
   const token = header ? BEARER.exec(header)?.[1] : undefined
   if (!token) {
     throw unauthorized(
@@ -80,9 +91,6 @@ export async function verifyUserToken(header: string | undefined, config: Config
       header ? 'malformed_authorization' : 'missing_token',
     )
   }
-  const now = Date.now()
-  const known = verified.get(token)
-  if (known && known.until > now) return known.claims
   const { jwks } = projectKeys()
   if (!jwks) {
     log('error', 'no JWKS configured: set SUPABASE_JWKS or SUPABASE_JWKS_URL (or SUPABASE_URL)')
@@ -106,7 +114,8 @@ export async function verifyUserToken(header: string | undefined, config: Config
   }
   const claims = payload as Claims
   if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!)
-  verified.set(token, { claims, until: Math.min(payload.exp! * 1000, now + REVERIFY_MS) })
+  const now = Date.now()
+  verified.set(header!.slice(header!.lastIndexOf('.') + 1), { header: header!, claims, until: Math.min(payload.exp! * 1000, now + REVERIFY_MS) })
   return claims
 }
 
@@ -135,7 +144,8 @@ export function holdsSecretKey(given: string | undefined): boolean {
   return given !== undefined && projectKeys().secret.some((k) => sameText(k, given))
 }
 
-function checkApiKey(given: string | undefined, mode: 'publishable' | 'secret') {
+/** Checks the `apikey` header against the project's keys for `mode`; throws 401 (503 without keys). */
+export function checkApiKey(given: string | undefined, mode: 'publishable' | 'secret') {
   const k = projectKeys()
   // The secret key can do whatever the publishable key can.
   const accepted = mode === 'secret' ? k.secret : [...k.publishable, ...k.secret]
@@ -147,18 +157,4 @@ function checkApiKey(given: string | undefined, mode: 'publishable' | 'secret') 
   if (!accepted.some((k) => sameText(k, given))) {
     throw unauthorized(`the apikey header is not this project's ${mode} key`, 'invalid_apikey')
   }
-}
-
-/** Route middleware: the gate for `mode`; on 'user' routes sets `claims` and `userId`. */
-export function requireAuth(mode: AuthMode) {
-  return createMiddleware<{ Variables: AuthVariables & { config: Config } }>(async (c, next) => {
-    if (mode === 'user') {
-      const claims = await verifyUserToken(c.req.header('authorization'), c.get('config'))
-      c.set('claims', claims)
-      c.set('userId', claims.sub)
-    } else if (mode !== 'none') {
-      checkApiKey(c.req.header('apikey'), mode)
-    }
-    await next()
-  })
 }

@@ -8,7 +8,6 @@
 // so that it can go in the same pipeline as the request's cache lookup (see
 // UpstashStore): a cached read costs one Upstash round trip, not two.
 import type { Context } from 'hono'
-import { createMiddleware } from 'hono/factory'
 import { type Cache, UpstashStore } from './cache.ts'
 import type { Config, RateLimitTier } from './config.ts'
 import { ApiError } from './errors.ts'
@@ -36,7 +35,8 @@ type Tiers = Config['rateLimits']
 
 /** Sliding window over two fixed windows, as @upstash/ratelimit computes it. */
 export class MemoryRateLimiter implements RateLimiter {
-  private readonly windows = new Map<string, number>()
+  /** Per tier and identifier: the latest window counted in, its count and the one before's. */
+  private readonly windows = new Map<string, { window: number; count: number; previous: number }>()
   private pruned = 0
 
   constructor(private readonly tiers: Tiers) {}
@@ -54,27 +54,34 @@ export class MemoryRateLimiter implements RateLimiter {
     const windowMs = windowSeconds * 1000
     const now = Date.now()
     const current = Math.floor(now / windowMs)
-    const key = (w: number) => `${tier}:${identifier}:${w}`
-    const previousCount = this.windows.get(key(current - 1)) ?? 0
-    const currentCount = this.windows.get(key(current)) ?? 0
+    const key = `${tier}:${identifier}`
+    const kept = this.windows.get(key)
+    const currentCount = kept?.window === current ? kept.count : 0
+    const previousCount = kept?.window === current ? kept.previous : kept?.window === current - 1 ? kept.count : 0
     const elapsed = (now % windowMs) / windowMs
     const used = Math.floor(previousCount * (1 - elapsed)) + currentCount
     const reset = (current + 1) * windowMs
     if (used >= max) return { success: false, limit: max, remaining: 0, reset }
     if (!hit) return { success: true, limit: max, remaining: max - used, reset }
-    this.windows.set(key(current), currentCount + 1)
+    if (kept) {
+      kept.window = current
+      kept.count = currentCount + 1
+      kept.previous = previousCount
+    } else {
+      this.windows.set(key, { window: current, count: 1, previous: 0 })
+    }
     this.prune(now)
     return { success: true, limit: max, remaining: Math.max(0, max - used - 1), reset }
   }
 
-  /** Forget windows that can no longer count (at most once a minute). */
+  /** Forget identifiers whose windows can no longer count (at most once a minute). */
   private prune(now: number) {
     if (now - this.pruned < 60_000) return
     this.pruned = now
-    for (const k of this.windows.keys()) {
+    for (const [k, kept] of this.windows) {
       const tier = k.slice(0, k.indexOf(':')) as RateLimitTier
       const windowMs = (this.tiers[tier]?.windowSeconds ?? 1) * 1000
-      if (Number(k.slice(k.lastIndexOf(':') + 1)) < Math.floor(now / windowMs) - 1) this.windows.delete(k)
+      if (kept.window < Math.floor(now / windowMs) - 1) this.windows.delete(k)
     }
   }
 }
@@ -222,28 +229,24 @@ export function rateLimited(r: LimitResult, message = 'too many requests'): ApiE
   })
 }
 
-type LimitVars = { Variables: { rateLimiter: RateLimiter; userId?: string; config: Config } }
-
-/** Route middleware: counts the request against `tier` (per user, or per IP
- * without one) and answers 429 past the limit. A read (GET/HEAD) runs while the
- * limiter answers, so the two cost one round trip between them; its answer is
- * replaced by the 429 when over the limit. A write waits for the limiter. */
-export function enforceRateLimit(tier: RateLimitTier) {
-  return createMiddleware<LimitVars>(async (c, next) => {
-    const userId = c.get('userId')
-    const identifier = userId ? `user:${userId}` : `ip:${clientIp(c, c.get('config'))}`
-    const method = c.req.method
-    const read = method === 'GET' || method === 'HEAD'
-    const check = c.get('rateLimiter').limit(tier, identifier, read)
-    if (!read) {
-      const result = await check
-      if (!result.success) throw rateLimited(result)
-      await next()
-      setRateLimitHeaders(c.res.headers, result)
-      return
-    }
-    const [result] = await Promise.all([check, next()])
+/** Counts the request against `tier` (per user, or per IP without one) around `next`, and
+ * answers 429 past the limit (part of a route's gate, http.ts). A read (GET/HEAD) runs while
+ * the limiter answers, so the two cost one round trip between them; its answer is replaced by
+ * the 429 when over the limit. A write waits for the limiter. */
+export async function limitRequest(c: Context, tier: RateLimitTier, next: () => Promise<void>): Promise<void> {
+  const userId: string | undefined = c.get('userId')
+  const identifier = userId ? `user:${userId}` : `ip:${clientIp(c, c.get('config'))}`
+  const method = c.req.method
+  const read = method === 'GET' || method === 'HEAD'
+  const check = (c.get('rateLimiter') as RateLimiter).limit(tier, identifier, read)
+  if (!read) {
+    const result = await check
     if (!result.success) throw rateLimited(result)
+    await next()
     setRateLimitHeaders(c.res.headers, result)
-  })
+    return
+  }
+  const [result] = await Promise.all([check, next()])
+  if (!result.success) throw rateLimited(result)
+  setRateLimitHeaders(c.res.headers, result)
 }
