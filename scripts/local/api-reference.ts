@@ -6,6 +6,7 @@
 import { VIEWER_DIR } from './viewer.ts'
 
 const PAGE = '/functions/v1/docs'
+const UNDER_PAGE = `${PAGE}/`
 const viewerPackage = new URL('node_modules/@scalar/api-reference/', VIEWER_DIR)
 const viewerFile = new URL('dist/browser/standalone.js', viewerPackage) // the single-file browser bundle
 
@@ -56,7 +57,7 @@ const securityHeaders = {
 
 /** Answers the API reference's own paths (the page and its assets); null for any other path. */
 export function serveApiReference(path: string, specUrl: string): Response | null {
-  if (path !== PAGE && !path.startsWith(`${PAGE}/`)) return null
+  if (path !== PAGE && !path.startsWith(UNDER_PAGE)) return null
   const v = loadViewer()
   if (!v) {
     const message = `the API reference viewer is not installed yet (${viewerFile.pathname}): \`npm start\` installs it ` +

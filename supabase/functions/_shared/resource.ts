@@ -235,21 +235,26 @@ export function registerResource(app: App, spec: ResourceSpec): void {
         200: { description: 'A page', ...json(z.object({ [spec.many]: z.array(spec.schema), next_cursor: z.string().nullable() })) },
       },
     })
+    // The parts of the page's query that are the same for every request.
+    const scope = spec.listScope ?? `${a}.user_id = (select auth.uid())`
+    const keyKinds = spec.order.map((k) => k.kind)
+    const keyColumns = spec.order.map((k) => k.sql).join(', ')
+    const orderBy = spec.order.map((k) => `${k.sql} desc`).join(', ')
     app.openapi(r, async (c: AppContext) => {
       const { limit, cursor, ...f } = (c.req as unknown as { valid(t: 'query'): Record<string, unknown> }).valid('query')
       const { values, p } = params()
-      const where = scoped([spec.listScope ?? `${a}.user_id = (select auth.uid())`, ...(spec.filters?.where(f, p) ?? [])])
+      const where = scoped([scope, ...(spec.filters?.where(f, p) ?? [])])
       if (cursor) {
-        const key = decodeCursor(cursor as string, spec.order.map((k) => k.kind))
+        const key = decodeCursor(cursor as string, keyKinds)
         const casts = spec.order.map((k, i) => `${p(key[i])}${CAST[k.kind]}`)
-        where.push(`(${spec.order.map((k) => k.sql).join(', ')}) < (${casts.join(', ')})`)
+        where.push(`(${keyColumns}) < (${casts.join(', ')})`)
       }
       // Each row comes as its JSON text, made by Postgres: parsing every column
       // here only to write it out again cost most of a list's time in the
       // function. The rows keep the inner query's order (a plain subquery scan).
       const rows = await c.var.postgres.jsonRows(
         `select row_to_json(r)::text as row from (select ${spec.select} from ${from} where ${where.join(' and ')}
-         order by ${spec.order.map((k) => `${k.sql} desc`).join(', ')} limit ${p((limit as number) + 1)}) r`,
+         order by ${orderBy} limit ${p((limit as number) + 1)}) r`,
         values,
       )
       const body = pageOfJson(spec.many, rows, limit as number, (last) => spec.order.map((k) => last[k.field] as string))
