@@ -4,6 +4,7 @@
 import { assert, assertEquals } from './_support/assert.ts'
 import { authAppWith, awayFromWindowEdge } from './_support/apps.ts'
 import { redisAvailable, startUpstashBridge } from './_support/redis.ts'
+import { MemoryRateLimiter } from '../supabase/functions/_shared/ratelimit.ts'
 import { jsonOf, signUp } from './_support/stack.ts'
 import type { Json } from './_support/assert.ts'
 
@@ -123,4 +124,30 @@ Deno.test('ratelimit: sign-in limits are per account and per IP; failures count 
     await status(await call('/refresh', { method: 'POST', ip: '192.0.2.77', body: JSON.stringify({ refresh_token: token }) })),
     429,
   )
+})
+
+Deno.test('ratelimit[memory]: the window slides: the last window weighs on the next, and older ones are forgotten', async () => {
+  const tiers = { standard: { limit: 10, windowSeconds: 1 } } as unknown as ConstructorParameters<typeof MemoryRateLimiter>[0]
+  const limiter = new MemoryRateLimiter(tiers)
+  // Early in a window, so that each step below stays in the window it means.
+  const early = async () => {
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 50))
+  }
+  const passing = async (identifier: string) => {
+    let n = 0
+    while ((await limiter.limit('standard', identifier)).success) n++
+    return n
+  }
+  await early()
+  assertEquals(await passing('user:a'), 10, 'a fresh identifier has the whole limit')
+  assertEquals((await limiter.peek('standard', 'user:a')).remaining, 0)
+  assertEquals(await passing('user:b'), 10, 'each identifier counts on its own')
+  await early()
+  // The previous window's 10 count by the share of this one still to come (~95% here).
+  const next = await passing('user:a')
+  assert(next >= 1 && next < 10, `${next} passed in the next window`)
+  await early()
+  await early()
+  assertEquals((await limiter.peek('standard', 'user:a')).remaining, 10, 'a window two back no longer counts')
+  assertEquals(await passing('user:a'), 10)
 })

@@ -92,6 +92,19 @@ Deno.test('tokens: tampered payload', async () => {
   await expect401(`${h}.${forged}.${s}`, 'payload changed after signing')
 })
 
+Deno.test('tokens: a tampered payload is refused after its token was accepted (tokens are remembered by signature)', async () => {
+  const token = await sign(claims())
+  const accepted = await callFunction('auth/me', { token })
+  assertEquals(accepted.status, 200)
+  await accepted.body?.cancel()
+  const [h, , s] = token.split('.')
+  const forged = b64url(JSON.stringify({ ...claims(), sub: crypto.randomUUID(), exp: now() + 600 }))
+  await expect401(`${h}.${forged}.${s}`, 'the remembered signature under another payload')
+  const again = await callFunction('auth/me', { token })
+  assertEquals(again.status, 200, 'the token itself is still accepted')
+  await again.body?.cancel()
+})
+
 Deno.test('tokens: signed with another key under the project kid', async () => {
   const { privateKey } = await generateKeyPair('ES256')
   await expect401(await sign(claims(), { key: privateKey }), 'wrong key')
