@@ -73,10 +73,13 @@ const REVERIFY_MS = 10 * 60_000
 
 const BEARER = /^bearer[ \t]+([A-Za-z0-9\-_.~+/]+=*)[ \t]*$/i
 
+/** A token's signature, its key in `verified`: what follows the header's last dot. */
+const signatureOf = (header: string) => header.slice(header.lastIndexOf('.') + 1)
+
 /** The claims of a token verified before and still trusted, found without waiting; else undefined. */
 export function rememberedClaims(header: string | undefined): Claims | undefined {
   if (!header) return undefined
-  const known = verified.get(header.slice(header.lastIndexOf('.') + 1))
+  const known = verified.get(signatureOf(header))
   return known && known.header === header && known.until > Date.now() ? known.claims : undefined
 }
 
@@ -114,8 +117,8 @@ export async function verifyUserToken(header: string | undefined, config: Config
   }
   const claims = payload as Claims
   if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!)
-  const now = Date.now()
-  verified.set(header!.slice(header!.lastIndexOf('.') + 1), { header: header!, claims, until: Math.min(payload.exp! * 1000, now + REVERIFY_MS) })
+  const until = Math.min(payload.exp! * 1000, Date.now() + REVERIFY_MS)
+  verified.set(signatureOf(header!), { header: header!, claims, until })
   return claims
 }
 

@@ -40,10 +40,11 @@ export class JsonRows {
 
   /** From texts already decoded (a client that gives rows one by one). */
   static of(texts: (string | null)[]): JsonRows {
+    const json = texts.map((t) => t ?? 'null')
     const ends: number[] = []
     let end = -1
-    for (const t of texts) ends.push(end += 1 + (t ?? 'null').length)
-    return new JsonRows(texts.map((t) => t ?? 'null').join(','), ends)
+    for (const t of json) ends.push(end += 1 + t.length)
+    return new JsonRows(json.join(','), ends)
   }
 
   get length(): number {
@@ -61,7 +62,6 @@ export class JsonRows {
   }
 }
 
-const NULL_JSON = new TextEncoder().encode('null')
 
 /** An error the server sent, with postgres.js's field names (translate() in db.ts reads them). */
 export type ServerError = Error & Record<string, string | undefined>
@@ -74,6 +74,7 @@ const FIELDS: Record<string, string> = {
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
+const NULL_JSON = encoder.encode('null')
 
 /** Array type oid → its element's oid, per server (the catalog's, as postgres.js loads it). */
 export type ArrayTypes = Map<number, number>
