@@ -1,7 +1,9 @@
 // User reads are prepared once per server connection (pam.prepare_read) and
 // run with `execute`: what they see is still RLS's, they run as the caller's
 // role, no API role can prepare anything, a connection holds a bounded number,
-// and a migration that changes what a prepared read returns costs one retry.
+// a prepared read is marked so that the next skips the lookup, and a migration
+// that changes what a prepared read returns, or a mark that outlived its
+// statement, costs one retry.
 import { assert, assertEquals } from './_support/assert.ts'
 import { newAuthUser } from './_support/rls.ts'
 import { adminSql } from './_support/stack.ts'
@@ -88,7 +90,13 @@ Deno.test('read plans: at most 64 per connection, the oldest goes; a name found 
   const prepared = await as(user).queryRaw<{ name: string }>(PREPARED)
   assertEquals(prepared.length, 64)
   assertEquals(prepared.at(-1)!.name, preparedRead(PREPARED).name)
-  assert(!prepared.some((p) => p.name === preparedRead(`select 0::int as n, $1::text as t`).name), 'the first went')
+  const first = preparedRead(`select 0::int as n, $1::text as t`).name
+  assert(!prepared.some((p) => p.name === first), 'the first went')
+  // Its mark went with it; the one prepared last has its mark.
+  const mark = (name: string) =>
+    as(user).queryRaw<{ mark: string | null }>(`select current_setting('pam.' || $1, true) as mark`, [name])
+  assertEquals(await mark(first), [{ mark: '' }])
+  assertEquals(await mark(preparedRead(`select 69::int as n, $1::text as t`).name), [{ mark: '1' }])
 
   // On one connection of the login role: the same name with another text.
   const conn = await adminSql.reserve()
@@ -121,4 +129,45 @@ Deno.test('read plans: a migration that changes what a prepared read returns cos
   } finally {
     await adminSql`drop schema read_plans_probe cascade`
   }
+})
+
+Deno.test('read plans: a prepared read is marked on its connection, and the next read skips the lookup', async () => {
+  const { name, prepare, prepareAlways } = preparedRead(`select 'marked'::text as a, ${Date.now()} as b`)
+  const conn = await adminSql.reserve() // the login role, as the preamble runs it
+  try {
+    const state = async () => {
+      const [row] = await conn`
+        select exists (select 1 from pg_catalog.pg_prepared_statements p where p.name = ${name}) as prepared,
+               current_setting('pam.' || ${name}, true) as mark`
+      return [row.prepared, row.mark]
+    }
+    assertEquals(await state(), [false, null])
+    await conn.unsafe(`select ${prepare}`)
+    assertEquals(await state(), [true, '1'])
+    // With the mark set the function is not called: a statement dropped by hand stays dropped.
+    await conn.unsafe(`deallocate ${name}`)
+    await conn.unsafe(`select ${prepare}`)
+    assertEquals(await state(), [false, '1'])
+    await conn.unsafe(`select ${prepareAlways}`)
+    assertEquals(await state(), [true, '1'])
+    // A mark undone by a rollback (its statement stays): the function finds the statement and marks it.
+    await conn.unsafe(`select set_config('pam.${name}', '', false)`)
+    await conn.unsafe(`select ${prepare}`)
+    assertEquals(await state(), [true, '1'])
+  } finally {
+    await conn.unsafe('deallocate all')
+    conn.release()
+  }
+})
+
+Deno.test('read plans: a mark that outlived its statement costs the read one retry', async () => {
+  const user = await newAuthUser()
+  const text = `select $1::int + 1 as n, ${Date.now()} as stamp`
+  const { name } = preparedRead(text)
+  // A mark for a statement this connection never prepared (as a DEALLOCATE would leave one).
+  await as(user).queryRaw(`select set_config('pam.' || $1, '1', false) as s`, [name])
+  const [row] = await as(user).queryRaw<{ n: number }>(text, [41])
+  assertEquals(row.n, 42)
+  const prepared = await as(user).queryRaw<{ name: string }>(PREPARED)
+  assert(prepared.some((p) => p.name === name), 'prepared again')
 })

@@ -370,7 +370,8 @@ try {
   }
 
   // The floor's transaction is the list's own message (the endpoint sends it in one piece):
-  // begin read only; claims, the keyset query prepared unless it is already (pam.prepare_read),
+  // begin read only; claims, the keyset query prepared unless it is already (pam.prepare_read,
+  // called only while the connection has no mark for it),
   // role, statement timeout and session check; the query executed, each row as its JSON text;
   // commit. Checked against what the endpoint last sent (its
   // connection's last statement: Postgres keeps its first kB, the preamble and the query's start).
@@ -384,7 +385,7 @@ try {
   const transaction = [
     'begin read only',
     `select set_config('request.jwt.claims', ${literal(JSON.stringify(claimsOf))}, true),` +
-    ` pam.prepare_read('${prepared.name}', ${prepared.text}), set_config('role', 'authenticated', true),` +
+    ` ${prepared.prepare}, set_config('role', 'authenticated', true),` +
     ` set_config('statement_timeout', '5000', true), pam.require_session('${sessionId}', '${users[0]}'),` +
     ` set_config('plan_cache_mode', 'force_generic_plan', true)`,
     `execute ${prepared.name}(${literalOf(21)})`,

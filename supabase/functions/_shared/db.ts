@@ -601,21 +601,40 @@ function scopeOf(claims: Claims | null): Scope {
  * filters, on the benchmark's 1.1 M rows). */
 const GENERIC_PLAN = ", set_config('plan_cache_mode', 'force_generic_plan', true)"
 
-/** A user read's name on the server connections (pam.prepare_read: `pam_r_` and a hash of
- * its text) and its text as a literal, made once per text. */
-const preparedReads = new Map<string, { name: string; text: string }>()
+/** A user read on the server connections: its name (`pam_r_` and a hash of its text), and the
+ * preamble's call that prepares it there unless it is already: `prepare` skips pam.prepare_read
+ * while the connection's mark for the name is set (it is once the function has prepared or found
+ * the statement there); `prepareAlways` calls it, for a mark whose statement has gone. Made once
+ * per text. */
+interface PreparedRead {
+  name: string
+  prepare: string
+  prepareAlways: string
+}
+const preparedReads = new Map<string, PreparedRead>()
 const PREPARED_READS_MAX = 1000
 
 /** Exported for the benchmark, whose Postgres floor sends the list's own message. */
-export function preparedRead(text: string): { name: string; text: string } {
+export function preparedRead(text: string): PreparedRead {
   let prepared = preparedReads.get(text)
   if (!prepared) {
     if (preparedReads.size >= PREPARED_READS_MAX) preparedReads.clear()
-    const hash = createHash('sha256').update(text).digest('hex').slice(0, 32)
-    prepared = { name: `pam_r_${hash}`, text: literal(text) }
+    const name = `pam_r_${createHash('sha256').update(text).digest('hex').slice(0, 32)}`
+    const prepareAlways = `pam.prepare_read('${name}', ${literal(text)})`
+    const prepare = `case when pg_catalog.current_setting('pam.${name}', true) = '1' then null else ${prepareAlways} end`
+    prepared = { name, prepare, prepareAlways }
     preparedReads.set(text, prepared)
   }
   return prepared
+}
+
+/** Worth the read's one retry with its statement prepared again: a migration changed what it
+ * returns (Postgres will not run the old one), or the connection's mark outlived the statement
+ * (a DEALLOCATE; see 20261201000000_read_plans_marked.sql). */
+function isStalePlan(err: unknown): boolean {
+  const code = (err as PgError)?.code
+  return code === '26000' ||
+    (code === '0A000' && /cached plan must not change result type/.test((err as Error).message))
 }
 
 /** RLS-scoped client for the caller named by verified claims (or anon). */
@@ -652,7 +671,8 @@ export function postgresClient(db: Database, claims: Claims | null, signal?: Req
 
   // A read is one message and one round trip: begin read only; the preamble,
   // which first has the statement prepared on this server connection unless it
-  // is already (pam.prepare_read, by the login role, before the role switch);
+  // is already (pam.prepare_read, by the login role, before the role switch,
+  // and only while the connection has no mark for it: preparedRead);
   // `execute` with the values as literals (sql-literal.ts); commit. Read only,
   // so a statement that writes fails loudly; writes use transaction(). Reads go
   // over the slot's read connection (pg-wire.ts); `asJson`: each row's first
@@ -660,19 +680,18 @@ export function postgresClient(db: Database, claims: Claims | null, signal?: Req
   const read = <R>(text: string, params: readonly unknown[], asJson = false) =>
     db.withReader(async (conn) => {
       const prepared = preparedRead(text)
-      const message = `begin read only;\nselect ${claimsSet}, pam.prepare_read('${prepared.name}', ${prepared.text}), ${roleOn}` +
-        `${asJson ? GENERIC_PLAN : ''};\n` +
+      const message = (prepare: string) =>
+        `begin read only;\nselect ${claimsSet}, ${prepare}, ${roleOn}${asJson ? GENERIC_PLAN : ''};\n` +
         `execute ${prepared.name}${params.length ? `(${params.map(literalOf).join(', ')})` : ''};\ncommit`
       for (let attempt = 1;; attempt++) {
         let results
         try {
-          results = await conn.query(message, asJson)
+          results = await conn.query(message(attempt === 1 ? prepared.prepare : prepared.prepareAlways), asJson)
         } catch (err) {
-          // A migration changed what a prepared statement returns: Postgres will not run the
-          // old one, and its text is unchanged, so prepare_read would keep it. Drop it; once more.
-          if (attempt === 1 && (err as PgError)?.code === '0A000' && /cached plan must not change result type/.test((err as Error).message)) {
+          if (attempt === 1 && isStalePlan(err)) {
             await conn.query('rollback').catch(() => {})
-            await conn.query(`deallocate ${prepared.name}`).catch(() => {})
+            // Its text is unchanged, so prepare_read would keep it: drop it first.
+            if ((err as PgError).code === '0A000') await conn.query(`deallocate ${prepared.name}`).catch(() => {})
             continue
           }
           throw err
