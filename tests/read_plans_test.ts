@@ -155,6 +155,7 @@ Deno.test('read plans: a prepared read is marked on its connection, and the next
     await conn.unsafe(`select ${prepare}`)
     assertEquals(await state(), [true, '1'])
   } finally {
+    await conn.unsafe(`select set_config('pam.${name}', '', false)`)
     await conn.unsafe('deallocate all')
     conn.release()
   }
