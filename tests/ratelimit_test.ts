@@ -3,8 +3,11 @@
 // Both limiters: @upstash/ratelimit on a real Redis, and the in-process one.
 import { assert, assertEquals } from './_support/assert.ts'
 import { authAppWith, awayFromWindowEdge } from './_support/apps.ts'
-import { redisAvailable, startUpstashBridge } from './_support/redis.ts'
-import { MemoryRateLimiter } from '../supabase/functions/_shared/ratelimit.ts'
+import { countingProxy, redisAvailable, startUpstashBridge } from './_support/redis.ts'
+import { MemoryRateLimiter, UpstashRateLimiter } from '../supabase/functions/_shared/ratelimit.ts'
+import { UpstashStore } from '../supabase/functions/_shared/cache.ts'
+import { parseConfig } from '../supabase/functions/_shared/config.ts'
+import { networkWait } from '../supabase/functions/_shared/network-wait.ts'
 import { jsonOf, signUp } from './_support/stack.ts'
 import type { Json } from './_support/assert.ts'
 
@@ -150,4 +153,131 @@ Deno.test('ratelimit[memory]: the window slides: the last window weighs on the n
   await early()
   assertEquals((await limiter.peek('standard', 'user:a')).remaining, 10, 'a window two back no longer counts')
   assertEquals(await passing('user:a'), 10)
+})
+
+/** Each call's commands as `NAME count spare` (the script's last two arguments). */
+const commandsSent = (front: ReturnType<typeof countingProxy>) =>
+  front.seen.calls.map((c) => (JSON.parse(c.body) as string[][]).map((cmd) => [cmd[0], ...cmd.slice(-2)].join(' ')))
+
+/** An Upstash limiter behind a counting proxy (calls held 20 ms, so that checks meet), with
+ * `standard` at `limit`; its script already loaded into Redis. */
+async function upstashLimiter(bridge: { url: string; token: string }, limit: number, prefix = `t${crypto.randomUUID().slice(0, 8)}:`) {
+  const front = countingProxy(bridge.url, 20)
+  const config = parseConfig({
+    SUPABASE_URL: 'http://127.0.0.1:54321',
+    SUPABASE_DB_URL: 'postgres://u@127.0.0.1/db',
+    PAM_LOCAL_STACK: 'true',
+    PAM_RATE_LIMIT_STANDARD: String(limit),
+    PAM_CACHE_PREFIX: prefix,
+  })
+  const store = new UpstashStore(front.url, bridge.token, 2000)
+  const limiter = new UpstashRateLimiter(store, config)
+  await limiter.limit('standard', 'user:warm') // loads the script into Redis (NOSCRIPT, then EVAL)
+  front.reset()
+  /** A read's check, as a list sends it: queued, then flushed as the request waits on the database. */
+  const read = (identifier: string) => {
+    const result = limiter.limit('standard', identifier, true)
+    networkWait()
+    return result
+  }
+  const counted = (identifier: string) =>
+    store.send<string>(['GET', `${prefix}ratelimit:standard:${identifier}:${Math.floor(Date.now() / 60_000)}`], true)
+  return { front, read, counted }
+}
+
+Deno.test({
+  name: 'ratelimit[upstash]: reads\' checks of one identifier waiting for the same call go as one command, counted in order',
+  ignore: !redisAvailable,
+  fn: async () => {
+    await awayFromWindowEdge()
+    const bridge = (await startUpstashBridge())!
+    const { front, read, counted } = await upstashLimiter(bridge, 6)
+    try {
+      const first = read('user:a') // nothing out: sent at once
+      const later = [...Array.from({ length: 7 }, () => read('user:a')), read('user:b'), read('user:b')]
+      const results = await Promise.all([first, ...later])
+      assertEquals(
+        results.map((r) => [r.success, r.remaining]),
+        [[true, 5], [true, 4], [true, 3], [true, 2], [true, 1], [true, 0], [false, 0], [false, 0], [true, 5], [true, 4]],
+        'the limit holds exactly, in the order the checks were made',
+      )
+      // The first call carried a's first check; the next one, everything asked meanwhile: a's
+      // seven as one command counting 7 (5 granted), b's two as one counting 2. Both ask for
+      // spare requests (several checks met), but a tenth of what a window of 6 has left is none.
+      // (Each command ends with how many it counts and how many spare it asks for.)
+      assertEquals(commandsSent(front), [['EVALSHA 1 0'], ['EVALSHA 7 7', 'EVALSHA 2 2']])
+      assertEquals(await counted('user:a'), '6', 'Redis counted the six granted, not the refused')
+      // Over the limit, an identifier is refused without a round trip until its window resets.
+      front.reset()
+      assertEquals((await read('user:a')).success, false)
+      assertEquals(front.seen.calls.length, 0)
+    } finally {
+      await front.close()
+      await bridge.close()
+    }
+  },
+})
+
+Deno.test({
+  name: 'ratelimit[upstash]: a busy identifier is granted spare requests, and its reads use them without a call',
+  ignore: !redisAvailable,
+  fn: async () => {
+    await awayFromWindowEdge()
+    const bridge = (await startUpstashBridge())!
+    const { front, read, counted } = await upstashLimiter(bridge, 1000)
+    try {
+      const first = read('user:c') // nothing out: sent at once, alone, asking for no spare
+      const burst = Array.from({ length: 8 }, () => read('user:c')) // meet behind it: 8, and 8 spare
+      const answered = await Promise.all([first, ...burst])
+      assertEquals(commandsSent(front), [['EVALSHA 1 0'], ['EVALSHA 8 8']])
+      // The spare ones: answered in order, with no call.
+      const leased = await Promise.all(Array.from({ length: 8 }, () => read('user:c')))
+      assertEquals(front.seen.calls.length, 2)
+      // Used up: the next check asks for twice the last spare.
+      const next = await read('user:c')
+      assertEquals(commandsSent(front).at(-1), ['EVALSHA 1 16'])
+      assertEquals(
+        [...answered, ...leased, next].map((r) => r.success && r.remaining),
+        Array.from({ length: 18 }, (_, i) => 999 - i),
+        'each request is counted once, in order',
+      )
+      assertEquals(await counted('user:c'), String(1 + 16 + 17), 'Redis holds the spare ones too: none can go past the limit')
+    } finally {
+      await front.close()
+      await bridge.close()
+    }
+  },
+})
+
+Deno.test({
+  name: 'ratelimit[upstash]: two isolates with spare requests never admit more than the limit between them',
+  ignore: !redisAvailable,
+  fn: async () => {
+    await awayFromWindowEdge()
+    const bridge = (await startUpstashBridge())!
+    const prefix = `t${crypto.randomUUID().slice(0, 8)}:`
+    const a = await upstashLimiter(bridge, 120, prefix)
+    const b = await upstashLimiter(bridge, 120, prefix)
+    try {
+      let admitted = 0
+      let refusedBoth = false
+      for (let round = 0; round < 40 && !refusedBoth; round++) {
+        const results = await Promise.all([
+          ...Array.from({ length: 6 }, () => a.read('user:d')),
+          ...Array.from({ length: 6 }, () => b.read('user:d')),
+        ])
+        admitted += results.filter((r) => r.success).length
+        refusedBoth = results.every((r) => !r.success)
+      }
+      assert(refusedBoth, 'both were refused in the end')
+      // Spare requests a refused isolate still held would be counted and never admitted: the
+      // limit errs on the safe side by at most what an isolate was granted spare.
+      assert(admitted <= 120 && admitted >= 120 - 2 * 12, `admitted ${admitted} of 120`)
+      assertEquals(await a.counted('user:d'), '120')
+    } finally {
+      await a.front.close()
+      await b.front.close()
+      await bridge.close()
+    }
+  },
 })

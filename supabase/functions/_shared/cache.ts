@@ -172,6 +172,9 @@ export async function invalidateUser(cache: Cache, userId: string): Promise<void
 /** A Redis command as Upstash's REST API takes it: ["SET", "k", "v", "EX", "60"]. */
 type Command = string[]
 
+/** A command, or what builds it as its call goes out (so that what is asked meanwhile can join it). */
+type Queued = Command | (() => Command)
+
 /** Upstash Redis over REST. Commands issued while serving one request go in one
  * /pipeline call: a cached read sends its rate-limit check and its cache lookup
  * together, one round trip instead of two. A lookup is sent at once, with
@@ -186,7 +189,7 @@ type Command = string[]
  * token is kept as the SDK keeps it. */
 export class UpstashStore implements CacheStore {
   readonly backend = 'upstash' as const
-  private waiting: { command: Command; done: (r: Settled) => void }[] = []
+  private waiting: { command: Queued; done: (r: Settled) => void }[] = []
   /** The flush that catches commands no lookup or database wait sent (at most one pending). */
   private flushTimer?: ReturnType<typeof setTimeout>
   private inFlight = 0
@@ -203,8 +206,9 @@ export class UpstashStore implements CacheStore {
     this.authorization = `Bearer ${token}`
   }
 
-  /** Queues a command; it is sent with the next flush (now, or at the next task). */
-  send<T>(command: Command, now: boolean): Promise<T> {
+  /** Queues a command; it is sent with the next flush (now, or at the next task). A command
+   * given as a function is built when its call goes out. */
+  send<T>(command: Queued, now: boolean): Promise<T> {
     const result = new Promise<T>((resolve, reject) =>
       this.waiting.push({
         command,
@@ -235,7 +239,7 @@ export class UpstashStore implements CacheStore {
     const batch = this.waiting.splice(0)
     this.urgent = false
     this.inFlight++
-    this.call(batch.map((c) => c.command)).then(
+    this.call(batch.map((c) => typeof c.command === 'function' ? c.command() : c.command)).then(
       (results) =>
         batch.forEach((c, i) => {
           const r = results[i]
