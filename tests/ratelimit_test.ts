@@ -185,99 +185,91 @@ async function upstashLimiter(bridge: { url: string; token: string }, limit: num
   return { front, read, counted }
 }
 
-Deno.test({
-  name: 'ratelimit[upstash]: reads\' checks of one identifier waiting for the same call go as one command, counted in order',
-  ignore: !redisAvailable,
-  fn: async () => {
-    await awayFromWindowEdge()
-    const bridge = (await startUpstashBridge())!
-    const { front, read, counted } = await upstashLimiter(bridge, 6)
-    try {
-      const first = read('user:a') // nothing out: sent at once
-      const later = [...Array.from({ length: 7 }, () => read('user:a')), read('user:b'), read('user:b')]
-      const results = await Promise.all([first, ...later])
-      assertEquals(
-        results.map((r) => [r.success, r.remaining]),
-        [[true, 5], [true, 4], [true, 3], [true, 2], [true, 1], [true, 0], [false, 0], [false, 0], [true, 5], [true, 4]],
-        'the limit holds exactly, in the order the checks were made',
-      )
-      // The first call carried a's first check; the next one, everything asked meanwhile: a's
-      // seven as one command counting 7 (5 granted), b's two as one counting 2. Both ask for
-      // spare requests (several checks met), but a tenth of what a window of 6 has left is none.
-      // (Each command ends with how many it counts and how many spare it asks for.)
-      assertEquals(commandsSent(front), [['EVALSHA 1 0'], ['EVALSHA 7 7', 'EVALSHA 2 2']])
-      assertEquals(await counted('user:a'), '6', 'Redis counted the six granted, not the refused')
-      // Over the limit, an identifier is refused without a round trip until its window resets.
-      front.reset()
-      assertEquals((await read('user:a')).success, false)
-      assertEquals(front.seen.calls.length, 0)
-    } finally {
-      await front.close()
-      await bridge.close()
-    }
-  },
-})
+type LimiterAt = (limit: number, prefix?: string) => ReturnType<typeof upstashLimiter>
 
-Deno.test({
-  name: 'ratelimit[upstash]: a busy identifier is granted spare requests, and its reads use them without a call',
-  ignore: !redisAvailable,
-  fn: async () => {
-    await awayFromWindowEdge()
-    const bridge = (await startUpstashBridge())!
-    const { front, read, counted } = await upstashLimiter(bridge, 1000)
-    try {
-      const first = read('user:c') // nothing out: sent at once, alone, asking for no spare
-      const burst = Array.from({ length: 8 }, () => read('user:c')) // meet behind it: 8, and 8 spare
-      const answered = await Promise.all([first, ...burst])
-      assertEquals(commandsSent(front), [['EVALSHA 1 0'], ['EVALSHA 8 8']])
-      // The spare ones: answered in order, with no call.
-      const leased = await Promise.all(Array.from({ length: 8 }, () => read('user:c')))
-      assertEquals(front.seen.calls.length, 2)
-      // Used up: the next check asks for twice the last spare.
-      const next = await read('user:c')
-      assertEquals(commandsSent(front).at(-1), ['EVALSHA 1 16'])
-      assertEquals(
-        [...answered, ...leased, next].map((r) => r.success && r.remaining),
-        Array.from({ length: 18 }, (_, i) => 999 - i),
-        'each request is counted once, in order',
-      )
-      assertEquals(await counted('user:c'), String(1 + 16 + 17), 'Redis holds the spare ones too: none can go past the limit')
-    } finally {
-      await front.close()
-      await bridge.close()
-    }
-  },
-})
-
-Deno.test({
-  name: 'ratelimit[upstash]: two isolates with spare requests never admit more than the limit between them',
-  ignore: !redisAvailable,
-  fn: async () => {
-    await awayFromWindowEdge()
-    const bridge = (await startUpstashBridge())!
-    const prefix = `t${crypto.randomUUID().slice(0, 8)}:`
-    const a = await upstashLimiter(bridge, 120, prefix)
-    const b = await upstashLimiter(bridge, 120, prefix)
-    try {
-      let admitted = 0
-      let refusedBoth = false
-      for (let round = 0; round < 40 && !refusedBoth; round++) {
-        const results = await Promise.all([
-          ...Array.from({ length: 6 }, () => a.read('user:d')),
-          ...Array.from({ length: 6 }, () => b.read('user:d')),
-        ])
-        admitted += results.filter((r) => r.success).length
-        refusedBoth = results.every((r) => !r.success)
+/** A test of Upstash limiters on a bridge of its own, away from a window's edge; every limiter
+ * `limiterAt` makes is closed with the bridge. */
+function upstashLimiterTest(name: string, fn: (limiterAt: LimiterAt) => Promise<void>) {
+  Deno.test({
+    name: `ratelimit[upstash]: ${name}`,
+    ignore: !redisAvailable,
+    fn: async () => {
+      await awayFromWindowEdge()
+      const bridge = (await startUpstashBridge())!
+      const made: Awaited<ReturnType<typeof upstashLimiter>>[] = []
+      try {
+        await fn(async (limit, prefix) => {
+          const limiter = await upstashLimiter(bridge, limit, prefix)
+          made.push(limiter)
+          return limiter
+        })
+      } finally {
+        for (const limiter of made) await limiter.front.close()
+        await bridge.close()
       }
-      assert(refusedBoth, 'both were refused in the end')
-      // Spare requests a refused isolate still held would be counted and never admitted: the
-      // limit errs on the safe side by at most what an isolate was granted spare.
-      assert(admitted <= 120 && admitted >= 120 - 2 * 12, `admitted ${admitted} of 120`)
-      assertEquals(await a.counted('user:d'), '120')
-    } finally {
-      await a.front.close()
-      await b.front.close()
-      await bridge.close()
-    }
-  },
+    },
+  })
+}
+
+upstashLimiterTest('reads\' checks of one identifier waiting for the same call go as one command, counted in order', async (limiterAt) => {
+  const { front, read, counted } = await limiterAt(6)
+  const first = read('user:a') // nothing out: sent at once
+  const later = [...Array.from({ length: 7 }, () => read('user:a')), read('user:b'), read('user:b')]
+  const results = await Promise.all([first, ...later])
+  assertEquals(
+    results.map((r) => [r.success, r.remaining]),
+    [[true, 5], [true, 4], [true, 3], [true, 2], [true, 1], [true, 0], [false, 0], [false, 0], [true, 5], [true, 4]],
+    'the limit holds exactly, in the order the checks were made',
+  )
+  // The first call carried a's first check; the next one, everything asked meanwhile: a's
+  // seven as one command counting 7 (5 granted), b's two as one counting 2. Both ask for
+  // spare requests (several checks met), but a tenth of what a window of 6 has left is none.
+  // (Each command ends with how many it counts and how many spare it asks for.)
+  assertEquals(commandsSent(front), [['EVALSHA 1 0'], ['EVALSHA 7 7', 'EVALSHA 2 2']])
+  assertEquals(await counted('user:a'), '6', 'Redis counted the six granted, not the refused')
+  // Over the limit, an identifier is refused without a round trip until its window resets.
+  front.reset()
+  assertEquals((await read('user:a')).success, false)
+  assertEquals(front.seen.calls.length, 0)
+})
+
+upstashLimiterTest('a busy identifier is granted spare requests, and its reads use them without a call', async (limiterAt) => {
+  const { front, read, counted } = await limiterAt(1000)
+  const first = read('user:c') // nothing out: sent at once, alone, asking for no spare
+  const burst = Array.from({ length: 8 }, () => read('user:c')) // meet behind it: 8, and 8 spare
+  const answered = await Promise.all([first, ...burst])
+  assertEquals(commandsSent(front), [['EVALSHA 1 0'], ['EVALSHA 8 8']])
+  // The spare ones: answered in order, with no call.
+  const leased = await Promise.all(Array.from({ length: 8 }, () => read('user:c')))
+  assertEquals(front.seen.calls.length, 2)
+  // Used up: the next check asks for twice the last spare.
+  const next = await read('user:c')
+  assertEquals(commandsSent(front).at(-1), ['EVALSHA 1 16'])
+  assertEquals(
+    [...answered, ...leased, next].map((r) => r.success && r.remaining),
+    Array.from({ length: 18 }, (_, i) => 999 - i),
+    'each request is counted once, in order',
+  )
+  assertEquals(await counted('user:c'), String(1 + 16 + 17), 'Redis holds the spare ones too: none can go past the limit')
+})
+
+upstashLimiterTest('two isolates with spare requests never admit more than the limit between them', async (limiterAt) => {
+  const prefix = `t${crypto.randomUUID().slice(0, 8)}:`
+  const a = await limiterAt(120, prefix)
+  const b = await limiterAt(120, prefix)
+  let admitted = 0
+  let refusedBoth = false
+  for (let round = 0; round < 40 && !refusedBoth; round++) {
+    const results = await Promise.all([
+      ...Array.from({ length: 6 }, () => a.read('user:d')),
+      ...Array.from({ length: 6 }, () => b.read('user:d')),
+    ])
+    admitted += results.filter((r) => r.success).length
+    refusedBoth = results.every((r) => !r.success)
+  }
+  assert(refusedBoth, 'both were refused in the end')
+  // Spare requests a refused isolate still held would be counted and never admitted: the
+  // limit errs on the safe side by at most what an isolate was granted spare.
+  assert(admitted <= 120 && admitted >= 120 - 2 * 12, `admitted ${admitted} of 120`)
+  assertEquals(await a.counted('user:d'), '120')
 })
