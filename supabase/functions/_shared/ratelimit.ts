@@ -217,7 +217,7 @@ export class UpstashRateLimiter implements RateLimiter {
     const groupKey = `${blockKey}:${window}`
     const waiting = this.groups.get(groupKey)
     if (waiting) return waiting
-    const group: Group = { count: 0, answer: Promise.resolve({ used: 0, granted: 0 }) }
+    const group = { count: 0 } as Group // its answer, just below, builds its command from it
     let spare = 0
     group.answer = this.run(() => {
       this.groups.delete(groupKey)
