@@ -64,6 +64,8 @@ const LOG_LEVEL = env('BENCH_LOG_LEVEL', 'info')
 const DELAY_MS = 1
 const WORKERS = Number(env('BENCH_WORKERS', String(Math.min(4, navigator.hardwareConcurrency || 1))))
 const SEQUENTIAL = 300
+/** The list's p99 target at CONNECTIONS connections (ms). */
+const P99_MAX_MS = 15
 
 const has = async (cmd: string) =>
   await new Deno.Command('sh', { args: ['-c', `command -v ${cmd}`], stdout: 'null', stderr: 'null' }).output()
@@ -576,7 +578,8 @@ try {
   const cpu = (us: number) => (Number.isFinite(us) ? Math.round(us).toLocaleString('en') : '-')
   /** Two decimals, rounded down: a ratio just short of its target does not print as the target. */
   const down = (r: number) => (Math.floor(r * 100) / 100).toFixed(2)
-  const row = (name: string, l: Figure | undefined, target: number | undefined, floorName: string) =>
+  /** A row of the table; `p99Max` (ms): the figure also needs its p99 within it to be met. */
+  const row = (name: string, l: Figure | undefined, target: number | undefined, floorName: string, p99Max?: number) =>
     l
       ? {
         request: name,
@@ -589,8 +592,8 @@ try {
         'switches/req': Number.isFinite(l.switches) ? l.switches.toFixed(1) : '-',
         'idle %': Number.isFinite(l.idle) ? Math.round(l.idle) : '-',
         ratio: `${down(l.ratio)} of ${floorName} (${down(l.ratios[0])}–${down(l.ratios[l.ratios.length - 1])})`,
-        target: target === undefined ? '-' : `>= ${target}`,
-        met: target === undefined ? '-' : verdict(l.ratio >= target && l.errors === 0),
+        target: target === undefined ? '-' : `>= ${target}${p99Max === undefined ? '' : `, p99 <= ${p99Max}`}`,
+        met: target === undefined ? '-' : verdict(l.ratio >= target && l.errors === 0 && !(l.p99 > (p99Max ?? Infinity))),
       }
       : {
         request: name,
@@ -603,16 +606,16 @@ try {
         'switches/req': '-',
         'idle %': '-',
         ratio: 'no redis-server',
-        target: `>= ${target}`,
+        target: `>= ${target}${p99Max === undefined ? '' : `, p99 <= ${p99Max}`}`,
         met: '-',
       }
   const isolates = (n: number) => `${n} isolate${n > 1 ? 's' : ''}, Upstash`
   const none = withRedis ? [] : [undefined]
   const each = <T>(f: (u: typeof upstash[number] | undefined) => T) => [...upstash, ...none].map(f)
   printTable([
-    row('GET /wins/expenses?limit=20 (1 isolate, in-process)', list, 0.6, 'Postgres'),
+    row('GET /wins/expenses?limit=20 (1 isolate, in-process)', list, 0.6, 'Postgres', P99_MAX_MS),
     row("the list's page on bare Deno.serve (no request path)", listBare, undefined, 'Postgres'),
-    ...each((u) => row(`GET /wins/expenses?limit=20 (${u ? isolates(u.isolates) : 'Upstash'})`, u?.list, 0.6, 'Postgres')),
+    ...each((u) => row(`GET /wins/expenses?limit=20 (${u ? isolates(u.isolates) : 'Upstash'})`, u?.list, 0.6, 'Postgres', P99_MAX_MS)),
     row('GET /wins/summary (cached, 1 isolate, in-process)', summaryMemory, 0.2, 'bare'),
     row('GET /auth/me (cached, 1 isolate, in-process)', meMemory, 0.2, 'bare'),
     ...each((u) => row(`GET /wins/summary (cached, ${u ? isolates(u.isolates) : 'Upstash'})`, u?.summary, 0.1, 'bare')),
@@ -627,10 +630,11 @@ try {
       `${cpu(listBare.stackUs)} µs of CPU per request (${cpu(list.stackUs - listBare.stackUs)} µs the request path's). The bare ` +
       `page reaches ${down(listBare.ratio)} of the Postgres floor: the rest is Deno's HTTP server and sockets, and wrk, on the same cores.`,
   )
-  const p99s = [list.p99, ...upstash.map((u) => u.list.p99)]
-  console.log(`\np99 of the list at ${CONNECTIONS} connections (median of the rounds): ${list.p99.toFixed(2)} ms with 1 isolate, in-process` +
-    upstash.map((u) => `; ${u.list.p99.toFixed(2)} ms with ${isolates(u.isolates)}`).join('') +
-    ` (target <= 15 ms): ${verdict(Math.min(...p99s) <= 15)}` +
+  // Each stack's list is judged on its own p99 (in the table's `met`): the best of them would
+  // say nothing about the others.
+  const p99Of = (p99: number, stack: string) => `${p99.toFixed(2)} ms with ${stack} (${verdict(p99 <= P99_MAX_MS)})`
+  console.log(`\np99 of the list at ${CONNECTIONS} connections (median of the rounds; target <= ${P99_MAX_MS} ms): ` +
+    [p99Of(list.p99, '1 isolate, in-process'), ...upstash.map((u) => p99Of(u.list.p99, isolates(u.isolates)))].join('; ') +
     (floorsSeen.postgresP99.length
       ? `. The floor's own p99 (pgbench's ${CONNECTIONS} clients, median of its runs): ${
         median(floorsSeen.postgresP99).toFixed(2)
@@ -640,11 +644,11 @@ try {
     // Little's law: with CONNECTIONS requests always in flight, the mean latency is CONNECTIONS /
     // throughput, so a p99 follows from the throughput and the shape of the tail.
     const floorTail = median(floorsSeen.postgresTail)
-    const needed = (CONNECTIONS * floorTail * 1000) / 15
+    const needed = (CONNECTIONS * floorTail * 1000) / P99_MAX_MS
     console.log(
       `At ${CONNECTIONS} connections a closed loop's mean latency is ${CONNECTIONS} / throughput (the list's, 1 isolate in-process: ` +
         `${list.mean.toFixed(2)} ms), and its p99 a multiple of that: the list's ${list.tail.toFixed(2)}×, the floor's own ` +
-        `${floorTail.toFixed(2)}×. With the floor's tail, a p99 of 15 ms takes ${Math.round(needed).toLocaleString('en')} req/s, ` +
+        `${floorTail.toFixed(2)}×. With the floor's tail, a p99 of ${P99_MAX_MS} ms takes ${Math.round(needed).toLocaleString('en')} req/s, ` +
         `${(needed / median(floorsSeen.postgres)).toFixed(2)} of the floor's median.`,
     )
   }
