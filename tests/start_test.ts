@@ -346,11 +346,13 @@ Deno.test('scripts/run.mjs: npm ci when node_modules is missing or stale; exit c
   }
   await script(
     `${dir}/fake-deno`,
+    // The trap is set before the call is written: the test sends TERM once it reads the call.
     `#!/bin/sh
+trap 'echo "deno got TERM" >> "${dir}/calls"; exit 0' TERM
 echo "deno $*" >> "${dir}/calls"
 case "$1" in
   exit) exit "$2" ;;
-  wait) trap 'echo "deno got TERM" >> "${dir}/calls"; exit 0' TERM; while :; do sleep 0.05; done ;;
+  wait) while :; do sleep 0.05; done ;;
 esac
 `,
   )
