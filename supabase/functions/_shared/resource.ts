@@ -63,7 +63,8 @@ export function writeTransaction<T>(
   refusals: Refusals = {},
   opts?: TransactionOptions,
 ): Promise<T> {
-  return c.var.postgres.transaction(async (tx) => {
+  // c.get, not c.var, here and in the routes below: Hono builds an object of every variable on each c.var.
+  return c.get('postgres').transaction(async (tx) => {
     try {
       return await fn(tx)
     } catch (err) {
@@ -252,7 +253,7 @@ export function registerResource(app: App, spec: ResourceSpec): void {
       // Each row comes as its JSON text, made by Postgres: parsing every column
       // here only to write it out again cost most of a list's time in the
       // function. The rows keep the inner query's order (a plain subquery scan).
-      const rows = await c.var.postgres.jsonRows(
+      const rows = await c.get('postgres').jsonRows(
         `select row_to_json(r)::text as row from (select ${spec.select} from ${from} where ${where.join(' and ')}
          order by ${orderBy} limit ${p((limit as number) + 1)}) r`,
         values,
@@ -273,7 +274,7 @@ export function registerResource(app: App, spec: ResourceSpec): void {
     })
     app.openapi(r, async (c: AppContext) => {
       const { id } = (c.req as unknown as { valid(t: 'param'): { id: string } }).valid('param')
-      const [row] = await c.var.postgres.queryRaw(
+      const [row] = await c.get('postgres').queryRaw(
         `select ${spec.select} from ${from} where ${scoped([`${a}.id = $1::uuid`]).join(' and ')}`,
         [id],
       )
