@@ -196,6 +196,36 @@ Deno.test('admin: moderation hides what was reported from everyone, dismisses, s
   assertEquals((await auditOf(author.id)).map((a) => a.action), ['user.suspend'])
 })
 
+Deno.test("admin: a group post PAM's moderators hid stays hidden; the group's owner cannot show it again", async () => {
+  const admin = await newAdmin()
+  const [owner, member, reporter] = await Promise.all([signUp(), signUp(), signUp()])
+  const name = `Outback crew ${crypto.randomUUID().slice(0, 8)}`
+  const { group } = await ok(socialAs(owner)('groups', { method: 'POST', body: { name, visibility: 'public' } }), 201)
+  for (const who of [member, reporter]) await ok(socialAs(who)(`groups/${group.id}/join`, { method: 'POST' }), 201)
+  const { post } = await ok(socialAs(owner)('posts', { method: 'POST', body: { body: 'Cheap diesel, DM me', visibility: 'group', group_id: group.id } }), 201)
+  // The group's own hide and unhide still work as before.
+  await ok(socialAs(owner)(`posts/${post.id}/hide`, { method: 'POST' }))
+  await ok(socialAs(owner)(`posts/${post.id}/unhide`, { method: 'POST' }))
+  const { report } = await ok(socialAs(reporter)('reports', { method: 'POST', body: { post_id: post.id, reason: 'scam' } }), 201)
+  await ok(adminAs(admin)(`reports/${report.id}/action`, { method: 'POST', body: { action: 'hide' } }))
+
+  const refused = await socialAs(owner)(`posts/${post.id}/unhide`, { method: 'POST' })
+  assertEquals(refused.status, 409, show(refused))
+  assertEquals(refused.body.error.code, 'hidden_by_admin')
+  assertEquals((await socialAs(member)(`posts/${post.id}`)).status, 404, 'still hidden from the group')
+  // Not through RLS either, and hiding it again changes nothing.
+  const unhide = await asUser(owner.id).queryRaw('update pam.posts set hidden = false where id = $1 returning 1', [post.id])
+    .then(() => 'none', (err) => err.status)
+  assertEquals(unhide, 403)
+  await ok(socialAs(owner)(`posts/${post.id}/hide`, { method: 'POST' }))
+  const [row] = await adminSql`select hidden, admin_hidden_at is not null as stamped from pam.posts where id = ${post.id}`
+  assertEquals(row, { hidden: true, stamped: true })
+  // The service role may show it again, and that clears the stamp.
+  await adminSql`update pam.posts set hidden = false where id = ${post.id}`
+  assertEquals((await adminSql`select admin_hidden_at from pam.posts where id = ${post.id}`)[0].admin_hidden_at, null)
+  await ok(socialAs(member)(`posts/${post.id}`))
+})
+
 Deno.test('admin: campsites created, edited, retired and imported are what the camping search finds', async () => {
   const admin = await newAdmin()
   const traveller = await signUp()

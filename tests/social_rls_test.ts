@@ -276,6 +276,24 @@ Deno.test("social RLS: friend requests are their two people's; only the addresse
   assertEquals((await asUser(a).queryRaw('delete from pam.friendships where id = $1 returning 1', [id])).length, 1)
 })
 
+Deno.test('social RLS: a friend request stays between its two people; its addressee only answers it or asks back', async () => {
+  const [a, b, c] = await users(3)
+  const [{ id }] = await asUser(a).queryRaw<{ id: string }>(`insert into pam.friendships (addressee_id, message) values ($1, 'hi') returning id`, [b])
+  const update = (who: string, set: string, params: unknown[] = []) =>
+    refusal(asUser(who).queryRaw(`update pam.friendships set ${set} where id = $1`, [id, ...params]))
+  assertEquals(await update(b, `requester_id = $2, status = 'accepted'`, [c]), 403, 'the addressee does not befriend a third person')
+  assertEquals(await update(b, `requester_id = $2, addressee_id = $3, status = 'pending'`, [b, c]), 403, 'nor turns it into a request to them')
+  assertEquals(await update(b, `requester_id = $2, addressee_id = $3, status = 'pending'`, [b, a]), 403, 'a pending request is answered, not asked back')
+  assertEquals(await update(b, `status = 'declined'`), 'none')
+  assertEquals(await update(b, `message = 'rewritten'`), 403, 'the message is the requester’s')
+  assertEquals(await update(b, `requester_id = $2, addressee_id = $3, status = 'pending'`, [b, a]), 'none', 'a declined request is asked back')
+  assertEquals(await update(a, `status = 'accepted'`), 'none')
+  assertEquals(await update(a, `status = 'declined'`), 403, 'a friendship is removed, not declined')
+  const [row] = await adminSql`select requester_id, addressee_id, status, message from pam.friendships where id = ${id}`
+  assertEquals(row, { requester_id: b, addressee_id: a, status: 'accepted', message: 'hi' })
+  assertEquals((await adminSql`select count(*)::int as n from pam.friendships where ${c} in (requester_id, addressee_id)`)[0].n, 0)
+})
+
 Deno.test('social RLS: invitations are made by moderators and seen by the invitee and the moderators', async () => {
   const [owner, plain, invitee, outsider] = await users(4)
   const g = await group(owner, 'private')

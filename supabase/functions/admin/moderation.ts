@@ -118,8 +118,16 @@ export function registerModerationRoutes(app: App) {
         const before = await reportOf(tx, id)
         if (before.status !== 'open') throw new ApiError(409, 'report_resolved', `this report was ${before.status} already`)
         const { type, id: targetId, author_id: author } = before.target
-        const table = type === 'post' ? 'pam.posts' : 'pam.comments'
-        if (action !== 'dismiss') await tx.unsafe(`update ${table} set hidden = true where id = $1::uuid`, [targetId])
+        // A post hidden here is stamped: its group's moderators cannot show it again (comments
+        // are hidden by no user at all).
+        if (action !== 'dismiss') {
+          await tx.unsafe(
+            type === 'post'
+              ? 'update pam.posts set hidden = true, admin_hidden_at = coalesce(admin_hidden_at, now()) where id = $1::uuid'
+              : 'update pam.comments set hidden = true where id = $1::uuid',
+            [targetId],
+          )
+        }
         const resolved = await tx.unsafe(
           `update pam.reports set status = $1, resolved_at = now()
            where ${type}_id = $2::uuid and (status = 'open' or id = $3::uuid) returning id, reporter_id`,

@@ -253,6 +253,7 @@ const moderate = (action: 'hide' | 'unhide') =>
       200: { description: 'The post', ...json(z.object({ post: Post })) },
       403: errorOf('not_a_moderator'),
       404: errorOf('No such post'),
+      ...(action === 'unhide' ? { 409: errorOf("hidden_by_admin: PAM's moderators hid the post; only they show it again") } : {}),
     },
   })
 
@@ -346,10 +347,14 @@ export function registerPostRoutes(app: App) {
     app.openapi(moderate(action), async (c) => {
       const { id } = c.req.valid('param')
       const post = await writeTransaction(c, async (tx) => {
-        const [target] = await tx`select group_id = any ((select pam.social_my_moderated_groups())::uuid[]) as moderator
+        const [target] = await tx`select group_id = any ((select pam.social_my_moderated_groups())::uuid[]) as moderator,
+            admin_hidden_at is not null as admin_hidden
           from pam.posts where id = ${id}`
         if (!target) throw notFound('post')
         if (!target.moderator) throw forbidden('not_a_moderator', 'only the group’s owner and moderators hide and unhide posts')
+        if (target.admin_hidden && action === 'unhide') {
+          throw new ApiError(409, 'hidden_by_admin', 'PAM’s moderators hid this post after a report: only they show it again')
+        }
         const [row] = await tx.unsafe(
           `update pam.posts p set hidden = $2 where p.id = $1::uuid returning ${POST_SELECT}`,
           [id, action === 'hide'],
