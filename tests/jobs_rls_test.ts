@@ -1,5 +1,6 @@
-// RLS of the jobs' tables: a daily report is its owner's to read and nobody's
-// to write (the job writes as service_role); job runs are nobody's.
+// RLS of the jobs' tables: a daily report and the keys of notifications sent
+// are their owner's to read and nobody's to write (the job writes as
+// service_role, the keys a trigger); job runs are nobody's.
 import { assert } from './_support/assert.ts'
 import { asUser, checkRls, newAuthUser } from './_support/rls.ts'
 import { adminSql } from './_support/stack.ts'
@@ -11,6 +12,19 @@ Deno.test('jobs RLS: daily_reports', async () => {
     createOwned: async (owner) =>
       (await adminSql`insert into pam.daily_reports (user_id, date, currency) values (${owner}, '2031-01-01', 'AUD') returning id`)[0].id,
     updateValues: { total_spent: '1.00' },
+    ownerMayUpdate: false,
+    ownerMayDelete: false,
+  })
+})
+
+Deno.test('jobs RLS: notification_keys are their owner\'s to read and nobody\'s to write', async () => {
+  await checkRls({
+    table: 'notification_keys',
+    idColumn: 'dedupe_key',
+    createOwned: async (owner) =>
+      (await adminSql`insert into pam.notification_keys (user_id, dedupe_key) values (${owner}, ${`rls:${crypto.randomUUID()}`})
+                      returning dedupe_key`)[0].dedupe_key,
+    updateValues: { created_at: '2030-01-01T00:00:00Z' },
     ownerMayUpdate: false,
     ownerMayDelete: false,
   })

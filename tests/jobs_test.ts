@@ -172,6 +172,48 @@ Deno.test('maintenance-reminders: due within 30 days or 1,000 km (621 mi), overd
   assertEquals(later.body.notifications, 1)
 })
 
+Deno.test('reminders: one deleted by its owner, or by the cleanup, is not sent again; its key is forgotten after 400 days', async () => {
+  const users = await usersInOwnRange(1)
+  const [owner] = users.ids
+  await adminSql`update pam.profiles set preferences = '{"notifications":{"channels":{"maintenance_due":"email"}}}' where id = ${owner}`
+  const [van] = await adminSql`insert into pam.vehicles (user_id, name) values (${owner}, 'Troopy') returning id`
+  const overdue = (task: string) =>
+    adminSql`insert into pam.maintenance_records (user_id, vehicle_id, task, date, next_due_date)
+             values (${owner}, ${van.id}, ${task}, '2030-12-01', '2031-02-28')`
+  await overdue('Oil change')
+  await overdue('Filter')
+  const run = async (at: string) => (await callJob('maintenance-reminders', batchOf(users, at))).body.notifications
+  assertEquals(await run('2031-03-01T06:00:00Z'), 2)
+  const sent = await notificationsOf(users.ids, 'maintenance_due')
+  const emailsOwed = async () =>
+    (await adminSql`select count(*)::int as n from pam.notifications where user_id = ${owner} and email_status = 'pending'`)[0].n
+  assertEquals(await emailsOwed(), 2)
+
+  // The owner deletes one; the other is read, and the cleanup takes it a month later.
+  const asOwner = await functionAsId('notifications', owner)
+  const oil = sent.find((n) => n.data.task === 'Oil change')!
+  const [oilRow] = await adminSql`select id from pam.notifications where user_id = ${owner} and dedupe_key = ${oil.dedupe_key}`
+  assertEquals((await asOwner(oilRow.id, { method: 'DELETE' })).status, 204)
+  await adminSql`update pam.notifications set read_at = now(), created_at = now() - interval '31 days'
+                 where user_id = ${owner} and kind = 'maintenance_due'`
+  const cleaned = await callJob('cleanup', { at: '2034-05-17T03:30:00Z' })
+  assertEquals(cleaned.status, 200, JSON.stringify(cleaned.body))
+  assertEquals((await notificationsOf(users.ids, 'maintenance_due')).length, 0)
+
+  // Both tasks are still overdue: the next runs send neither again, nor email it.
+  assertEquals(await run('2031-03-02T06:00:00Z'), 0)
+  assertEquals(await run('2031-04-02T06:00:00Z'), 0)
+  assertEquals([(await notificationsOf(users.ids, 'maintenance_due')).length, await emailsOwed()], [0, 0])
+  const keys = await adminSql`select dedupe_key from pam.notification_keys where user_id = ${owner} order by dedupe_key`
+  assertEquals(keys.map((k) => k.dedupe_key), sent.map((n) => n.dedupe_key).sort())
+
+  // 400 days on, the cleanup forgets a key, and a task still overdue is reminded once more.
+  await adminSql`update pam.notification_keys set created_at = now() - interval '401 days' where user_id = ${owner}`
+  const later = await callJob('cleanup', { at: '2035-06-18T03:30:00Z' })
+  assert(later.body.removed.notification_keys >= 2, JSON.stringify(later.body))
+  assertEquals(await run('2032-04-03T06:00:00Z'), 2)
+})
+
 Deno.test('budget-alerts: 80% and 100% of what is available, once per threshold and period, as wins alerts', async () => {
   const users = await usersInOwnRange(1)
   const [id] = users.ids
@@ -208,14 +250,15 @@ Deno.test('budget-alerts: 80% and 100% of what is available, once per threshold 
   assertEquals(sent.find((n) => n.data.budget_id === camping)!.title, 'Camping and site fees budget used up')
   assert(!sent.some((n) => n.data.budget_id === food))
 
-  // The next day: nothing new until a threshold is crossed; then only the new one.
+  // The next day: nothing new until a threshold is crossed; then only the new one. The camping
+  // alert deleted comes back neither as itself nor as an 80% one.
+  await adminSql`delete from pam.notifications where user_id = ${id} and dedupe_key = ${`budget:${camping}:2031-05-01:100`}`
   assertEquals((await callJob('budget-alerts', batchOf(users, '2031-05-21T09:00:00Z'))).body.notifications, 0)
   await expense(id, { amount: '20.00', category: 'fuel', date: '2031-05-21' })
   await expense(id, { amount: '0.01', category: 'food', date: '2031-05-21' })
   const third = await callJob('budget-alerts', batchOf(users, '2031-05-22T09:00:00Z'))
   assertEquals(third.body.notifications, 2)
   assertEquals((await notificationsOf(users.ids, 'budget_threshold')).map((n) => n.dedupe_key).sort(), [
-    `budget:${camping}:2031-05-01:100`,
     `budget:${food}:2031-05-01:80`,
     `budget:${fuel}:2031-05-01:100`,
     `budget:${fuel}:2031-05-01:80`,

@@ -40,7 +40,7 @@ export async function budgetAlerts(tx: Tx, range: UserRange, at: Date): Promise<
              s.key || s.threshold
       from status s
       where s.threshold = 100 or not exists (
-        select 1 from pam.notifications n where n.user_id = s.user_id and n.dedupe_key = s.key || '100')
+        select 1 from pam.notification_keys k where k.user_id = s.user_id and k.dedupe_key = s.key || '100')
       on conflict (user_id, dedupe_key) do nothing
       returning 1
     )

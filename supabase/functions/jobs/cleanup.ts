@@ -1,6 +1,7 @@
 // cleanup: what has outlived its use, in one transaction (pam.jobs_cleanup):
 // ended sessions and refresh tokens revoked over a day ago, read
-// notifications after 30 days and any after 180, PAM's expired memories, job
+// notifications after 30 days and any after 180, the keys of notifications sent
+// (which keep them from being sent again) after 400, PAM's expired memories, job
 // runs after 90 days, daily reports after 400 days, and sync's answers and
 // tombstones past their retention. Then files no row uses (through the Storage
 // API, with the secret key): what deleted rows and accounts left queued, and
@@ -14,12 +15,13 @@ import type { BatchResult } from './runs.ts'
 
 export const STORAGE_BATCH = 1000
 
-export const RETENTION_DAYS = { readNotifications: 30, notifications: 180, jobRuns: 90, dailyReports: 400 }
+export const RETENTION_DAYS = { readNotifications: 30, notifications: 180, jobRuns: 90, dailyReports: 400, notificationKeys: 400 }
 
 export async function cleanup(tx: Tx, config: Config): Promise<BatchResult & { removed: Record<string, number> }> {
   const r = RETENTION_DAYS
   const [row] = await tx`
-    select * from pam.jobs_cleanup(${r.readNotifications}, ${r.notifications}, ${r.jobRuns}, ${r.dailyReports})`
+    select * from pam.jobs_cleanup(${r.readNotifications}, ${r.notifications}, ${r.jobRuns}, ${r.dailyReports},
+      ${r.notificationKeys})`
   const removed = Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number(v)]))
   const files = await sweepObjects(tx, config, { userId: null, grace: UNATTACHED_GRACE, max: STORAGE_BATCH })
   removed.storage_objects = files.removed

@@ -185,8 +185,8 @@ export async function notifyBudgetAlerts(
       insert into pam.notifications (user_id, kind, title, body, data, dedupe_key)
       select (select auth.uid()), 'budget_threshold', ${title}, ${text}, ${tx.json(data)}::jsonb, ${key(threshold)}
       where ${threshold === 100} or not exists (
-        select 1 from pam.notifications n
-        where n.user_id = (select auth.uid()) and n.dedupe_key = ${key(100)})
+        select 1 from pam.notification_keys k
+        where k.user_id = (select auth.uid()) and k.dedupe_key = ${key(100)})
       on conflict (user_id, dedupe_key) do nothing
       returning id`
     alerts.set(s.id, { threshold, notified: created.length > 0 })
