@@ -6,6 +6,7 @@ import { adminSql, signUp } from './_support/stack.ts'
 import { chatAppAt, chatAs } from './_support/chat.ts'
 import { userWith, winsAs } from './_support/wins.ts'
 import { wheelsAs } from './_support/wheels.ts'
+import { syncAs } from './_support/sync.ts'
 
 // 10:00 in Brisbane on 15 March 2026.
 const NOW = '2026-03-15T00:00:00Z'
@@ -58,6 +59,25 @@ Deno.test('chat offline: "oil change due?" lists what is due; a fill-up goes on 
   const log = fuel.body.message.metadata.actions[0].result.fuel_log
   assertEquals([log.litres, log.total_cost, log.odometer, log.vehicle_id], ['60.00', '120.00', 100450, v.id])
   assertEquals((await wh(`vehicles/${v.id}`)).body.vehicle.current_odometer, 100450)
+})
+
+Deno.test('chat: a vehicle synced from the app is one PAM knows of at once (the sync push drops its context)', async () => {
+  const user = await signUp()
+  const pam = chatAs(user)
+  const fillUp = { method: 'POST', body: { message: 'filled up 60 litres for $120 at Shell, odo 100450' } }
+  const before = await pam('messages', fillUp) // PAM's context, with no vehicle, is cached now
+  assertEquals(before.status, 201, JSON.stringify(before.body))
+  assert(!before.body.message.metadata.actions?.some((a: { ok: boolean }) => a.ok), JSON.stringify(before.body.message.metadata))
+  const vehicle = crypto.randomUUID()
+  const pushed = await syncAs(user)('push', {
+    method: 'POST',
+    body: { changes: { vehicles: { created: [{ id: vehicle, name: 'Troopy', current_odometer: 100000 }] } } },
+  })
+  assertEquals(pushed.body.results?.[0]?.result, 'applied', JSON.stringify(pushed.body))
+  const after = await pam('messages', fillUp)
+  assertEquals(after.body.message?.metadata.intent, 'log_fuel', JSON.stringify(after.body))
+  const log = after.body.message.metadata.actions[0].result.fuel_log
+  assertEquals([log.vehicle_id, log.odometer], [vehicle, 100450])
 })
 
 Deno.test('chat: memories are kept, listed, used and forgotten', async () => {

@@ -10,7 +10,7 @@ import { ApiError } from '../_shared/errors.ts'
 import { body, json, writeTransaction } from '../_shared/resource.ts'
 import { invalidateSummaries, WINS_REFUSALS } from '../wins/common.ts'
 import { removeLeftObjects } from '../_shared/storage.ts'
-import { WHEELS_REFUSALS } from '../wheels/common.ts'
+import { invalidateVehiclesAndTrips, WHEELS_REFUSALS } from '../wheels/common.ts'
 import { CursorQuery, RETENTION_DAYS } from './cursor.ts'
 import { pullChanges } from './pull.ts'
 import { applyBatch, type Batch, MAX_CHANGES, validateBatch } from './push.ts'
@@ -126,6 +126,10 @@ export function createSyncApp(config: Config = getConfig(), options: Partial<Syn
       { deadlineMs: PUSH_DEADLINE_MS },
     )
     if (results.some((r) => r.result === 'applied')) await invalidateSummaries(c)
+    // A rig or trip PAM chat knows of, as the wheels routes drop it.
+    if (results.some((r) => r.result === 'applied' && (r.table === 'vehicles' || r.table === 'trips'))) {
+      await invalidateVehiclesAndTrips(c)
+    }
     // A deleted expense's receipt, or one an update replaced, goes from storage too.
     if (results.some((r) => r.result === 'applied' && r.table === 'expenses' && r.op !== 'create')) {
       await removeLeftObjects(c.var.config, c.var.userId!)
