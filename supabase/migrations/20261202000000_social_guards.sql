@@ -31,39 +31,23 @@ from (
 ) r
 where p.id = r.post_id and p.hidden;
 
--- 20261129009000_storage.sql's guard, with the platform's hide kept.
-create or replace function pam.social_post_guard() returns trigger
+-- Beside pam.social_post_guard (20261129009000_storage.sql), which it precedes
+-- (triggers of one event fire in the order of their names).
+create function pam.social_post_admin_hidden() returns trigger
 language plpgsql
 set search_path = ''
 as $$
-declare
-  me uuid := auth.uid();
-  content_changed boolean :=
-    (new.body, new.tags, new.location_name, new.latitude, new.longitude, new.image_urls, new.image_paths, new.visibility)
-    is distinct from
-    (old.body, old.tags, old.location_name, old.latitude, old.longitude, old.image_urls, old.image_paths, old.visibility);
 begin
   if current_user not in ('authenticated', 'anon') then
-    if content_changed then new.edited_at := clock_timestamp(); end if;
     if not new.hidden then new.admin_hidden_at := null; end if;
-    return new;
-  end if;
-  if content_changed then
-    if old.author_id is distinct from me then
-      raise exception 'only the author edits a post' using errcode = '42501';
-    end if;
-    new.edited_at := clock_timestamp();
-  end if;
-  if new.hidden is distinct from old.hidden and old.admin_hidden_at is not null then
+  elsif new.hidden is distinct from old.hidden and old.admin_hidden_at is not null then
     raise exception 'PAM''s moderators hid this post: only they show it again' using errcode = '42501';
-  end if;
-  if new.hidden is distinct from old.hidden
-     and not (old.group_id is not null and old.group_id = any (pam.social_my_moderated_groups())) then
-    raise exception 'only the group''s moderators hide or unhide a post' using errcode = '42501';
   end if;
   return new;
 end
 $$;
+create trigger posts_admin_hidden before update on pam.posts
+  for each row execute function pam.social_post_admin_hidden();
 
 create function pam.social_friendship_guard() returns trigger
 language plpgsql
@@ -91,4 +75,4 @@ end
 $$;
 create trigger friendships_guard before update on pam.friendships
   for each row execute function pam.social_friendship_guard();
-revoke execute on function pam.social_friendship_guard() from public, anon, authenticated;
+revoke execute on function pam.social_post_admin_hidden(), pam.social_friendship_guard() from public, anon, authenticated;

@@ -61,53 +61,18 @@ revoke execute on function pam.notification_key_claimed() from public, anon, aut
 create trigger notifications_dedupe_key before insert on pam.notifications
   for each row execute function pam.notification_key_claimed();
 
--- The cleanup job forgets keys after `notification_keys_days` (20261129006000_jobs.sql's
--- function with that one more retention).
-drop function pam.jobs_cleanup(integer, integer, integer, integer);
-create function pam.jobs_cleanup(read_notifications_days integer, notifications_days integer, job_runs_days integer,
-  reports_days integer, notification_keys_days integer)
-returns table (refresh_tokens bigint, sessions bigint, notifications bigint, notification_keys bigint,
-  memories bigint, job_runs bigint, daily_reports bigint, idempotency_keys bigint, sync_tombstones bigint)
-language plpgsql
+-- The cleanup job forgets keys older than `days` (beside pam.jobs_cleanup, in
+-- the same transaction); the caller keeps `days` above the notifications' own
+-- retention.
+create function pam.notification_keys_cleanup(days integer) returns bigint
+language sql
 security definer
 set search_path = ''
 as $$
-declare
-  n_tokens bigint;
-  n_sessions bigint;
-  n_notifications bigint;
-  n_keys bigint;
-  n_memories bigint;
-  n_runs bigint;
-  n_reports bigint;
-  sync record;
-begin
-  -- Sessions past their end (their refresh tokens go with them), and refresh
-  -- tokens revoked (used or signed out) more than a day ago: rotation only
-  -- needs the latest ones.
-  delete from auth.sessions where not_after < now();
-  get diagnostics n_sessions = row_count;
-  delete from auth.refresh_tokens where revoked and updated_at < now() - interval '1 day';
-  get diagnostics n_tokens = row_count;
-  delete from pam.notifications
-   where (read_at is not null and created_at < now() - make_interval(days => read_notifications_days))
-      or created_at < now() - make_interval(days => notifications_days);
-  get diagnostics n_notifications = row_count;
-  -- A key outlives its notification (kept at most notifications_days).
-  delete from pam.notification_keys
-   where created_at < now() - make_interval(days => greatest(notification_keys_days, notifications_days));
-  get diagnostics n_keys = row_count;
-  -- PAM's memories that have expired (stale chat context).
-  delete from pam.memories where expires_at < now();
-  get diagnostics n_memories = row_count;
-  delete from pam.job_runs where started_at < now() - make_interval(days => job_runs_days);
-  get diagnostics n_runs = row_count;
-  delete from pam.daily_reports where date < current_date - reports_days;
-  get diagnostics n_reports = row_count;
-  select * into sync from pam.sync_cleanup();
-  return query select n_tokens, n_sessions, n_notifications, n_keys, n_memories, n_runs, n_reports,
-    sync.idempotency_keys, sync.tombstones;
-end
+  with gone as (
+    delete from pam.notification_keys where created_at < now() - make_interval(days => notification_keys_cleanup.days) returning 1
+  )
+  select count(*) from gone
 $$;
-revoke execute on function pam.jobs_cleanup(integer, integer, integer, integer, integer) from public, anon, authenticated;
-grant execute on function pam.jobs_cleanup(integer, integer, integer, integer, integer) to service_role;
+revoke execute on function pam.notification_keys_cleanup(integer) from public, anon, authenticated;
+grant execute on function pam.notification_keys_cleanup(integer) to service_role;

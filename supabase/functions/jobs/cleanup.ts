@@ -15,13 +15,14 @@ import type { BatchResult } from './runs.ts'
 
 export const STORAGE_BATCH = 1000
 
+// Keys outlive every notification (and a yearly budget's period): see notification_keys.
 export const RETENTION_DAYS = { readNotifications: 30, notifications: 180, jobRuns: 90, dailyReports: 400, notificationKeys: 400 }
 
 export async function cleanup(tx: Tx, config: Config): Promise<BatchResult & { removed: Record<string, number> }> {
   const r = RETENTION_DAYS
   const [row] = await tx`
-    select * from pam.jobs_cleanup(${r.readNotifications}, ${r.notifications}, ${r.jobRuns}, ${r.dailyReports},
-      ${r.notificationKeys})`
+    select *, pam.notification_keys_cleanup(${r.notificationKeys}) as notification_keys
+    from pam.jobs_cleanup(${r.readNotifications}, ${r.notifications}, ${r.jobRuns}, ${r.dailyReports})`
   const removed = Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number(v)]))
   const files = await sweepObjects(tx, config, { userId: null, grace: UNATTACHED_GRACE, max: STORAGE_BATCH })
   removed.storage_objects = files.removed
