@@ -4,7 +4,7 @@
 // its files with it — right after the write, through the Storage API, and
 // otherwise by the cleanup job, which also removes uploads never attached.
 import { assert, assertEquals } from './_support/assert.ts'
-import { adminSql, callFunction, signUp, type TestUser } from './_support/stack.ts'
+import { adminSql, callFunction, signUp, stack, type TestUser } from './_support/stack.ts'
 import { filesOf, JPEG, objectRow, PDF, upload } from './_support/storage.ts'
 import { functionAs, winsAs } from './_support/wins.ts'
 import { callJob } from './_support/jobs.ts'
@@ -162,4 +162,45 @@ Deno.test('cleanup: what was left queued, and uploads never attached for a week,
   assertEquals(await stored('vehicle-photos', photo), false, 'its vehicle is gone')
   assertEquals([await stored('receipts', oldAttached), await stored('receipts', recentLoose)], [true, true])
   assertEquals((await adminSql`select count(*)::int as n from pam.storage_removals where name = ${queued}`)[0].n, 0)
+})
+
+Deno.test('storage: a sweep and a write attaching the same file take turns; no row is left pointing at a removed file', async () => {
+  const user = await signUp()
+  const w = winsAs(user)
+  const expense = (await w('expenses', { method: 'POST', body: { amount: '8.00', category: 'food' } })).body.expense.id
+  /** A receipt queued for removal and used by nothing (its expense deleted in SQL: no removal followed). */
+  const queuedReceipt = async () => {
+    const name = await receipt(user)
+    const e = await w('expenses', { method: 'POST', body: { amount: '5.00', receipt_path: name } })
+    await adminSql`delete from pam.expenses where id = ${e.body.expense.id}`
+    return name
+  }
+  const receiptOf = async () => (await adminSql`select receipt_path from pam.expenses where id = ${expense}`)[0].receipt_path
+
+  // Attached after the sweep found it unused, before it claimed it: the sweep keeps it.
+  const late = await queuedReceipt()
+  const found = await adminSql`select name from pam.storage_removable(${user.id}::uuid, null, 100)`
+  assert(found.some((r) => r.name === late), 'found unused')
+  assertEquals((await w(`expenses/${expense}`, { method: 'PATCH', body: { receipt_path: late } })).status, 200)
+  assertEquals((await adminSql`select pam.storage_claim_unused('receipts', ${[late]}::text[]) as names`)[0].names, [])
+  assert(await stored('receipts', late))
+
+  // Claimed by a sweep: a write attaching it waits until the sweep has removed it, then is refused.
+  const claimed = await queuedReceipt()
+  const { createClient } = await import('@supabase/supabase-js')
+  const service = createClient(stack.url, stack.keys.secretKey, { auth: { persistSession: false, autoRefreshToken: false } })
+  let attach: Promise<{ status: number; body: { error?: { code: string } } }> | undefined
+  let settled = false
+  await adminSql.begin(async (tx) => {
+    assertEquals((await tx`select pam.storage_claim_unused('receipts', ${[claimed]}::text[]) as names`)[0].names, [claimed])
+    attach = w(`expenses/${expense}`, { method: 'PATCH', body: { receipt_path: claimed } })
+    attach.finally(() => (settled = true))
+    await new Promise((r) => setTimeout(r, 700))
+    assertEquals(settled, false, 'the write waits for the sweep')
+    assertEquals((await service.storage.from('receipts').remove([claimed])).data!.length, 1)
+  })
+  const refused = await attach!
+  assertEquals([refused.status, refused.body.error?.code], [400, 'unknown_receipt'], JSON.stringify(refused.body))
+  assertEquals(await receiptOf(), late, 'the expense keeps the receipt it had')
+  assertEquals(await stored('receipts', claimed), false)
 })

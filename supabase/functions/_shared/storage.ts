@@ -37,15 +37,13 @@ export const ObjectPath = (bucket: Bucket, example: string) =>
         `\`supabase.storage.from('${bucket}').upload(name, file)\`; it starts with your user id`,
     })
 
-/** The names among `names` that are the caller's own objects in `bucket`, asked under their RLS. */
+/** The names among `names` that are the caller's own objects in `bucket`, asked under their RLS. Each stays
+ * locked against the sweep until `tx` ends, so an object the write attaches is not removed under it
+ * (supabase/migrations/20261202002000_storage_turns.sql). */
 export async function ownObjects(tx: Tx, bucket: Bucket, names: (string | null | undefined)[]): Promise<Set<string>> {
   const wanted = [...new Set(names.filter((n): n is string => !!n))]
   if (!wanted.length) return new Set()
-  const rows = await tx.unsafe(
-    `select o.name from storage.objects o
-     where o.bucket_id = $1 and o.name = any($2::text[]) and (storage.foldername(o.name))[1] = (select auth.uid())::text`,
-    [bucket, wanted] as never[],
-  )
+  const rows = await tx.unsafe(`select pam.storage_own_objects($1, $2::text[]) as name`, [bucket, wanted] as never[])
   return new Set(rows.map((r) => r.name as string))
 }
 
@@ -145,7 +143,10 @@ export async function sweepObjects(
   for (const r of rows) byBucket.set(r.bucket_id, [...(byBucket.get(r.bucket_id) ?? []), r.name])
   let removed = 0
   let failed = 0
-  for (const [bucket, names] of byBucket) {
+  for (const [bucket, found] of byBucket) {
+    // Checked again under the objects' locks: a write may have attached one since (storage_turns.sql).
+    const [{ names }] = await tx`select pam.storage_claim_unused(${bucket}, ${found}::text[]) as names`
+    if (!names.length) continue
     try {
       const gone = await removeObjects(config, bucket, names)
       removed += gone.length
