@@ -276,3 +276,57 @@ Deno.test("sync push: a whole record with _changed changes only those columns; u
   })
   assertEquals([stale.body.results[0].result, stale.body.results[0].server.amount], ['conflict', '42.00'])
 })
+
+Deno.test('sync push: a retried create carries what was edited since its lost answer, unless someone else changed the row', async () => {
+  const user = await signUp()
+  const s = syncAs(user)
+  const w = winsAs(user)
+  const rowOf = async (id: string) =>
+    (await adminSql`select amount::text as amount, description, sync_xid::text as xid from pam.expenses where id = ${id}`)[0]
+  // The first push committed; its answer was lost. The app then edited the record, still "created" on the device.
+  const mine = { id: crypto.randomUUID(), amount: '12.00', description: 'Woolworths' }
+  const place = { id: crypto.randomUUID(), name: 'Lake spot', latitude: -20.5, longitude: 130 }
+  assertEquals((await s('push', { method: 'POST', body: { changes: { expenses: { created: [mine] }, saved_places: { created: [place] } } } })).status, 200)
+  const edited = await s('push', {
+    method: 'POST',
+    body: {
+      changes: {
+        expenses: { created: [{ ...mine, amount: '14.50', _status: 'created', _changed: '' }] },
+        saved_places: { created: [{ ...place, name: 'Lake spot (shade)' }] },
+      },
+    },
+  })
+  assertEquals(edited.status, 200, JSON.stringify(edited.body))
+  assertEquals(edited.body.results.map((r: { result: string }) => r.result), ['applied', 'applied'])
+  assertEquals([(await rowOf(mine.id)).amount, (await rowOf(mine.id)).description], ['14.50', 'Woolworths'])
+  assertEquals((await adminSql`select name from pam.saved_places where id = ${place.id}`)[0].name, 'Lake spot (shade)')
+
+  // Sent once more as it now is: nothing changes, not even the row's version.
+  const before = await rowOf(mine.id)
+  const same = await s('push', { method: 'POST', body: { changes: { expenses: { created: [{ ...mine, amount: '14.50' }] } } } })
+  assertEquals(same.body.results[0].result, 'unchanged')
+  assertEquals(await rowOf(mine.id), before)
+
+  // Changed on the web since: a retry with other content is a conflict, and the server's version stays.
+  await w(`expenses/${mine.id}`, { method: 'PATCH', body: { description: 'Woolworths Roma' } })
+  const late = await s('push', { method: 'POST', body: { changes: { expenses: { created: [{ ...mine, amount: '15.00' }] } } } })
+  assertEquals(late.body.conflicts, 1)
+  assertEquals([late.body.results[0].result, late.body.results[0].server.description], ['conflict', 'Woolworths Roma'])
+  assertEquals((await rowOf(mine.id)).amount, '14.50')
+  const unchanged = await s('push', {
+    method: 'POST',
+    body: { changes: { expenses: { created: [{ ...mine, amount: '14.50', description: 'Woolworths Roma' }] } } },
+  })
+  assertEquals(unchanged.body.results[0].result, 'unchanged', 'the same content as the server has')
+
+  // A vehicle whose fill-ups (in the first push) moved its odometer on: the stale reading is refused, the batch is not.
+  const van = { id: crypto.randomUUID(), name: 'Troopy', current_odometer: 99_000 }
+  const fill = { id: crypto.randomUUID(), amount: '90.00', category: 'fuel', vehicle_id: van.id, fuel_volume: '45.00', odometer: 100_400 }
+  const batch = { vehicles: { created: [van] }, expenses: { created: [fill] } }
+  assertEquals((await s('push', { method: 'POST', body: { changes: batch } })).body.conflicts, 0)
+  const retry = await s('push', { method: 'POST', body: { changes: { ...batch, vehicles: { created: [{ ...van, name: 'Troopy 2' }] } } } })
+  assertEquals(retry.status, 200, JSON.stringify(retry.body))
+  const [rv, rf] = retry.body.results
+  assertEquals([rv.result, rv.server.current_odometer, rv.server.name], ['conflict', 100_400, 'Troopy'])
+  assertEquals(rf.result, 'unchanged')
+})

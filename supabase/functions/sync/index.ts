@@ -130,8 +130,8 @@ export function createSyncApp(config: Config = getConfig(), options: Partial<Syn
     if (results.some((r) => r.result === 'applied' && (r.table === 'vehicles' || r.table === 'trips'))) {
       await invalidateVehiclesAndTrips(c)
     }
-    // A deleted expense's receipt, or one an update replaced, goes from storage too.
-    if (results.some((r) => r.result === 'applied' && r.table === 'expenses' && r.op !== 'create')) {
+    // A deleted expense's receipt, or one an update (or a retried create, push.ts) replaced, goes from storage too.
+    if (results.some((r) => r.result === 'applied' && r.table === 'expenses')) {
       await removeLeftObjects(c.var.config, c.var.userId!)
     }
     return c.json({ results, conflicts: results.filter((r) => r.result === 'conflict').length } as never, 200)

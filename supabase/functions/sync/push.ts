@@ -13,6 +13,13 @@
 // server kept. Without either, updates apply as they come (last writer wins).
 // A record's `_changed` (WatermelonDB: the columns changed on the device)
 // limits an update to those columns.
+//
+// A create whose id is already the caller's row is a retry: the push that
+// created it committed, but its answer never reached the app, which may have
+// edited the record since. Its fields are applied as an update when nobody
+// else has changed the row since it was created ('applied'); the same content
+// is 'unchanged'; different content on a row changed since by someone else,
+// or content the row refuses, is a conflict, the server's row kept.
 import { ApiError } from '../_shared/errors.ts'
 import type { Tx } from '../_shared/db.ts'
 import { explainRefusal, insertRow, isoSql, type Refusals, updateRow } from '../_shared/resource.ts'
@@ -65,6 +72,18 @@ interface Valid {
   input: Record<string, unknown>
   /** The row's updated_at as the app last pulled it. */
   seen?: string
+  /** For a create: its fields as an update (the patch schema's), applied when the row is there already. */
+  retry?: Record<string, unknown>
+}
+
+/** A created record's fields the table's update takes, as its patch schema parses them; undefined when there are none
+ * (or they are no valid update). Only the fields the record carries: no create default is applied again. */
+function asUpdate(t: SyncTable, record: Row): Record<string, unknown> | undefined {
+  const fields = pick(record, writable(t, 'update'))
+  if (!Object.keys(fields).length) return undefined
+  const schema = t.push!.kind === 'expense' ? ExpensePatch : t.push!.spec.patch?.schema
+  const parsed = schema?.safeParse(fields)
+  return parsed?.success ? parsed.data as Record<string, unknown> : undefined
 }
 
 /** Validates every record with the routes' own schemas; every problem is listed, nothing is applied. */
@@ -96,7 +115,7 @@ export function validateBatch(batch: Batch, tables: SyncTable[]): { valid: Valid
       const parsed = schema.safeParse(op === 'create' ? { ...fields, id } : fields)
       if (!parsed.success) {
         problems.push({ table: t.name, id, op, code: 'validation_failed', message: 'not valid', details: parsed.error.issues })
-      } else valid.push({ table: t, op, id, input: parsed.data as Record<string, unknown>, seen })
+      } else valid.push({ table: t, op, id, input: parsed.data as Record<string, unknown>, seen, retry: op === 'create' ? asUpdate(t, record) : undefined })
     }
     for (const row of changes.created) check('create', row)
     for (const row of changes.updated) check('update', row)
@@ -147,6 +166,42 @@ export async function applyBatch(
     }).map((v) => v.id))
   }
 
+  /** The table's own update (domain rules, triggers); undefined when there is no such row. */
+  const update = async (t: SyncTable, id: string, input: Record<string, unknown>): Promise<unknown> => {
+    if (t.push!.kind === 'expense') return await updateExpense(tx, ctx, id, input)
+    if (t.push!.update) return await t.push!.update(tx, id, input)
+    const spec = t.push!.spec
+    const prepared = spec.patch!.prepare ? await spec.patch!.prepare(tx, input) : input
+    return await updateRow(tx, spec, id, prepared, spec.patch!.columns)
+  }
+
+  /** A create whose row is there already (see the top of this file). The update runs in a savepoint,
+   * which is rolled back, side effects and all, unless it is applied. */
+  const retriedCreate = async (t: SyncTable, v: Valid): Promise<Result> => {
+    const result = (result: Result['result'], server?: Row | null): Result =>
+      ({ table: t.name, id: v.id, op: 'create', result, ...(server === undefined ? {} : { server }) })
+    const before = await serverRow(t, v.id)
+    if (!v.retry || !before) return result('unchanged')
+    const [{ as_created }] = await tx.unsafe(
+      `select sync_xid = sync_created as as_created from ${t.table} where id = $1::uuid`,
+      [v.id] as never[],
+    )
+    await tx.unsafe('savepoint pam_retried_create')
+    let refused = false
+    try {
+      await update(t, v.id, v.retry)
+    } catch (err) {
+      // Content the row cannot take now (an odometer below readings the batch recorded since): the server's stands.
+      if (!(explainRefusal(err, refusals) instanceof ApiError)) throw err
+      refused = true
+    }
+    const same = !refused && sameContent(before, await serverRow(t, v.id))
+    const applied = as_created && !refused && !same
+    if (!applied) await tx.unsafe('rollback to savepoint pam_retried_create')
+    await tx.unsafe('release savepoint pam_retried_create')
+    return applied ? result('applied') : same ? result('unchanged') : result('conflict', before)
+  }
+
   const creates = valid.filter((v) => v.op === 'create')
   const updates = valid.filter((v) => v.op === 'update')
   const deletes = valid.filter((v) => v.op === 'delete')
@@ -166,18 +221,20 @@ export async function applyBatch(
         failed(mine[0], err)
       }
       const made = new Set(inserted.map((e) => e.id))
-      for (const v of mine) {
-        if (!made.has(v.id) && !(await serverRow(t, v.id))) failed(v, new ApiError(409, 'id_taken', 'this id is already used'))
-        results.push({ table: t.name, id: v.id, op: 'create', result: made.has(v.id) ? 'applied' : 'unchanged' })
-      }
       if (inserted.length) await budgetImpact(tx, ctx, inserted)
+      for (const v of mine) {
+        if (made.has(v.id)) results.push({ table: t.name, id: v.id, op: 'create', result: 'applied' })
+        else if (!(await serverRow(t, v.id))) failed(v, new ApiError(409, 'id_taken', 'this id is already used'))
+        else results.push(await retriedCreate(t, v))
+      }
     } else {
       const spec = t.push!.spec
       for (const v of mine) {
         try {
           const input = spec.create!.prepare ? await spec.create!.prepare(tx, v.input) : v.input
           const { created } = await insertRow(tx, spec, input, spec.create!.columns)
-          results.push({ table: t.name, id: v.id, op: 'create', result: created ? 'applied' : 'unchanged' })
+          if (created) results.push({ table: t.name, id: v.id, op: 'create', result: 'applied' })
+          else results.push(await retriedCreate(t, v))
         } catch (err) {
           failed(v, err)
         }
@@ -202,13 +259,7 @@ export async function applyBatch(
       }
       let row: unknown
       try {
-        if (t.push!.kind === 'expense') row = await updateExpense(tx, ctx, v.id, v.input)
-        else if (t.push!.update) row = await t.push!.update(tx, v.id, v.input)
-        else {
-          const spec = t.push!.spec
-          const input = spec.patch!.prepare ? await spec.patch!.prepare(tx, v.input) : v.input
-          row = await updateRow(tx, spec, v.id, input, spec.patch!.columns)
-        }
+        row = await update(t, v.id, v.input)
       } catch (err) {
         failed(v, err)
       }
@@ -241,6 +292,12 @@ export async function applyBatch(
     }
   }
   return results
+}
+
+/** Two versions of a row (the API's shape) with the same content: only `updated_at` may differ. */
+function sameContent(a: Row | null, b: Row | null): boolean {
+  const content = (r: Row | null) => r && JSON.stringify({ ...r, updated_at: undefined })
+  return content(a) === content(b)
 }
 
 export type { Problem }
