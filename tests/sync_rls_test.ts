@@ -65,3 +65,34 @@ Deno.test('sync RLS: tombstones are read by their owner only and written by the 
   await adminSql`delete from auth.users where id = ${other}`
   assertEquals((await adminSql`select count(*)::int as n from pam.sync_tombstones where row_id = ${f.id}`)[0].n, 0)
 })
+
+Deno.test('sync RLS: what a pull saw is read by its owner only and written by the pull alone; 16 kept', async () => {
+  const owner = await newAuthUser()
+  const other = await newAuthUser()
+  for (let i = 0; i < 20; i++) {
+    await adminSql.begin(async (tx) => {
+      await tx`select set_config('request.jwt.claims', ${JSON.stringify({ sub: owner, role: 'authenticated' })}, true)`
+      // Each remembered at a cursor of its own.
+      await tx`select pam.sync_remember_pull(${`${1000 + i}:${1000 + i}:`}::pg_snapshot)`
+    })
+  }
+  const kept = await adminSql`select cursor::text from pam.sync_pulls where user_id = ${owner} order by cursor`
+  assertEquals(kept.map((r) => r.cursor), Array.from({ length: 16 }, (_, i) => String(1004 + i)), 'the 16 newest')
+  const select = (who: ReturnType<typeof asUser>) => who.queryRaw(`select cursor from pam.sync_pulls where user_id = $1`, [owner])
+  assertEquals((await select(asUser(owner))).length, 16, 'the owner reads them')
+  assertEquals((await select(asUser(other))).length, 0, 'another user does not')
+  assert(await refusedOrNothing(anon.queryRaw(`select cursor from pam.sync_pulls where user_id = $1`, [owner])), 'anon does not')
+  for (const who of [asUser(owner), asUser(other)]) {
+    assert(await refusedOrNothing(who.queryRaw(`delete from pam.sync_pulls where user_id = $1 returning cursor`, [owner])))
+    assert(await refusedOrNothing(who.queryRaw(`update pam.sync_pulls set snapshot = '1:1:' where user_id = $1 returning cursor`, [owner])))
+    assert(await refusedOrNothing(who.queryRaw(
+      `insert into pam.sync_pulls (user_id, cursor, snapshot) values ($1, '7', '7:7:') returning cursor`,
+      [owner],
+    )))
+  }
+  // Without a signed-in user there is no one to remember it for.
+  const err = await adminSql`select pam.sync_remember_pull('5:5:'::pg_snapshot)`.catch((e) => e)
+  assert(String(err?.message).includes('signed-in user'), String(err))
+  await adminSql`delete from auth.users where id = ${owner}`
+  assertEquals((await adminSql`select count(*)::int as n from pam.sync_pulls where user_id = ${owner}`)[0].n, 0, 'gone with the account')
+})

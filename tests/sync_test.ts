@@ -330,3 +330,46 @@ Deno.test('sync push: a retried create carries what was edited since its lost an
   assertEquals([rv.result, rv.server.current_odometer, rv.server.name], ['conflict', 100_400, 'Troopy'])
   assertEquals(rf.result, 'unchanged')
 })
+
+Deno.test('sync push: a row the pull saw is no conflict, though a long transaction held the cursor back', async () => {
+  const user = await signUp()
+  const s = syncAs(user)
+  const w = winsAs(user)
+  const e = (await w('expenses', { method: 'POST', body: { amount: '10.00', description: 'camp fee' } })).body.expense
+  const other = await signUp()
+  await adminSql.begin(async (long) => {
+    // A transaction elsewhere that started first and is still running (a job's batch, a big push).
+    await long`insert into pam.expenses (user_id, amount, currency, category, date) values (${other.id}, 1, 'AUD', 'other', '2026-03-01')`
+    // The app's own earlier push (or anyone's write) commits, then the app pulls and sees it.
+    const first = await s('push', { method: 'POST', body: { changes: { expenses: { updated: [{ id: e.id, amount: '11.00' }] } } } })
+    assertEquals(first.body.results[0].result, 'applied')
+    const pulled = await s('pull?tables=expenses')
+    assertEquals(pulled.body.changes.expenses.created.find((r: { id: string }) => r.id === e.id).amount, '11.00')
+    const [held] = await adminSql`select sync_xid::text as xid from pam.expenses where id = ${e.id}`
+    assert(BigInt(held.xid) >= BigInt(pulled.body.timestamp), 'the cursor is held back below that write')
+
+    // Edited on the device after that pull: applied, not a conflict.
+    const edit = await s('push', {
+      method: 'POST',
+      body: { last_pulled_at: pulled.body.timestamp, changes: { expenses: { updated: [{ id: e.id, description: 'camp fee, 2 nights' }] } } },
+    })
+    assertEquals([edit.body.results[0].result, edit.body.conflicts], ['applied', 0], JSON.stringify(edit.body))
+
+    // A change the pull did not see still is one.
+    await w(`expenses/${e.id}`, { method: 'PATCH', body: { amount: '12.00' } })
+    const stale = await s('push', {
+      method: 'POST',
+      body: { last_pulled_at: pulled.body.timestamp, changes: { expenses: { updated: [{ id: e.id, amount: '13.00' }] } } },
+    })
+    assertEquals([stale.body.results[0].result, stale.body.results[0].server.amount], ['conflict', '12.00'])
+
+    // A cursor whose snapshot is not kept counts every row written since it, as before.
+    await adminSql`delete from pam.sync_pulls where user_id = ${user.id}`
+    const unknown = await s('push', {
+      method: 'POST',
+      body: { last_pulled_at: pulled.body.timestamp, changes: { expenses: { updated: [{ id: e.id, description: 'x' }] } } },
+    })
+    assertEquals(unknown.body.results[0].result, 'conflict')
+  })
+  assertEquals((await w(`expenses/${e.id}`)).body.expense.description, 'camp fee, 2 nights')
+})

@@ -1,6 +1,8 @@
 // GET /sync/pull: what changed in the caller's tables since a cursor, in
-// WatermelonDB's shape, read in one statement (one snapshot, one round trip).
+// WatermelonDB's shape, read in one statement (one snapshot, one round
+// trip); then that snapshot is remembered for the push's conflicts.
 import type { PostgresApi } from '../_shared/db.ts'
+import { errorFields, log } from '../_shared/logger.ts'
 import { params } from '../_shared/resource.ts'
 import { cursorExpired } from './cursor.ts'
 import type { SyncTable } from './tables.ts'
@@ -34,9 +36,11 @@ export async function pullChanges(
            and s.table_name = any(${p(`{${tables.map((t) => t.name).join(',')}}`)}::text[])
          group by s.table_name) d)`
     : `'{}'::json`
-  const [result] = await db.queryRaw<{ changes: Record<string, (Row & { _new: boolean })[]>; deleted: Record<string, string[]>; cursor: string; horizon: string }>(
+  const [result] = await db.queryRaw<
+    { changes: Record<string, (Row & { _new: boolean })[]>; deleted: Record<string, string[]>; cursor: string; snapshot: string; horizon: string }
+  >(
     `select json_build_object(${rows.join(',\n')}) as changes, ${deleted} as deleted,
-            pg_snapshot_xmin(pg_current_snapshot())::text as cursor,
+            pg_snapshot_xmin(pg_current_snapshot())::text as cursor, pg_current_snapshot()::text as snapshot,
             (select h.xid::text from pam.sync_horizon h) as horizon`,
     values,
   )
@@ -49,5 +53,16 @@ export async function pullChanges(
     for (const { _new, ...row } of result.changes[t.name]) (_new ? created : updated).push(row)
     changes[t.name] = { created, updated, deleted: result.deleted[t.name] ?? [] }
   }
+  await rememberPull(db, result.snapshot)
   return { changes, cursor: Number(result.cursor) }
+}
+
+/** Keeps what the pull saw for the push that follows (20261202003000_sync_pulls.sql). Never fails the pull:
+ * a cursor whose snapshot is not kept only has its push's conflicts judged by the cursor alone. */
+async function rememberPull(db: PostgresApi, snapshot: string): Promise<void> {
+  try {
+    await db.transaction((tx) => tx`select pam.sync_remember_pull(${snapshot}::pg_snapshot)`)
+  } catch (err) {
+    log('warn', 'sync pull not remembered: its push judges conflicts by the cursor alone', errorFields(err))
+  }
 }

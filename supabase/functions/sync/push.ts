@@ -7,10 +7,11 @@
 // Conflicts — the server wins. An update that carries the row's `updated_at`
 // as the app last pulled it conflicts when the server's differs (someone
 // changed it since). Otherwise, with `last_pulled_at`, an update or delete of
-// a row written since that pull conflicts (a cursor may count a row written
-// just before the pull: the app then gets the server's row back, nothing is
-// lost). A conflicting change is not applied; the result carries the row the
-// server kept. Without either, updates apply as they come (last writer wins).
+// a row written since that pull conflicts: one its snapshot did not see
+// (pam.sync_pulls), or, for a cursor whose snapshot is no longer kept, one
+// written by the cursor's transaction or a later one. A conflicting change is
+// not applied; the result carries the row the server kept. Without either,
+// updates apply as they come (last writer wins).
 // A record's `_changed` (WatermelonDB: the columns changed on the device)
 // limits an update to those columns.
 //
@@ -154,7 +155,9 @@ export async function applyBatch(
     if (!mine.length || (since === null && !mine.some((v) => v.seen))) return new Set<string>()
     const rows = await tx.unsafe(
       `select id, ${isoSql('updated_at')} as updated_at,
-              ($2::text is not null and sync_xid >= $2::text::xid8 and sync_xid <> pg_current_xact_id()) as since_pull
+              ($2::text is not null and sync_xid >= $2::text::xid8 and sync_xid <> pg_current_xact_id()
+               and not coalesce(pg_visible_in_snapshot(sync_xid, (select p.snapshot from pam.sync_pulls p
+                 where p.user_id = (select auth.uid()) and p.cursor = $2::text::xid8)), false)) as since_pull
        from ${t.table} where id = any($1::uuid[])`,
       [mine.map((v) => v.id), since === null ? null : String(since)] as never[],
     )
