@@ -14,10 +14,21 @@
 -- the write then finds the object gone (a clear 4xx), or the sweep finds it
 -- in use and keeps it. Locks are taken in one order (by key) on both sides.
 
-create function pam.storage_object_key(bucket text, object_name text) returns bigint
-language sql immutable parallel safe
+-- Locks the names of `names` in `bucket` until the end of the transaction,
+-- shared (a write attaching them) or alone (the sweep), in the order of their
+-- keys on both sides.
+create function pam.storage_lock_names(bucket text, names text[], alone boolean) returns void
+language plpgsql volatile
 set search_path = ''
-as $$ select hashtextextended(bucket || '/' || object_name, 0) $$;
+as $$
+declare
+  k bigint;
+begin
+  for k in select distinct hashtextextended(bucket || '/' || n, 0) from unnest(names) n order by 1 loop
+    if alone then perform pg_advisory_xact_lock(k); else perform pg_advisory_xact_lock_shared(k); end if;
+  end loop;
+end
+$$;
 
 -- The caller's own objects among `names` in `bucket`, under their RLS, each
 -- locked (shared) until the end of the transaction that will attach them.
@@ -26,8 +37,7 @@ language plpgsql volatile security invoker
 set search_path = ''
 as $$
 begin
-  perform pg_advisory_xact_lock_shared(s.k)
-    from (select distinct pam.storage_object_key(bucket, n) as k from unnest(names) n order by 1) s;
+  perform pam.storage_lock_names(bucket, names, false);
   -- A new statement: its snapshot sees whatever a sweep holding the lock committed.
   return query
     select o.name from storage.objects o
@@ -43,14 +53,13 @@ language plpgsql volatile security definer
 set search_path = ''
 as $$
 begin
-  perform pg_advisory_xact_lock(s.k)
-    from (select distinct pam.storage_object_key(bucket, n) as k from unnest(names) n order by 1) s;
+  perform pam.storage_lock_names(bucket, names, true);
   return array(select n from unnest(names) n where not pam.storage_object_in_use(bucket, n));
 end
 $$;
 
-revoke execute on function pam.storage_object_key(text, text), pam.storage_own_objects(text, text[]),
+revoke execute on function pam.storage_lock_names(text, text[], boolean), pam.storage_own_objects(text, text[]),
   pam.storage_claim_unused(text, text[]) from public, anon, authenticated;
-grant execute on function pam.storage_object_key(text, text), pam.storage_own_objects(text, text[])
+grant execute on function pam.storage_lock_names(text, text[], boolean), pam.storage_own_objects(text, text[])
   to authenticated, service_role;
 grant execute on function pam.storage_claim_unused(text, text[]) to service_role;
