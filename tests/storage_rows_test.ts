@@ -203,4 +203,12 @@ Deno.test('storage: a sweep and a write attaching the same file take turns; no r
   assertEquals([refused.status, refused.body.error?.code], [400, 'unknown_receipt'], JSON.stringify(refused.body))
   assertEquals(await receiptOf(), late, 'the expense keeps the receipt it had')
   assertEquals(await stored('receipts', claimed), false)
+
+  // Held by a write that is attaching it: the sweep does not wait, and leaves it for its next run.
+  const held = await queuedReceipt()
+  await adminSql.begin(async (write) => {
+    await write`select pg_advisory_xact_lock_shared(pam.storage_name_key('receipts', ${held}))`
+    assertEquals((await adminSql`select pam.storage_claim_unused('receipts', ${[held]}::text[]) as names`)[0].names, [])
+  })
+  assertEquals((await adminSql`select pam.storage_claim_unused('receipts', ${[held]}::text[]) as names`)[0].names, [held])
 })

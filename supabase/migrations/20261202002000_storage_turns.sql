@@ -11,24 +11,17 @@
 -- its row; the sweep holds it alone from its last check that the object is
 -- unused until it has removed it and committed. Each checks in a statement
 -- that starts once it has the lock, so it sees what the other committed:
--- the write then finds the object gone (a clear 4xx), or the sweep finds it
--- in use and keeps it. Locks are taken in one order (by key) on both sides.
+-- the write then finds the object gone and is refused as any write naming a
+-- missing file is, or the sweep finds it in use and keeps it. The sweep
+-- never waits for a name: one a write holds is left for its next run. So
+-- only writes wait, for a sweep, and no two transactions can wait for each
+-- other, whatever order their names come in.
 
--- Locks the names of `names` in `bucket` until the end of the transaction,
--- shared (a write attaching them) or alone (the sweep), in the order of their
--- keys on both sides.
-create function pam.storage_lock_names(bucket text, names text[], alone boolean) returns void
-language plpgsql volatile
+-- The key a name is locked by.
+create function pam.storage_name_key(bucket text, object_name text) returns bigint
+language sql immutable parallel safe
 set search_path = ''
-as $$
-declare
-  k bigint;
-begin
-  for k in select distinct hashtextextended(bucket || '/' || n, 0) from unnest(names) n order by 1 loop
-    if alone then perform pg_advisory_xact_lock(k); else perform pg_advisory_xact_lock_shared(k); end if;
-  end loop;
-end
-$$;
+as $$ select hashtextextended(bucket || '/' || object_name, 0) $$;
 
 -- The caller's own objects among `names` in `bucket`, under their RLS, each
 -- locked (shared) until the end of the transaction that will attach them.
@@ -37,7 +30,7 @@ language plpgsql volatile security invoker
 set search_path = ''
 as $$
 begin
-  perform pam.storage_lock_names(bucket, names, false);
+  perform pg_advisory_xact_lock_shared(pam.storage_name_key(bucket, n)) from unnest(names) n;
   -- A new statement: its snapshot sees whatever a sweep holding the lock committed.
   return query
     select o.name from storage.objects o
@@ -47,19 +40,21 @@ end
 $$;
 
 -- The names among `names` in `bucket` still unused, each locked alone until
--- the end of the sweep's transaction (which removes them meanwhile).
+-- the end of the sweep's transaction (which removes them meanwhile); a name
+-- a write holds now is not among them.
 create function pam.storage_claim_unused(bucket text, names text[]) returns text[]
 language plpgsql volatile security definer
 set search_path = ''
 as $$
+declare
+  free text[] := array(select n from unnest(names) n where pg_try_advisory_xact_lock(pam.storage_name_key(bucket, n)));
 begin
-  perform pam.storage_lock_names(bucket, names, true);
-  return array(select n from unnest(names) n where not pam.storage_object_in_use(bucket, n));
+  return array(select n from unnest(free) n where not pam.storage_object_in_use(bucket, n));
 end
 $$;
 
-revoke execute on function pam.storage_lock_names(text, text[], boolean), pam.storage_own_objects(text, text[]),
+revoke execute on function pam.storage_name_key(text, text), pam.storage_own_objects(text, text[]),
   pam.storage_claim_unused(text, text[]) from public, anon, authenticated;
-grant execute on function pam.storage_lock_names(text, text[], boolean), pam.storage_own_objects(text, text[])
+grant execute on function pam.storage_name_key(text, text), pam.storage_own_objects(text, text[])
   to authenticated, service_role;
 grant execute on function pam.storage_claim_unused(text, text[]) to service_role;
