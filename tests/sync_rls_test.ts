@@ -78,6 +78,20 @@ Deno.test('sync RLS: what a pull saw is read by its owner only and written by th
   }
   const kept = await adminSql`select cursor::text from pam.sync_pulls where user_id = ${owner} order by cursor`
   assertEquals(kept.map((r) => r.cursor), Array.from({ length: 16 }, (_, i) => String(1004 + i)), 'the 16 newest')
+  // Two pulls at one cursor, remembered in either order: the earlier snapshot (it saw least) stays.
+  const remember = (snapshot: string) =>
+    adminSql.begin(async (tx) => {
+      await tx`select set_config('request.jwt.claims', ${JSON.stringify({ sub: owner, role: 'authenticated' })}, true)`
+      await tx`select pam.sync_remember_pull(${snapshot}::pg_snapshot)`
+    })
+  const keptAt = async () => (await adminSql`select snapshot::text from pam.sync_pulls where user_id = ${owner} and cursor = '1030'`)[0].snapshot
+  await remember('1030:1040:1030,1035')
+  assertEquals(await keptAt(), '1030:1040:1030,1035', 'a later pull at a new cursor, remembered first')
+  await remember('1030:1033:1030,1031')
+  assertEquals(await keptAt(), '1030:1033:1030,1031', 'an earlier one replaces it')
+  await remember('1030:1033:1030')
+  await remember('1030:1050:1030')
+  assertEquals(await keptAt(), '1030:1033:1030,1031', 'later ones do not')
   const select = (who: ReturnType<typeof asUser>) => who.queryRaw(`select cursor from pam.sync_pulls where user_id = $1`, [owner])
   assertEquals((await select(asUser(owner))).length, 16, 'the owner reads them')
   assertEquals((await select(asUser(other))).length, 0, 'another user does not')

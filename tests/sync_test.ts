@@ -321,7 +321,11 @@ Deno.test('sync push: a retried create carries what was edited since its lost an
 
   // A vehicle whose fill-ups (in the first push) moved its odometer on: the stale reading is refused, the batch is not.
   const van = { id: crypto.randomUUID(), name: 'Troopy', current_odometer: 99_000 }
-  const fill = { id: crypto.randomUUID(), amount: '90.00', category: 'fuel', vehicle_id: van.id, fuel_volume: '45.00', odometer: 100_400 }
+  // As a sync client sends a record: every column, null where nothing was given (the full-tank flag follows the volume).
+  const fill = {
+    id: crypto.randomUUID(), amount: '90.00', category: 'fuel', vehicle_id: van.id, fuel_volume: '45.00', odometer: 100_400,
+    fuel_full_tank: null, trip_id: null, merchant: null,
+  }
   const batch = { vehicles: { created: [van] }, expenses: { created: [fill] } }
   assertEquals((await s('push', { method: 'POST', body: { changes: batch } })).body.conflicts, 0)
   const retry = await s('push', { method: 'POST', body: { changes: { ...batch, vehicles: { created: [{ ...van, name: 'Troopy 2' }] } } } })
@@ -329,6 +333,7 @@ Deno.test('sync push: a retried create carries what was edited since its lost an
   const [rv, rf] = retry.body.results
   assertEquals([rv.result, rv.server.current_odometer, rv.server.name], ['conflict', 100_400, 'Troopy'])
   assertEquals(rf.result, 'unchanged')
+  assertEquals((await adminSql`select fuel_full_tank from pam.expenses where id = ${fill.id}`)[0].fuel_full_tank, true)
 })
 
 Deno.test('sync push: a row the pull saw is no conflict, though a long transaction held the cursor back', async () => {

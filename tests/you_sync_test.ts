@@ -58,3 +58,19 @@ Deno.test('sync: calendar events pushed offline are the events the API makes, an
   })
   assertEquals([bad.status, bad.body.error.code, bad.body.error.details.errors[0].table], [400, 'invalid_changes', 'calendar_events'], show(bad))
 })
+
+Deno.test('sync: a retried event create whose trip was deleted since is a conflict, and the rest of the batch applies', async () => {
+  const user = await signUp()
+  const s = syncAs(user)
+  const trip = crypto.randomUUID()
+  const event = { id: crypto.randomUUID(), title: 'Ferry', start: '2026-10-03T19:30', time_zone: 'Australia/Melbourne', trip_id: trip }
+  const first = await s('push', { method: 'POST', body: { changes: { trips: { created: [{ id: trip, name: 'Tassie' }] }, calendar_events: { created: [event] } } } })
+  assertEquals(first.body.results.map((r: { result: string }) => r.result), ['applied', 'applied'], show(first))
+  // The answer was lost; meanwhile the trip went (on the web), which unlinked the event.
+  assertEquals((await functionAs('wheels')(user)(`trips/${trip}`, { method: 'DELETE' })).status, 204)
+  const place = { id: crypto.randomUUID(), name: 'Ferry terminal', latitude: -37.84, longitude: 144.94 }
+  const retry = await s('push', { method: 'POST', body: { changes: { calendar_events: { created: [event] }, saved_places: { created: [place] } } } })
+  assertEquals(retry.status, 200, show(retry))
+  const [placed, ev] = retry.body.results
+  assertEquals([placed.result, ev.result, ev.server.trip_id, ev.server.title], ['applied', 'conflict', null, 'Ferry'])
+})

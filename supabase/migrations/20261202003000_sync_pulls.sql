@@ -9,12 +9,17 @@
 -- conflict, and the edit was not applied. A client's own earlier push was
 -- enough to be that transaction.
 --
--- The pull now remembers its snapshot; a push asks whether the row's writer
--- was visible in it (pg_visible_in_snapshot). A user's 16 newest cursors are
--- kept. Of two pulls with one cursor the first is kept: it saw least, so what
--- it saw every later one saw too. A cursor whose snapshot is not kept is
--- judged as before (every row written since it counts), which never misses a
--- real conflict.
+-- The pull now remembers its snapshot before it answers; a push asks whether
+-- the row's writer was visible in it (pg_visible_in_snapshot). A user's 16
+-- newest cursors are kept. Of two pulls with one cursor (two devices, or a
+-- long transaction holding the cursor while one device pulls again) the
+-- earlier snapshot is kept, whichever is remembered first: it saw least, so
+-- what it saw every later one saw too, and no push is told a row it never
+-- saw was seen. Of two snapshots with one xmin the earlier has the lower
+-- xmax, or with the same xmax more transactions still running. A cursor
+-- whose snapshot is no longer kept is judged as before (every row written
+-- since it counts), which never misses a real conflict; a newer pull cannot
+-- bring it back (cursors only grow).
 
 create table pam.sync_pulls (
   user_id uuid not null references auth.users (id) on delete cascade,
@@ -46,8 +51,10 @@ begin
   if uid is null then
     raise exception 'a pull is remembered for a signed-in user' using errcode = '42501';
   end if;
-  insert into pam.sync_pulls (user_id, cursor, snapshot) values (uid, pg_snapshot_xmin(seen), seen)
-    on conflict (user_id, cursor) do nothing;
+  insert into pam.sync_pulls as p (user_id, cursor, snapshot) values (uid, pg_snapshot_xmin(seen), seen)
+    on conflict (user_id, cursor) do update set snapshot = excluded.snapshot, pulled_at = excluded.pulled_at
+    where (pg_snapshot_xmax(excluded.snapshot), -(select count(*) from pg_snapshot_xip(excluded.snapshot)))
+        < (pg_snapshot_xmax(p.snapshot), -(select count(*) from pg_snapshot_xip(p.snapshot)));
   delete from pam.sync_pulls p
   where p.user_id = uid and p.cursor < (
     select k.cursor from pam.sync_pulls k where k.user_id = uid order by k.cursor desc offset 15 limit 1);

@@ -576,7 +576,9 @@ export type Owned = Record<string, { rows: number; hash: string }>
 let ownership: Promise<{ table: string; column: string }[]> | undefined
 
 /** Every pam table with a column referencing auth.users, found in the catalogue
- * (so a new area's tables are included without a list to keep up to date). */
+ * (so a new area's tables are included without a list to keep up to date), but
+ * pam.sync_pulls: the server's note of what a pull read, which every pull (a GET)
+ * writes by design, not anything of the user's. */
 const ownedTables = () =>
   ownership ??= adminSql<{ table: string; column: string }[]>`
     select c.conrelid::regclass::text as table, a.attname as column
@@ -584,6 +586,7 @@ const ownedTables = () =>
     join pg_attribute a on a.attrelid = c.conrelid and a.attnum = c.conkey[1]
     where c.contype = 'f' and c.confrelid = 'auth.users'::regclass
       and cardinality(c.conkey) = 1 and c.connamespace = 'pam'::regnamespace
+      and c.conrelid <> 'pam.sync_pulls'::regclass
     order by 1`.then((rows) => [...rows])
 
 /** What `userId` owns now, table by table. */

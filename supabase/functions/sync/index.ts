@@ -11,6 +11,7 @@ import { body, json, writeTransaction } from '../_shared/resource.ts'
 import { invalidateSummaries, WINS_REFUSALS } from '../wins/common.ts'
 import { removeLeftObjects } from '../_shared/storage.ts'
 import { invalidateVehiclesAndTrips, WHEELS_REFUSALS } from '../wheels/common.ts'
+import { EVENT_REFUSALS } from '../you/events.ts'
 import { CursorQuery, RETENTION_DAYS } from './cursor.ts'
 import { pullChanges } from './pull.ts'
 import { applyBatch, type Batch, MAX_CHANGES, validateBatch } from './push.ts'
@@ -120,6 +121,7 @@ export function createSyncApp(config: Config = getConfig(), options: Partial<Syn
       (tx) => applyBatch(tx, valid, tables.filter((t) => t.push), input.last_pulled_at ?? null, opts.now(), {
         ...WINS_REFUSALS,
         ...WHEELS_REFUSALS,
+        ...EVENT_REFUSALS,
       }),
       {},
       // Many quick statements: the whole batch may take longer than one statement's timeout.

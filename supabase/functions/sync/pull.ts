@@ -2,7 +2,6 @@
 // WatermelonDB's shape, read in one statement (one snapshot, one round
 // trip); then that snapshot is remembered for the push's conflicts.
 import type { PostgresApi } from '../_shared/db.ts'
-import { errorFields, log } from '../_shared/logger.ts'
 import { params } from '../_shared/resource.ts'
 import { cursorExpired } from './cursor.ts'
 import type { SyncTable } from './tables.ts'
@@ -57,12 +56,8 @@ export async function pullChanges(
   return { changes, cursor: Number(result.cursor) }
 }
 
-/** Keeps what the pull saw for the push that follows (20261202003000_sync_pulls.sql). Never fails the pull:
- * a cursor whose snapshot is not kept only has its push's conflicts judged by the cursor alone. */
+/** Keeps what the pull saw for the push that follows (20261202003000_sync_pulls.sql), before the cursor is
+ * answered: a cursor given out whose snapshot was not kept could be judged by another pull's later one. */
 async function rememberPull(db: PostgresApi, snapshot: string): Promise<void> {
-  try {
-    await db.transaction((tx) => tx`select pam.sync_remember_pull(${snapshot}::pg_snapshot)`)
-  } catch (err) {
-    log('warn', 'sync pull not remembered: its push judges conflicts by the cursor alone', errorFields(err))
-  }
+  await db.transaction((tx) => tx`select pam.sync_remember_pull(${snapshot}::pg_snapshot)`)
 }

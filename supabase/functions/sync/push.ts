@@ -17,10 +17,11 @@
 //
 // A create whose id is already the caller's row is a retry: the push that
 // created it committed, but its answer never reached the app, which may have
-// edited the record since. Its fields are applied as an update when nobody
-// else has changed the row since it was created ('applied'); the same content
-// is 'unchanged'; different content on a row changed since by someone else,
-// or content the row refuses, is a conflict, the server's row kept.
+// edited the record since. Its fields with a value are applied as an update
+// when nobody else has changed the row since it was created ('applied'); the
+// values the row holds already are 'unchanged'; different content on a row
+// changed since by someone else, or content the row refuses, is a conflict,
+// the server's row kept (the rest of the batch applies).
 import { ApiError } from '../_shared/errors.ts'
 import type { Tx } from '../_shared/db.ts'
 import { explainRefusal, insertRow, isoSql, type Refusals, updateRow } from '../_shared/resource.ts'
@@ -78,9 +79,10 @@ interface Valid {
 }
 
 /** A created record's fields the table's update takes, as its patch schema parses them; undefined when there are none
- * (or they are no valid update). Only the fields the record carries: no create default is applied again. */
+ * (or they are no valid update). Only the fields the record carries with a value: in a create, null is "not given"
+ * (a fill-up's full-tank flag then follows its volume), and no create default is applied again. */
 function asUpdate(t: SyncTable, record: Row): Record<string, unknown> | undefined {
-  const fields = pick(record, writable(t, 'update'))
+  const fields = Object.fromEntries(Object.entries(pick(record, writable(t, 'update'))).filter(([, v]) => v !== null))
   if (!Object.keys(fields).length) return undefined
   const schema = t.push!.kind === 'expense' ? ExpensePatch : t.push!.spec.patch?.schema
   const parsed = schema?.safeParse(fields)
@@ -184,7 +186,10 @@ export async function applyBatch(
     const result = (result: Result['result'], server?: Row | null): Result =>
       ({ table: t.name, id: v.id, op: 'create', result, ...(server === undefined ? {} : { server }) })
     const before = await serverRow(t, v.id)
-    if (!v.retry || !before) return result('unchanged')
+    // The same values as the row has (a replay of the first push): nothing to run.
+    if (!v.retry || !before || Object.entries(v.retry).every(([k, x]) => JSON.stringify(x) === JSON.stringify(before[k]))) {
+      return result('unchanged')
+    }
     const [{ as_created }] = await tx.unsafe(
       `select sync_xid = sync_created as as_created from ${t.table} where id = $1::uuid`,
       [v.id] as never[],
@@ -194,8 +199,10 @@ export async function applyBatch(
     try {
       await update(t, v.id, v.retry)
     } catch (err) {
-      // Content the row cannot take now (an odometer below readings the batch recorded since): the server's stands.
-      if (!(explainRefusal(err, refusals) instanceof ApiError)) throw err
+      // Content the row cannot take now (an odometer below readings recorded since, a trip since deleted): the
+      // server's row stands. Anything else (the database gone) fails the push as before.
+      const e = explainRefusal(err, refusals)
+      if (!(e instanceof ApiError && e.status < 500) && !String((err as { code?: string }).code).startsWith('23')) throw err
       refused = true
     }
     const same = !refused && sameContent(before, await serverRow(t, v.id))
