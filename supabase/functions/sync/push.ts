@@ -180,14 +180,13 @@ export async function applyBatch(
     return await updateRow(tx, spec, id, prepared, spec.patch!.columns)
   }
 
-  /** A create whose row is there already (see the top of this file). The update runs in a savepoint,
-   * which is rolled back, side effects and all, unless it is applied. */
-  const retriedCreate = async (t: SyncTable, v: Valid): Promise<Result> => {
+  /** A create whose row, `before`, is there already (see the top of this file). The update runs in a
+   * savepoint, which is rolled back, side effects and all, unless it is applied. */
+  const retriedCreate = async (t: SyncTable, v: Valid, before: Row): Promise<Result> => {
     const result = (result: Result['result'], server?: Row | null): Result =>
       ({ table: t.name, id: v.id, op: 'create', result, ...(server === undefined ? {} : { server }) })
-    const before = await serverRow(t, v.id)
     // The same values as the row has (a replay of the first push): nothing to run.
-    if (!v.retry || !before || Object.entries(v.retry).every(([k, x]) => JSON.stringify(x) === JSON.stringify(before[k]))) {
+    if (!v.retry || Object.entries(v.retry).every(([k, x]) => JSON.stringify(x) === JSON.stringify(before[k]))) {
       return result('unchanged')
     }
     const [{ as_created }] = await tx.unsafe(
@@ -233,18 +232,23 @@ export async function applyBatch(
       const made = new Set(inserted.map((e) => e.id))
       if (inserted.length) await budgetImpact(tx, ctx, inserted)
       for (const v of mine) {
-        if (made.has(v.id)) results.push({ table: t.name, id: v.id, op: 'create', result: 'applied' })
-        else if (!(await serverRow(t, v.id))) failed(v, new ApiError(409, 'id_taken', 'this id is already used'))
-        else results.push(await retriedCreate(t, v))
+        if (made.has(v.id)) {
+          results.push({ table: t.name, id: v.id, op: 'create', result: 'applied' })
+          continue
+        }
+        const before = await serverRow(t, v.id)
+        if (!before) failed(v, new ApiError(409, 'id_taken', 'this id is already used'))
+        results.push(await retriedCreate(t, v, before!))
       }
     } else {
       const spec = t.push!.spec
       for (const v of mine) {
         try {
           const input = spec.create!.prepare ? await spec.create!.prepare(tx, v.input) : v.input
-          const { created } = await insertRow(tx, spec, input, spec.create!.columns)
+          // Not created: `row` is the one there already, in the same select list.
+          const { row, created } = await insertRow(tx, spec, input, spec.create!.columns)
           if (created) results.push({ table: t.name, id: v.id, op: 'create', result: 'applied' })
-          else results.push(await retriedCreate(t, v))
+          else results.push(await retriedCreate(t, v, row))
         } catch (err) {
           failed(v, err)
         }
