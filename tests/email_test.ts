@@ -230,6 +230,35 @@ Deno.test('email: channels in the profile — defaults, per-kind choices merged,
   assertEquals(bad.status, 400)
 })
 
+Deno.test('email: a notification switch saved alone keeps the email choices and an unsubscribe', async () => {
+  const user = await signUp()
+  const n = notificationsAs(user)
+  assertEquals((await n('channels', { method: 'PATCH', body: { email: false, channels: { social: 'off' } } })).status, 200)
+  const me = authAs(user)
+  // The app's settings screen saves one switch (PAM's tool and You's profile take the same path).
+  const saved = await me('me', { method: 'PATCH', body: { preferences: { notifications: { budget_alerts: false } } } })
+  assertEquals(saved.status, 200, JSON.stringify(saved.body))
+  assertEquals(saved.body.profile.preferences.notifications, { email: false, budget_alerts: false, channels: { social: 'off' } })
+  const more = await me('me', {
+    method: 'PATCH',
+    body: { preferences: { currency: 'NZD', notifications: { channels: { report_ready: 'digest' } } } },
+  })
+  assertEquals(more.body.profile.preferences.notifications, {
+    email: false,
+    budget_alerts: false,
+    channels: { social: 'off', report_ready: 'digest' },
+  })
+  assertEquals(more.body.profile.preferences.currency, 'NZD')
+  await adminSql`insert into pam.notifications (user_id, kind, title) values (${user.id}, 'maintenance_due', 'Oil')`
+  const [row] = await adminSql`select email_status from pam.notifications where user_id = ${user.id}`
+  assertEquals(row.email_status, 'none', 'still unsubscribed')
+  // Only the kinds notifications have can be named, so the merged choices stay as few as the kinds.
+  const unknown = await n('channels', { method: 'PATCH', body: { channels: { made_up_kind: 'off' } } })
+  assertEquals(unknown.status, 400)
+  const viaMe = await me('me', { method: 'PATCH', body: { preferences: { notifications: { channels: { made_up_kind: 'off' } } } } })
+  assertEquals(viaMe.status, 400)
+})
+
 Deno.test('email: the database and the code agree on every channel', async () => {
   const cases: [Record<string, unknown>, string][] = [
     [{}, 'budget_threshold'],

@@ -42,14 +42,22 @@ export interface ProfilePatch {
   preferences?: Preferences
 }
 
-/** Changes the caller's profile (preferences merged key by key); the updated row, or undefined. */
+/** Changes the caller's profile (preferences merged key by key, and so are `notifications` and its
+ * `channels`: a switch sent alone keeps the email choices and unsubscribes); the updated row, or undefined. */
 export async function updateProfile(c: AppContext, patch: ProfilePatch) {
+  const { notifications, ...rest } = patch.preferences ?? {}
+  const { channels, ...switches } = notifications ?? {}
   const [row] = await c.var.postgres.transaction((tx) =>
     tx`
       update pam.profiles set
         full_name = coalesce(${patch.full_name ?? null}, full_name),
         region = case when ${'region' in patch} then ${patch.region ?? null} else region end,
-        preferences = preferences || ${(patch.preferences ?? {}) as never}::jsonb
+        preferences = preferences || ${rest as never}::jsonb || case when ${notifications !== undefined}
+          then jsonb_build_object('notifications', coalesce(preferences -> 'notifications', '{}'::jsonb)
+            || ${switches as never}::jsonb
+            || jsonb_build_object('channels',
+                 coalesce(preferences -> 'notifications' -> 'channels', '{}'::jsonb) || ${(channels ?? {}) as never}::jsonb))
+          else '{}'::jsonb end
       where id = (select auth.uid())
       returning id, email, full_name, region, preferences, created_at, updated_at`
   )
