@@ -212,6 +212,29 @@ Deno.test('chat model: over the daily token budget PAM answers offline, without 
   assertEquals((await send(await signUp(), 'hi', { PAM_CHAT_DAILY_TOKENS: '200' })).body.message.metadata.mode, 'model')
 })
 
+Deno.test('chat model: the token budget is the last 24 hours, whatever time zone the app sends', async () => {
+  const user = await signUp() // no time zone in the profile: the device's would be used for its day
+  const now = chatAppAt(new Date().toISOString(), {
+    OPENAI_API_KEY: openai.apiKey,
+    OPENAI_BASE_URL: openai.url,
+    PAM_CHAT_DAILY_TOKENS: '200',
+  })(user)
+  assertEquals((await now('messages', { method: 'POST', body: { message: 'hello pam' } })).body.message.metadata.mode, 'model')
+  assertEquals((await now('messages', { method: 'POST', body: { message: 'hi' } })).body.message.metadata.mode, 'model')
+  // Those 240 tokens were two hours ago; the app sends a zone where it is now just past 1 am, so its
+  // day started an hour ago.
+  await adminSql`update pam.messages set created_at = created_at - interval '2 hours' where user_id = ${user.id}`
+  let ahead = (1 - new Date().getUTCHours() + 24) % 24
+  if (ahead > 14) ahead -= 24
+  const zone = ahead === 0 ? 'Etc/GMT' : `Etc/GMT${ahead > 0 ? '-' : '+'}${Math.abs(ahead)}`
+  const res = await now('messages', { method: 'POST', body: { message: 'hello', context: { timezone: zone } } })
+  assertEquals(res.status, 201, JSON.stringify(res.body))
+  assertEquals([res.body.message.metadata.mode, res.body.message.metadata.model_skipped], ['offline', 'daily_token_budget'], zone)
+  // A day later they no longer count.
+  await adminSql`update pam.messages set created_at = created_at - interval '23 hours' where user_id = ${user.id}`
+  assertEquals((await now('messages', { method: 'POST', body: { message: 'hello' } })).body.message.metadata.mode, 'model')
+})
+
 Deno.test("chat model: tool calls with another user's ids change nothing of theirs", async () => {
   const victim = await signUp()
   const attacker = await signUp()

@@ -283,7 +283,7 @@ export async function converse(c: AppContext, input: TurnInput): Promise<Turn> {
 
   const { openai } = c.var.config
   if (!openai.apiKey) model.model_skipped = 'not_configured'
-  else if (openai.dailyTokens === 0 || await tokensToday(c, input.now, ctx.timeZone) >= openai.dailyTokens) {
+  else if (openai.dailyTokens === 0 || await tokensLastDay(c, input.now) >= openai.dailyTokens) {
     model.model_skipped = 'daily_token_budget'
   } else {
     try {
@@ -386,15 +386,17 @@ async function offlineTurn(
   }
 }
 
-/** Tokens the caller's answers used since the start of their local day (one index range on (user_id, created_at)). */
-async function tokensToday(c: AppContext, now: Date, timeZone: string): Promise<number> {
+/** Tokens the caller's answers used in the last 24 hours (one index range on (user_id, created_at)). A
+ * rolling window, not the local day: the day would start wherever the zone the app sends puts midnight,
+ * so choosing a zone whose midnight just passed would give the budget again. */
+async function tokensLastDay(c: AppContext, now: Date): Promise<number> {
   const [row] = await c.var.postgres.queryRaw<{ used: number }>(
     `select coalesce(sum((m.metadata -> 'usage' ->> 'total_tokens')::bigint), 0)::float8 as used
      from pam.messages m
      where m.user_id = (select auth.uid()) and m.role = 'assistant'
-       and m.created_at >= (date_trunc('day', $1::timestamptz at time zone $2) at time zone $2)
+       and m.created_at > $1::timestamptz - interval '24 hours'
        and m.metadata ? 'usage'`,
-    [now.toISOString(), timeZone],
+    [now.toISOString()],
   )
   return Number(row?.used ?? 0)
 }
