@@ -53,14 +53,19 @@ export class ModelError extends Error {
   }
 }
 
-let toolSpecs: unknown[] | undefined
+let toolSpecs: { all: unknown[]; reads: unknown[] } | undefined
 
-/** The tools in OpenAI's function-calling shape, their parameters from the zod schemas (as input). */
-export function toolDefinitions(): unknown[] {
-  return toolSpecs ??= TOOLS.map((t) => {
-    const { $schema: _, ...parameters } = z.toJSONSchema(t.schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>
-    return { type: 'function', function: { name: t.name, description: t.description, parameters } }
-  })
+/** The tools in OpenAI's function-calling shape, their parameters from the zod schemas (as input);
+ * `readsOnly`: those that change nothing. */
+export function toolDefinitions(readsOnly = false): unknown[] {
+  toolSpecs ??= (() => {
+    const spec = (t: typeof TOOLS[number]) => {
+      const { $schema: _, ...parameters } = z.toJSONSchema(t.schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>
+      return { type: 'function', function: { name: t.name, description: t.description, parameters } }
+    }
+    return { all: TOOLS.map(spec), reads: TOOLS.filter((t) => !t.writes).map(spec) }
+  })()
+  return readsOnly ? toolSpecs.reads : toolSpecs.all
 }
 
 const UsageSchema = z.object({

@@ -52,6 +52,10 @@ export interface ToolRun {
 export interface Tool<S extends z.ZodType = z.ZodType> {
   name: string
   node: 'wins' | 'wheels' | 'social' | 'you' | 'context'
+  /** It changes the traveller's data (or what PAM keeps of them). */
+  writes?: true
+  /** Its result holds what other people wrote (community posts): after it, a model's turn may only read. */
+  quotesOthers?: true
   description: string
   schema: S
   run(run: ToolRun, args: z.infer<S>): Promise<Record<string, unknown>>
@@ -77,6 +81,7 @@ const Period = z.object({
 
 const addExpense = tool({
   name: 'add_expense',
+  writes: true,
   node: 'wins',
   description: 'Record money the traveller spent. Category is inferred when not given.',
   schema: z.object({
@@ -107,6 +112,7 @@ const addExpense = tool({
 // vision model through the route's own code; with `add`, recorded through add_expense's.
 const readReceiptTool = tool({
   name: 'read_receipt',
+  writes: true,
   node: 'wins',
   description: 'Read a receipt photo the traveller uploaded ("here\'s my receipt"): amount, merchant, date, category. ' +
     'Without receipt_path, their latest receipt not on an expense yet. Propose what it says; set add only when they ' +
@@ -148,6 +154,7 @@ const readReceiptTool = tool({
 
 const addIncome = tool({
   name: 'add_income',
+  writes: true,
   node: 'wins',
   description: 'Record money the traveller earned.',
   schema: z.object({ amount: money(), source: singleLineText({ max: 200 }), date: calendarDate().optional() }),
@@ -202,6 +209,7 @@ const budgetStatus = tool({
 
 const logFuel = tool({
   name: 'log_fuel',
+  writes: true,
   node: 'wheels',
   description: "Record a fill-up (an expense in category fuel) for the traveller's vehicle.",
   schema: z.object({
@@ -225,6 +233,7 @@ const logFuel = tool({
 
 const logMaintenance = tool({
   name: 'log_maintenance',
+  writes: true,
   node: 'wheels',
   description: 'Record maintenance done on the vehicle.',
   schema: z.object({
@@ -293,6 +302,7 @@ const getWeather = tool({
 
 const rememberFact = tool({
   name: 'remember_fact',
+  writes: true,
   node: 'context',
   description: 'Keep something the traveller told PAM about themselves, their rig or their preferences.',
   schema: z.object({ content: singleLineText({ max: 1000 }), kind: z.enum(['fact', 'preference', 'event']).default('fact') }),
@@ -304,6 +314,7 @@ const rememberFact = tool({
 
 const forgetFact = tool({
   name: 'forget_fact',
+  writes: true,
   node: 'context',
   description: 'Forget what PAM remembered that best matches the text.',
   schema: z.object({ text: singleLineText({ max: 1000 }) }),
@@ -354,6 +365,7 @@ const planTripTool = tool({
 
 const addTripStop = tool({
   name: 'add_trip_stop',
+  writes: true,
   node: 'wheels',
   description: "Add a stop to a trip (the active one unless named), before its destination.",
   schema: z.object({ place: Place, trip_id: z.string().uuid().optional() }),
@@ -401,6 +413,7 @@ const findSavedPlaces = tool({
 
 const updatePreferences = tool({
   name: 'update_preferences',
+  writes: true,
   node: 'context',
   description: "Change the traveller's settings: home currency, metric or imperial units, time zone, language, notifications.",
   schema: Preferences,
@@ -423,6 +436,7 @@ const getInsights = tool({
 
 const setBudgetTool = tool({
   name: 'set_budget',
+  writes: true,
   node: 'wins',
   description: 'Create or change a budget: a limit on one category of spending per week, month (default) or year.',
   schema: z.object({
@@ -450,6 +464,7 @@ const goalWords = (s: string) => s.toLowerCase().match(/[\p{L}\p{N}]+/gu)?.filte
 
 const addToGoal = tool({
   name: 'add_to_goal',
+  writes: true,
   node: 'wins',
   description: 'Put money towards one of the traveller\'s savings goals (or take some out), named by words of its name.',
   schema: z.object({
@@ -485,6 +500,7 @@ const savingsGoals = tool({
 
 const postToCommunity = tool({
   name: 'post_to_community',
+  writes: true,
   node: 'social',
   description: 'Post for the traveller in the community: publicly (default), to their friends, or in one of their ' +
     'groups (by name). Only when they ask to post, share or tell others something; the body is their words.',
@@ -520,6 +536,7 @@ const postToCommunity = tool({
 
 const communityFeed = tool({
   name: 'get_community_feed',
+  quotesOthers: true,
   node: 'social',
   description: "The newest posts the traveller may see in the community: everyone's, their friends', their groups' " +
     "(or one group's, by name), or those placed near where they are.",
@@ -574,6 +591,7 @@ const dropHome = (run: ToolRun) => run.c.var.cache.del(CACHE_POLICIES.dashboard.
 
 const createEvent = tool({
   name: 'create_event',
+  writes: true,
   node: 'you',
   description: 'Put something in the traveller\'s calendar, in their time zone: an appointment, a task to be reminded of ' +
     '("remind me Tuesday at 9 to book the campground" is a 09:00 event with a reminder at the time), or a whole day.',
@@ -609,6 +627,7 @@ const createEvent = tool({
 
 const moveEvent = tool({
   name: 'move_event',
+  writes: true,
   node: 'you',
   description: 'Move one of the traveller\'s events to another day and/or time (it keeps its length; the time stays when only ' +
     'the day is given).',
@@ -630,6 +649,7 @@ const moveEvent = tool({
 
 const cancelEvent = tool({
   name: 'cancel_event',
+  writes: true,
   node: 'you',
   description: 'Take an event out of the traveller\'s calendar (all its occurrences).',
   schema: z.object({ event: EventName }),
