@@ -59,6 +59,13 @@ Deno.test('chat offline: "oil change due?" lists what is due; a fill-up goes on 
   const log = fuel.body.message.metadata.actions[0].result.fuel_log
   assertEquals([log.litres, log.total_cost, log.odometer, log.vehicle_id], ['60.00', '120.00', 100450, v.id])
   assertEquals((await wh(`vehicles/${v.id}`)).body.vehicle.current_odometer, 100450)
+
+  // A price a gallon: the pump's total is the gallons times it, not the litres.
+  const gallons = await pam('messages', { method: 'POST', body: { message: 'filled 15 gallons at $3.49 a gallon' } })
+  const byGallon = gallons.body.message.metadata.actions[0].result.fuel_log
+  assertEquals([byGallon.litres, byGallon.total_cost], ['56.78', '52.35'], JSON.stringify(gallons.body.message.metadata))
+  const perLitre = await pam('messages', { method: 'POST', body: { message: 'filled 40 litres at $2.10/L' } })
+  assertEquals(perLitre.body.message.metadata.actions[0].result.fuel_log.total_cost, '84.00')
 })
 
 Deno.test('chat: a vehicle synced from the app is one PAM knows of at once (the sync push drops its context)', async () => {

@@ -119,7 +119,7 @@ export interface Entities {
 
 // ---------------------------------------------------------------- helpers
 
-const LITRES_PER_US_GALLON = 3.785411784
+export const LITRES_PER_US_GALLON = 3.785411784
 const KM_PER_MILE = 1.609344
 
 const round = (n: number, places: number) => {

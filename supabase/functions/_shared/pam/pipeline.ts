@@ -11,7 +11,7 @@ import type { AppContext } from '../http.ts'
 import { ApiError } from '../errors.ts'
 import { log } from '../logger.ts'
 import { classify } from './classifier.ts'
-import type { Entities } from './entities.ts'
+import { type Entities, LITRES_PER_US_GALLON } from './entities.ts'
 import { loadContext, type PamContext } from './context.ts'
 import { addDays } from '../dates.ts'
 import { type Memory, recall } from './memory.ts'
@@ -179,12 +179,15 @@ function planFor(intent: string, e: Entities, message: string, ctx: PamContext):
         return { tool: 'add_expense', args: { amount: e.amount.value, currency: e.amount.currency, category: 'fuel', merchant: e.merchant, location: e.place, date: e.date, description } }
       }
       if (!e.amount && !e.fuelPrice) return { reply: `${e.volume.litres} L — and what did it cost?` }
+      // A price a gallon is not one a litre: the pump's total is the gallons times it.
+      const perGallon = e.amount ? undefined : e.fuelPrice?.per === 'gal' ? Number(e.fuelPrice.value) : undefined
+      const gallons = e.volume.unit === 'gal' ? e.volume.value : e.volume.litres / LITRES_PER_US_GALLON
       return {
         tool: 'log_fuel',
         args: {
           litres: e.volume.litres.toFixed(2),
-          total_cost: e.amount?.value,
-          price_per_litre: e.amount ? undefined : e.fuelPrice?.value,
+          total_cost: e.amount?.value ?? (perGallon === undefined ? undefined : (perGallon * gallons).toFixed(2)),
+          price_per_litre: e.amount || perGallon !== undefined ? undefined : e.fuelPrice?.value,
           odometer: e.odometer?.value,
           date: e.date,
           location: e.place,
