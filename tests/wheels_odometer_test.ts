@@ -225,6 +225,34 @@ Deno.test('wheels odometer: correcting a typo brings the current odometer down t
   assertEquals(await d.current(v), 13000)
 })
 
+Deno.test('wheels odometer: a retried create is answered with its row, and its reading is not checked or applied again', async () => {
+  const d = await driver()
+  const v = await d.vehicle()
+  const fill = { id: crypto.randomUUID(), vehicle_id: v, date: '2026-03-10', odometer: 51200, litres: '40.00', price_per_litre: '2.000' }
+  assertEquals((await d.w('fuel', { method: 'POST', body: fill })).status, 201)
+  // The reading was a typo, corrected since: the odometer followed it down.
+  assertEquals((await d.w(`fuel/${fill.id}`, { method: 'PATCH', body: { odometer: 50200 } })).status, 200)
+  assertEquals(await d.current(v), 50200)
+  // The first answer was lost, and the app sends the create again.
+  const again = await d.w('fuel', { method: 'POST', body: fill })
+  assertEquals(again.status, 200, show(again))
+  assertEquals(again.body.fuel_log.odometer, 50200, 'the row as it is now')
+  assertEquals(await d.current(v), 50200, 'not raised to the replayed reading')
+
+  // The vehicle's odometer has moved on past a reading since: its retry is the row, not a 409.
+  const service = { id: crypto.randomUUID(), vehicle_id: v, task: 'Check', date: '2026-03-11', odometer: 50300 }
+  assertEquals((await d.w('maintenance', { method: 'POST', body: service })).status, 201)
+  const expense = { id: crypto.randomUUID(), amount: '30.00', category: 'maintenance', vehicle_id: v, date: '2026-03-12', odometer: 50400 }
+  assertEquals((await d.x('expenses', { method: 'POST', body: expense })).status, 201)
+  assertEquals((await d.w(`vehicles/${v}`, { method: 'PATCH', body: { current_odometer: 50900 } })).status, 200)
+  const serviceAgain = await d.w('maintenance', { method: 'POST', body: service })
+  assertEquals(serviceAgain.status, 200, show(serviceAgain))
+  const expenseAgain = await d.x('expenses', { method: 'POST', body: expense })
+  assertEquals(expenseAgain.status, 200, show(expenseAgain))
+  assertEquals(await d.current(v), 50900)
+  assertEquals(await d.readings(v), 3)
+})
+
 Deno.test('wheels odometer: parallel fill-ups and maintenance on one vehicle never leave the current odometer behind', async () => {
   const d = await driver()
   const vehicles = [await d.vehicle(), await d.vehicle(), await d.vehicle()]
