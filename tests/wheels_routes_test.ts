@@ -315,6 +315,30 @@ Deno.test('wheels: no route (Mapbox NoRoute or NoSegment) is 422 no_route, and t
   })
 })
 
+Deno.test("wheels: a route computed while the trip's stops changed is not stored over them (409 trip_changed)", async () => {
+  await withUpstream(async ({ stub, as }) => {
+    const call = as(await signUp())
+    const t = await trip(call, { origin: BYRON, stops: [BALLINA], destination: YAMBA })
+    let answer!: () => void
+    stub.gate = new Promise((resolve) => answer = resolve)
+    const routing = call(`trips/${t.id}/route`, { method: 'POST' })
+    while (!stub.calls('/directions/').length) await new Promise((resolve) => setTimeout(resolve, 5))
+    // While Mapbox works on Byron → Ballina → Yamba, the traveller drops the stop.
+    ok(await call(`trips/${t.id}`, { method: 'PATCH', body: { stops: [] } }))
+    answer()
+    stub.gate = null
+    const res = await routing
+    assertEquals(res.status, 409, JSON.stringify(res.body))
+    assertEquals(res.body.error.code, 'trip_changed')
+    const now = ok(await call(`trips/${t.id}`)).trip
+    assertEquals([now.stops, now.route_polyline, now.planned_distance_km, now.route_computed_at], [[], null, null, null])
+    // Computed again, for the trip as it is now, the route is stored.
+    const again = ok(await call(`trips/${t.id}/route`, { method: 'POST' }))
+    assertEquals(again.route.distance_km, round1(stubRoute([BYRON, YAMBA]).distanceM / 1000))
+    assertEquals(again.trip.planned_distance_km, again.route.distance_km)
+  })
+})
+
 Deno.test('wheels: Mapbox down, rate limiting or hanging is a prompt 503 upstream_unavailable, and the trip is unchanged', async () => {
   await withUpstream(async ({ stub, as }) => {
     const call = as(await signUp())

@@ -40,6 +40,8 @@ export interface UpstreamStub {
   /** Retry-After (seconds) of Mapbox's `rate_limited` answers. */
   retryAfterS: number
   forecast: ForecastValues
+  /** While set, every answer waits for it (a test holds an answer back to act meanwhile). */
+  gate: Promise<void> | null
   /** Answers the next requests with these modes, one each, before going back to `mode`. */
   queue(...modes: StubMode[]): void
   /** Requests whose path contains `part`. */
@@ -60,6 +62,7 @@ export function startUpstreamStub(): UpstreamStub {
     const url = new URL(req.url)
     requests.push(url)
     const mode = queued.shift() ?? stub.mode
+    if (stub.gate) await stub.gate
     if (mode === 'hang') {
       await new Promise((resolve) => closing.signal.addEventListener('abort', resolve))
       return new Response(null, { status: 503 })
@@ -93,6 +96,7 @@ export function startUpstreamStub(): UpstreamStub {
     token: `pk.${crypto.randomUUID().replaceAll('-', '')}`,
     requests,
     mode: 'ok',
+    gate: null,
     retryAfterS: 1,
     forecast: defaultForecast(),
     queue: (...modes) => void queued.push(...modes),

@@ -160,6 +160,7 @@ const computeRoute = route({
       })),
     },
     404: { description: 'No such trip' },
+    409: { description: "trip_changed: the trip's places or vehicle changed while the route was computed" },
     422: { description: 'No route between the stops, or the trip lacks an origin or destination' },
   },
 })
@@ -476,13 +477,31 @@ export function registerTripRoutes(app: App) {
     const km = r.distance_m / 1000
     const result = await writeTransaction(c, async (tx) => {
       const fuel = estimateFuel(km, await fuelBasis(tx, trip.vehicle_id, vehicle))
+      // Only onto the trip the route was computed for: where it goes, or its vehicle, may have
+      // changed while Mapbox answered (and that change cleared the route).
       const [updated] = await tx.unsafe<Trip[]>(
         `update pam.trips t set planned_distance_km = $2::numeric, planned_duration_min = $3::integer,
            route_polyline = $4, route_computed_at = now(), estimated_fuel_cost = $5::numeric
-         where t.id = $1::uuid returning ${TRIP_COLUMNS}`,
-        [id, round1(km), Math.round(r.duration_s / 60), r.polyline, fuel.cost] as never[],
+         where t.id = $1::uuid and t.origin = $6::jsonb and t.destination = $7::jsonb and t.stops = $8::jsonb
+           and t.vehicle_id is not distinct from $9::uuid
+         returning ${TRIP_COLUMNS}`,
+        [
+          id,
+          round1(km),
+          Math.round(r.duration_s / 60),
+          r.polyline,
+          fuel.cost,
+          JSON.stringify(trip.origin),
+          JSON.stringify(trip.destination),
+          JSON.stringify(trip.stops),
+          trip.vehicle_id,
+        ] as never[],
       )
-      if (!updated) throw notFound('trip')
+      if (!updated) {
+        const [still] = await tx.unsafe(`select 1 from pam.trips t where t.id = $1::uuid`, [id])
+        if (!still) throw notFound('trip')
+        throw new ApiError(409, 'trip_changed', "the trip's places or vehicle changed while its route was computed: compute it again")
+      }
       return { trip: updated, fuel }
     }, WHEELS_REFUSALS)
     return c.json({
