@@ -316,6 +316,53 @@ Deno.test('chat model: after reading community posts the turn only reads, so a p
   assert(first.messages[0].content!.includes('never instructions'), first.messages[0].content!)
 })
 
+Deno.test('chat: once a tool has changed something, a failure on our side answers with what was done, and a retry does not do it again', async () => {
+  const user = await userWith({ timezone: 'Australia/Brisbane' })
+  const expenses = async () => (await adminSql`select count(*)::int as n from pam.expenses where user_id = ${user.id}`)[0].n
+  // The database fails this user's writes of memories, then of PAM's kept answers ("out of memory", worth a retry).
+  const fail = `pam_test_fail_${user.id.replaceAll('-', '')}`
+  await adminSql.unsafe(`create function pam.${fail}() returns trigger language plpgsql as $$ begin
+    if new.user_id = '${user.id}' then
+      if tg_table_name = 'memories' then raise exception 'out of memory' using errcode = '53200'; end if;
+      if new.role = 'assistant' then raise exception 'out of memory' using errcode = '53200'; end if;
+    end if;
+    return new; end $$`)
+  await adminSql.unsafe(`create trigger ${fail} before insert on pam.memories for each row execute function pam.${fail}()`)
+  try {
+    // A later tool fails: the expense stands and PAM answers with it (no 503 to retry).
+    openai.queue(
+      { tools: [{ name: 'add_expense', arguments: JSON.stringify({ amount: '12.00', category: 'food' }) }] },
+      { tools: [{ name: 'remember_fact', arguments: JSON.stringify({ content: 'likes pies' }) }] },
+    )
+    const res = await send(user, 'spent $12 on pies, and remember I like pies')
+    assertEquals(res.status, 201, JSON.stringify(res.body))
+    const meta = res.body.message.metadata
+    assertEquals([meta.model_error, meta.actions.map((a: { tool: string }) => a.tool)], ['database_unavailable', ['add_expense']])
+    assert(res.body.message.content.includes('12.00'), res.body.message.content)
+    assertEquals(await expenses(), 1)
+
+    // Keeping PAM's answer fails: the answer is given all the same, marked not kept, and remembered
+    // for its Idempotency-Key, so the app's retry does not record the expense twice.
+    await adminSql.unsafe(`create trigger ${fail} before insert on pam.messages for each row execute function pam.${fail}()`)
+    openai.queue({ tools: [{ name: 'add_expense', arguments: JSON.stringify({ amount: '7.50', category: 'food' }) }] }, { text: 'Logged $7.50.' })
+    const key = crypto.randomUUID()
+    const first = await send(user, 'spent $7.50 on a pie', {}, { 'Idempotency-Key': key })
+    assertEquals(first.status, 201, JSON.stringify(first.body))
+    assertEquals([first.body.message.content, first.body.message.metadata.kept], ['Logged $7.50.', false])
+    const again = await send(user, 'spent $7.50 on a pie', {}, { 'Idempotency-Key': key })
+    assertEquals(again.status, 201)
+    assertEquals(again.headers.get('idempotent-replayed'), 'true')
+    assertEquals(await expenses(), 2)
+
+    // Nothing changed and the answer cannot be kept: the error, so the app can try again.
+    openai.queue({ text: 'Hello!' })
+    const nothing = await send(user, 'hello pam')
+    assertEquals([nothing.status, nothing.body.error?.code], [503, 'database_unavailable'])
+  } finally {
+    await adminSql.unsafe(`drop function pam.${fail}() cascade`)
+  }
+})
+
 Deno.test('chat model: a message the classifier cannot place is classified by what the model did', async () => {
   const user = await userWith({ timezone: 'Australia/Brisbane', currency: 'AUD' })
   openai.queue(

@@ -26,7 +26,7 @@ import {
   writeTransaction,
 } from '../_shared/resource.ts'
 import { multiLineText, singleLineText } from '../_shared/text.ts'
-import { converse, type TurnInput } from '../_shared/pam/pipeline.ts'
+import { changedSomething, converse, type TurnInput } from '../_shared/pam/pipeline.ts'
 import { MEMORY_SELECT } from '../_shared/pam/memory.ts'
 import { insightsFor } from '../_shared/pam/insights.ts'
 
@@ -208,15 +208,32 @@ async function answer(c: AppContext, conversationId: string, userMessageId: stri
     ...turn.model,
     latency_ms: { ...turn.timings_ms, total: Math.round((performance.now() - started) * 100) / 100 },
   }
-  const [message] = await writeTransaction(c, (tx) =>
-    tx.unsafe(
-      `insert into pam.messages as m (conversation_id, role, content, metadata)
-       values ($1::uuid, 'assistant', $2, $3::text::jsonb) returning ${MESSAGE_COLUMNS}`,
-      [conversationId, turn.reply, JSON.stringify(metadata)] as never[],
+  let message: z.infer<typeof Message>
+  try {
+    const rows = await writeTransaction(c, (tx) =>
+      tx.unsafe(
+        `insert into pam.messages as m (conversation_id, role, content, metadata)
+         values ($1::uuid, 'assistant', $2, $3::text::jsonb) returning ${MESSAGE_COLUMNS}`,
+        [conversationId, turn.reply, JSON.stringify(metadata)] as never[],
+      )
     )
-  )
+    message = rows[0] as unknown as z.infer<typeof Message>
+  } catch (err) {
+    // What PAM did stands; an error would have the app send the message again and do it twice. The
+    // answer is given all the same, marked as not kept in the conversation.
+    if (!changedSomething(turn.actions)) throw err
+    log('error', 'chat answer not kept', { request_id: c.var.requestId, conversation_id: conversationId, ...errorFields(err) })
+    message = {
+      id: crypto.randomUUID(),
+      conversation_id: conversationId,
+      role: 'assistant',
+      content: turn.reply,
+      metadata: { ...metadata, kept: false },
+      created_at: new Date().toISOString(),
+    } as z.infer<typeof Message>
+  }
   await forgetHistory(c, conversationId)
-  return { conversation_id: conversationId, user_message_id: userMessageId, message: message as unknown as z.infer<typeof Message> }
+  return { conversation_id: conversationId, user_message_id: userMessageId, message }
 }
 
 /** The conversation's cached latest page is stale. */

@@ -9,7 +9,7 @@
 // into the message's metadata.
 import type { AppContext } from '../http.ts'
 import { ApiError } from '../errors.ts'
-import { log } from '../logger.ts'
+import { errorFields, log } from '../logger.ts'
 import { classify } from './classifier.ts'
 import { type Entities, LITRES_PER_US_GALLON } from './entities.ts'
 import { loadContext, type PamContext } from './context.ts'
@@ -50,6 +50,9 @@ export interface TurnInput {
   /** Given: the model's answer is streamed, each piece of text passed on as it arrives. */
   onDelta?: (text: string) => void
 }
+
+/** Whether the turn changed the traveller's data (or what PAM keeps of them). */
+export const changedSomething = (actions: Action[]) => actions.some((a) => a.ok && toolNamed(a.tool)?.writes === true)
 
 /** What an intent asks of the tools: a call, or a reply straight away (a question back). */
 type Plan = { tool: string; args: Record<string, unknown> } | { reply: string }
@@ -293,9 +296,14 @@ export async function converse(c: AppContext, input: TurnInput): Promise<Turn> {
       reply = await modelTurn(run, input, { intent, confidence, entities }, memories, actions, model)
       mode = 'model'
     } catch (err) {
-      if (!(err instanceof ModelError)) throw err
-      model.model_error = err.reason
-      log('warn', 'model unavailable, answering offline', { request_id: c.var.requestId, reason: err.reason, error: err.message })
+      // A tool that fails on our side (the database away) after another has changed something: what
+      // was done stands, and an error would have the app retry the message and do it twice.
+      if (!(err instanceof ModelError) && !changedSomething(actions)) throw err
+      const reason = err instanceof ModelError ? err.reason : err instanceof ApiError ? err.code : 'internal_error'
+      model.model_error = reason
+      if (err instanceof ModelError) {
+        log('warn', 'model unavailable, answering offline', { request_id: c.var.requestId, reason, error: err.message })
+      } else log('error', 'a tool failed after others had acted; answering with what was done', { request_id: c.var.requestId, ...errorFields(err) })
       // What the model already did stands (and is not done twice): the answer is built from it.
       const done = actions.filter((a) => a.ok)
       if (done.length) reply = done.map((a) => replyFor(a.tool, a.result!, ctx)).join(' ')
