@@ -4,13 +4,14 @@
 // model is down, slow, refusing or over the traveller's daily token budget;
 // and a model told to touch another user's rows changing nothing of theirs.
 import { assert, assertEquals } from './_support/assert.ts'
-import { adminSql, signUp, type TestUser } from './_support/stack.ts'
+import { adminSql, signUp, stack, type TestUser } from './_support/stack.ts'
 import { chatAppAt, chatAs } from './_support/chat.ts'
-import { userWith } from './_support/wins.ts'
+import { testConfig, userWith } from './_support/wins.ts'
 import { wheelsAs } from './_support/wheels.ts'
 import { socialAs } from './_support/social.ts'
 import { startOpenAIStub } from './_support/openai-stub.ts'
 import { TOOLS } from '../supabase/functions/_shared/pam/tools.ts'
+import { createChatApp } from '../supabase/functions/chat/index.ts'
 
 // 10:00 in Brisbane on 15 March 2026.
 const NOW = '2026-03-15T00:00:00Z'
@@ -114,6 +115,69 @@ Deno.test('chat model: Accept: text/event-stream streams delta events, then done
   assertEquals(viaGateway.status, 200)
   assert(viaGateway.headers.get('content-type')!.startsWith('text/event-stream'))
   assertEquals(events(viaGateway.body.text as string).map((e) => e.event).at(-1), 'done')
+})
+
+Deno.test('chat model: a streamed answer with an Idempotency-Key flows at once, is replayed once done, and not kept when it ends in an error', async () => {
+  const user = await userWith({ timezone: 'Australia/Brisbane' })
+  const app = createChatApp(
+    testConfig({ OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.url, PAM_CHAT_DAILY_TOKENS: '1000000', PAM_CHAT_TIMEOUT_MS: '1000' }),
+    { now: () => new Date(NOW) },
+  )
+  const post = (message: string, key: string) =>
+    app.fetch(
+      new Request('http://local/chat/messages', {
+        method: 'POST',
+        headers: {
+          apikey: stack.keys.publishableKey,
+          authorization: `Bearer ${user.accessToken}`,
+          'content-type': 'application/json',
+          accept: 'text/event-stream',
+          'idempotency-key': key,
+        },
+        body: JSON.stringify({ message }),
+      }),
+    )
+  const answers = async () => (await adminSql`select count(*)::int as n from pam.messages where user_id = ${user.id} and role = 'assistant'`)[0].n
+
+  // The first words arrive while the model is still at work (here it hangs until its time limit).
+  openai.queue({ text: 'Let me check your budget.', tools: [{ name: 'get_budget_status', arguments: '{}' }] }, { hang: true })
+  const key = crypto.randomUUID()
+  const res = await post('how is my budget?', key)
+  assertEquals(res.status, 200)
+  const reader = res.body!.getReader()
+  const decoder = new TextDecoder()
+  let text = decoder.decode((await reader.read()).value, { stream: true })
+  assert(text.startsWith('event: delta'), text)
+  assertEquals(await answers(), 0, 'the turn is still running')
+  for (let r = await reader.read(); !r.done; r = await reader.read()) text += decoder.decode(r.value, { stream: true })
+  assertEquals(events(text).at(-1)!.event, 'done')
+  assertEquals(await answers(), 1)
+  // Its retry is the same stream, replayed, and PAM does nothing again.
+  const again = await post('how is my budget?', key)
+  assertEquals(again.headers.get('idempotent-replayed'), 'true')
+  assertEquals(await again.text(), text)
+  assertEquals(await answers(), 1)
+
+  // A stream that ends in an error is not kept: its retry runs again.
+  const fail = `pam_test_fail_${user.id.replaceAll('-', '')}`
+  await adminSql.unsafe(`create function pam.${fail}() returns trigger language plpgsql as $$ begin
+    if new.user_id = '${user.id}' then raise exception 'out of memory' using errcode = '53200'; end if;
+    return new; end $$`)
+  await adminSql.unsafe(`create trigger ${fail} before insert on pam.memories for each row execute function pam.${fail}()`)
+  const remember = { tools: [{ name: 'remember_fact', arguments: JSON.stringify({ content: 'likes pies' }) }] }
+  const key2 = crypto.randomUUID()
+  try {
+    openai.queue(remember)
+    const failed = await post('remember I like pies', key2)
+    assertEquals(events(await failed.text()).at(-1)!.event, 'error')
+  } finally {
+    await adminSql.unsafe(`drop function pam.${fail}() cascade`)
+  }
+  openai.queue(remember, { text: 'Noted.' })
+  const retried = await post('remember I like pies', key2)
+  assertEquals(retried.headers.get('idempotent-replayed'), null)
+  assertEquals(events(await retried.text()).at(-1)!.event, 'done')
+  assertEquals((await adminSql`select content from pam.memories where user_id = ${user.id}`).map((m) => m.content), ['likes pies'])
 })
 
 Deno.test('chat model: malformed arguments, invalid arguments and an unknown tool go back to the model as errors', async () => {

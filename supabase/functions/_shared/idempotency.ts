@@ -89,12 +89,37 @@ export function idempotency(): MiddlewareHandler<AppEnv> {
       return c.body(body as string, previous.status as 200, headers)
     }
 
+    let streaming = false
     try {
       await next()
+      streaming = c.res.ok && (c.res.headers.get('content-type') ?? '').startsWith('text/event-stream')
+      if (streaming) c.res = rememberedWhenDone(c.var.postgres, key, c.res)
     } finally {
-      await remember(c.var.postgres, key, c.res)
+      if (!streaming) await remember(c.var.postgres, key, c.res)
     }
   }
+}
+
+/** A stream of server-sent events (PAM's streamed answer) is passed on as it comes, never held back;
+ * once it has ended with its `done` event it is remembered like any success. One that ends with an
+ * `error` event releases the key: the retry runs again. */
+function rememberedWhenDone(db: AppEnv['Variables']['postgres'], key: string, res: Response): Response {
+  const decoder = new TextDecoder()
+  let text = ''
+  const body = res.body!.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        if (text.length <= MAX_REMEMBERED_BYTES) text += decoder.decode(chunk, { stream: true })
+        controller.enqueue(chunk)
+      },
+      async flush() {
+        const last = text.trimEnd().split('\n\n').at(-1) ?? ''
+        const done = last.startsWith('event: done\n') && text.length <= MAX_REMEMBERED_BYTES
+        await remember(db, key, done ? new Response(text, { status: res.status, headers: res.headers }) : undefined)
+      },
+    }),
+  )
+  return new Response(body, { status: res.status, headers: res.headers })
 }
 
 /** Keeps a success for retries; anything else releases the key (our errors change nothing). */
