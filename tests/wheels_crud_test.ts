@@ -295,6 +295,10 @@ Deno.test('wheels maintenance: create with defaults and every field, read, patch
   assert(r.updated_at > full.updated_at)
   const priced = await w(`maintenance/${full.id}`, { method: 'PATCH', body: { cost: '45.00' } })
   assertEquals([priced.body.record.cost, priced.body.record.currency], ['45.00', 'NZD'])
+  await w(`maintenance/${full.id}`, { method: 'PATCH', body: { cost: '100.00', currency: 'USD' } })
+  const repriced = await w(`maintenance/${full.id}`, { method: 'PATCH', body: { cost: '120.00' } })
+  assertEquals([repriced.body.record.cost, repriced.body.record.currency], ['120.00', 'USD'], 'a new amount keeps its currency')
+  priced.body.record = (await w(`maintenance/${full.id}`, { method: 'PATCH', body: { cost: '45.00', currency: 'NZD' } })).body.record
 
   assertInvalid(await w(`maintenance/${full.id}`, { method: 'PATCH', body: {} }), null, 'empty patch')
   assertInvalid(await w(`maintenance/${full.id}`, { method: 'PATCH', body: { mechanic: 'Bob' } }), 'mechanic', 'unknown field')
@@ -486,6 +490,10 @@ Deno.test('wheels fuel: a fill-up is a Wins expense; changes and deletes in eith
     ['140.00', '63.00', '2.222', false, null, 'fixed'],
   )
   assertEquals((await w(`fuel/${fill.id}`)).body.fuel_log, p)
+  // A new total alone: the price per litre follows it (140 → 150 for 63 L: 2.381).
+  const retotalled = (await w(`fuel/${fill.id}`, { method: 'PATCH', body: { total_cost: '150.00' } })).body.fuel_log
+  assertEquals([retotalled.total_cost, retotalled.litres, retotalled.price_per_litre], ['150.00', '63.00', '2.381'])
+  assertEquals((await w(`fuel/${fill.id}`, { method: 'PATCH', body: { total_cost: '140.00', price_per_litre: '2.222' } })).status, 200)
 
   // And the other way: a Wins change shows in /wheels/fuel.
   assertEquals((await x(`expenses/${fill.id}`, { method: 'PATCH', body: { amount: '150.00' } })).status, 200)

@@ -126,8 +126,9 @@ export interface Writable {
   /** SQL type of each writable field (a column of the same name): the cast of its value. */
   columns: Record<string, string>
   summary: string
-  /** Fills what the input leaves to the caller's context (e.g. "today" in their time zone), in the write's transaction. */
-  prepare?: (tx: Tx, input: Record<string, unknown>) => Promise<Record<string, unknown>>
+  /** Fills what the input leaves to the caller's context (e.g. "today" in their time zone), in the write's
+   * transaction; a patch's is given the row's id. */
+  prepare?: (tx: Tx, input: Record<string, unknown>, id?: string) => Promise<Record<string, unknown>>
   /** The write's rate-limit tier (default standard). */
   rateLimit?: RateLimitTier
   /** Read the row again after the write: its after-triggers fill in what the answer shows. */
@@ -303,7 +304,7 @@ export function registerResource(app: App, spec: ResourceSpec): void {
       const patch = (c.req as unknown as { valid(t: 'json'): Record<string, unknown> }).valid('json')
       const row = await writeTransaction(
         c,
-        async (tx) => updateRow(tx, spec, id, prepare ? await prepare(tx, patch) : patch, columns),
+        async (tx) => updateRow(tx, spec, id, prepare ? await prepare(tx, patch, id) : patch, columns),
         spec.refusals,
       )
       if (!row) throw await missing(c, id)

@@ -176,7 +176,7 @@ export async function applyBatch(
     if (t.push!.kind === 'expense') return await updateExpense(tx, ctx, id, input)
     if (t.push!.update) return await t.push!.update(tx, id, input)
     const spec = t.push!.spec
-    const prepared = spec.patch!.prepare ? await spec.patch!.prepare(tx, input) : input
+    const prepared = spec.patch!.prepare ? await spec.patch!.prepare(tx, input, id) : input
     return await updateRow(tx, spec, id, prepared, spec.patch!.columns)
   }
 

@@ -345,6 +345,10 @@ export function registerFuelRoutes(app: App, opts: WheelsOptions) {
       if (('litres' in patch || 'price_per_litre' in patch) && !('total_cost' in patch) && price) {
         patch.total_cost = totalOf(litres, price)
       }
+      // A new total without a price: the price follows it (trip estimates read the price).
+      if (typeof patch.total_cost === 'string' && !('price_per_litre' in patch)) {
+        patch.price_per_litre = pricePerLitre(patch.total_cost, litres)
+      }
       const columns: Record<string, string> = {}
       const renamed: Record<string, unknown> = {}
       for (const [k, v] of Object.entries(patch)) {

@@ -287,13 +287,18 @@ export function registerMaintenanceRoutes(app: App, opts: WheelsOptions) {
   registerResource(app, maintenanceResource)
 }
 
-/** A cost given without a currency is in the profile's currency; no cost, no currency. */
+/** A cost given without a currency is in the record's currency (a change of the amount alone keeps it),
+ * else the profile's; no cost, no currency. */
 async function costCurrency(
   tx: Tx,
   input: Record<string, unknown>,
+  id?: string,
 ): Promise<Record<string, unknown>> {
   if ('cost' in input && input.cost === null) return { ...input, currency: null }
   if (input.cost == null || input.currency) return input
-  const [row] = await tx`select pam.wins_home_currency()::text as currency`
+  const [row] = id
+    ? await tx`select coalesce((select m.currency::text from pam.maintenance_records m where m.id = ${id}),
+                               pam.wins_home_currency()::text) as currency`
+    : await tx`select pam.wins_home_currency()::text as currency`
   return { ...input, currency: row.currency }
 }

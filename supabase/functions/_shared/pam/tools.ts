@@ -377,7 +377,7 @@ const addTripStop = tool({
       const [t] = await tx`select stops from pam.trips where id = ${tripId} for update`
       if (!t) throw new ApiError(404, 'not_found', 'trip not found')
       const stops = [...(t.stops as unknown[]), stop]
-      const patch = await tripResource.patch!.prepare!(tx, { stops })
+      const patch = await tripResource.patch!.prepare!(tx, { stops }, tripId)
       return await updateRow(tx, tripResource, tripId, patch, tripResource.patch!.columns)
     }, REFUSALS)
     await tripResource.afterWrite?.(run.c, tripId)
