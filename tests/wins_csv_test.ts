@@ -185,7 +185,25 @@ Deno.test('wins csv: export and import are on the bulk rate limit', async () => 
   const first = await w('expenses/export.csv')
   assertEquals([first.status, first.headers.get('x-ratelimit-limit')], [200, '2'])
   assertEquals((await w('expenses/import', { method: 'POST', body: 'date,amount\n2026-03-01,1.00\n', headers: csvHeaders })).status, 201)
-  const limited = await w('expenses/export.csv')
+  // Over the limit, an export is refused before its query runs: with the table locked, the 429 comes all the same.
+  let unlock!: () => void
+  const locked = new Promise<void>((resolve) => {
+    adminSql.begin(async (tx) => {
+      await tx`lock table pam.expenses in access exclusive mode`
+      resolve()
+      await new Promise<void>((r) => unlock = r)
+    })
+  })
+  await locked
+  let limited
+  try {
+    limited = await Promise.race([
+      w('expenses/export.csv'),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the export waited for the table')), 3000)),
+    ])
+  } finally {
+    unlock()
+  }
   assertEquals([limited.status, limited.body.error.code], [429, 'rate_limited'])
   assert(limited.headers.get('retry-after'))
   // Other routes are on the standard tier.

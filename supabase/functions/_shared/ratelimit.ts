@@ -321,12 +321,13 @@ export function rateLimited(r: LimitResult, message = 'too many requests'): ApiE
 /** Counts the request against `tier` (per user, or per IP without one) around `next`, and
  * answers 429 past the limit (part of a route's gate, http.ts). A read (GET/HEAD) runs while
  * the limiter answers, so the two cost one round trip between them; its answer is replaced by
- * the 429 when over the limit. A write waits for the limiter. */
+ * the 429 when over the limit. A write waits for the limiter, and so does a read of the bulk
+ * tier (an export): that tier is there to bound the work, not only the answers. */
 export async function limitRequest(c: Context, tier: RateLimitTier, next: () => Promise<void>): Promise<void> {
   const userId: string | undefined = c.get('userId')
   const identifier = userId ? `user:${userId}` : `ip:${clientIp(c, c.get('config'))}`
   const method = c.req.method
-  const read = method === 'GET' || method === 'HEAD'
+  const read = (method === 'GET' || method === 'HEAD') && tier !== 'bulk'
   const check = (c.get('rateLimiter') as RateLimiter).limit(tier, identifier, read)
   if (!read) {
     const result = await check
