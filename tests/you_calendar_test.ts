@@ -8,6 +8,7 @@ import { assert, assertEquals, type Json } from './_support/assert.ts'
 import { adminSql, signUp, type TestUser } from './_support/stack.ts'
 import { functionAs, type Answer } from './_support/wins.ts'
 import { checkRls } from './_support/rls.ts'
+import { addDays } from '../supabase/functions/_shared/dates.ts'
 
 const youAs = functionAs('you')
 const show = (res: Answer) => `${res.status} ${JSON.stringify(res.body)}`
@@ -60,6 +61,28 @@ Deno.test("you: an all-day day in Sydney is that whole day, whoever looks and wh
   const trip = await add(sydney, { title: 'Cape York', all_day: true, start: '2026-07-01', end: '2026-07-03' })
   assertEquals(trip.end, '2026-07-03')
   assertEquals((await days(sydney, '2026-07-03', '2026-07-10')).map((o) => o.occurrence), ['2026-07-01'], 'a multi-day event shows on its later days')
+})
+
+Deno.test('you: an all-day event on a 23-hour spring-forward day ends that day, and recurs', async () => {
+  for (
+    const [tz, day, startsAt, endsAt] of [
+      ['Australia/Sydney', '2026-10-04', '2026-10-03T14:00:00.000000Z', '2026-10-04T13:00:00.000000Z'], // forward at 02:00
+      ['America/New_York', '2026-03-08', '2026-03-08T05:00:00.000000Z', '2026-03-09T04:00:00.000000Z'],
+    ]
+  ) {
+    const user = await traveller(tz)
+    const change = async (id: string, body: Json, start: string, end: string) => {
+      const res = await youAs(user)(`events/${id}`, { method: 'PATCH', body })
+      assertEquals([res.status, res.body.event?.start, res.body.event?.end], [200, start, end], `${tz} ${JSON.stringify(body)}: ${show(res)}`)
+    }
+    const e = await add(user, { title: 'Rest day', all_day: true, start: day })
+    assertEquals([e.start, e.end, e.starts_at, e.ends_at], [day, day, startsAt, endsAt], `${tz}: midnight to midnight, 23 hours`)
+    assertEquals((await youAs(user)(`events/${e.id}`)).body.event.end, day, tz)
+    assertEquals((await days(user, day, day)).map((o) => [o.date, o.occurrence]), [[day, day]], tz)
+    await change(e.id, { recurrence: 'FREQ=WEEKLY' }, day, day)
+    const trip = await add(user, { title: 'Coast', all_day: true, start: addDays(day, -2), end: day })
+    assertEquals(trip.end, day, tz)
+  }
 })
 
 Deno.test("you: a weekly 09:00 in Sydney stays 09:00 across April's and October's changes", async () => {

@@ -101,11 +101,13 @@ const Event = z.object({
   updated_at: z.string(),
 }).openapi('CalendarEvent')
 
-const local = (column: string, allDay: string) =>
-  `to_char((${column}) at time zone e.time_zone, case when ${allDay} then 'YYYY-MM-DD' else 'YYYY-MM-DD"T"HH24:MI' end)`
+/** `wallClock` (a timestamp without zone) as the API writes it: a day for all-day events, else a day and a time. */
+const local = (wallClock: string, allDay: string) =>
+  `to_char(${wallClock}, case when ${allDay} then 'YYYY-MM-DD' else 'YYYY-MM-DD"T"HH24:MI' end)`
+// An all-day event's last day is the day before its end, on the wall clock: a day may be 23 or 25 hours.
 const SELECT = `e.id, e.title, e.kind, e.all_day, e.time_zone,
-  ${local('e.starts_at', 'e.all_day')} as start,
-  ${local("e.ends_at - case when e.all_day then interval '1 day' else interval '0' end", 'e.all_day')} as "end",
+  ${local('e.starts_at at time zone e.time_zone', 'e.all_day')} as start,
+  ${local("(e.ends_at at time zone e.time_zone) - case when e.all_day then interval '1 day' else interval '0' end", 'e.all_day')} as "end",
   ${isoSql('e.starts_at')} as starts_at, ${isoSql('e.ends_at')} as ends_at, e.reminders, e.recurrence,
   e.location_name, e.latitude, e.longitude, e.notes, e.trip_id, e.maintenance_id,
   ${isoSql('e.created_at')} as created_at, ${isoSql('e.updated_at')} as updated_at`
