@@ -63,7 +63,7 @@ Deno.test("you: an all-day day in Sydney is that whole day, whoever looks and wh
   assertEquals((await days(sydney, '2026-07-03', '2026-07-10')).map((o) => o.occurrence), ['2026-07-01'], 'a multi-day event shows on its later days')
 })
 
-Deno.test('you: an all-day event on a 23-hour spring-forward day ends that day, and recurs', async () => {
+Deno.test('you: an all-day event on a 23-hour spring-forward day ends that day, and moves and recurs by whole days', async () => {
   for (
     const [tz, day, startsAt, endsAt] of [
       ['Australia/Sydney', '2026-10-04', '2026-10-03T14:00:00.000000Z', '2026-10-04T13:00:00.000000Z'], // forward at 02:00
@@ -80,8 +80,13 @@ Deno.test('you: an all-day event on a 23-hour spring-forward day ends that day, 
     assertEquals((await youAs(user)(`events/${e.id}`)).body.event.end, day, tz)
     assertEquals((await days(user, day, day)).map((o) => [o.date, o.occurrence]), [[day, day]], tz)
     await change(e.id, { recurrence: 'FREQ=WEEKLY' }, day, day)
-    const trip = await add(user, { title: 'Coast', all_day: true, start: addDays(day, -2), end: day })
-    assertEquals(trip.end, day, tz)
+    await change(e.id, { start: addDays(day, 6) }, addDays(day, 6), addDays(day, 6))
+    await change(e.id, { start: day }, day, day)
+    // Three days across it stay three days wherever they go (2026-11-01 is 25 hours in New York).
+    const trip = await add(user, { title: 'Coast', all_day: true, start: addDays(day, -1), end: addDays(day, 1) })
+    assertEquals(trip.end, addDays(day, 1), tz)
+    await change(trip.id, { start: '2026-11-01' }, '2026-11-01', '2026-11-03')
+    await change(trip.id, { start: addDays(day, -2) }, addDays(day, -2), day)
   }
 })
 

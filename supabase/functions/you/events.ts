@@ -7,7 +7,7 @@ import { route, z } from '../_shared/http.ts'
 import { ApiError, notFound } from '../_shared/errors.ts'
 import { CACHE_POLICIES } from '../_shared/cache.ts'
 import type { Tx } from '../_shared/db.ts'
-import { calendarDate, daysBetween, isCalendarDate } from '../_shared/dates.ts'
+import { addDays, calendarDate, daysBetween, isCalendarDate } from '../_shared/dates.ts'
 import { instantOf, isTimeZone, wallOf } from '../_shared/timezone.ts'
 import { Latitude, Longitude } from '../_shared/coordinates.ts'
 import {
@@ -231,12 +231,16 @@ export async function changeEvent(tx: Tx, id: string, patch: Record<string, unkn
   if (timed) {
     const allDay = (patch.all_day as boolean | undefined) ?? old.all_day as boolean
     const start = (patch.start as string | undefined) ?? old.start as string
-    // Moved without a new end: the same length; switched to or from all-day: the default end.
+    const timeZone = (patch.time_zone as string | undefined) ?? old.time_zone as string
+    // Moved without a new end: the same length (all-day: as many days, whether 23, 24 or 25 hours); switched to or
+    // from all-day: the default end.
     let end = patch.end as string | undefined
     if (end === undefined && patch.all_day === undefined && 'start' in patch) {
-      const length = new Date(old.ends_at as string).getTime() - new Date(old.starts_at as string).getTime()
-      if (!allDay) end = new Date(wall(start).getTime() + length).toISOString().slice(0, 16)
-      else end = new Date(wall(start).getTime() + length - 86_400_000).toISOString().slice(0, 10)
+      if (allDay) end = addDays(start.slice(0, 10), daysBetween(old.start as string, old.end as string))
+      else {
+        const length = new Date(old.ends_at as string).getTime() - new Date(old.starts_at as string).getTime()
+        end = new Date(wall(start).getTime() + length).toISOString().slice(0, 16)
+      }
     } else if (end === undefined && patch.all_day === undefined) end = old.end as string
     values = {
       ...values,
@@ -244,7 +248,7 @@ export async function changeEvent(tx: Tx, id: string, patch: Record<string, unkn
         all_day: allDay,
         start,
         end,
-        time_zone: (patch.time_zone as string | undefined) ?? old.time_zone as string,
+        time_zone: timeZone,
         recurrence: 'recurrence' in patch ? (patch.recurrence as string | null) : old.recurrence as string | null,
       }),
     }
