@@ -90,6 +90,22 @@ Deno.test('you: an all-day event on a 23-hour spring-forward day ends that day, 
   }
 })
 
+Deno.test('you: a timed event moved across a daylight-saving change keeps its hours', async () => {
+  const user = await traveller('Australia/Sydney')
+  for (
+    const [tz, from, to, end] of [
+      ['Australia/Sydney', '2026-09-26T22:00', '2026-10-03T22:00', '2026-10-04T07:00'], // forward an hour at 02:00
+      ['Australia/Sydney', '2026-03-28T22:00', '2026-04-04T22:00', '2026-04-05T05:00'], // back an hour at 03:00
+      ['America/New_York', '2026-02-28T22:00', '2026-03-07T22:00', '2026-03-08T07:00'],
+    ]
+  ) {
+    const e = await add(user, { title: 'Night drive', start: from, end: `${addDays(from.slice(0, 10), 1)}T06:00`, time_zone: tz })
+    const res = await youAs(user)(`events/${e.id}`, { method: 'PATCH', body: { start: to } })
+    assertEquals([res.status, res.body.event?.start, res.body.event?.end], [200, to, end], `${tz}: ${show(res)}`)
+    assertEquals(Date.parse(res.body.event.ends_at) - Date.parse(res.body.event.starts_at), 8 * 3_600_000, `${tz}: 8 hours`)
+  }
+})
+
 Deno.test("you: a weekly 09:00 in Sydney stays 09:00 across April's and October's changes", async () => {
   const user = await traveller('Australia/Sydney')
   await add(user, { title: 'Market', start: '2026-03-29T09:00', recurrence: 'FREQ=WEEKLY;COUNT=3' })

@@ -232,14 +232,14 @@ export async function changeEvent(tx: Tx, id: string, patch: Record<string, unkn
     const allDay = (patch.all_day as boolean | undefined) ?? old.all_day as boolean
     const start = (patch.start as string | undefined) ?? old.start as string
     const timeZone = (patch.time_zone as string | undefined) ?? old.time_zone as string
-    // Moved without a new end: the same length (all-day: as many days, whether 23, 24 or 25 hours); switched to or
-    // from all-day: the default end.
+    // Moved without a new end: the same length (all-day: as many days, whether 23, 24 or 25 hours; timed: as
+    // many hours from the new start, whatever the clocks do meanwhile); switched to or from all-day: the default end.
     let end = patch.end as string | undefined
     if (end === undefined && patch.all_day === undefined && 'start' in patch) {
       if (allDay) end = addDays(start.slice(0, 10), daysBetween(old.start as string, old.end as string))
       else {
         const length = new Date(old.ends_at as string).getTime() - new Date(old.starts_at as string).getTime()
-        end = new Date(wall(start).getTime() + length).toISOString().slice(0, 16)
+        end = toLocal(new Date(instant(start, timeZone).getTime() + length), timeZone)
       }
     } else if (end === undefined && patch.all_day === undefined) end = old.end as string
     values = {
