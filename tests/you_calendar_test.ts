@@ -8,6 +8,7 @@ import { assert, assertEquals, type Json } from './_support/assert.ts'
 import { adminSql, signUp, type TestUser } from './_support/stack.ts'
 import { functionAs, type Answer } from './_support/wins.ts'
 import { checkRls } from './_support/rls.ts'
+import { addDays } from '../supabase/functions/_shared/dates.ts'
 
 const youAs = functionAs('you')
 const show = (res: Answer) => `${res.status} ${JSON.stringify(res.body)}`
@@ -60,6 +61,49 @@ Deno.test("you: an all-day day in Sydney is that whole day, whoever looks and wh
   const trip = await add(sydney, { title: 'Cape York', all_day: true, start: '2026-07-01', end: '2026-07-03' })
   assertEquals(trip.end, '2026-07-03')
   assertEquals((await days(sydney, '2026-07-03', '2026-07-10')).map((o) => o.occurrence), ['2026-07-01'], 'a multi-day event shows on its later days')
+})
+
+Deno.test('you: an all-day event on a 23-hour spring-forward day ends that day, and moves and recurs by whole days', async () => {
+  for (
+    const [tz, day, startsAt, endsAt] of [
+      ['Australia/Sydney', '2026-10-04', '2026-10-03T14:00:00.000000Z', '2026-10-04T13:00:00.000000Z'], // forward at 02:00
+      ['America/New_York', '2026-03-08', '2026-03-08T05:00:00.000000Z', '2026-03-09T04:00:00.000000Z'],
+    ]
+  ) {
+    const user = await traveller(tz)
+    const change = async (id: string, body: Json, start: string, end: string) => {
+      const res = await youAs(user)(`events/${id}`, { method: 'PATCH', body })
+      assertEquals([res.status, res.body.event?.start, res.body.event?.end], [200, start, end], `${tz} ${JSON.stringify(body)}: ${show(res)}`)
+    }
+    const e = await add(user, { title: 'Rest day', all_day: true, start: day })
+    assertEquals([e.start, e.end, e.starts_at, e.ends_at], [day, day, startsAt, endsAt], `${tz}: midnight to midnight, 23 hours`)
+    assertEquals((await youAs(user)(`events/${e.id}`)).body.event.end, day, tz)
+    assertEquals((await days(user, day, day)).map((o) => [o.date, o.occurrence]), [[day, day]], tz)
+    await change(e.id, { recurrence: 'FREQ=WEEKLY' }, day, day)
+    await change(e.id, { start: addDays(day, 6) }, addDays(day, 6), addDays(day, 6))
+    await change(e.id, { start: day }, day, day)
+    // Three days across it stay three days wherever they go (2026-11-01 is 25 hours in New York).
+    const trip = await add(user, { title: 'Coast', all_day: true, start: addDays(day, -1), end: addDays(day, 1) })
+    assertEquals(trip.end, addDays(day, 1), tz)
+    await change(trip.id, { start: '2026-11-01' }, '2026-11-01', '2026-11-03')
+    await change(trip.id, { start: addDays(day, -2) }, addDays(day, -2), day)
+  }
+})
+
+Deno.test('you: a timed event moved across a daylight-saving change keeps its hours', async () => {
+  const user = await traveller('Australia/Sydney')
+  for (
+    const [tz, from, to, end] of [
+      ['Australia/Sydney', '2026-09-26T22:00', '2026-10-03T22:00', '2026-10-04T07:00'], // forward an hour at 02:00
+      ['Australia/Sydney', '2026-03-28T22:00', '2026-04-04T22:00', '2026-04-05T05:00'], // back an hour at 03:00
+      ['America/New_York', '2026-02-28T22:00', '2026-03-07T22:00', '2026-03-08T07:00'],
+    ]
+  ) {
+    const e = await add(user, { title: 'Night drive', start: from, end: `${addDays(from.slice(0, 10), 1)}T06:00`, time_zone: tz })
+    const res = await youAs(user)(`events/${e.id}`, { method: 'PATCH', body: { start: to } })
+    assertEquals([res.status, res.body.event?.start, res.body.event?.end], [200, to, end], `${tz}: ${show(res)}`)
+    assertEquals(Date.parse(res.body.event.ends_at) - Date.parse(res.body.event.starts_at), 8 * 3_600_000, `${tz}: 8 hours`)
+  }
 })
 
 Deno.test("you: a weekly 09:00 in Sydney stays 09:00 across April's and October's changes", async () => {

@@ -74,3 +74,23 @@ Deno.test('sync: a retried event create whose trip was deleted since is a confli
   const [placed, ev] = retry.body.results
   assertEquals([placed.result, ev.result, ev.server.trip_id, ev.server.title], ['applied', 'conflict', null, 'Ferry'])
 })
+
+Deno.test('sync: an all-day event on a spring-forward day pulls back ending that day, and pushes back as pulled', async () => {
+  const user = await signUp()
+  const s = syncAs(user)
+  const cursor = (await s('pull?tables=calendar_events')).body.timestamp
+  const id = crypto.randomUUID()
+  const made = await s('push', {
+    method: 'POST',
+    body: { changes: { calendar_events: { created: [{ id, title: 'Rest day', start: '2026-10-04', all_day: true, time_zone: 'Australia/Sydney' }] } } },
+  })
+  assertEquals(made.status, 200, show(made))
+  // Sydney's 2026-10-04 is 23 hours (the clocks go forward at 02:00).
+  const [pulled] = (await s(`pull?since=${cursor}&tables=calendar_events`)).body.changes.calendar_events.created
+  assertEquals([pulled.start, pulled.end], ['2026-10-04', '2026-10-04'])
+  // Renamed on the device: the whole record goes back, its days as pulled.
+  const renamed = await s('push', { method: 'POST', body: { changes: { calendar_events: { updated: [{ ...pulled, title: 'Rest' }] } } } })
+  assertEquals(renamed.body.results?.map((r: { result: string }) => r.result), ['applied'], show(renamed))
+  const event = (await functionAs('you')(user)(`events/${id}`)).body.event
+  assertEquals([event.title, event.start, event.end], ['Rest', '2026-10-04', '2026-10-04'])
+})

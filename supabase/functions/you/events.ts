@@ -7,7 +7,7 @@ import { route, z } from '../_shared/http.ts'
 import { ApiError, notFound } from '../_shared/errors.ts'
 import { CACHE_POLICIES } from '../_shared/cache.ts'
 import type { Tx } from '../_shared/db.ts'
-import { calendarDate, daysBetween, isCalendarDate } from '../_shared/dates.ts'
+import { addDays, calendarDate, daysBetween, isCalendarDate } from '../_shared/dates.ts'
 import { instantOf, isTimeZone, wallOf } from '../_shared/timezone.ts'
 import { Latitude, Longitude } from '../_shared/coordinates.ts'
 import {
@@ -101,11 +101,13 @@ const Event = z.object({
   updated_at: z.string(),
 }).openapi('CalendarEvent')
 
-const local = (column: string, allDay: string) =>
-  `to_char((${column}) at time zone e.time_zone, case when ${allDay} then 'YYYY-MM-DD' else 'YYYY-MM-DD"T"HH24:MI' end)`
+/** `wallClock` (a timestamp without zone) as the API writes it: a day for all-day events, else a day and a time. */
+const local = (wallClock: string, allDay: string) =>
+  `to_char(${wallClock}, case when ${allDay} then 'YYYY-MM-DD' else 'YYYY-MM-DD"T"HH24:MI' end)`
+// An all-day event's last day is the day before its end, on the wall clock: a day may be 23 or 25 hours.
 const SELECT = `e.id, e.title, e.kind, e.all_day, e.time_zone,
-  ${local('e.starts_at', 'e.all_day')} as start,
-  ${local("e.ends_at - case when e.all_day then interval '1 day' else interval '0' end", 'e.all_day')} as "end",
+  ${local('e.starts_at at time zone e.time_zone', 'e.all_day')} as start,
+  ${local("(e.ends_at at time zone e.time_zone) - case when e.all_day then interval '1 day' else interval '0' end", 'e.all_day')} as "end",
   ${isoSql('e.starts_at')} as starts_at, ${isoSql('e.ends_at')} as ends_at, e.reminders, e.recurrence,
   e.location_name, e.latitude, e.longitude, e.notes, e.trip_id, e.maintenance_id,
   ${isoSql('e.created_at')} as created_at, ${isoSql('e.updated_at')} as updated_at`
@@ -229,12 +231,16 @@ export async function changeEvent(tx: Tx, id: string, patch: Record<string, unkn
   if (timed) {
     const allDay = (patch.all_day as boolean | undefined) ?? old.all_day as boolean
     const start = (patch.start as string | undefined) ?? old.start as string
-    // Moved without a new end: the same length; switched to or from all-day: the default end.
+    const timeZone = (patch.time_zone as string | undefined) ?? old.time_zone as string
+    // Moved without a new end: the same length (all-day: as many days, whether 23, 24 or 25 hours; timed: as
+    // many hours from the new start, whatever the clocks do meanwhile); switched to or from all-day: the default end.
     let end = patch.end as string | undefined
     if (end === undefined && patch.all_day === undefined && 'start' in patch) {
-      const length = new Date(old.ends_at as string).getTime() - new Date(old.starts_at as string).getTime()
-      if (!allDay) end = new Date(wall(start).getTime() + length).toISOString().slice(0, 16)
-      else end = new Date(wall(start).getTime() + length - 86_400_000).toISOString().slice(0, 10)
+      if (allDay) end = addDays(start.slice(0, 10), daysBetween(old.start as string, old.end as string))
+      else {
+        const length = new Date(old.ends_at as string).getTime() - new Date(old.starts_at as string).getTime()
+        end = toLocal(new Date(instant(start, timeZone).getTime() + length), timeZone)
+      }
     } else if (end === undefined && patch.all_day === undefined) end = old.end as string
     values = {
       ...values,
@@ -242,7 +248,7 @@ export async function changeEvent(tx: Tx, id: string, patch: Record<string, unkn
         all_day: allDay,
         start,
         end,
-        time_zone: (patch.time_zone as string | undefined) ?? old.time_zone as string,
+        time_zone: timeZone,
         recurrence: 'recurrence' in patch ? (patch.recurrence as string | null) : old.recurrence as string | null,
       }),
     }
