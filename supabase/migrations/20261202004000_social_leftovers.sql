@@ -1,4 +1,4 @@
--- Social: a rule found by review (20261129005000_social.sql).
+-- Social: two rules found by review (20261129005000_social.sql).
 --
 -- 1. Who leaves a group, or is removed from it, takes no further part in it.
 --    The author of a post always reads it, and comments and likes only asked
@@ -9,6 +9,17 @@
 --    written, likes given and the post edited only by the group's members (a
 --    post in no group: as before). The author still reads and deletes their
 --    post. A former member is not notified of comments and likes on it.
+-- 2. What is gone is not shown or emailed. A comment's notification quotes
+--    it, and a friend request's carries its message; they stayed in the app
+--    for up to 180 days, and a digest emailed them hours later, after the
+--    comment was deleted or hidden, or the request withdrawn. Now the
+--    notification goes when its source goes: a comment deleted (by its
+--    author, with its post or group, with the account) or hidden by a
+--    moderator; a pending request deleted (withdrawn, dismissed, or gone with
+--    an account). A notification not yet emailed is then never emailed (the
+--    delivery job and the digest read the rows as they send); one emailed
+--    leaves the app (a tombstone tells offline apps). Its dedupe key stays
+--    used: it does not come back.
 
 -- 1. -----------------------------------------------------------------------
 
@@ -98,3 +109,58 @@ begin
   return null;
 end
 $$;
+
+-- 2. -----------------------------------------------------------------------
+
+-- A comment deleted or hidden: its notification to the post's author. A
+-- comment deleted with its post finds no post here; the post's trigger below
+-- removes those.
+create function pam.social_comment_gone() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+begin
+  delete from pam.notifications n using pam.posts p
+   where p.id = old.post_id and n.user_id = p.author_id and n.dedupe_key = 'comment:' || old.id;
+  return null;
+end
+$$;
+create trigger comments_gone after delete on pam.comments
+  for each row execute function pam.social_comment_gone();
+create trigger comments_hidden after update of hidden on pam.comments
+  for each row when (new.hidden and not old.hidden) execute function pam.social_comment_gone();
+
+-- A post deleted (by its author, with its group or the account): the
+-- notifications of the comments that went with it.
+create function pam.social_post_gone() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+begin
+  delete from pam.notifications
+   where user_id = old.author_id and kind = 'social'
+     and data ->> 'type' = 'comment' and data ->> 'post_id' = old.id::text;
+  return null;
+end
+$$;
+create trigger posts_gone after delete on pam.posts
+  for each row execute function pam.social_post_gone();
+
+-- A pending request deleted: its notification to the addressee (the key as
+-- pam.social_friendship_changed made it).
+create function pam.social_friend_request_gone() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+begin
+  delete from pam.notifications
+   where user_id = old.addressee_id
+     and dedupe_key = 'friend_request:' || old.id || ':' || old.requester_id || ':' || extract(epoch from old.created_at);
+  return null;
+end
+$$;
+create trigger friendships_request_gone after delete on pam.friendships
+  for each row when (old.status = 'pending') execute function pam.social_friend_request_gone();
+
+revoke execute on function pam.social_comment_gone(), pam.social_post_gone(), pam.social_friend_request_gone()
+  from public, anon, authenticated;
