@@ -350,6 +350,32 @@ Deno.test('social: who leaves a group, or is removed, takes no part in it throug
   assertEquals((await b.call(`posts/${post.id}`)).status, 404)
 })
 
+Deno.test('social: a client-made id that is someone else’s post, comment or group is 409 id_taken, never their record', async () => {
+  const [a, b] = [await traveller(), await traveller()]
+  const post = await postAs(b, { body: 'Theirs' })
+  const comment = (await ok(b.call, `posts/${post.id}/comments`, { method: 'POST', body: { body: 'Theirs too' } }, 201)).comment
+  const group = await makeGroup(b, { name: 'Their group' })
+  const creates: [string, Json][] = [
+    ['posts', { id: post.id, body: 'x' }],
+    [`posts/${post.id}/comments`, { id: comment.id, body: 'x' }],
+    ['groups', { id: group.id, name: 'x' }],
+  ]
+  const answers: unknown[][] = []
+  for (const [path, body] of creates) {
+    const res = await a.call(path, { method: 'POST', body })
+    answers.push([path, res.status, res.body.error?.code ?? res.body])
+  }
+  assertEquals(answers, creates.map(([path]) => [path, 409, 'id_taken']))
+  // One's own id again: the record, unchanged.
+  for (const [path, body] of creates) {
+    const id = crypto.randomUUID()
+    const made = await ok(a.call, path, { method: 'POST', body: { ...body, id } }, 201)
+    const again = await ok(a.call, path, { method: 'POST', body: { ...body, id, [path === 'groups' ? 'name' : 'body']: 'y' } })
+    assertEquals(again, made)
+  }
+  assertEquals((await ok(b.call, `posts/${post.id}`)).post.body, 'Theirs')
+})
+
 Deno.test('social: concurrent likes and comments keep exact counts', async () => {
   const author = await traveller()
   const fans = await Promise.all(Array.from({ length: 6 }, () => traveller()))

@@ -47,6 +47,7 @@ const commentResource: ResourceSpec = {
   path: '/comments',
   table: 'pam.comments',
   alias: 'c',
+  owner: 'author_id',
   tags: ['social: comments'],
   schema: Comment,
   select: `c.id, c.post_id, ${personSql('c.author_id')} as author, c.body, c.hidden,

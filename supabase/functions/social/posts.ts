@@ -148,6 +148,7 @@ const postResource: ResourceSpec = {
   path: '/posts',
   table: 'pam.posts',
   alias: 'p',
+  owner: 'author_id',
   tags: ['social: posts'],
   schema: Post,
   select: POST_SELECT,
