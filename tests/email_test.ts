@@ -9,6 +9,7 @@ import { assert, assertEquals, assertMatch, type Json } from './_support/assert.
 import { adminSql, callFunction, signUp, stack, type TestUser } from './_support/stack.ts'
 import { functionAs, testConfig, winsAs } from './_support/wins.ts'
 import { callJob } from './_support/jobs.ts'
+import { socialAs } from './_support/social.ts'
 import { shutdownSoon } from './_support/servers.ts'
 import { mailerFor, MailError } from '../supabase/functions/_shared/mail.ts'
 import { channelOf } from '../supabase/functions/_shared/email-channels.ts'
@@ -313,6 +314,54 @@ Deno.test('email: the digest job at the local digest hour, then one delivery', a
   assertEquals((await fetch(link, { method: 'POST' })).status, 200)
   const channels = await notificationsAs(user)('channels')
   assertEquals(channels.body.channels.find((c: Json) => c.kind === 'social').channel, 'off')
+})
+
+Deno.test('email: a comment deleted or hidden, or a friend request withdrawn, leaves the app and is never emailed', async () => {
+  await deliver() // what the rest of the suite left due goes first
+  const [author, reader, fan, asker, leaver] = await Promise.all(['Ana', 'Dee', 'Ben', 'Cal', 'Gus'].map((n) => signUp({ full_name: n })))
+  // Ana reads Social by email (each within a minute); Dee by the digest (the default), at 20:00 in her zone at `at`.
+  assertEquals((await notificationsAs(author)('channels', { method: 'PATCH', body: { channels: { social: 'email' } } })).status, 200)
+  const at = new Date(Date.now() + 60_000)
+  const offset = ((20 - at.getUTCHours() + 36) % 24) - 12
+  const zone = offset === 0 ? 'UTC' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`
+  await adminSql`update pam.profiles set preferences = ${adminSql.json({ timezone: zone } as never)} where id = ${reader.id}`
+  const post = async (user: TestUser) => (await socialAs(user)('posts', { method: 'POST', body: { body: 'Karijini gorges' } })).body.post
+  const comment = async (user: TestUser, postId: string, body: string) => {
+    const res = await socialAs(user)(`posts/${postId}/comments`, { method: 'POST', body: { body } })
+    assertEquals(res.status, 201, JSON.stringify(res.body))
+    return res.body.comment
+  }
+  const shown = async (user: TestUser) => (await notificationsOf(user, 'social')).map((n) => n.body).sort()
+
+  // Ana: a comment deleted by its writer and a request withdrawn, before the delivery run.
+  const anas = await post(author)
+  await comment(fan, anas.id, 'See you at Dales')
+  const deleted = await comment(fan, anas.id, 'My number is 0400 111 222')
+  const ask = await socialAs(asker)('friends/requests', { method: 'POST', body: { user_id: author.id, message: 'We met at Fortescue' } })
+  assertEquals(ask.status, 201)
+  assertEquals(await shown(author), ['My number is 0400 111 222', 'See you at Dales', 'We met at Fortescue'])
+  assertEquals((await socialAs(fan)(`comments/${deleted.id}`, { method: 'DELETE' })).status, 204)
+  assertEquals((await socialAs(asker)(`friends/${author.id}`, { method: 'DELETE' })).status, 204)
+  assertEquals(await shown(author), ['See you at Dales'])
+
+  // Dee: her digest made, then a comment hidden by PAM's moderators and one whose writer deleted their account.
+  const dees = await post(reader)
+  await comment(fan, dees.id, 'Handrail Pool was cold')
+  const hidden = await comment(fan, dees.id, 'Buy cheap followers')
+  await comment(leaver, dees.id, 'Gus was here')
+  assertEquals((await callJob('email-digest', { at: at.toISOString() })).status, 200)
+  await adminSql`update pam.comments set hidden = true where id = ${hidden.id}` // as the admin portal hides one
+  await adminSql`delete from auth.users where id = ${leaver.id}`
+  assertEquals(await shown(reader), ['Handrail Pool was cold'])
+
+  await deliver(at.toISOString())
+  const [toAna, toDee] = [await mailTo(author.email), await mailTo(reader.email)]
+  assertEquals(toAna.map((m) => m.text.includes('See you at Dales')), [true], 'the comment still there, once')
+  assertEquals(toDee.length, 1, 'the digest')
+  assertMatch(toDee[0].text, /Handrail Pool was cold/)
+  for (const gone of [/0400 111 222/, /Fortescue/, /followers/, /Gus was here/]) {
+    assert(![...toAna, ...toDee].some((m) => gone.test(m.text)), `${gone} is not emailed`)
+  }
 })
 
 Deno.test('email: content in the traveller\'s units and language', () => {

@@ -227,6 +227,24 @@ Deno.test('social RLS: comments are as visible as their post; nobody comments on
   )
 })
 
+Deno.test("social RLS: an author out of a post's group reads and deletes the post, and nothing more", async () => {
+  const [owner, author, other] = await users(3)
+  const g = await group(owner, 'private')
+  await member(g, author)
+  await member(g, other)
+  const id = await post(author, { group: g })
+  const c = await comment(id, other)
+  await adminSql`delete from pam.group_members where group_id = ${g} and user_id = ${author}`
+  const db = asUser(author)
+  assert(await seesPost(author, id), 'the author still reads their post')
+  assert(!(await sees(db, 'comments', 'post_id = $1', [id])), 'not its comments')
+  assertEquals(await refusal(db.queryRaw(`insert into pam.comments (post_id, body) values ($1, 'hi')`, [id])), 403)
+  assertEquals(await refusal(db.queryRaw('insert into pam.post_likes (post_id) values ($1)', [id])), 403)
+  assertEquals((await db.queryRaw(`update pam.posts set body = 'edited' where id = $1 returning 1`, [id])).length, 0)
+  assert(await sees(asUser(other), 'comments', 'id = $1', [c]), 'the members still read the comments')
+  assertEquals((await db.queryRaw('delete from pam.posts where id = $1 returning 1', [id])).length, 1)
+})
+
 Deno.test('social RLS: one like per user per post, only on posts they can see; likes are private; counts follow', async () => {
   const [author, fan, stranger] = await users(3)
   const pub = await post(author)

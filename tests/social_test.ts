@@ -310,6 +310,72 @@ Deno.test('social: likes are idempotent and counted, comments are counted and pa
   assertEquals((await fan.call(`posts/${post.id}/comments`, { method: 'POST', body: { body: '' } })).status, 400)
 })
 
+Deno.test('social: who leaves a group, or is removed, takes no part in it through their own posts there', async () => {
+  const [owner, a, b, c] = [await traveller(), await traveller(), await traveller(), await traveller()]
+  const g = await makeGroup(owner, { name: 'Secret hot springs', visibility: 'private' })
+  for (const t of [a, b, c]) {
+    await ok(owner.call, `groups/${g.id}/invitations`, { method: 'POST', body: { user_id: t.id } }, 201)
+    await ok(t.call, `groups/${g.id}/join`, { method: 'POST' }, 201)
+  }
+  const post = await postAs(a, { body: 'The track in', group_id: g.id })
+  await ok(b.call, `posts/${post.id}/comments`, { method: 'POST', body: { body: 'Thanks!' } }, 201)
+  await ok(owner.call, `groups/${g.id}/members/${a.id}`, { method: 'DELETE' }, 204)
+  const later = (await ok(b.call, `posts/${post.id}/comments`, { method: 'POST', body: { body: 'Gate code 4711' } }, 201)).comment
+  await ok(b.call, `posts/${post.id}/like`, { method: 'POST' })
+
+  // As for a post they cannot see: its comments, commenting, liking and editing are 404.
+  const refused: [string, { method?: string; body?: Json }][] = [
+    [`posts/${post.id}/comments`, {}],
+    [`comments/${later.id}`, {}],
+    [`posts/${post.id}/comments`, { method: 'POST', body: { body: 'Still here' } }],
+    [`posts/${post.id}/like`, { method: 'POST' }],
+    [`posts/${post.id}`, { method: 'PATCH', body: { body: 'Edited after' } }],
+  ]
+  for (const [path, init] of refused) {
+    const res = await a.call(path, init)
+    assertEquals(res.status, 404, `${init.method ?? 'GET'} ${path}: ${show(res)}`)
+  }
+  const [row] = await adminSql`select body, like_count, comment_count from pam.posts where id = ${post.id}`
+  assertEquals([row.body, row.like_count, row.comment_count], ['The track in', 1, 2], 'nothing written')
+  const told = (await notificationsOf(a.id)).filter((n) => ['comment', 'like'].includes(n.data.type))
+  assertEquals(told.map((n) => n.body), ['Thanks!'], 'not notified of comments and likes once out of the group')
+  assertEquals((await ok(b.call, `posts/${post.id}/comments`)).comments.length, 2, 'the members still are in it')
+
+  // Leaving is the same; the author still reads their post, and deletes it.
+  const own = await postAs(c, { body: 'Leaving soon', group_id: g.id })
+  await ok(c.call, `groups/${g.id}/leave`, { method: 'POST' }, 204)
+  assertEquals((await c.call(`posts/${own.id}/comments`, { method: 'POST', body: { body: 'bye' } })).status, 404)
+  assertEquals((await ok(a.call, `posts/${post.id}`)).post.body, 'The track in')
+  await ok(a.call, `posts/${post.id}`, { method: 'DELETE' }, 204)
+  assertEquals((await b.call(`posts/${post.id}`)).status, 404)
+})
+
+Deno.test('social: a client-made id that is someone else’s post, comment or group is 409 id_taken, never their record', async () => {
+  const [a, b] = [await traveller(), await traveller()]
+  const post = await postAs(b, { body: 'Theirs' })
+  const comment = (await ok(b.call, `posts/${post.id}/comments`, { method: 'POST', body: { body: 'Theirs too' } }, 201)).comment
+  const group = await makeGroup(b, { name: 'Their group' })
+  const creates: [string, Json][] = [
+    ['posts', { id: post.id, body: 'x' }],
+    [`posts/${post.id}/comments`, { id: comment.id, body: 'x' }],
+    ['groups', { id: group.id, name: 'x' }],
+  ]
+  const answers: unknown[][] = []
+  for (const [path, body] of creates) {
+    const res = await a.call(path, { method: 'POST', body })
+    answers.push([path, res.status, res.body.error?.code ?? res.body])
+  }
+  assertEquals(answers, creates.map(([path]) => [path, 409, 'id_taken']))
+  // One's own id again: the record, unchanged.
+  for (const [path, body] of creates) {
+    const id = crypto.randomUUID()
+    const made = await ok(a.call, path, { method: 'POST', body: { ...body, id } }, 201)
+    const again = await ok(a.call, path, { method: 'POST', body: { ...body, id, [path === 'groups' ? 'name' : 'body']: 'y' } })
+    assertEquals(again, made)
+  }
+  assertEquals((await ok(b.call, `posts/${post.id}`)).post.body, 'Theirs')
+})
+
 Deno.test('social: concurrent likes and comments keep exact counts', async () => {
   const author = await traveller()
   const fans = await Promise.all(Array.from({ length: 6 }, () => traveller()))

@@ -151,6 +151,9 @@ export interface ResourceSpec {
   select: string
   /** A condition every route adds, for a view of part of a table (e.g. the fill-ups among expenses). */
   scope?: string
+  /** On a shared table (RLS shows others' rows too), the column naming the row's owner (e.g. `author_id`):
+   * a create whose client-generated id is someone else's row is 409 id_taken, not that row. */
+  owner?: string
   /** Whose rows the list shows: the caller's own by default (`{alias}.user_id = auth.uid()`);
    * a shared table names its own condition, RLS deciding what else is visible. */
   listScope?: string
@@ -361,10 +364,10 @@ export const idTaken = () => new ApiError(409, 'id_taken', 'this id is already u
 
 /** Inserts the given fields (the table's defaults fill the rest) and returns the row as the API shows it.
  * With a client-generated `id` that exists already, the caller's existing row is answered instead
- * (`created: false`), unchanged. */
+ * (`created: false`), unchanged; someone else's is id_taken (RLS hides it, or `owner` does). */
 export async function insertRow(
   tx: Tx,
-  spec: Pick<ResourceSpec, 'table' | 'alias' | 'select' | 'scope'>,
+  spec: Pick<ResourceSpec, 'table' | 'alias' | 'select' | 'scope' | 'owner'>,
   input: Record<string, unknown>,
   columns: Record<string, string>,
 ): Promise<{ row: Record<string, unknown>; created: boolean }> {
@@ -380,7 +383,11 @@ export async function insertRow(
     values as never[],
   )
   if (row) return { row, created: true }
-  const where = [`${spec.alias}.id = $1::uuid`, ...(spec.scope ? [spec.scope] : [])]
+  const where = [
+    `${spec.alias}.id = $1::uuid`,
+    ...(spec.scope ? [spec.scope] : []),
+    ...(spec.owner ? [`${spec.alias}.${spec.owner} = (select auth.uid())`] : []),
+  ]
   const [existing] = await tx.unsafe(`select ${spec.select} from ${spec.table} ${spec.alias} where ${where.join(' and ')}`, [
     input.id,
   ] as never[])

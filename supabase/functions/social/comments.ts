@@ -1,5 +1,7 @@
 // Comments on posts: listed oldest first (a conversation reads down), as
-// visible as their post (RLS), edited and deleted by their authors.
+// visible as their post (RLS), edited and deleted by their authors. A post in
+// a group the caller is not in (their own, after they left) has no comments
+// for them: 404, as a post they cannot see.
 import type { App } from '../_shared/http.ts'
 import { route, z } from '../_shared/http.ts'
 import { notFound } from '../_shared/errors.ts'
@@ -20,7 +22,7 @@ import {
   writeTransaction,
 } from '../_shared/resource.ts'
 import { multiLineText } from '../_shared/text.ts'
-import { Person, personSql, refuseUnlessVisible, SOCIAL_REFUSALS } from './common.ts'
+import { Person, personSql, refuseUnlessVisible, SOCIAL_REFUSALS, takesPart } from './common.ts'
 
 export const MAX_COMMENT_CHARS = 2000
 
@@ -45,6 +47,7 @@ const commentResource: ResourceSpec = {
   path: '/comments',
   table: 'pam.comments',
   alias: 'c',
+  owner: 'author_id',
   tags: ['social: comments'],
   schema: Comment,
   select: `c.id, c.post_id, ${personSql('c.author_id')} as author, c.body, c.hidden,
@@ -104,7 +107,7 @@ export function registerCommentRoutes(app: App) {
       `select (select json_agg(x order by x.created_at, x.id) from (
                 select ${commentResource.select} from pam.comments c where ${where.join(' and ')}
                 order by c.created_at, c.id limit ${p(limit + 1)}) x) as comments
-       from pam.posts p where p.id = $1::uuid`,
+       from pam.posts p where p.id = $1::uuid and ${takesPart('p')}`,
       values,
     )
     if (!found) throw notFound('post')
@@ -116,7 +119,7 @@ export function registerCommentRoutes(app: App) {
     const { id } = c.req.valid('param')
     const input = c.req.valid('json')
     const { row, created } = await writeTransaction(c, async (tx) => {
-      const [post] = await tx`select 1 from pam.posts where id = ${id}`
+      const [post] = await tx.unsafe(`select 1 from pam.posts p where p.id = $1::uuid and ${takesPart('p')}`, [id])
       if (!post) throw notFound('post')
       return await insertRow(tx, commentResource, { ...input, post_id: id }, COLUMNS)
     }, SOCIAL_REFUSALS)

@@ -31,14 +31,21 @@ export const SOCIAL_REFUSALS: Refusals = {
   reports_reporter_comment_key: () => new ApiError(409, 'already_reported', 'you have reported this comment already'),
 }
 
-/** Whether the caller can see row `id` of `table` (RLS decides). */
-export async function visible(db: PostgresApi, table: string, id: string): Promise<boolean> {
-  return (await db.queryRaw(`select 1 from ${table} where id = $1::uuid`, [id])).length > 0
+/** Whether the caller can see row `id` of `table` (RLS decides), and it meets `condition` (on the row as `x`). */
+export async function visible(db: PostgresApi, table: string, id: string, condition = 'true'): Promise<boolean> {
+  return (await db.queryRaw(`select 1 from ${table} x where x.id = $1::uuid and ${condition}`, [id])).length > 0
 }
 
-/** For patch and delete of shared rows: a row the caller sees but may not change is a 403. */
-export const refuseUnlessVisible = (table: string, code: string, message: string) => async (c: AppContext, id: string) =>
-  (await visible(c.var.postgres, table, id)) ? forbidden(code, message) : undefined
+/** For patch and delete of shared rows: a row the caller sees (and that meets `condition`) but may not change is a 403. */
+export const refuseUnlessVisible =
+  (table: string, code: string, message: string, condition?: string) => async (c: AppContext, id: string) =>
+    (await visible(c.var.postgres, table, id, condition)) ? forbidden(code, message) : undefined
+
+/** SQL: the caller takes part in post `alias` (comments, likes, edits) — it is in no group, or in one of theirs.
+ * With RLS (which decides they see it): an author who left the post's group, or was removed, still sees and
+ * deletes the post, and nothing more; as the policies (20261202004000_social_leftovers.sql). */
+export const takesPart = (alias: string) =>
+  `(${alias}.group_id is null or ${alias}.group_id = any ((select pam.social_my_groups())::uuid[]))`
 
 /** A comma-free tag: lowercase letters, digits, '-' and '_', up to 30. */
 export const Tag = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,29}$/, 'lowercase letters, digits, - and _, up to 30')

@@ -59,6 +59,7 @@ const groupResource: ResourceSpec = {
   path: '/groups',
   table: 'pam.groups',
   alias: 'g',
+  owner: 'owner_id',
   tags: ['social: groups'],
   schema: Group,
   select: `g.id, g.name, g.description, g.visibility, ${personSql('g.owner_id')} as owner, g.member_count,

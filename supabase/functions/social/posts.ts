@@ -25,7 +25,7 @@ import {
 import { multiLineText, singleLineText } from '../_shared/text.ts'
 import { Latitude, LatQuery, LngQuery, Longitude } from '../_shared/coordinates.ts'
 import { ownObjects, ObjectPath } from '../_shared/storage.ts'
-import { forbidden, Person, personSql, refuseUnlessVisible, SOCIAL_REFUSALS, Tag, visible } from './common.ts'
+import { forbidden, Person, personSql, refuseUnlessVisible, SOCIAL_REFUSALS, Tag, takesPart, visible } from './common.ts'
 
 export const MAX_POST_CHARS = 5000
 export const MAX_NEARBY_KM = 500
@@ -148,6 +148,7 @@ const postResource: ResourceSpec = {
   path: '/posts',
   table: 'pam.posts',
   alias: 'p',
+  owner: 'author_id',
   tags: ['social: posts'],
   schema: Post,
   select: POST_SELECT,
@@ -172,7 +173,8 @@ const postResource: ResourceSpec = {
     prepare: checkImages,
   },
   refusals: SOCIAL_REFUSALS,
-  refuse: refuseUnlessVisible('pam.posts', 'not_the_author', 'only the author edits or deletes a post'),
+  // Not yours: 403; yours in a group you have left: 404, as the post's comments and likes are.
+  refuse: refuseUnlessVisible('pam.posts', 'not_the_author', 'only the author edits or deletes a post', takesPart('x')),
 }
 
 const FeedQuery = z.object({
@@ -366,10 +368,10 @@ export function registerPostRoutes(app: App) {
   }
 }
 
-/** Likes (or unlikes) post `id` as the caller: idempotent either way; 404 when they cannot see it. */
+/** Likes (or unlikes) post `id` as the caller: idempotent either way; 404 when they cannot see it, or take no part. */
 async function likeState(c: AppContext, id: string, like: boolean): Promise<z.infer<typeof LikeState>> {
   return await writeTransaction(c, async (tx) => {
-    const [post] = await tx`select 1 from pam.posts where id = ${id}`
+    const [post] = await tx.unsafe(`select 1 from pam.posts p where p.id = $1::uuid and ${takesPart('p')}`, [id])
     if (!post) throw notFound('post')
     if (like) await tx`insert into pam.post_likes (post_id) values (${id}) on conflict do nothing`
     else await tx`delete from pam.post_likes where post_id = ${id} and user_id = (select auth.uid())`
