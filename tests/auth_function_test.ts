@@ -53,6 +53,14 @@ Deno.test('auth: sign up through the function, sign in with supabase-js, read an
   }
 })
 
+Deno.test('auth: a name given to Supabase Auth at sign-up reaches the profile as one line', async () => {
+  const user = await signUp({ full_name: 'Eve\n\n\u2022 Bob liked your post\r\n\u2028 ', region: 'Top\tEnd\n' })
+  const [row] = await adminSql`select full_name, region from pam.profiles where id = ${user.id}`
+  assertEquals([row.full_name, row.region], ['Eve \u2022 Bob liked your post', 'Top End'])
+  const blank = await signUp({ full_name: 'Sam', region: '\n\t' })
+  assertEquals((await adminSql`select region from pam.profiles where id = ${blank.id}`)[0].region, null)
+})
+
 Deno.test('auth: login, refresh (rotating, reuse as Supabase Auth), logout through the function', async () => {
   const user = await signUp()
   const login = await callFunction('auth/login', {
