@@ -260,6 +260,18 @@ Deno.test('email: a notification switch saved alone keeps the email choices and 
   assertEquals(viaMe.status, 400)
 })
 
+Deno.test('email: a notification more than two days old is not emailed (email switched on late, a long outage)', async () => {
+  const user = await signUp()
+  await adminSql`insert into pam.notifications (user_id, kind, title, created_at)
+    values (${user.id}, 'maintenance_due', 'Oil change, long ago', now() - interval '49 hours')`
+  await adminSql`insert into pam.notifications (user_id, kind, title) values (${user.id}, 'maintenance_due', 'Oil change, now')`
+  assertEquals((await deliver()).status, 200)
+  const mail = await mailTo(user.email)
+  assertEquals(mail.length, 1)
+  const rows = await adminSql`select title, email_status from pam.notifications where user_id = ${user.id} order by created_at`
+  assertEquals(rows.map((r) => [r.title, r.email_status]), [['Oil change, long ago', 'suppressed'], ['Oil change, now', 'sent']])
+})
+
 Deno.test('email: the database and the code agree on every channel', async () => {
   const cases: [Record<string, unknown>, string][] = [
     [{}, 'budget_threshold'],

@@ -31,6 +31,9 @@ const RUN_BUDGET_MS = 60_000
 /** Emails in flight at once. */
 const PARALLEL = 4
 const MAX_BACKOFF_S = 6 * 3600
+/** An email that would go out later than this after what it tells of is not sent: it is no longer news (a
+ * reminder of an event gone by), and email switched on late, or back after a long outage, is no burst of old mail. */
+export const MAX_EMAIL_AGE_MS = 2 * 86_400_000
 
 export interface DeliveryResult {
   rows_written: number
@@ -83,8 +86,8 @@ export async function emailDeliveries(db: PostgresApi, mailer: Mailer, config: C
     const digests = await asServiceRole(db, (tx) => claimDigests(tx, at, batch))
     if (!notifications.length && !digests.length) break
     const outcomes = {
-      notifications: await sendAll(notifications, (n) => notificationMail(config, n), mailer, config),
-      digests: await sendAll(digests, (d) => digestMail(config, d), mailer, config),
+      notifications: await sendAll(notifications, (n) => notificationMail(config, n, at), mailer, config),
+      digests: await sendAll(digests, (d) => digestMail(config, d, at), mailer, config),
     }
     await asServiceRole(db, (tx) => record(tx, at, outcomes.notifications, outcomes.digests))
     for (const o of [...outcomes.notifications, ...outcomes.digests]) {
@@ -172,8 +175,10 @@ async function claimDigests(tx: Tx, at: Date, limit: number): Promise<ClaimedDig
   return rows as unknown as ClaimedDigest[]
 }
 
-/** Why a claimed email is not sent at all; null when it goes. */
-function suppression(row: Claimed, kinds: string[]): string | null {
+/** Why a claimed email is not sent at all; null when it goes. `madeAt`: when what it tells of happened (the
+ * newest of a digest's). */
+function suppression(row: Claimed, kinds: string[], madeAt: string | Date, at: Date): string | null {
+  if (at.getTime() - new Date(madeAt).getTime() > MAX_EMAIL_AGE_MS) return 'more than two days old: no longer news'
   if (!row.email || !row.confirmed) return 'the account has no confirmed email address'
   const prefs = (row.preferences?.notifications ?? {}) as EmailPreferences
   if (prefs.email === false) return 'email is turned off in the profile'
@@ -181,8 +186,8 @@ function suppression(row: Claimed, kinds: string[]): string | null {
   return null
 }
 
-async function notificationMail(config: Config, n: ClaimedNotification): Promise<Mail | string> {
-  const why = suppression(n, [n.kind])
+async function notificationMail(config: Config, n: ClaimedNotification, at: Date): Promise<Mail | string> {
+  const why = suppression(n, [n.kind], n.created_at, at)
   if (why) return why
   const url = await unsubscribeLink(config, n.user_id, n.kind)
   const rendered = renderNotification(n, recipient(n), url.page)
@@ -198,9 +203,9 @@ async function notificationMail(config: Config, n: ClaimedNotification): Promise
   }
 }
 
-async function digestMail(config: Config, d: ClaimedDigest): Promise<Mail | string> {
+async function digestMail(config: Config, d: ClaimedDigest, at: Date): Promise<Mail | string> {
   const items = d.items ?? []
-  const why = items.length ? suppression(d, items.map((i) => i.kind)) : 'nothing left to send'
+  const why = items.length ? suppression(d, items.map((i) => i.kind), items.at(-1)!.created_at, at) : 'nothing left to send'
   if (why) return why
   const url = await unsubscribeLink(config, d.user_id, 'digest')
   const rendered = renderDigest(items, recipient(d), url.page)
