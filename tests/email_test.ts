@@ -12,6 +12,7 @@ import { callJob } from './_support/jobs.ts'
 import { socialAs } from './_support/social.ts'
 import { shutdownSoon } from './_support/servers.ts'
 import { mailerFor, MailError } from '../supabase/functions/_shared/mail.ts'
+import { SmtpError } from '../supabase/functions/_shared/smtp.ts'
 import { channelOf } from '../supabase/functions/_shared/email-channels.ts'
 import { renderNotification, Units } from '../supabase/functions/_shared/email-content.ts'
 import { signUnsubscribe, verifyUnsubscribe } from '../supabase/functions/_shared/unsubscribe.ts'
@@ -115,6 +116,10 @@ Deno.test('email: an SMTP refusal is retried with backoff, and the state shows i
   ;[n] = await notificationsOf(other, 'budget_threshold')
   assertEquals(n.email.status, 'failed')
   assertMatch(n.email.last_error, /550/)
+  // Refusals of our sender address (an operator's setting) are retried; of this message or its recipient, not.
+  for (const [stage, code, retryable] of [['mail', 550, true], ['auth', 535, true], ['rcpt', 550, false], ['data', 554, false]] as const) {
+    assertEquals(new SmtpError('refused', stage, code).retryable, retryable, `${stage} ${code}`)
+  }
   assertEquals(backoffSeconds(60, 1), 60)
   assertEquals(backoffSeconds(60, 4), 480)
   assertEquals(backoffSeconds(60, 20), 6 * 3600)

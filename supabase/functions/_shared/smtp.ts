@@ -34,11 +34,12 @@ export class SmtpError extends Error {
   }
 
   /** Worth another attempt later: no reply (network, timeout, TLS), a 4xx reply, or a refusal of our
-   * credentials or of the service (a configuration the operator can fix), not of this message. */
+   * credentials, of the service or of our sender address (MAIL FROM: a domain not verified yet; a
+   * configuration the operator can fix), not of this message or its recipient. */
   get retryable(): boolean {
     if (this.replyCode === undefined) return true
     if (this.replyCode >= 400 && this.replyCode < 500) return true
-    return ['greeting', 'ehlo', 'starttls', 'auth'].includes(this.stage)
+    return ['greeting', 'ehlo', 'starttls', 'auth', 'mail'].includes(this.stage)
   }
 }
 
