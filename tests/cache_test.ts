@@ -58,17 +58,32 @@ for (const b of backends) {
     assertEquals(await cache.get('short'), { status: 'miss' })
   })
 
-  t('del and delByPrefix drop exactly the matching keys', async (cache) => {
-    await cache.set('expenses:u1:month:2026-11', 1, 60)
-    await cache.set('expenses:u1:week:2026-11-23', 2, 60)
-    await cache.set('expenses:u10:month:2026-11', 3, 60)
+  t('del drops exactly the named keys: a hash by name drops all its fields, a field only itself', async (cache) => {
+    await cache.set('expenses:u1#month:2026-11', 1, 60)
+    await cache.set('expenses:u1#week:2026-11-23', 2, 60)
+    await cache.set('expenses:u10#month:2026-11', 3, 60)
     await cache.set('user:u1', 4, 60)
-    assert(await cache.delByPrefix('expenses:u1:'))
-    assertEquals((await cache.get('expenses:u1:month:2026-11')).status, 'miss')
-    assertEquals((await cache.get('expenses:u1:week:2026-11-23')).status, 'miss')
-    assertEquals((await cache.get('expenses:u10:month:2026-11')).status, 'hit')
+    assertEquals((await cache.get('expenses:u1#week:2026-11-23')).value, 2)
+    assertEquals((await cache.get('expenses:u1#year:2026')).status, 'miss')
+    assert(await cache.del('chat:u1#c1', 'expenses:u1'))
+    assertEquals((await cache.get('expenses:u1#month:2026-11')).status, 'miss')
+    assertEquals((await cache.get('expenses:u1#week:2026-11-23')).status, 'miss')
+    assertEquals((await cache.get('expenses:u10#month:2026-11')).status, 'hit')
     assert(await cache.del('user:u1'))
     assertEquals((await cache.get('user:u1')).status, 'miss')
+    await cache.set('chat:u1#c1', 'one', 60)
+    await cache.set('chat:u1#c2', 'two', 60)
+    assert(await cache.del('chat:u1#c1'))
+    assertEquals([(await cache.get('chat:u1#c1')).status, (await cache.get('chat:u1#c2')).value], ['miss', 'two'])
+  })
+
+  t("a hash's fields expire together, its TTL after the first was set", async (cache) => {
+    await cache.set('h#a', 'a', 1)
+    await sleep(600)
+    await cache.set('h#b', 'b', 1)
+    assertEquals((await cache.get('h#b')).value, 'b')
+    await sleep(900)
+    assertEquals([(await cache.get('h#a')).status, (await cache.get('h#b')).status], ['miss', 'miss'])
   })
 
   t('invalidateUser drops every key of that user and nobody else', async (cache) => {
@@ -103,7 +118,7 @@ for (const b of backends) {
     const key = `user:${crypto.randomUUID()}`
     await staging.set(key, 'staging', 60)
     assertEquals((await prod.get(key)).status, 'miss')
-    await prod.delByPrefix('user:')
+    await prod.del(key)
     assertEquals((await staging.get(key)).value, 'staging')
   })
 

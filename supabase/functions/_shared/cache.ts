@@ -7,13 +7,19 @@ import { log } from './logger.ts'
 import { onNetworkWait } from './network-wait.ts'
 import { type KeepAliveClient, keepAliveClient } from './keepalive-http.ts'
 
+/** A key `name#field` is the field `field` of the hash `name`: a hash's fields are dropped
+ * together by dropping `name` (one DEL), and expire together, the TTL after the first was set. */
+export const inHash = (name: string, field: string) => `${name}#${field}`
+
 /** The seed design's key patterns and TTLs, in one place. */
 export const CACHE_POLICIES = {
   user_profiles: { ttl: 3600, key: (userId: string) => `user:${userId}` },
   chat_context: { ttl: 1800, key: (userId: string) => `context:${userId}` },
+  // One hash per user, a field per period: a write drops them all at once.
   expense_summaries: {
     ttl: 900,
-    key: (userId: string, period: string) => `expenses:${userId}:${period}`,
+    hash: (userId: string) => `expenses:${userId}`,
+    key: (userId: string, period: string) => inHash(`expenses:${userId}`, period),
   },
   maintenance_records: { ttl: 1800, key: (userId: string) => `maintenance:${userId}` },
   // The home screen (GET /you/dashboard): brief, and dropped by writes to what it shows.
@@ -32,22 +38,30 @@ export const CACHE_POLICIES = {
 
 export type CacheStatus = 'hit' | 'miss' | 'bypass'
 
-/** A storage backend: values are JSON text, keys already namespaced. */
+/** A storage backend: values are JSON text, keys already namespaced (`name#field`: see inHash). */
 export interface CacheStore {
   readonly backend: 'upstash' | 'memory' | 'disabled'
   get(key: string): Promise<string | null>
   set(key: string, value: string, ttlSeconds: number): Promise<void>
+  /** Drops keys, hashes (by name) and hash fields, in one call. */
   del(keys: string[]): Promise<void>
-  delByPrefix(prefix: string): Promise<void>
   ping(): Promise<void>
+}
+
+/** A key's hash name and field; no field for a plain key (or a hash by name). The namespace
+ * prefix is refused with a '#' (config.ts), so the first one starts the field. */
+function splitKey(key: string): [name: string, field: string | undefined] {
+  const i = key.indexOf('#')
+  return i < 0 ? [key, undefined] : [key.slice(0, i), key.slice(i + 1)]
 }
 
 export class Cache {
   private lastWarning = 0
-  /** Drops the cache did not confirm (it was slow or down), by namespaced key or prefix. The
-   * cache may still hold what they were meant to drop: until a drop is confirmed, reads of the
-   * keys it covers try it again first, and go to the database while it still fails. */
-  private readonly unconfirmed = new Map<string, 'key' | 'prefix'>()
+  /** Drops the cache did not confirm (it was slow or down), by namespaced key. The cache may
+   * still hold what they were meant to drop: until a drop is confirmed, reads of the keys it
+   * covers (the key, or a field of the hash it names) try it again first, and go to the
+   * database while it still fails. */
+  private readonly unconfirmed = new Set<string>()
 
   constructor(
     readonly store: CacheStore,
@@ -62,7 +76,7 @@ export class Cache {
   async get<T>(key: string, parse: (text: string) => T = JSON.parse): Promise<{ value?: T; status: CacheStatus }> {
     const k = this.ns(key)
     const drop = this.unconfirmedDrop(k)
-    if (drop && !(await this.drop(drop.kind, drop.target))) return { status: 'bypass' }
+    if (drop && !(await this.drop([drop]))) return { status: 'bypass' }
     const { ok, value: raw } = await this.attempt('get', () => this.store.get(k))
     if (!ok) return { status: 'bypass' }
     if (raw === null || raw === undefined) return { status: 'miss' }
@@ -73,17 +87,10 @@ export class Cache {
     await this.attempt('set', () => this.store.set(this.ns(key), JSON.stringify(value), ttlSeconds))
   }
 
-  /** Drops keys; true when the cache confirmed it. */
+  /** Drops keys (a hash by its name drops all its fields), in one call; true when the cache confirmed it. */
   async del(...keys: string[]): Promise<boolean> {
     if (!keys.length) return true
-    const targets = keys.map((k) => this.ns(k))
-    const { ok } = await this.attempt('del', () => this.store.del(targets))
-    for (const target of targets) this.remember('key', target, ok)
-    return ok
-  }
-
-  async delByPrefix(prefix: string): Promise<boolean> {
-    return await this.drop('prefix', this.ns(prefix))
+    return await this.drop(keys.map((k) => this.ns(k)))
   }
 
   /** Cached value or the loader's (then cached). A failing cache means the loader's, uncached. */
@@ -108,35 +115,27 @@ export class Cache {
     return `${this.opts.prefix}${key}`
   }
 
-  /** Drops a namespaced key or prefix; true when the cache confirmed it. */
-  private async drop(kind: 'key' | 'prefix', target: string): Promise<boolean> {
-    const { ok } = kind === 'key'
-      ? await this.attempt('del', () => this.store.del([target]))
-      : await this.attempt('delByPrefix', () => this.store.delByPrefix(target))
-    this.remember(kind, target, ok)
+  /** Drops namespaced keys in one call; true when the cache confirmed it. */
+  private async drop(targets: string[]): Promise<boolean> {
+    const { ok } = await this.attempt('del', () => this.store.del(targets))
+    for (const target of targets) this.remember(target, ok)
     return ok
   }
 
-  private remember(kind: 'key' | 'prefix', target: string, confirmed: boolean) {
-    if (confirmed) {
-      this.unconfirmed.delete(target)
-      return
-    }
+  private remember(target: string, confirmed: boolean) {
     this.unconfirmed.delete(target) // re-inserted last: the oldest go first below
-    this.unconfirmed.set(target, kind)
+    if (confirmed) return
+    this.unconfirmed.add(target)
     // Bounded: past this, what the oldest were meant to drop is stale until its TTL.
-    if (this.unconfirmed.size > UNCONFIRMED_MAX) this.unconfirmed.delete(this.unconfirmed.keys().next().value!)
+    if (this.unconfirmed.size > UNCONFIRMED_MAX) this.unconfirmed.delete(this.unconfirmed.values().next().value!)
   }
 
-  /** The unconfirmed drop that covers namespaced key `k`, if any. */
-  private unconfirmedDrop(k: string): { kind: 'key' | 'prefix'; target: string } | undefined {
+  /** The unconfirmed drop that covers namespaced key `k` (it, or the hash it is a field of), if any. */
+  private unconfirmedDrop(k: string): string | undefined {
     if (!this.unconfirmed.size) return undefined
-    for (let end = 1; end <= k.length; end++) {
-      const target = k.slice(0, end)
-      const kind = this.unconfirmed.get(target)
-      if (kind === 'prefix' || (kind === 'key' && end === k.length)) return { kind, target }
-    }
-    return undefined
+    if (this.unconfirmed.has(k)) return k
+    const [name, field] = splitKey(k)
+    return field !== undefined && this.unconfirmed.has(name) ? name : undefined
   }
 
   private async attempt<T>(op: string, fn: () => Promise<T>): Promise<{ ok: boolean; value?: T }> {
@@ -163,10 +162,12 @@ const UNCONFIRMED_MAX = 10_000
 /** Every key of one user's data, dropped when the account changes as a whole. */
 export async function invalidateUser(cache: Cache, userId: string): Promise<void> {
   const p = CACHE_POLICIES
-  await Promise.all([
-    cache.del(p.user_profiles.key(userId), p.chat_context.key(userId), p.maintenance_records.key(userId)),
-    cache.delByPrefix(p.expense_summaries.key(userId, '')),
-  ])
+  await cache.del(
+    p.user_profiles.key(userId),
+    p.chat_context.key(userId),
+    p.maintenance_records.key(userId),
+    p.expense_summaries.hash(userId),
+  )
 }
 
 /** A Redis command as Upstash's REST API takes it: ["SET", "k", "v", "EX", "60"]. */
@@ -271,26 +272,32 @@ export class UpstashStore implements CacheStore {
     return this.send<T>(command, true)
   }
 
+  /** Sends commands now, in this order and in one call (with whatever is waiting). */
+  private all(commands: Command[]): Promise<unknown[]> {
+    return Promise.all(commands.map((command, i) => this.send(command, i === commands.length - 1)))
+  }
+
   get(key: string) {
-    return this.one<string | null>(['GET', key])
+    const [name, field] = splitKey(key)
+    return this.one<string | null>(field === undefined ? ['GET', key] : ['HGET', name, field])
   }
 
   async set(key: string, value: string, ttlSeconds: number) {
-    await this.one(['SET', key, value, 'EX', String(ttlSeconds)])
+    const [name, field] = splitKey(key)
+    if (field === undefined) await this.one(['SET', key, value, 'EX', String(ttlSeconds)])
+    else await this.one(['EVAL', SET_FIELD, '1', name, field, value, String(ttlSeconds)])
   }
 
   async del(keys: string[]) {
-    await this.one(['DEL', ...keys])
-  }
-
-  async delByPrefix(prefix: string) {
-    const match = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`
-    let cursor = '0'
-    do {
-      const [next, keys] = await this.one<[string, string[]]>(['SCAN', cursor, 'MATCH', match, 'COUNT', '500'])
-      if (keys.length) await this.one(['DEL', ...keys])
-      cursor = String(next)
-    } while (cursor !== '0')
+    const whole: string[] = []
+    const commands: Command[] = []
+    for (const key of keys) {
+      const [name, field] = splitKey(key)
+      if (field === undefined) whole.push(key)
+      else commands.push(['HDEL', name, field])
+    }
+    if (whole.length) commands.push(['DEL', ...whole])
+    await this.all(commands)
   }
 
   async ping() {
@@ -300,36 +307,47 @@ export class UpstashStore implements CacheStore {
 
 type Settled = { result: unknown } | { error: unknown }
 
+/** Sets a hash's field; a hash without a TTL (a new one) is given one. KEYS: the hash. ARGV:
+ * field, value, TTL (seconds). */
+const SET_FIELD = `redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end`
+
 /** Upstash calls an isolate has out at once. Commands issued meanwhile, by any request,
  * wait for the first to return and go in one call: under load a call carries several
  * requests' commands (Upstash counts commands, not calls), so each request pays for a
  * fraction of an HTTP round trip. A command waits at most one call's timeout for its turn. */
 const MAX_IN_FLIGHT = 2
 
-/** In-process LRU with TTLs, bounded by entry count and total size. */
+/** In-process LRU with TTLs, bounded by entry count and total size. A hash is one entry. */
 export class MemoryStore implements CacheStore {
   readonly backend = 'memory' as const
-  private readonly entries = new Map<string, { value: string; expires: number }>()
+  private readonly entries = new Map<string, MemoryEntry>()
   private bytes = 0
 
   constructor(private readonly maxEntries = 10_000, private readonly maxBytes = 32 * 1024 * 1024) {}
 
   get(key: string) {
-    const e = this.entries.get(key)
-    if (!e) return Promise.resolve(null)
-    this.entries.delete(key)
-    if (e.expires <= Date.now()) {
-      this.bytes -= e.value.length
-      return Promise.resolve(null)
-    }
-    this.entries.set(key, e) // most recently used goes last
-    return Promise.resolve(e.value)
+    const [name, field] = splitKey(key)
+    const value = this.live(name)?.value
+    if (field === undefined) return Promise.resolve(typeof value === 'string' ? value : null)
+    return Promise.resolve(value instanceof Map ? value.get(field) ?? null : null)
   }
 
   set(key: string, value: string, ttlSeconds: number) {
-    this.remove(key)
-    this.entries.set(key, { value, expires: Date.now() + ttlSeconds * 1000 })
-    this.bytes += value.length
+    const [name, field] = splitKey(key)
+    const old = field === undefined ? undefined : this.live(name)
+    this.remove(name)
+    let entry: MemoryEntry
+    if (field === undefined) {
+      entry = { value, bytes: value.length, expires: Date.now() + ttlSeconds * 1000 }
+    } else {
+      entry = old?.value instanceof Map ? old : { value: new Map(), bytes: 0, expires: Date.now() + ttlSeconds * 1000 }
+      const fields = entry.value as Map<string, string>
+      entry.bytes += value.length - (fields.get(field)?.length ?? 0)
+      fields.set(field, value)
+    }
+    this.entries.set(name, entry)
+    this.bytes += entry.bytes
     while (this.entries.size > this.maxEntries || this.bytes > this.maxBytes) {
       this.remove(this.entries.keys().next().value as string)
     }
@@ -337,12 +355,11 @@ export class MemoryStore implements CacheStore {
   }
 
   del(keys: string[]) {
-    for (const k of keys) this.remove(k)
-    return Promise.resolve()
-  }
-
-  delByPrefix(prefix: string) {
-    for (const k of [...this.entries.keys()]) if (k.startsWith(prefix)) this.remove(k)
+    for (const key of keys) {
+      const [name, field] = splitKey(key)
+      if (field === undefined) this.remove(name)
+      else this.removeField(name, field)
+    }
     return Promise.resolve()
   }
 
@@ -354,13 +371,44 @@ export class MemoryStore implements CacheStore {
     return this.entries.size
   }
 
-  private remove(key: string) {
-    const e = this.entries.get(key)
+  /** The entry under `name` unless it has expired, made the most recently used. */
+  private live(name: string): MemoryEntry | undefined {
+    const e = this.entries.get(name)
+    if (!e) return undefined
+    this.entries.delete(name)
+    if (e.expires <= Date.now()) {
+      this.bytes -= e.bytes
+      return undefined
+    }
+    this.entries.set(name, e) // most recently used goes last
+    return e
+  }
+
+  private remove(name: string) {
+    const e = this.entries.get(name)
     if (e) {
-      this.bytes -= e.value.length
-      this.entries.delete(key)
+      this.bytes -= e.bytes
+      this.entries.delete(name)
     }
   }
+
+  private removeField(name: string, field: string) {
+    const e = this.entries.get(name)
+    const fields = e?.value instanceof Map ? e.value : undefined
+    const value = fields?.get(field)
+    if (value === undefined) return
+    fields!.delete(field)
+    e!.bytes -= value.length
+    this.bytes -= value.length
+    if (!fields!.size) this.remove(name)
+  }
+}
+
+/** A value, or a hash's fields; `bytes` is the length of what it holds. */
+interface MemoryEntry {
+  value: string | Map<string, string>
+  bytes: number
+  expires: number
 }
 
 /** PAM_CACHE_ENABLED=false: every read misses and nothing is kept. */
@@ -369,7 +417,6 @@ export class DisabledStore implements CacheStore {
   get = () => Promise.resolve(null)
   set = () => Promise.resolve()
   del = () => Promise.resolve()
-  delByPrefix = () => Promise.resolve()
   ping = () => Promise.resolve()
 }
 

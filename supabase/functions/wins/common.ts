@@ -88,8 +88,9 @@ export async function moneyContext(tx: Tx, now: Date): Promise<MoneyContext> {
 export async function invalidateSummaries(c: AppContext): Promise<void> {
   const user = c.var.userId!
   // An expense can be a fill-up whose odometer moves what maintenance is due.
-  await Promise.all([
-    c.var.cache.delByPrefix(CACHE_POLICIES.expense_summaries.key(user, '')),
-    c.var.cache.del(CACHE_POLICIES.maintenance_records.key(user), CACHE_POLICIES.dashboard.key(user)),
-  ])
+  await c.var.cache.del(
+    CACHE_POLICIES.expense_summaries.hash(user),
+    CACHE_POLICIES.maintenance_records.key(user),
+    CACHE_POLICIES.dashboard.key(user),
+  )
 }
