@@ -34,19 +34,40 @@ export const CACHE_POLICIES = {
   routes: { ttl: 7 * 86400, key: (routeHash: string) => `routes:${routeHash}` },
   // A receipt read by the vision model, by its object and ETag: reading it again costs nothing.
   receipt_drafts: { ttl: 86400, key: (userId: string, objectHash: string) => `receipt:${userId}:${objectHash}` },
+  // Changed by every write that drops a user's keys (Cache.invalidate); outlives any fill in flight.
+  user_versions: { ttl: 86400, key: (userId: string) => `version:${userId}` },
 } as const
 
 export type CacheStatus = 'hit' | 'miss' | 'bypass'
+
+/** A user's version as a lookup of their data saw it (namespaced key; null: none yet). */
+export interface Since {
+  key: string
+  version: string | null
+}
+
+export interface Lookup<T> {
+  value?: T
+  status: CacheStatus
+  /** With a lookup of a user's data: what `set` needs to store only if no write came after. */
+  since?: Since
+}
 
 /** A storage backend: values are JSON text, keys already namespaced (`name#field`: see inHash). */
 export interface CacheStore {
   readonly backend: 'upstash' | 'memory' | 'disabled'
   get(key: string): Promise<string | null>
-  set(key: string, value: string, ttlSeconds: number): Promise<void>
-  /** Drops keys, hashes (by name) and hash fields, in one call. */
-  del(keys: string[]): Promise<void>
+  /** The values at `key` and at `versionKey`, read in the same call. */
+  getWithVersion(key: string, versionKey: string): Promise<[string | null, string | null]>
+  /** With `since`, stores only if the version is still the one seen (checked and stored at once). */
+  set(key: string, value: string, ttlSeconds: number, since?: Since): Promise<void>
+  /** Drops keys, hashes (by name) and hash fields, after giving `versionKey` (when given) a new
+   * version: in one call. */
+  del(keys: string[], versionKey?: string): Promise<void>
   ping(): Promise<void>
 }
+
+const VERSION_TTL = CACHE_POLICIES.user_versions.ttl
 
 /** A key's hash name and field; no field for a plain key (or a hash by name). The namespace
  * prefix is refused with a '#' (config.ts), so the first one starts the field. */
@@ -72,25 +93,37 @@ export class Cache {
     return this.store.backend
   }
 
-  /** `parse` turns the cached text into the value (JSON.parse unless given; see cached-answers.ts). */
-  async get<T>(key: string, parse: (text: string) => T = JSON.parse): Promise<{ value?: T; status: CacheStatus }> {
+  /** `parse` turns the cached text into the value (JSON.parse unless given; see cached-answers.ts).
+   * A lookup of `user`'s data also reads their version, in the same call (`since`, for `set`). */
+  async get<T>(key: string, parse: (text: string) => T = JSON.parse, user?: string): Promise<Lookup<T>> {
     const k = this.ns(key)
     const drop = this.unconfirmedDrop(k)
     if (drop && !(await this.drop([drop]))) return { status: 'bypass' }
+    if (user !== undefined) return await this.getSince(k, parse, this.versionKey(user))
     const { ok, value: raw } = await this.attempt('get', () => this.store.get(k))
     if (!ok) return { status: 'bypass' }
     if (raw === null || raw === undefined) return { status: 'miss' }
     return { value: parse(raw), status: 'hit' }
   }
 
-  async set(key: string, value: unknown, ttlSeconds: number): Promise<void> {
-    await this.attempt('set', () => this.store.set(this.ns(key), JSON.stringify(value), ttlSeconds))
+  /** With `since` (a lookup's), stores only if no write of that user's came after the lookup: a
+   * read that loaded from the database before a write committed must not put back what the
+   * write's drop removed. */
+  async set(key: string, value: unknown, ttlSeconds: number, since?: Since): Promise<void> {
+    await this.attempt('set', () => this.store.set(this.ns(key), JSON.stringify(value), ttlSeconds, since))
   }
 
   /** Drops keys (a hash by its name drops all its fields), in one call; true when the cache confirmed it. */
   async del(...keys: string[]): Promise<boolean> {
     if (!keys.length) return true
     return await this.drop(keys.map((k) => this.ns(k)))
+  }
+
+  /** After a write of `user`'s data has committed: gives the user a new version and drops `keys`,
+   * in one call (fills of reads that looked up before it are then refused: see set). True when
+   * the cache confirmed it. */
+  async invalidate(user: string, ...keys: string[]): Promise<boolean> {
+    return await this.drop(keys.map((k) => this.ns(k)), this.versionKey(user))
   }
 
   /** Cached value or the loader's (then cached). A failing cache means the loader's, uncached. */
@@ -115,9 +148,22 @@ export class Cache {
     return `${this.opts.prefix}${key}`
   }
 
-  /** Drops namespaced keys in one call; true when the cache confirmed it. */
-  private async drop(targets: string[]): Promise<boolean> {
-    const { ok } = await this.attempt('del', () => this.store.del(targets))
+  private versionKey(user: string) {
+    return this.ns(CACHE_POLICIES.user_versions.key(user))
+  }
+
+  private async getSince<T>(k: string, parse: (text: string) => T, versionKey: string): Promise<Lookup<T>> {
+    const { ok, value } = await this.attempt('get', () => this.store.getWithVersion(k, versionKey))
+    if (!ok) return { status: 'bypass' }
+    const [raw, version] = value!
+    const since = { key: versionKey, version }
+    if (raw === null || raw === undefined) return { status: 'miss', since }
+    return { value: parse(raw), status: 'hit', since }
+  }
+
+  /** Drops namespaced keys (and gives `versionKey` a new version) in one call; true when the cache confirmed it. */
+  private async drop(targets: string[], versionKey?: string): Promise<boolean> {
+    const { ok } = await this.attempt('del', () => this.store.del(targets, versionKey))
     for (const target of targets) this.remember(target, ok)
     return ok
   }
@@ -162,7 +208,8 @@ const UNCONFIRMED_MAX = 10_000
 /** Every key of one user's data, dropped when the account changes as a whole. */
 export async function invalidateUser(cache: Cache, userId: string): Promise<void> {
   const p = CACHE_POLICIES
-  await cache.del(
+  await cache.invalidate(
+    userId,
     p.user_profiles.key(userId),
     p.chat_context.key(userId),
     p.maintenance_records.key(userId),
@@ -282,15 +329,24 @@ export class UpstashStore implements CacheStore {
     return this.one<string | null>(field === undefined ? ['GET', key] : ['HGET', name, field])
   }
 
-  async set(key: string, value: string, ttlSeconds: number) {
+  getWithVersion(key: string, versionKey: string) {
     const [name, field] = splitKey(key)
-    if (field === undefined) await this.one(['SET', key, value, 'EX', String(ttlSeconds)])
-    else await this.one(['EVAL', SET_FIELD, '1', name, field, value, String(ttlSeconds)])
+    if (field === undefined) return this.one<[string | null, string | null]>(['MGET', key, versionKey])
+    return this.all([['HGET', name, field], ['GET', versionKey]]) as Promise<[string | null, string | null]>
   }
 
-  async del(keys: string[]) {
+  async set(key: string, value: string, ttlSeconds: number, since?: Since) {
+    const [name, field] = splitKey(key)
+    if (field === undefined && !since) return void await this.one(['SET', key, value, 'EX', String(ttlSeconds)])
+    const keys = since ? [name, since.key] : [name]
+    const args = [value, String(ttlSeconds), field ?? '', since?.version ?? '']
+    await this.one(['EVAL', FILL, String(keys.length), ...keys, ...args])
+  }
+
+  async del(keys: string[], versionKey?: string) {
     const whole: string[] = []
-    const commands: Command[] = []
+    // The new version goes first: a fill between the two is refused, not kept past the drop.
+    const commands: Command[] = versionKey ? [['SET', versionKey, crypto.randomUUID(), 'EX', String(VERSION_TTL)]] : []
     for (const key of keys) {
       const [name, field] = splitKey(key)
       if (field === undefined) whole.push(key)
@@ -307,10 +363,18 @@ export class UpstashStore implements CacheStore {
 
 type Settled = { result: unknown } | { error: unknown }
 
-/** Sets a hash's field; a hash without a TTL (a new one) is given one. KEYS: the hash. ARGV:
- * field, value, TTL (seconds). */
-const SET_FIELD = `redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end`
+/** Stores a value or a hash's field (a hash without a TTL, a new one, is given one), unless the
+ * user's version is no longer the one the lookup saw. KEYS: the key or hash, the version key
+ * (when checked). ARGV: value, TTL (seconds), field ('' for a plain key), the version seen ('':
+ * none; a version is never ''). */
+const FILL = `if KEYS[2] and (redis.call('GET', KEYS[2]) or '') ~= ARGV[4] then return 0 end
+if ARGV[3] == '' then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+else
+  redis.call('HSET', KEYS[1], ARGV[3], ARGV[1])
+  if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+end
+return 1`
 
 /** Upstash calls an isolate has out at once. Commands issued meanwhile, by any request,
  * wait for the first to return and go in one call: under load a call carries several
@@ -327,13 +391,44 @@ export class MemoryStore implements CacheStore {
   constructor(private readonly maxEntries = 10_000, private readonly maxBytes = 32 * 1024 * 1024) {}
 
   get(key: string) {
-    const [name, field] = splitKey(key)
-    const value = this.live(name)?.value
-    if (field === undefined) return Promise.resolve(typeof value === 'string' ? value : null)
-    return Promise.resolve(value instanceof Map ? value.get(field) ?? null : null)
+    return Promise.resolve(this.read(key))
   }
 
-  set(key: string, value: string, ttlSeconds: number) {
+  getWithVersion(key: string, versionKey: string) {
+    return Promise.resolve<[string | null, string | null]>([this.read(key), this.read(versionKey)])
+  }
+
+  set(key: string, value: string, ttlSeconds: number, since?: Since) {
+    if (!since || this.read(since.key) === since.version) this.write(key, value, ttlSeconds)
+    return Promise.resolve()
+  }
+
+  del(keys: string[], versionKey?: string) {
+    if (versionKey) this.write(versionKey, crypto.randomUUID(), VERSION_TTL)
+    for (const key of keys) {
+      const [name, field] = splitKey(key)
+      if (field === undefined) this.remove(name)
+      else this.removeField(name, field)
+    }
+    return Promise.resolve()
+  }
+
+  ping() {
+    return Promise.resolve()
+  }
+
+  get size() {
+    return this.entries.size
+  }
+
+  private read(key: string): string | null {
+    const [name, field] = splitKey(key)
+    const value = this.live(name)?.value
+    if (field === undefined) return typeof value === 'string' ? value : null
+    return value instanceof Map ? value.get(field) ?? null : null
+  }
+
+  private write(key: string, value: string, ttlSeconds: number) {
     const [name, field] = splitKey(key)
     const old = field === undefined ? undefined : this.live(name)
     this.remove(name)
@@ -351,24 +446,6 @@ export class MemoryStore implements CacheStore {
     while (this.entries.size > this.maxEntries || this.bytes > this.maxBytes) {
       this.remove(this.entries.keys().next().value as string)
     }
-    return Promise.resolve()
-  }
-
-  del(keys: string[]) {
-    for (const key of keys) {
-      const [name, field] = splitKey(key)
-      if (field === undefined) this.remove(name)
-      else this.removeField(name, field)
-    }
-    return Promise.resolve()
-  }
-
-  ping() {
-    return Promise.resolve()
-  }
-
-  get size() {
-    return this.entries.size
   }
 
   /** The entry under `name` unless it has expired, made the most recently used. */
@@ -415,6 +492,7 @@ interface MemoryEntry {
 export class DisabledStore implements CacheStore {
   readonly backend = 'disabled' as const
   get = () => Promise.resolve(null)
+  getWithVersion = () => Promise.resolve<[null, null]>([null, null])
   set = () => Promise.resolve()
   del = () => Promise.resolve()
   ping = () => Promise.resolve()

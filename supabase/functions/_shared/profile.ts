@@ -58,7 +58,8 @@ export async function updateProfile(c: AppContext, patch: ProfilePatch) {
   // cached in the old name, time zone or home currency (PAM's context, summaries, due maintenance).
   const user = c.var.userId!
   const p = CACHE_POLICIES
-  await c.var.cache.del(
+  await c.var.cache.invalidate(
+    user,
     p.user_profiles.key(user),
     p.chat_context.key(user),
     p.dashboard.key(user),

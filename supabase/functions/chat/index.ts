@@ -220,7 +220,8 @@ async function answer(c: AppContext, conversationId: string, userMessageId: stri
 }
 
 /** The conversation's cached latest page is stale. */
-const forgetHistory = (c: AppContext, id: string) => c.var.cache.del(CACHE_POLICIES.conversation_history.key(id))
+const forgetHistory = (c: AppContext, id: string) =>
+  c.var.cache.invalidate(c.var.userId!, CACHE_POLICIES.conversation_history.key(id))
 
 const wantsStream = (c: AppContext) => (c.req.header('accept') ?? '').toLowerCase().includes('text/event-stream')
 

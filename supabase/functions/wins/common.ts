@@ -88,7 +88,8 @@ export async function moneyContext(tx: Tx, now: Date): Promise<MoneyContext> {
 export async function invalidateSummaries(c: AppContext): Promise<void> {
   const user = c.var.userId!
   // An expense can be a fill-up whose odometer moves what maintenance is due.
-  await c.var.cache.del(
+  await c.var.cache.invalidate(
+    user,
     CACHE_POLICIES.expense_summaries.hash(user),
     CACHE_POLICIES.maintenance_records.key(user),
     CACHE_POLICIES.dashboard.key(user),
