@@ -89,18 +89,21 @@ for (const b of backends) {
 
   t('invalidateUser drops every key of that user and nobody else', async (cache) => {
     const p = CACHE_POLICIES
-    for (const u of ['alice', 'bob']) {
-      await cache.set(p.user_profiles.key(u), u, 60)
-      await cache.set(p.chat_context.key(u), u, 60)
-      await cache.set(p.maintenance_records.key(u), u, 60)
-      await cache.set(p.expense_summaries.key(u, 'month:2026-11'), u, 60)
-    }
+    const keys = (u: string) => [
+      p.user_profiles.key(u),
+      p.chat_context.key(u),
+      p.maintenance_records.key(u),
+      p.dashboard.key(u),
+      p.expense_summaries.key(u, 'month:2026-11'),
+      p.expense_summaries.key(u, 'week:current'),
+      p.conversation_history.key(u, 'c1'),
+      p.conversation_history.key(u, 'c2'),
+      p.receipt_drafts.key(u, 'r1'),
+    ]
+    for (const u of ['alice', 'bob']) for (const key of keys(u)) await cache.set(key, u, 60)
     await invalidateUser(cache, 'alice')
-    for (const key of [p.user_profiles.key('alice'), p.chat_context.key('alice'), p.maintenance_records.key('alice'), p.expense_summaries.key('alice', 'month:2026-11')]) {
-      assertEquals((await cache.get(key)).status, 'miss', key)
-    }
-    assertEquals((await cache.get(p.expense_summaries.key('bob', 'month:2026-11'))).value, 'bob')
-    assertEquals((await cache.get(p.user_profiles.key('bob'))).value, 'bob')
+    for (const key of keys('alice')) assertEquals((await cache.get(key)).status, 'miss', key)
+    for (const key of keys('bob')) assertEquals((await cache.get(key)).value, 'bob', key)
   })
 
   t("a read that missed before a write of the user's does not store what it loaded; one after it does", async (cache) => {

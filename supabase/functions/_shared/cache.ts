@@ -24,16 +24,22 @@ export const CACHE_POLICIES = {
   maintenance_records: { ttl: 1800, key: (userId: string) => `maintenance:${userId}` },
   // The home screen (GET /you/dashboard): brief, and dropped by writes to what it shows.
   dashboard: { ttl: 120, key: (userId: string) => `dashboard:${userId}` },
+  // Per user, a field per conversation (so the account's deletion drops them all at once).
   conversation_history: {
     ttl: 3600,
-    key: (conversationId: string) => `chat_history:${conversationId}`,
+    hash: (userId: string) => `chat_history:${userId}`,
+    key: (userId: string, conversationId: string) => inHash(`chat_history:${userId}`, conversationId),
   },
   // External APIs (integrations/): what is asked, hashed or rounded so keys stay short.
   geocode: { ttl: 86400, key: (queryHash: string) => `geocode:${queryHash}` },
   weather: { ttl: 1800, key: (lat: string, lng: string) => `weather:${lat},${lng}` },
   routes: { ttl: 7 * 86400, key: (routeHash: string) => `routes:${routeHash}` },
   // A receipt read by the vision model, by its object and ETag: reading it again costs nothing.
-  receipt_drafts: { ttl: 86400, key: (userId: string, objectHash: string) => `receipt:${userId}:${objectHash}` },
+  receipt_drafts: {
+    ttl: 86400,
+    hash: (userId: string) => `receipt:${userId}`,
+    key: (userId: string, objectHash: string) => inHash(`receipt:${userId}`, objectHash),
+  },
   // Changed by every write that drops a user's keys (Cache.invalidate); outlives any fill in flight.
   user_versions: { ttl: 86400, key: (userId: string) => `version:${userId}` },
 } as const
@@ -213,7 +219,10 @@ export async function invalidateUser(cache: Cache, userId: string): Promise<void
     p.user_profiles.key(userId),
     p.chat_context.key(userId),
     p.maintenance_records.key(userId),
+    p.dashboard.key(userId),
     p.expense_summaries.hash(userId),
+    p.conversation_history.hash(userId),
+    p.receipt_drafts.hash(userId),
   )
 }
 
