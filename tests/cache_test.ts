@@ -11,6 +11,7 @@ import {
   UpstashStore,
 } from '../supabase/functions/_shared/cache.ts'
 import { networkWait } from '../supabase/functions/_shared/network-wait.ts'
+import { type AppContext, readThroughCache } from '../supabase/functions/_shared/http.ts'
 
 const TIMEOUT_MS = 250
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -58,33 +59,83 @@ for (const b of backends) {
     assertEquals(await cache.get('short'), { status: 'miss' })
   })
 
-  t('del and delByPrefix drop exactly the matching keys', async (cache) => {
-    await cache.set('expenses:u1:month:2026-11', 1, 60)
-    await cache.set('expenses:u1:week:2026-11-23', 2, 60)
-    await cache.set('expenses:u10:month:2026-11', 3, 60)
+  t('del drops exactly the named keys: a hash by name drops all its fields, a field only itself', async (cache) => {
+    await cache.set('expenses:u1#month:2026-11', 1, 60)
+    await cache.set('expenses:u1#week:2026-11-23', 2, 60)
+    await cache.set('expenses:u10#month:2026-11', 3, 60)
     await cache.set('user:u1', 4, 60)
-    assert(await cache.delByPrefix('expenses:u1:'))
-    assertEquals((await cache.get('expenses:u1:month:2026-11')).status, 'miss')
-    assertEquals((await cache.get('expenses:u1:week:2026-11-23')).status, 'miss')
-    assertEquals((await cache.get('expenses:u10:month:2026-11')).status, 'hit')
+    assertEquals((await cache.get('expenses:u1#week:2026-11-23')).value, 2)
+    assertEquals((await cache.get('expenses:u1#year:2026')).status, 'miss')
+    assert(await cache.del('chat:u1#c1', 'expenses:u1'))
+    assertEquals((await cache.get('expenses:u1#month:2026-11')).status, 'miss')
+    assertEquals((await cache.get('expenses:u1#week:2026-11-23')).status, 'miss')
+    assertEquals((await cache.get('expenses:u10#month:2026-11')).status, 'hit')
     assert(await cache.del('user:u1'))
     assertEquals((await cache.get('user:u1')).status, 'miss')
+    await cache.set('chat:u1#c1', 'one', 60)
+    await cache.set('chat:u1#c2', 'two', 60)
+    assert(await cache.del('chat:u1#c1'))
+    assertEquals([(await cache.get('chat:u1#c1')).status, (await cache.get('chat:u1#c2')).value], ['miss', 'two'])
+  })
+
+  t("a hash's fields expire together, its TTL after the first was set", async (cache) => {
+    await cache.set('h#a', 'a', 1)
+    await sleep(600)
+    await cache.set('h#b', 'b', 1)
+    assertEquals((await cache.get('h#b')).value, 'b')
+    await sleep(900)
+    assertEquals([(await cache.get('h#a')).status, (await cache.get('h#b')).status], ['miss', 'miss'])
   })
 
   t('invalidateUser drops every key of that user and nobody else', async (cache) => {
     const p = CACHE_POLICIES
-    for (const u of ['alice', 'bob']) {
-      await cache.set(p.user_profiles.key(u), u, 60)
-      await cache.set(p.chat_context.key(u), u, 60)
-      await cache.set(p.maintenance_records.key(u), u, 60)
-      await cache.set(p.expense_summaries.key(u, 'month:2026-11'), u, 60)
-    }
+    const keys = (u: string) => [
+      p.user_profiles.key(u),
+      p.chat_context.key(u),
+      p.maintenance_records.key(u),
+      p.dashboard.key(u),
+      p.expense_summaries.key(u, 'month:2026-11'),
+      p.expense_summaries.key(u, 'week:current'),
+      p.conversation_history.key(u, 'c1'),
+      p.conversation_history.key(u, 'c2'),
+      p.receipt_drafts.key(u, 'r1'),
+    ]
+    for (const u of ['alice', 'bob']) for (const key of keys(u)) await cache.set(key, u, 60)
     await invalidateUser(cache, 'alice')
-    for (const key of [p.user_profiles.key('alice'), p.chat_context.key('alice'), p.maintenance_records.key('alice'), p.expense_summaries.key('alice', 'month:2026-11')]) {
+    for (const key of keys('alice')) assertEquals((await cache.get(key)).status, 'miss', key)
+    for (const key of keys('bob')) assertEquals((await cache.get(key)).value, 'bob', key)
+  })
+
+  t("a read that missed before a write of the user's does not store what it loaded; one after it does", async (cache) => {
+    const p = CACHE_POLICIES
+    for (const key of [p.expense_summaries.key('alice', 'month:current'), p.dashboard.key('alice')]) {
+      // A read misses and loads from a snapshot taken before a write commits; the write drops the key...
+      const early = await cache.get(key, JSON.parse, 'alice')
+      assertEquals(early.status, 'miss', key)
+      assert(await cache.invalidate('alice', key))
+      // ...then the read fills the cache with what it loaded: refused.
+      await cache.set(key, 'stale', 60, early.since)
       assertEquals((await cache.get(key)).status, 'miss', key)
+      // A read after the write stores; another user's writes meanwhile change nothing for it.
+      const late = await cache.get(key, JSON.parse, 'alice')
+      assert(await cache.invalidate('bob', p.expense_summaries.hash('bob'), p.dashboard.key('bob')))
+      await cache.set(key, 'fresh', 60, late.since)
+      assertEquals((await cache.get(key, JSON.parse, 'alice')).value, 'fresh', key)
     }
-    assertEquals((await cache.get(p.expense_summaries.key('bob', 'month:2026-11'))).value, 'bob')
-    assertEquals((await cache.get(p.user_profiles.key('bob'))).value, 'bob')
+  })
+
+  t('readThroughCache: a write between the lookup and the fill keeps the stale value out', async (cache) => {
+    const c = { get: (name: string) => ({ cache, userId: 'alice' } as Record<string, unknown>)[name] } as unknown as AppContext
+    const key = CACHE_POLICIES.expense_summaries.key('alice', 'week:current')
+    const read = (load: () => Promise<string>) => readThroughCache(c, key, 60, load)
+    const raced = await read(async () => {
+      // The database answered from before the write; the write commits and drops the summaries.
+      await cache.invalidate('alice', CACHE_POLICIES.expense_summaries.hash('alice'))
+      return 'before the write'
+    })
+    assertEquals(raced, { value: 'before the write', status: 'miss' })
+    assertEquals(await read(() => Promise.resolve('after the write')), { value: 'after the write', status: 'miss' })
+    assertEquals(await read(() => Promise.reject(new Error('a hit loads nothing'))), { value: 'after the write', status: 'hit' })
   })
 
   t('getOrLoad loads once, then hits; a failing loader caches nothing', async (cache) => {
@@ -103,7 +154,7 @@ for (const b of backends) {
     const key = `user:${crypto.randomUUID()}`
     await staging.set(key, 'staging', 60)
     assertEquals((await prod.get(key)).status, 'miss')
-    await prod.delByPrefix('user:')
+    await prod.del(key)
     assertEquals((await staging.get(key)).value, 'staging')
   })
 
@@ -177,6 +228,31 @@ Deno.test({
       assert(got.every((g) => g.status === 'hit'))
       assertEquals(front.seen.most, 2)
       assert(front.seen.calls.length <= 4, `20 lookups went in ${front.seen.calls.length} calls`)
+    } finally {
+      await front.close()
+    }
+  },
+})
+
+Deno.test({
+  name: "cache[upstash]: a lookup of a user's data reads their version in the same call; a write is one call",
+  ignore: !redisAvailable,
+  fn: async () => {
+    bridge ??= await startUpstashBridge()
+    const front = countingProxy(bridge!.url)
+    try {
+      const cache = newCache(new UpstashStore(front.url, bridge!.token, 2000))
+      const p = CACHE_POLICIES
+      await cache.set(p.expense_summaries.key('alice', 'month:current'), 1, 60)
+      await cache.set(p.dashboard.key('alice'), 2, 60)
+      front.reset()
+      const commands = () => front.seen.calls.map((c) => (JSON.parse(c.body) as string[][]).map((command) => command[0]))
+      assertEquals((await cache.get(p.expense_summaries.key('alice', 'month:current'), JSON.parse, 'alice')).value, 1)
+      assertEquals((await cache.get(p.dashboard.key('alice'), JSON.parse, 'alice')).value, 2)
+      assertEquals(commands(), [['HGET', 'GET'], ['MGET']])
+      front.reset()
+      assert(await cache.invalidate('alice', p.expense_summaries.hash('alice'), p.dashboard.key('alice'), p.chat_context.key('alice')))
+      assertEquals(commands(), [['SET', 'DEL']])
     } finally {
       await front.close()
     }

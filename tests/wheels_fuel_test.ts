@@ -2,14 +2,17 @@
 // GET /wheels/fuel/stats from real fill-ups — consumption between full tanks,
 // month totals, filters — whose fuel cost is the same sum as the fuel
 // category of /wins/summary (a fill-up is a fuel expense). Recording a
-// fill-up answers with the fuel budget's impact and drops cached summaries.
+// fill-up answers with the fuel budget's impact and drops cached summaries, and a reading
+// drops PAM's cached context (which states the odometer).
 //
 // Conversions used by hand below: 1 mi = 1.609344 km; 1 US gal = 3.785411784 L;
 // 1 imperial gal = 4.54609 L; so mpg (US) = 235.2146 / (L/100 km) and
 // mpg (imperial) = 282.4809 / (L/100 km).
 import { assertEquals, type Json } from './_support/assert.ts'
-import { type Call, userWith, winsAppAt, winsAs } from './_support/wins.ts'
+import { type Call, dayIn, testConfig, userWith, winsAppAt, winsAs } from './_support/wins.ts'
 import { wheelsApp, wheelsAs } from './_support/wheels.ts'
+import { redisAvailable, startUpstashBridge } from './_support/redis.ts'
+import { CACHE_POLICIES, cacheFor } from '../supabase/functions/_shared/cache.ts'
 import { consumption, type Fill } from '../supabase/functions/wheels/fuel-economy.ts'
 
 /** A fill: odometer (null: none recorded), litres, full tank or not, cost in cents (null: another currency). */
@@ -378,6 +381,47 @@ Deno.test('fuel stats: a fill-up answers with the fuel budget\'s impact and drop
   assertEquals((await wheels(`fuel/${second.fuel_log.id}`, { method: 'DELETE' })).status, 204)
   assertEquals(await summary(), { cache: 'miss', fuel: '130.00' })
   assertEquals(await summary(), { cache: 'hit', fuel: '130.00' })
+})
+
+// PAM's cached context (30 min) states each vehicle's current odometer, which a reading raises.
+async function odometerDropsContext(overrides: Record<string, string>) {
+  const prefix = `twc${crypto.randomUUID().slice(0, 8)}:`
+  const config = { ...overrides, PAM_CACHE_PREFIX: prefix }
+  const user = await userWith({ timezone: 'Australia/Brisbane' })
+  const wheels = wheelsApp(config)(user)
+  const wins = winsAppAt(new Date(), config)(user)
+  const cache = cacheFor(testConfig(config)) // the apps' cache
+  const context = CACHE_POLICIES.chat_context.key(user.id)
+  const v = (await ok(wheels, 'vehicles', { name: 'Troopy', current_odometer: 1000 })).vehicle.id
+  const writes: [string, () => Promise<unknown>][] = [
+    ['a fill-up (/wheels/fuel)', () => ok(wheels, 'fuel', { vehicle_id: v, odometer: 1100, litres: '10.00', total_cost: '20.00' })],
+    ['a fill-up (/wins/expenses)', () => ok(wins, 'expenses', { amount: '30.00', category: 'fuel', vehicle_id: v, odometer: 1200 })],
+    ['a service with a reading', () => ok(wheels, 'maintenance', { vehicle_id: v, task: 'Tyres', date: dayIn('Australia/Brisbane'), odometer: 1300 })],
+  ]
+  for (const [what, write] of writes) {
+    await cache.set(context, { vehicles: [{ id: v, current_odometer: 1000 }] }, CACHE_POLICIES.chat_context.ttl)
+    assertEquals((await cache.get(context)).status, 'hit', what)
+    await write()
+    assertEquals((await cache.get(context)).status, 'miss', `${what} drops PAM's context`)
+  }
+  assertEquals((await wheels(`vehicles/${v}`)).body.vehicle.current_odometer, 1300)
+}
+
+Deno.test("fuel: a reading that raises the odometer drops PAM's cached context", async () => {
+  await odometerDropsContext({})
+})
+
+Deno.test({
+  name: 'fuel: the same on Upstash (REST bridge over a real Redis)',
+  ignore: !redisAvailable,
+  fn: async () => {
+    const bridge = (await startUpstashBridge())!
+    try {
+      await odometerDropsContext({ UPSTASH_REDIS_REST_URL: bridge.url, UPSTASH_REDIS_REST_TOKEN: bridge.token })
+    } finally {
+      await bridge.close()
+    }
+  },
 })
 
 Deno.test('fuel stats: validation (400)', async () => {

@@ -1,9 +1,9 @@
 // GET /wins/summary against hand-computed fixtures: period boundaries, the
 // previous period, currencies, time zones; and the cache: a hit on the second
 // identical call, a miss with fresh numbers after every kind of write.
-import { assertEquals } from './_support/assert.ts'
+import { assert, assertEquals } from './_support/assert.ts'
 import { adminSql, type TestUser } from './_support/stack.ts'
-import { redisAvailable, startUpstashBridge } from './_support/redis.ts'
+import { countingProxy, redisAvailable, startUpstashBridge } from './_support/redis.ts'
 import { insertExpenses, userWith, winsAppAt, winsAs } from './_support/wins.ts'
 
 async function fixture(preferences: Record<string, unknown>) {
@@ -169,6 +169,36 @@ Deno.test({
     try {
       await cacheScenario(winsAppAt(new Date(), { UPSTASH_REDIS_REST_URL: bridge.url, UPSTASH_REDIS_REST_TOKEN: bridge.token }))
     } finally {
+      await bridge.close()
+    }
+  },
+})
+
+Deno.test({
+  name: "wins summary: on Upstash a write drops every cached period of the user's in one call, never a SCAN of the keyspace",
+  ignore: !redisAvailable,
+  fn: async () => {
+    const bridge = (await startUpstashBridge())!
+    const front = countingProxy(bridge.url)
+    try {
+      const as = winsAppAt(new Date(), { UPSTASH_REDIS_REST_URL: front.url, UPSTASH_REDIS_REST_TOKEN: bridge.token })
+      const w = as(await userWith())
+      const other = as(await userWith())
+      const periods = ['period=month&date=2026-03-10', 'period=week&date=2026-03-10', 'period=year&date=2026-01-01', 'period=month']
+      const read = async (call: typeof w, query: string) => (await call(`summary?${query}`)).headers.get('x-cache')
+      for (const q of periods) assertEquals([await read(w, q), await read(w, q)], ['miss', 'hit'], q)
+      assertEquals([await read(other, periods[0]), await read(other, periods[0])], ['miss', 'hit'])
+
+      front.reset()
+      assertEquals((await w('expenses', { method: 'POST', body: { amount: '3.00', category: 'fuel', date: '2026-03-10' } })).status, 201)
+      const commands = front.seen.calls.flatMap((c) => (JSON.parse(c.body) as string[][]).map((command) => command[0]))
+      assert(!commands.includes('SCAN'), commands.join(' '))
+      // The write's rate-limit check, then the drop.
+      assertEquals(front.seen.calls.length, 2, commands.join(' '))
+      for (const q of periods) assertEquals(await read(w, q), 'miss', q)
+      assertEquals(await read(other, periods[0]), 'hit')
+    } finally {
+      await front.close()
       await bridge.close()
     }
   },

@@ -62,7 +62,7 @@ try {
   const months = Array.from({ length: 24 }, (_, i) => `${2025 + Math.floor(i / 12)}-${String((i % 12) + 1).padStart(2, '0')}-15`)
   const monthOf = (i: number) => `period=month&date=${months[i % months.length]}`
   const yearOf = (i: number) => `period=year&date=${2025 + (i % 2)}-06-01`
-  const prefix = CACHE_POLICIES.expense_summaries.key(userId, '')
+  const summaries = CACHE_POLICIES.expense_summaries.hash(userId)
 
   const backends: [string, Record<string, string>][] = [
     ['in-process', {}],
@@ -101,7 +101,7 @@ try {
     const uncached = async (total: number, query: (i: number) => string) => {
       const latencies: number[] = []
       for (let i = 0; i < total; i++) {
-        await cache.delByPrefix(prefix)
+        await cache.del(summaries)
         const t = performance.now()
         await summary(query(i), 'miss')
         latencies.push(performance.now() - t)

@@ -7,47 +7,88 @@ import { log } from './logger.ts'
 import { onNetworkWait } from './network-wait.ts'
 import { type KeepAliveClient, keepAliveClient } from './keepalive-http.ts'
 
+/** A key `name#field` is the field `field` of the hash `name`: a hash's fields are dropped
+ * together by dropping `name` (one DEL), and expire together, the TTL after the first was set. */
+export const inHash = (name: string, field: string) => `${name}#${field}`
+
 /** The seed design's key patterns and TTLs, in one place. */
 export const CACHE_POLICIES = {
   user_profiles: { ttl: 3600, key: (userId: string) => `user:${userId}` },
   chat_context: { ttl: 1800, key: (userId: string) => `context:${userId}` },
+  // One hash per user, a field per period: a write drops them all at once.
   expense_summaries: {
     ttl: 900,
-    key: (userId: string, period: string) => `expenses:${userId}:${period}`,
+    hash: (userId: string) => `expenses:${userId}`,
+    key: (userId: string, period: string) => inHash(`expenses:${userId}`, period),
   },
   maintenance_records: { ttl: 1800, key: (userId: string) => `maintenance:${userId}` },
   // The home screen (GET /you/dashboard): brief, and dropped by writes to what it shows.
   dashboard: { ttl: 120, key: (userId: string) => `dashboard:${userId}` },
+  // Per user, a field per conversation (so the account's deletion drops them all at once).
   conversation_history: {
     ttl: 3600,
-    key: (conversationId: string) => `chat_history:${conversationId}`,
+    hash: (userId: string) => `chat_history:${userId}`,
+    key: (userId: string, conversationId: string) => inHash(`chat_history:${userId}`, conversationId),
   },
   // External APIs (integrations/): what is asked, hashed or rounded so keys stay short.
   geocode: { ttl: 86400, key: (queryHash: string) => `geocode:${queryHash}` },
   weather: { ttl: 1800, key: (lat: string, lng: string) => `weather:${lat},${lng}` },
   routes: { ttl: 7 * 86400, key: (routeHash: string) => `routes:${routeHash}` },
   // A receipt read by the vision model, by its object and ETag: reading it again costs nothing.
-  receipt_drafts: { ttl: 86400, key: (userId: string, objectHash: string) => `receipt:${userId}:${objectHash}` },
+  receipt_drafts: {
+    ttl: 86400,
+    hash: (userId: string) => `receipt:${userId}`,
+    key: (userId: string, objectHash: string) => inHash(`receipt:${userId}`, objectHash),
+  },
+  // Changed by every write that drops a user's keys (Cache.invalidate); outlives any fill in flight.
+  user_versions: { ttl: 86400, key: (userId: string) => `version:${userId}` },
 } as const
 
 export type CacheStatus = 'hit' | 'miss' | 'bypass'
 
-/** A storage backend: values are JSON text, keys already namespaced. */
+/** A user's version as a lookup of their data saw it (namespaced key; null: none yet). */
+export interface Since {
+  key: string
+  version: string | null
+}
+
+export interface Lookup<T> {
+  value?: T
+  status: CacheStatus
+  /** With a lookup of a user's data: what `set` needs to store only if no write came after. */
+  since?: Since
+}
+
+/** A storage backend: values are JSON text, keys already namespaced (`name#field`: see inHash). */
 export interface CacheStore {
   readonly backend: 'upstash' | 'memory' | 'disabled'
   get(key: string): Promise<string | null>
-  set(key: string, value: string, ttlSeconds: number): Promise<void>
-  del(keys: string[]): Promise<void>
-  delByPrefix(prefix: string): Promise<void>
+  /** The values at `key` and at `versionKey`, read in the same call. */
+  getWithVersion(key: string, versionKey: string): Promise<[string | null, string | null]>
+  /** With `since`, stores only if the version is still the one seen (checked and stored at once). */
+  set(key: string, value: string, ttlSeconds: number, since?: Since): Promise<void>
+  /** Drops keys, hashes (by name) and hash fields, after giving `versionKey` (when given) a new
+   * version: in one call. */
+  del(keys: string[], versionKey?: string): Promise<void>
   ping(): Promise<void>
+}
+
+const VERSION_TTL = CACHE_POLICIES.user_versions.ttl
+
+/** A key's hash name and field; no field for a plain key (or a hash by name). The namespace
+ * prefix is refused with a '#' (config.ts), so the first one starts the field. */
+function splitKey(key: string): [name: string, field: string | undefined] {
+  const i = key.indexOf('#')
+  return i < 0 ? [key, undefined] : [key.slice(0, i), key.slice(i + 1)]
 }
 
 export class Cache {
   private lastWarning = 0
-  /** Drops the cache did not confirm (it was slow or down), by namespaced key or prefix. The
-   * cache may still hold what they were meant to drop: until a drop is confirmed, reads of the
-   * keys it covers try it again first, and go to the database while it still fails. */
-  private readonly unconfirmed = new Map<string, 'key' | 'prefix'>()
+  /** Drops the cache did not confirm (it was slow or down), by namespaced key. The cache may
+   * still hold what they were meant to drop: until a drop is confirmed, reads of the keys it
+   * covers (the key, or a field of the hash it names) try it again first, and go to the
+   * database while it still fails. */
+  private readonly unconfirmed = new Set<string>()
 
   constructor(
     readonly store: CacheStore,
@@ -58,32 +99,37 @@ export class Cache {
     return this.store.backend
   }
 
-  /** `parse` turns the cached text into the value (JSON.parse unless given; see cached-answers.ts). */
-  async get<T>(key: string, parse: (text: string) => T = JSON.parse): Promise<{ value?: T; status: CacheStatus }> {
+  /** `parse` turns the cached text into the value (JSON.parse unless given; see cached-answers.ts).
+   * A lookup of `user`'s data also reads their version, in the same call (`since`, for `set`). */
+  async get<T>(key: string, parse: (text: string) => T = JSON.parse, user?: string): Promise<Lookup<T>> {
     const k = this.ns(key)
     const drop = this.unconfirmedDrop(k)
-    if (drop && !(await this.drop(drop.kind, drop.target))) return { status: 'bypass' }
+    if (drop && !(await this.drop([drop]))) return { status: 'bypass' }
+    if (user !== undefined) return await this.getSince(k, parse, this.versionKey(user))
     const { ok, value: raw } = await this.attempt('get', () => this.store.get(k))
     if (!ok) return { status: 'bypass' }
     if (raw === null || raw === undefined) return { status: 'miss' }
     return { value: parse(raw), status: 'hit' }
   }
 
-  async set(key: string, value: unknown, ttlSeconds: number): Promise<void> {
-    await this.attempt('set', () => this.store.set(this.ns(key), JSON.stringify(value), ttlSeconds))
+  /** With `since` (a lookup's), stores only if no write of that user's came after the lookup: a
+   * read that loaded from the database before a write committed must not put back what the
+   * write's drop removed. */
+  async set(key: string, value: unknown, ttlSeconds: number, since?: Since): Promise<void> {
+    await this.attempt('set', () => this.store.set(this.ns(key), JSON.stringify(value), ttlSeconds, since))
   }
 
-  /** Drops keys; true when the cache confirmed it. */
+  /** Drops keys (a hash by its name drops all its fields), in one call; true when the cache confirmed it. */
   async del(...keys: string[]): Promise<boolean> {
     if (!keys.length) return true
-    const targets = keys.map((k) => this.ns(k))
-    const { ok } = await this.attempt('del', () => this.store.del(targets))
-    for (const target of targets) this.remember('key', target, ok)
-    return ok
+    return await this.drop(keys.map((k) => this.ns(k)))
   }
 
-  async delByPrefix(prefix: string): Promise<boolean> {
-    return await this.drop('prefix', this.ns(prefix))
+  /** After a write of `user`'s data has committed: gives the user a new version and drops `keys`,
+   * in one call (fills of reads that looked up before it are then refused: see set). True when
+   * the cache confirmed it. */
+  async invalidate(user: string, ...keys: string[]): Promise<boolean> {
+    return await this.drop(keys.map((k) => this.ns(k)), this.versionKey(user))
   }
 
   /** Cached value or the loader's (then cached). A failing cache means the loader's, uncached. */
@@ -108,35 +154,40 @@ export class Cache {
     return `${this.opts.prefix}${key}`
   }
 
-  /** Drops a namespaced key or prefix; true when the cache confirmed it. */
-  private async drop(kind: 'key' | 'prefix', target: string): Promise<boolean> {
-    const { ok } = kind === 'key'
-      ? await this.attempt('del', () => this.store.del([target]))
-      : await this.attempt('delByPrefix', () => this.store.delByPrefix(target))
-    this.remember(kind, target, ok)
+  private versionKey(user: string) {
+    return this.ns(CACHE_POLICIES.user_versions.key(user))
+  }
+
+  private async getSince<T>(k: string, parse: (text: string) => T, versionKey: string): Promise<Lookup<T>> {
+    const { ok, value } = await this.attempt('get', () => this.store.getWithVersion(k, versionKey))
+    if (!ok) return { status: 'bypass' }
+    const [raw, version] = value!
+    const since = { key: versionKey, version }
+    if (raw === null || raw === undefined) return { status: 'miss', since }
+    return { value: parse(raw), status: 'hit', since }
+  }
+
+  /** Drops namespaced keys (and gives `versionKey` a new version) in one call; true when the cache confirmed it. */
+  private async drop(targets: string[], versionKey?: string): Promise<boolean> {
+    const { ok } = await this.attempt('del', () => this.store.del(targets, versionKey))
+    for (const target of targets) this.remember(target, ok)
     return ok
   }
 
-  private remember(kind: 'key' | 'prefix', target: string, confirmed: boolean) {
-    if (confirmed) {
-      this.unconfirmed.delete(target)
-      return
-    }
+  private remember(target: string, confirmed: boolean) {
     this.unconfirmed.delete(target) // re-inserted last: the oldest go first below
-    this.unconfirmed.set(target, kind)
+    if (confirmed) return
+    this.unconfirmed.add(target)
     // Bounded: past this, what the oldest were meant to drop is stale until its TTL.
-    if (this.unconfirmed.size > UNCONFIRMED_MAX) this.unconfirmed.delete(this.unconfirmed.keys().next().value!)
+    if (this.unconfirmed.size > UNCONFIRMED_MAX) this.unconfirmed.delete(this.unconfirmed.values().next().value!)
   }
 
-  /** The unconfirmed drop that covers namespaced key `k`, if any. */
-  private unconfirmedDrop(k: string): { kind: 'key' | 'prefix'; target: string } | undefined {
+  /** The unconfirmed drop that covers namespaced key `k` (it, or the hash it is a field of), if any. */
+  private unconfirmedDrop(k: string): string | undefined {
     if (!this.unconfirmed.size) return undefined
-    for (let end = 1; end <= k.length; end++) {
-      const target = k.slice(0, end)
-      const kind = this.unconfirmed.get(target)
-      if (kind === 'prefix' || (kind === 'key' && end === k.length)) return { kind, target }
-    }
-    return undefined
+    if (this.unconfirmed.has(k)) return k
+    const [name, field] = splitKey(k)
+    return field !== undefined && this.unconfirmed.has(name) ? name : undefined
   }
 
   private async attempt<T>(op: string, fn: () => Promise<T>): Promise<{ ok: boolean; value?: T }> {
@@ -163,10 +214,16 @@ const UNCONFIRMED_MAX = 10_000
 /** Every key of one user's data, dropped when the account changes as a whole. */
 export async function invalidateUser(cache: Cache, userId: string): Promise<void> {
   const p = CACHE_POLICIES
-  await Promise.all([
-    cache.del(p.user_profiles.key(userId), p.chat_context.key(userId), p.maintenance_records.key(userId)),
-    cache.delByPrefix(p.expense_summaries.key(userId, '')),
-  ])
+  await cache.invalidate(
+    userId,
+    p.user_profiles.key(userId),
+    p.chat_context.key(userId),
+    p.maintenance_records.key(userId),
+    p.dashboard.key(userId),
+    p.expense_summaries.hash(userId),
+    p.conversation_history.hash(userId),
+    p.receipt_drafts.hash(userId),
+  )
 }
 
 /** A Redis command as Upstash's REST API takes it: ["SET", "k", "v", "EX", "60"]. */
@@ -271,26 +328,41 @@ export class UpstashStore implements CacheStore {
     return this.send<T>(command, true)
   }
 
+  /** Sends commands now, in this order and in one call (with whatever is waiting). */
+  private all(commands: Command[]): Promise<unknown[]> {
+    return Promise.all(commands.map((command, i) => this.send(command, i === commands.length - 1)))
+  }
+
   get(key: string) {
-    return this.one<string | null>(['GET', key])
+    const [name, field] = splitKey(key)
+    return this.one<string | null>(field === undefined ? ['GET', key] : ['HGET', name, field])
   }
 
-  async set(key: string, value: string, ttlSeconds: number) {
-    await this.one(['SET', key, value, 'EX', String(ttlSeconds)])
+  getWithVersion(key: string, versionKey: string) {
+    const [name, field] = splitKey(key)
+    if (field === undefined) return this.one<[string | null, string | null]>(['MGET', key, versionKey])
+    return this.all([['HGET', name, field], ['GET', versionKey]]) as Promise<[string | null, string | null]>
   }
 
-  async del(keys: string[]) {
-    await this.one(['DEL', ...keys])
+  async set(key: string, value: string, ttlSeconds: number, since?: Since) {
+    const [name, field] = splitKey(key)
+    if (field === undefined && !since) return void await this.one(['SET', key, value, 'EX', String(ttlSeconds)])
+    const keys = since ? [name, since.key] : [name]
+    const args = [value, String(ttlSeconds), field ?? '', since?.version ?? '']
+    await this.one(['EVAL', FILL, String(keys.length), ...keys, ...args])
   }
 
-  async delByPrefix(prefix: string) {
-    const match = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`
-    let cursor = '0'
-    do {
-      const [next, keys] = await this.one<[string, string[]]>(['SCAN', cursor, 'MATCH', match, 'COUNT', '500'])
-      if (keys.length) await this.one(['DEL', ...keys])
-      cursor = String(next)
-    } while (cursor !== '0')
+  async del(keys: string[], versionKey?: string) {
+    const whole: string[] = []
+    // The new version goes first: a fill between the two is refused, not kept past the drop.
+    const commands: Command[] = versionKey ? [['SET', versionKey, crypto.randomUUID(), 'EX', String(VERSION_TTL)]] : []
+    for (const key of keys) {
+      const [name, field] = splitKey(key)
+      if (field === undefined) whole.push(key)
+      else commands.push(['HDEL', name, field])
+    }
+    if (whole.length) commands.push(['DEL', ...whole])
+    await this.all(commands)
   }
 
   async ping() {
@@ -300,49 +372,53 @@ export class UpstashStore implements CacheStore {
 
 type Settled = { result: unknown } | { error: unknown }
 
+/** Stores a value or a hash's field (a hash without a TTL, a new one, is given one), unless the
+ * user's version is no longer the one the lookup saw. KEYS: the key or hash, the version key
+ * (when checked). ARGV: value, TTL (seconds), field ('' for a plain key), the version seen ('':
+ * none; a version is never ''). */
+const FILL = `if KEYS[2] and (redis.call('GET', KEYS[2]) or '') ~= ARGV[4] then return 0 end
+if ARGV[3] == '' then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+else
+  redis.call('HSET', KEYS[1], ARGV[3], ARGV[1])
+  if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+end
+return 1`
+
 /** Upstash calls an isolate has out at once. Commands issued meanwhile, by any request,
  * wait for the first to return and go in one call: under load a call carries several
  * requests' commands (Upstash counts commands, not calls), so each request pays for a
  * fraction of an HTTP round trip. A command waits at most one call's timeout for its turn. */
 const MAX_IN_FLIGHT = 2
 
-/** In-process LRU with TTLs, bounded by entry count and total size. */
+/** In-process LRU with TTLs, bounded by entry count and total size. A hash is one entry. */
 export class MemoryStore implements CacheStore {
   readonly backend = 'memory' as const
-  private readonly entries = new Map<string, { value: string; expires: number }>()
+  private readonly entries = new Map<string, MemoryEntry>()
   private bytes = 0
 
   constructor(private readonly maxEntries = 10_000, private readonly maxBytes = 32 * 1024 * 1024) {}
 
   get(key: string) {
-    const e = this.entries.get(key)
-    if (!e) return Promise.resolve(null)
-    this.entries.delete(key)
-    if (e.expires <= Date.now()) {
-      this.bytes -= e.value.length
-      return Promise.resolve(null)
-    }
-    this.entries.set(key, e) // most recently used goes last
-    return Promise.resolve(e.value)
+    return Promise.resolve(this.read(key))
   }
 
-  set(key: string, value: string, ttlSeconds: number) {
-    this.remove(key)
-    this.entries.set(key, { value, expires: Date.now() + ttlSeconds * 1000 })
-    this.bytes += value.length
-    while (this.entries.size > this.maxEntries || this.bytes > this.maxBytes) {
-      this.remove(this.entries.keys().next().value as string)
-    }
+  getWithVersion(key: string, versionKey: string) {
+    return Promise.resolve<[string | null, string | null]>([this.read(key), this.read(versionKey)])
+  }
+
+  set(key: string, value: string, ttlSeconds: number, since?: Since) {
+    if (!since || this.read(since.key) === since.version) this.write(key, value, ttlSeconds)
     return Promise.resolve()
   }
 
-  del(keys: string[]) {
-    for (const k of keys) this.remove(k)
-    return Promise.resolve()
-  }
-
-  delByPrefix(prefix: string) {
-    for (const k of [...this.entries.keys()]) if (k.startsWith(prefix)) this.remove(k)
+  del(keys: string[], versionKey?: string) {
+    if (versionKey) this.write(versionKey, crypto.randomUUID(), VERSION_TTL)
+    for (const key of keys) {
+      const [name, field] = splitKey(key)
+      if (field === undefined) this.remove(name)
+      else this.removeField(name, field)
+    }
     return Promise.resolve()
   }
 
@@ -354,22 +430,80 @@ export class MemoryStore implements CacheStore {
     return this.entries.size
   }
 
-  private remove(key: string) {
-    const e = this.entries.get(key)
-    if (e) {
-      this.bytes -= e.value.length
-      this.entries.delete(key)
+  private read(key: string): string | null {
+    const [name, field] = splitKey(key)
+    const value = this.live(name)?.value
+    if (field === undefined) return typeof value === 'string' ? value : null
+    return value instanceof Map ? value.get(field) ?? null : null
+  }
+
+  private write(key: string, value: string, ttlSeconds: number) {
+    const [name, field] = splitKey(key)
+    const old = field === undefined ? undefined : this.live(name)
+    this.remove(name)
+    let entry: MemoryEntry
+    if (field === undefined) {
+      entry = { value, bytes: value.length, expires: Date.now() + ttlSeconds * 1000 }
+    } else {
+      entry = old?.value instanceof Map ? old : { value: new Map(), bytes: 0, expires: Date.now() + ttlSeconds * 1000 }
+      const fields = entry.value as Map<string, string>
+      entry.bytes += value.length - (fields.get(field)?.length ?? 0)
+      fields.set(field, value)
+    }
+    this.entries.set(name, entry)
+    this.bytes += entry.bytes
+    while (this.entries.size > this.maxEntries || this.bytes > this.maxBytes) {
+      this.remove(this.entries.keys().next().value as string)
     }
   }
+
+  /** The entry under `name` unless it has expired, made the most recently used. */
+  private live(name: string): MemoryEntry | undefined {
+    const e = this.entries.get(name)
+    if (!e) return undefined
+    this.entries.delete(name)
+    if (e.expires <= Date.now()) {
+      this.bytes -= e.bytes
+      return undefined
+    }
+    this.entries.set(name, e) // most recently used goes last
+    return e
+  }
+
+  private remove(name: string) {
+    const e = this.entries.get(name)
+    if (e) {
+      this.bytes -= e.bytes
+      this.entries.delete(name)
+    }
+  }
+
+  private removeField(name: string, field: string) {
+    const e = this.entries.get(name)
+    const fields = e?.value instanceof Map ? e.value : undefined
+    const value = fields?.get(field)
+    if (value === undefined) return
+    fields!.delete(field)
+    e!.bytes -= value.length
+    this.bytes -= value.length
+    if (!fields!.size) this.remove(name)
+  }
+}
+
+/** A value, or a hash's fields; `bytes` is the length of what it holds. */
+interface MemoryEntry {
+  value: string | Map<string, string>
+  bytes: number
+  expires: number
 }
 
 /** PAM_CACHE_ENABLED=false: every read misses and nothing is kept. */
 export class DisabledStore implements CacheStore {
   readonly backend = 'disabled' as const
   get = () => Promise.resolve(null)
+  getWithVersion = () => Promise.resolve<[null, null]>([null, null])
   set = () => Promise.resolve()
   del = () => Promise.resolve()
-  delByPrefix = () => Promise.resolve()
   ping = () => Promise.resolve()
 }
 

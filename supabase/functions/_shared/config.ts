@@ -40,7 +40,7 @@ const schema = z.object({
   UPSTASH_REDIS_REST_URL: optionalUrl,
   UPSTASH_REDIS_REST_TOKEN: optionalSecret,
   PAM_CACHE_ENABLED: z.enum(['true', 'false']).default('true'),
-  PAM_CACHE_PREFIX: z.string().max(64).default('pam:'),
+  PAM_CACHE_PREFIX: z.string().max(64).regex(/^[^#]*$/, 'no #: it marks a field of a hash in cache keys').default('pam:'),
   PAM_CACHE_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(250),
   PAM_CACHE_MAX_ENTRIES: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
   PAM_RATE_LIMIT_WINDOW_S: z.coerce.number().int().min(1).max(86_400).default(60),

@@ -400,7 +400,8 @@ function renderError(err: unknown, c: Context, name: string): Response {
 }
 
 /** A cached read of the caller's own data: the cached value when there is
- * one (and `usable` accepts it), else `load()`'s, then cached. An answer from
+ * one (and `usable` accepts it), else `load()`'s, then cached unless a write of
+ * the caller's came after the lookup (Cache.invalidate). An answer from
  * the cache alone still needs the caller's session to be alive: confirmed by
  * the database within the configured window, or checked now. */
 export async function readThroughCache<T>(
@@ -413,13 +414,13 @@ export async function readThroughCache<T>(
 ): Promise<{ value: T; status: CacheStatus }> {
   // c.get, not c.var: Hono builds a new object of every variable on each c.var.
   const cache = c.get('cache')
-  const cached = await cache.get<T>(key, parse)
+  const cached = await cache.get<T>(key, parse, c.get('userId'))
   if (cached.status === 'hit' && usable(cached.value as T)) {
     await ensureLiveSession(c)
     return { value: cached.value as T, status: 'hit' }
   }
   const value = await load()
-  if (cached.status !== 'bypass') await cache.set(key, value, ttlSeconds)
+  if (cached.status !== 'bypass') await cache.set(key, value, ttlSeconds, cached.since)
   return { value, status: cached.status === 'bypass' ? 'bypass' : 'miss' }
 }
 

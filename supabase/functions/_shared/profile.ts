@@ -66,14 +66,12 @@ export async function updateProfile(c: AppContext, patch: ProfilePatch) {
   // cached in the old name, time zone or home currency (PAM's context, summaries, due maintenance).
   const user = c.var.userId!
   const p = CACHE_POLICIES
-  await Promise.all([
-    c.var.cache.del(
-      p.user_profiles.key(user),
-      p.chat_context.key(user),
-      p.dashboard.key(user),
-      ...(patch.preferences ? [p.maintenance_records.key(user)] : []),
-    ),
-    patch.preferences ? c.var.cache.delByPrefix(p.expense_summaries.key(user, '')) : null,
-  ])
+  await c.var.cache.invalidate(
+    user,
+    p.user_profiles.key(user),
+    p.chat_context.key(user),
+    p.dashboard.key(user),
+    ...(patch.preferences ? [p.maintenance_records.key(user), p.expense_summaries.hash(user)] : []),
+  )
   return row
 }

@@ -237,7 +237,8 @@ async function answer(c: AppContext, conversationId: string, userMessageId: stri
 }
 
 /** The conversation's cached latest page is stale. */
-const forgetHistory = (c: AppContext, id: string) => c.var.cache.del(CACHE_POLICIES.conversation_history.key(id))
+const forgetHistory = (c: AppContext, id: string) =>
+  c.var.cache.invalidate(c.var.userId!, CACHE_POLICIES.conversation_history.key(c.var.userId!, id))
 
 const wantsStream = (c: AppContext) => (c.req.header('accept') ?? '').toLowerCase().includes('text/event-stream')
 
@@ -329,11 +330,11 @@ export function createChatApp(config: Config = getConfig(), options: Partial<Cha
       if (!found) throw notFound('conversation')
       return { user: c.var.userId!, limit, ...page(found.messages ?? [], limit, (m) => [m.created_at, m.id]) }
     }
-    // The latest page is cached per conversation (chat_history:{id}), for its owner only.
+    // The latest page is cached per conversation, under its owner's key (chat_history:{user}#{id}).
     const policy = CACHE_POLICIES.conversation_history
     const { value, status } = cursor ? { value: await load(), status: 'bypass' as const } : await readThroughCache(
       c,
-      policy.key(id),
+      policy.key(c.var.userId!, id),
       policy.ttl,
       load,
       (v) => v.user === c.var.userId && v.limit === limit,

@@ -174,7 +174,7 @@ function channelsOf(row: { email: string; preferences: Record<string, unknown> }
 
 async function forgetProfile(c: AppContext, user: string): Promise<void> {
   const p = CACHE_POLICIES
-  await c.var.cache.del(p.user_profiles.key(user), p.chat_context.key(user), p.dashboard.key(user))
+  await c.var.cache.invalidate(user, p.user_profiles.key(user), p.chat_context.key(user), p.dashboard.key(user))
 }
 
 async function verified(config: Config, token: string) {

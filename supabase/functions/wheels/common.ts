@@ -55,16 +55,23 @@ export const WHEELS_REFUSALS: Refusals = {
     new ApiError(409, 'odometer_unit_locked', err.message ?? 'odometer unit locked'),
 }
 
-/** After a write that can change what is due (vehicles, maintenance, odometer readings). */
+/** After a write that can change what is due (vehicles, maintenance, odometer readings). A
+ * service's reading can raise the vehicle's current odometer, which PAM's context states. */
 export async function invalidateMaintenance(c: AppContext): Promise<void> {
   const user = c.var.userId!
-  await c.var.cache.del(CACHE_POLICIES.maintenance_records.key(user), CACHE_POLICIES.dashboard.key(user))
+  await c.var.cache.invalidate(
+    user,
+    CACHE_POLICIES.maintenance_records.key(user),
+    CACHE_POLICIES.dashboard.key(user),
+    CACHE_POLICIES.chat_context.key(user),
+  )
 }
 
 /** After a vehicle or trip changed: what is due, and what PAM knows of the traveller (their rigs, active trip). */
 export async function invalidateVehiclesAndTrips(c: AppContext): Promise<void> {
   const user = c.var.userId!
-  await c.var.cache.del(
+  await c.var.cache.invalidate(
+    user,
     CACHE_POLICIES.maintenance_records.key(user),
     CACHE_POLICIES.chat_context.key(user),
     CACHE_POLICIES.dashboard.key(user),

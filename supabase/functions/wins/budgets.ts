@@ -14,7 +14,8 @@ import { budgetPeriodUnit, calendarDate, periodOf } from './periods.ts'
 import type { MoneyContext } from './common.ts'
 
 /** The home screen shows this month's budgets (GET /you/dashboard). */
-export const dropHomeScreen = async (c: AppContext) => void await c.var.cache.del(CACHE_POLICIES.dashboard.key(c.var.userId!))
+export const dropHomeScreen = async (c: AppContext) =>
+  void await c.var.cache.invalidate(c.var.userId!, CACHE_POLICIES.dashboard.key(c.var.userId!))
 
 const BudgetPeriod = z.enum(['weekly', 'monthly', 'yearly'])
 const CategoryParams = z.object({ category: CategorySlug })

@@ -87,9 +87,13 @@ export async function moneyContext(tx: Tx, now: Date): Promise<MoneyContext> {
 /** After an expense or income write has committed: every cached summary of this user is stale. */
 export async function invalidateSummaries(c: AppContext): Promise<void> {
   const user = c.var.userId!
-  // An expense can be a fill-up whose odometer moves what maintenance is due.
-  await Promise.all([
-    c.var.cache.delByPrefix(CACHE_POLICIES.expense_summaries.key(user, '')),
-    c.var.cache.del(CACHE_POLICIES.maintenance_records.key(user), CACHE_POLICIES.dashboard.key(user)),
-  ])
+  // An expense can be a fill-up whose odometer moves what maintenance is due, and the vehicle's
+  // current odometer, which PAM's context states.
+  await c.var.cache.invalidate(
+    user,
+    CACHE_POLICIES.expense_summaries.hash(user),
+    CACHE_POLICIES.maintenance_records.key(user),
+    CACHE_POLICIES.dashboard.key(user),
+    CACHE_POLICIES.chat_context.key(user),
+  )
 }

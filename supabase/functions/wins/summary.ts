@@ -2,7 +2,7 @@
 // merchants and locations, and the change from the previous period. The
 // aggregates come from one SQL query over the (user_id, date) indexes.
 //
-// Cached per user and request (expenses:{user_id}:{period}:{date|current}, 15 min)
+// Cached per user and request (field {period}:{date|current} of the hash expenses:{user_id}, 15 min)
 // together with what they were computed for (time zone, currency, period), so a
 // cached answer needs one cache round trip and no database: "current" entries
 // are used only while today, in their time zone, is still in their period.

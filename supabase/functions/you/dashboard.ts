@@ -90,7 +90,8 @@ const dashboard = route({
 type Cached = Omit<z.infer<typeof Dashboard>, 'unread_notifications' | 'weather'>
 
 /** Drops the cached home screen: after any write to what it shows. */
-export const dropDashboard = (c: AppContext) => c.var.cache.del(CACHE_POLICIES.dashboard.key(c.var.userId!))
+export const dropDashboard = (c: AppContext) =>
+  c.var.cache.invalidate(c.var.userId!, CACHE_POLICIES.dashboard.key(c.var.userId!))
 
 export function registerDashboardRoutes(app: App, opts: DashboardOptions) {
   app.openapi(dashboard, async (c) => {

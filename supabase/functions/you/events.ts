@@ -158,7 +158,8 @@ function timingOf(e: Entered): Record<string, unknown> {
 const instant = (local: string, tz: string) => instantOf(wall(local), tz)
 
 /** The home screen shows today's and tomorrow's events (GET /you/dashboard). */
-const dropHomeScreen = async (c: AppContext) => void await c.var.cache.del(CACHE_POLICIES.dashboard.key(c.var.userId!))
+const dropHomeScreen = async (c: AppContext) =>
+  void await c.var.cache.invalidate(c.var.userId!, CACHE_POLICIES.dashboard.key(c.var.userId!))
 
 export const EVENT_REFUSALS = {
   calendar_events_trip_fkey: () => unknownReference('trip_id', 'unknown_trip', 'not one of your trips'),

@@ -67,5 +67,5 @@ export async function loadContext(
 
 /** After the profile, a vehicle or a trip changed. */
 export async function forgetContext(c: AppContext): Promise<void> {
-  await c.var.cache.del(CACHE_POLICIES.chat_context.key(c.var.userId!))
+  await c.var.cache.invalidate(c.var.userId!, CACHE_POLICIES.chat_context.key(c.var.userId!))
 }

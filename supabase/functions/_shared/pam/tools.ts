@@ -587,7 +587,8 @@ async function eventNamed(tx: Tx, words: string) {
   if (!e) throw new ApiError(422, 'unknown_event', `nothing in your calendar called "${words}"`)
   return e as { id: string; title: string }
 }
-const dropHome = (run: ToolRun) => run.c.var.cache.del(CACHE_POLICIES.dashboard.key(run.c.var.userId!))
+const dropHome = (run: ToolRun) =>
+  run.c.var.cache.invalidate(run.c.var.userId!, CACHE_POLICIES.dashboard.key(run.c.var.userId!))
 
 const createEvent = tool({
   name: 'create_event',
