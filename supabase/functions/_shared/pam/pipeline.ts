@@ -176,7 +176,7 @@ function planFor(intent: string, e: Entities, message: string, ctx: PamContext):
       return { tool: 'get_spending_summary', args: { period: e.period ? { kind: e.period.kind, offset: e.period.offset } : undefined, category: e.category } }
     case 'budget_status':
       return { tool: 'get_budget_status', args: { category: e.category } }
-    case 'log_fuel':
+    case 'log_fuel': {
       if (!e.volume) {
         if (!e.amount) return { reply: 'How many litres, and what did it cost?' }
         return { tool: 'add_expense', args: { amount: e.amount.value, currency: e.amount.currency, category: 'fuel', merchant: e.merchant, location: e.place, date: e.date, description } }
@@ -197,6 +197,7 @@ function planFor(intent: string, e: Entities, message: string, ctx: PamContext):
           merchant: e.merchant,
         },
       }
+    }
     case 'log_maintenance':
       return { tool: 'log_maintenance', args: { task: taskOf(message), date: e.date, odometer: e.odometer?.value, cost: e.amount?.value } }
     case 'maintenance_due':
