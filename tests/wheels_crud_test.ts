@@ -497,7 +497,8 @@ Deno.test('wheels fuel: a fill-up is a Wins expense; changes and deletes in eith
 
   // And the other way: a Wins change shows in /wheels/fuel.
   assertEquals((await x(`expenses/${fill.id}`, { method: 'PATCH', body: { amount: '150.00' } })).status, 200)
-  assertEquals((await w(`fuel/${fill.id}`)).body.fuel_log.total_cost, '150.00')
+  const viaWins = (await w(`fuel/${fill.id}`)).body.fuel_log
+  assertEquals([viaWins.total_cost, viaWins.price_per_litre], ['150.00', '2.381'], 'the price follows a new amount')
 
   // Deleting in Wins removes the fill-up.
   assertEquals((await x(`expenses/${fill.id}`, { method: 'DELETE' })).status, 204)

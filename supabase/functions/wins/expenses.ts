@@ -157,6 +157,11 @@ export async function updateExpense(tx: Tx, ctx: MoneyContext, id: string, patch
   if ('fuel_volume' in patch && !('fuel_full_tank' in patch)) {
     sets.push(patch.fuel_volume === null ? 'fuel_full_tank = null' : 'fuel_full_tank = coalesce(e.fuel_full_tank, true)')
   }
+  // A fill-up's new amount alone: its price per litre follows (Wheels' trip estimates read it).
+  if ('amount' in patch && !('fuel_volume' in patch) && !('fuel_price_per_unit' in patch)) {
+    sets.push(`fuel_price_per_unit = case when e.fuel_volume > 0 and e.fuel_price_per_unit is not null
+      then round(${p(patch.amount)}::numeric / e.fuel_volume, 3) else e.fuel_price_per_unit end`)
+  }
   const [expense] = await tx.unsafe<Expense[]>(
     `update pam.expenses e set ${sets.join(', ')} where e.id = ${p(id)}::uuid returning ${EXPENSE_COLUMNS}`,
     values as never[],
