@@ -158,6 +158,22 @@ Deno.test('chat model: a streamed answer with an Idempotency-Key flows at once, 
   assertEquals(await again.text(), text)
   assertEquals(await answers(), 1)
 
+  // The client goes as the answer starts: the turn goes on, and its answer is kept for the key all the same.
+  openai.queue({ text: 'Let me check your budget.', tools: [{ name: 'get_budget_status', arguments: '{}' }] }, { hang: true })
+  const gone = crypto.randomUUID()
+  const left = await post('how is my budget now?', gone)
+  const leftReader = left.body!.getReader()
+  await leftReader.read()
+  await leftReader.cancel()
+  const keptFor = async () => (await adminSql`select status from pam.idempotency_keys where key = ${gone}`)[0]?.status
+  for (let i = 0; i < 100 && await keptFor() == null; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+  assertEquals(await keptFor(), 200)
+  assertEquals(await answers(), 2)
+  const back = await post('how is my budget now?', gone)
+  assertEquals(back.headers.get('idempotent-replayed'), 'true')
+  assertEquals(events(await back.text()).at(-1)!.event, 'done')
+  assertEquals(await answers(), 2)
+
   // A stream that ends in an error is not kept: its retry runs again.
   const fail = `pam_test_fail_${user.id.replaceAll('-', '')}`
   await adminSql.unsafe(`create function pam.${fail}() returns trigger language plpgsql as $$ begin

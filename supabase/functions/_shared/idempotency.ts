@@ -101,25 +101,19 @@ export function idempotency(): MiddlewareHandler<AppEnv> {
 }
 
 /** A stream of server-sent events (PAM's streamed answer) is passed on as it comes, never held back;
- * once it has ended with its `done` event it is remembered like any success. One that ends with an
- * `error` event releases the key: the retry runs again. */
+ * once it has ended with its `done` event it is remembered like any success, whether or not the
+ * client stayed to read it (a copy is read to its end). One that ends with an `error` event releases
+ * the key: the retry runs again. */
 function rememberedWhenDone(db: AppEnv['Variables']['postgres'], key: string, res: Response): Response {
-  const decoder = new TextDecoder()
-  let text = ''
-  const body = res.body!.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        if (text.length <= MAX_REMEMBERED_BYTES) text += decoder.decode(chunk, { stream: true })
-        controller.enqueue(chunk)
-      },
-      async flush() {
-        const last = text.trimEnd().split('\n\n').at(-1) ?? ''
-        const done = last.startsWith('event: done\n') && text.length <= MAX_REMEMBERED_BYTES
-        await remember(db, key, done ? new Response(text, { status: res.status, headers: res.headers }) : undefined)
-      },
-    }),
-  )
-  return new Response(body, { status: res.status, headers: res.headers })
+  const [toClient, copy] = res.body!.tee()
+  const kept = async () => {
+    const text = await new Response(copy).text()
+    const last = text.trimEnd().split('\n\n').at(-1) ?? ''
+    const done = last.startsWith('event: done\n') && text.length <= MAX_REMEMBERED_BYTES
+    await remember(db, key, done ? new Response(text, { status: res.status, headers: res.headers }) : undefined)
+  }
+  kept().catch((err) => log('warn', 'could not remember a streamed answer', { error: String(err) }))
+  return new Response(toClient, { status: res.status, headers: res.headers })
 }
 
 /** Keeps a success for retries; anything else releases the key (our errors change nothing). */
