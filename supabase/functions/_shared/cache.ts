@@ -266,12 +266,7 @@ export class UpstashStore implements CacheStore {
   /** Queues a command; it is sent with the next flush (now, or at the next task). A command
    * given as a function is built when its call goes out. */
   send<T>(command: Queued, now: boolean): Promise<T> {
-    const result = new Promise<T>((resolve, reject) =>
-      this.waiting.push({
-        command,
-        done: (r) => ('error' in r ? reject(r.error) : resolve(r.result as T)),
-      })
-    )
+    const result = this.enqueue<T>(command)
     if (now) {
       this.urgent = true
       this.flush()
@@ -285,6 +280,15 @@ export class UpstashStore implements CacheStore {
       }, 0)
     }
     return result
+  }
+
+  private enqueue<T>(command: Queued): Promise<T> {
+    return new Promise<T>((resolve, reject) =>
+      this.waiting.push({
+        command,
+        done: (r) => ('error' in r ? reject(r.error) : resolve(r.result as T)),
+      })
+    )
   }
 
   /** Sends every queued command in one request, unless calls are out: then they go together
@@ -330,7 +334,10 @@ export class UpstashStore implements CacheStore {
 
   /** Sends commands now, in this order and in one call (with whatever is waiting). */
   private all(commands: Command[]): Promise<unknown[]> {
-    return Promise.all(commands.map((command, i) => this.send(command, i === commands.length - 1)))
+    const results = commands.map((command) => this.enqueue(command))
+    this.urgent = true
+    this.flush()
+    return Promise.all(results)
   }
 
   get(key: string) {
