@@ -64,6 +64,8 @@ Deno.test('chat offline: "oil change due?" lists what is due; a fill-up goes on 
   const gallons = await pam('messages', { method: 'POST', body: { message: 'filled 15 gallons at $3.49 a gallon' } })
   const byGallon = gallons.body.message.metadata.actions[0].result.fuel_log
   assertEquals([byGallon.litres, byGallon.total_cost], ['56.78', '52.35'], JSON.stringify(gallons.body.message.metadata))
+  const halfCent = await pam('messages', { method: 'POST', body: { message: 'filled 15 gallons at $3.335 a gallon' } })
+  assertEquals(halfCent.body.message.metadata.actions[0].result.fuel_log.total_cost, '50.03', 'half a cent rounds up')
   const perLitre = await pam('messages', { method: 'POST', body: { message: 'filled 40 litres at $2.10/L' } })
   assertEquals(perLitre.body.message.metadata.actions[0].result.fuel_log.total_cost, '84.00')
 })

@@ -493,7 +493,11 @@ Deno.test('wheels fuel: a fill-up is a Wins expense; changes and deletes in eith
   // A new total alone: the price per litre follows it (140 → 150 for 63 L: 2.381).
   const retotalled = (await w(`fuel/${fill.id}`, { method: 'PATCH', body: { total_cost: '150.00' } })).body.fuel_log
   assertEquals([retotalled.total_cost, retotalled.litres, retotalled.price_per_litre], ['150.00', '63.00', '2.381'])
-  assertEquals((await w(`fuel/${fill.id}`, { method: 'PATCH', body: { total_cost: '140.00', price_per_litre: '2.222' } })).status, 200)
+  // New litres alone: the total follows, and the price stays as given (5 L at 1.899 is 9.50, not a price of 1.900).
+  assertEquals((await w(`fuel/${fill.id}`, { method: 'PATCH', body: { price_per_litre: '1.899' } })).status, 200)
+  const fewer = (await w(`fuel/${fill.id}`, { method: 'PATCH', body: { litres: '5.00' } })).body.fuel_log
+  assertEquals([fewer.litres, fewer.total_cost, fewer.price_per_litre], ['5.00', '9.50', '1.899'])
+  assertEquals((await w(`fuel/${fill.id}`, { method: 'PATCH', body: { litres: '63.00', total_cost: '140.00', price_per_litre: '2.222' } })).status, 200)
 
   // And the other way: a Wins change shows in /wheels/fuel.
   assertEquals((await x(`expenses/${fill.id}`, { method: 'PATCH', body: { amount: '150.00' } })).status, 200)

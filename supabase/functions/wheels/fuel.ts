@@ -340,13 +340,14 @@ export function registerFuelRoutes(app: App, opts: WheelsOptions) {
         where id = ${id} and fuel_volume is not null for update`
       if (!before) throw notFound('fill-up')
       // New litres or price without a total: the total follows them.
+      const totalGiven = 'total_cost' in patch
       const litres = (patch.litres ?? before.litres) as string
       const price = (patch.price_per_litre ?? before.price) as string | null
       if (('litres' in patch || 'price_per_litre' in patch) && !('total_cost' in patch) && price) {
         patch.total_cost = totalOf(litres, price)
       }
       // A new total without a price: the price follows it (trip estimates read the price).
-      if (typeof patch.total_cost === 'string' && !('price_per_litre' in patch)) {
+      if (totalGiven && typeof patch.total_cost === 'string' && !('price_per_litre' in patch)) {
         patch.price_per_litre = pricePerLitre(patch.total_cost, litres)
       }
       const columns: Record<string, string> = {}

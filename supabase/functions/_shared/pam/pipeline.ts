@@ -51,6 +51,12 @@ export interface TurnInput {
   onDelta?: (text: string) => void
 }
 
+/** price × quantity to the cent, half up, in whole numbers (a price has 3 decimals, a quantity 2). */
+function centsOf(price: number, quantity: number): string {
+  const cents = Math.round(Math.round(price * 1000) * Math.round(quantity * 100) / 1000)
+  return `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}`
+}
+
 /** Whether the turn changed the traveller's data (or what PAM keeps of them). */
 export const changedSomething = (actions: Action[]) => actions.some((a) => a.ok && toolNamed(a.tool)?.writes === true)
 
@@ -189,7 +195,7 @@ function planFor(intent: string, e: Entities, message: string, ctx: PamContext):
         tool: 'log_fuel',
         args: {
           litres: e.volume.litres.toFixed(2),
-          total_cost: e.amount?.value ?? (perGallon === undefined ? undefined : (perGallon * gallons).toFixed(2)),
+          total_cost: e.amount?.value ?? (perGallon === undefined ? undefined : centsOf(perGallon, gallons)),
           price_per_litre: e.amount || perGallon !== undefined ? undefined : e.fuelPrice?.value,
           odometer: e.odometer?.value,
           date: e.date,
