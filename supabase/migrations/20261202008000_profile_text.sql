@@ -30,3 +30,15 @@ $$;
 
 update pam.profiles set full_name = pam.one_line(full_name) where full_name ~ '[[:cntrl:]\u2028\u2029]';
 update pam.profiles set region = nullif(pam.one_line(region), '') where region ~ '[[:cntrl:]\u2028\u2029]';
+
+-- Email channels name only the notification kinds there are (they are merged
+-- into the profile, so a made-up kind stayed forever); choices stored for
+-- other names before are dropped, so that preferences read and sent back
+-- whole are accepted.
+update pam.profiles p set preferences = jsonb_set(p.preferences, '{notifications,channels}', (
+    select coalesce(jsonb_object_agg(c.kind, c.channel), '{}'::jsonb)
+      from jsonb_each(p.preferences -> 'notifications' -> 'channels') as c(kind, channel)
+     where c.kind in ('budget_threshold', 'maintenance_due', 'event_reminder', 'document_expiring', 'social', 'report_ready')))
+ where jsonb_typeof(p.preferences -> 'notifications' -> 'channels') = 'object'
+   and exists (select 1 from jsonb_object_keys(p.preferences -> 'notifications' -> 'channels') as k(kind)
+                where k.kind not in ('budget_threshold', 'maintenance_due', 'event_reminder', 'document_expiring', 'social', 'report_ready'));
