@@ -318,6 +318,7 @@ Deno.test('social: who leaves a group, or is removed, takes no part in it throug
     await ok(t.call, `groups/${g.id}/join`, { method: 'POST' }, 201)
   }
   const post = await postAs(a, { body: 'The track in', group_id: g.id })
+  const mine = (await ok(a.call, `posts/${post.id}/comments`, { method: 'POST', body: { body: 'Gate was open' } }, 201)).comment
   await ok(b.call, `posts/${post.id}/comments`, { method: 'POST', body: { body: 'Thanks!' } }, 201)
   await ok(owner.call, `groups/${g.id}/members/${a.id}`, { method: 'DELETE' }, 204)
   const later = (await ok(b.call, `posts/${post.id}/comments`, { method: 'POST', body: { body: 'Gate code 4711' } }, 201)).comment
@@ -330,16 +331,21 @@ Deno.test('social: who leaves a group, or is removed, takes no part in it throug
     [`posts/${post.id}/comments`, { method: 'POST', body: { body: 'Still here' } }],
     [`posts/${post.id}/like`, { method: 'POST' }],
     [`posts/${post.id}`, { method: 'PATCH', body: { body: 'Edited after' } }],
+    [`comments/${mine.id}`, { method: 'PATCH', body: { body: 'Edited after' } }],
   ]
   for (const [path, init] of refused) {
     const res = await a.call(path, init)
     assertEquals(res.status, 404, `${init.method ?? 'GET'} ${path}: ${show(res)}`)
   }
   const [row] = await adminSql`select body, like_count, comment_count from pam.posts where id = ${post.id}`
-  assertEquals([row.body, row.like_count, row.comment_count], ['The track in', 1, 2], 'nothing written')
+  assertEquals([row.body, row.like_count, row.comment_count], ['The track in', 1, 3], 'nothing written')
   const told = (await notificationsOf(a.id)).filter((n) => ['comment', 'like'].includes(n.data.type))
   assertEquals(told.map((n) => n.body), ['Thanks!'], 'not notified of comments and likes once out of the group')
-  assertEquals((await ok(b.call, `posts/${post.id}/comments`)).comments.length, 2, 'the members still are in it')
+  assertEquals((await ok(b.call, `posts/${post.id}/comments`)).comments.length, 3, 'the members still are in it')
+  // What they wrote there is still theirs to take back.
+  assertEquals((await ok(a.call, `comments/${mine.id}`)).comment.body, 'Gate was open')
+  await ok(a.call, `comments/${mine.id}`, { method: 'DELETE' }, 204)
+  assertEquals((await ok(b.call, `posts/${post.id}/comments`)).comments.map((x: Json) => x.body), ['Thanks!', 'Gate code 4711'])
 
   // Leaving is the same; the author still reads their post, and deletes it.
   const own = await postAs(c, { body: 'Leaving soon', group_id: g.id })

@@ -35,17 +35,34 @@ alter policy posts_update_author_or_moderator on pam.posts
     or group_id = any ((select pam.social_my_moderated_groups())::uuid[])
   );
 
--- The post seen (its policy, inside the subquery) and, in a group, the caller a member of it.
+-- One's own comment on a post one sees (so an author who left the group can
+-- still delete what they wrote there); others', the post seen (its policy,
+-- inside the subquery) and, in a group, the caller a member of it.
 alter policy comments_select_visible on pam.comments using (
-  exists (
-    select 1 from pam.posts p where p.id = post_id
-       and (p.group_id is null or p.group_id = any ((select pam.social_my_groups())::uuid[]))
-  )
-  and (
-    not hidden or author_id = (select auth.uid())
-    or exists (select 1 from pam.posts p where p.id = post_id and p.group_id = any ((select pam.social_my_moderated_groups())::uuid[]))
+  (author_id = (select auth.uid()) and exists (select 1 from pam.posts p where p.id = post_id))
+  or (
+    exists (
+      select 1 from pam.posts p where p.id = post_id
+         and (p.group_id is null or p.group_id = any ((select pam.social_my_groups())::uuid[]))
+    )
+    and (
+      not hidden
+      or exists (select 1 from pam.posts p where p.id = post_id and p.group_id = any ((select pam.social_my_moderated_groups())::uuid[]))
+    )
   )
 );
+-- Edited only while taking part (deleted whenever: comments_delete_author).
+alter policy comments_update_author on pam.comments
+  using (
+    author_id = (select auth.uid()) and exists (
+      select 1 from pam.posts p where p.id = post_id
+         and (p.group_id is null or p.group_id = any ((select pam.social_my_groups())::uuid[])))
+  )
+  with check (
+    author_id = (select auth.uid()) and exists (
+      select 1 from pam.posts p where p.id = post_id
+         and (p.group_id is null or p.group_id = any ((select pam.social_my_groups())::uuid[])))
+  );
 alter policy comments_insert_own on pam.comments with check (
   author_id = (select auth.uid())
   and exists (

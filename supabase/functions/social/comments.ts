@@ -57,7 +57,13 @@ const commentResource: ResourceSpec = {
   without: ['list', 'create'],
   patch: { schema: patchOf(fields).openapi('CommentPatch'), columns: COLUMNS, summary: 'Edit your comment' },
   refusals: SOCIAL_REFUSALS,
-  refuse: refuseUnlessVisible('pam.comments', 'not_the_author', 'only the author edits or deletes a comment'),
+  // Not yours: 403; yours on a post in a group you have left: 404, as its post's other comments are.
+  refuse: refuseUnlessVisible(
+    'pam.comments',
+    'not_the_author',
+    'only the author edits or deletes a comment',
+    `exists (select 1 from pam.posts p where p.id = x.post_id and ${takesPart('p')})`,
+  ),
 }
 
 const tags = ['social: comments']
