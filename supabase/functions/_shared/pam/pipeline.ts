@@ -14,6 +14,7 @@ import { classify } from './classifier.ts'
 import { type Entities, LITRES_PER_US_GALLON } from './entities.ts'
 import { loadContext, type PamContext } from './context.ts'
 import { addDays } from '../dates.ts'
+import { divRound, fromCents } from '../../wins/money.ts'
 import { type Memory, recall } from './memory.ts'
 import { GREETING, HELP, NOT_UNDERSTOOD, replyFor } from './respond.ts'
 import { runTool, toolNamed } from './tools.ts'
@@ -51,11 +52,9 @@ export interface TurnInput {
   onDelta?: (text: string) => void
 }
 
-/** price × quantity to the cent, half up, in whole numbers (a price has 3 decimals, a quantity 2). */
-function centsOf(price: number, quantity: number): string {
-  const cents = Math.round(Math.round(price * 1000) * Math.round(quantity * 100) / 1000)
-  return `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}`
-}
+/** price (3 decimals) × quantity (2 decimals), to the cent, half up, as Wins counts money. */
+const totalOf = (price: number, quantity: number) =>
+  fromCents(divRound(BigInt(Math.round(price * 1000)) * BigInt(Math.round(quantity * 100)), 1000n))
 
 /** Whether the turn changed the traveller's data (or what PAM keeps of them). */
 export const changedSomething = (actions: Action[]) => actions.some((a) => a.ok && toolNamed(a.tool)?.writes === true)
@@ -195,7 +194,7 @@ function planFor(intent: string, e: Entities, message: string, ctx: PamContext):
         tool: 'log_fuel',
         args: {
           litres: e.volume.litres.toFixed(2),
-          total_cost: e.amount?.value ?? (perGallon === undefined ? undefined : centsOf(perGallon, gallons)),
+          total_cost: e.amount?.value ?? (perGallon === undefined ? undefined : totalOf(perGallon, gallons)),
           price_per_litre: e.amount || perGallon !== undefined ? undefined : e.fuelPrice?.value,
           odometer: e.odometer?.value,
           date: e.date,
