@@ -61,6 +61,25 @@ Deno.test('auth: a name given to Supabase Auth at sign-up reaches the profile as
   assertEquals((await adminSql`select region from pam.profiles where id = ${blank.id}`)[0].region, null)
 })
 
+Deno.test('auth: an email changed in Supabase Auth shows in GET /me with the next token, cached or not', async () => {
+  const user = await signUp()
+  const me = async (token: string) => {
+    const res = await callFunction('auth/me', { token })
+    const body = await jsonOf(res)
+    assertEquals(res.status, 200, JSON.stringify(body))
+    return { cache: res.headers.get('x-cache'), email: (body.profile as Json).email }
+  }
+  assertEquals(await me(user.accessToken), { cache: 'miss', email: user.email })
+  assertEquals(await me(user.accessToken), { cache: 'hit', email: user.email })
+  // As Supabase Auth confirming an email change does (the profile follows by a trigger; the cache is not told).
+  const changed = uniqueEmail()
+  await adminSql`update auth.users set email = ${changed} where id = ${user.id}`
+  const { data, error } = await client().auth.signInWithPassword({ email: changed, password: user.password })
+  assert(!error && data.session, String(error))
+  assertEquals(await me(data.session.access_token), { cache: 'miss', email: changed })
+  assertEquals(await me(data.session.access_token), { cache: 'hit', email: changed })
+})
+
 Deno.test('auth: login, refresh (rotating, reuse as Supabase Auth), logout through the function', async () => {
   const user = await signUp()
   const login = await callFunction('auth/login', {

@@ -252,12 +252,15 @@ export function createAuthApp(config: Config = getConfig()): App {
   app.openapi(getMe, async (c) => {
     // The key comes from the verified token's sub: a hit can only be the caller's own profile.
     const key = profiles.key(c.get('userId')!)
+    // An address changed in Supabase Auth reaches the profile (a trigger), not the cache; the token of the
+    // change's session on carries it, so a cached profile with another address is read again.
+    const email = c.get('claims')?.email
     const { value: profile, status } = await readThroughCache(
       c,
       key,
       profiles.ttl,
       async () => (await readProfile(c.get('postgres'))) ?? Promise.reject(notFound('profile')),
-      undefined,
+      (cached) => typeof email !== 'string' || cached.email === email,
       answers.parser(key),
     )
     c.set('cacheStatus', status)
