@@ -16,7 +16,9 @@ import { SmtpError } from '../supabase/functions/_shared/smtp.ts'
 import { channelOf } from '../supabase/functions/_shared/email-channels.ts'
 import { renderNotification, Units } from '../supabase/functions/_shared/email-content.ts'
 import { signUnsubscribe, verifyUnsubscribe } from '../supabase/functions/_shared/unsubscribe.ts'
-import { backoffSeconds } from '../supabase/functions/jobs/email-deliveries.ts'
+import { backoffSeconds, emailDeliveries } from '../supabase/functions/jobs/email-deliveries.ts'
+import { serviceRoleDb } from '../supabase/functions/jobs/runs.ts'
+import type { Mail } from '../supabase/functions/_shared/mail.ts'
 import type { CaughtMessage } from '../scripts/local/mail-catcher.ts'
 import { testCertificates } from './_support/tls.ts'
 
@@ -275,6 +277,49 @@ Deno.test('email: a notification more than two days old is not emailed (email sw
   assertEquals(mail.length, 1)
   const rows = await adminSql`select title, email_status from pam.notifications where user_id = ${user.id} order by created_at`
   assertEquals(rows.map((r) => [r.title, r.email_status]), [['Oil change, long ago', 'suppressed'], ['Oil change, now', 'sent']])
+})
+
+Deno.test('email: a run out of time starts no send it could not finish, and gives back the rest, due at once', async () => {
+  const user = await signUp()
+  // Due in 2020, so that only this run (at 2020's clock) claims them: the suite's other runs take what is due now.
+  const due = '2020-01-01T00:00:00Z'
+  const at = new Date('2020-01-01T00:00:10Z')
+  const ids: string[] = []
+  for (let i = 0; i < 10; i++) {
+    const [n] = await adminSql`insert into pam.notifications (user_id, kind, title, created_at)
+      values (${user.id}, 'maintenance_due', ${`Service ${i}`}, ${due}) returning id`
+    ids.push(n.id)
+  }
+  await adminSql`update pam.notifications set email_next_attempt_at = ${due} where id = any(${ids})`
+  const started: string[] = []
+  const mailer = {
+    transport: 'http' as const,
+    async send(mail: Mail) {
+      started.push(mail.idempotencyKey.split('/')[1])
+      await new Promise((r) => setTimeout(r, 1200))
+      return { id: mail.idempotencyKey }
+    },
+  }
+  // Each attempt may take 2 s and every send must be over by 3 s: the first four (4 at once) start at
+  // once; by the time they end (1.2 s) a new one could run past 3 s, so none starts.
+  const config = testConfig({ PAM_EMAIL_TRANSPORT: 'http', PAM_EMAIL_API_KEY: 'k', PAM_EMAIL_TIMEOUT_MS: '2000' })
+  const result = await emailDeliveries(serviceRoleDb(config), mailer, config, at, { claimForMs: 60_000, sendWithinMs: 3000 })
+  assertEquals([result.sent, result.deferred, result.rows_written], [4, 6, 10])
+  const rows = await adminSql`select id, email_status, email_attempts, email_next_attempt_at from pam.notifications
+    where id = any(${ids})`
+  const sent = rows.filter((r) => r.email_status === 'sent')
+  assertEquals(sent.map((r) => r.id).sort(), [...started].sort())
+  assert(sent.every((r) => r.email_attempts === 1))
+  const back = rows.filter((r) => r.email_status !== 'sent')
+  assertEquals(back.length, 6)
+  for (const r of back) {
+    assertEquals([r.email_status, r.email_attempts, new Date(r.email_next_attempt_at).toISOString()], ['pending', 0, at.toISOString()])
+  }
+  // The next run sends them.
+  const next = await emailDeliveries(serviceRoleDb(config), mailer, config, at)
+  assertEquals([next.sent, next.deferred], [6, 0])
+  assertEquals(started.length, 10)
+  assertEquals(new Set(started).size, 10)
 })
 
 Deno.test('email: the database and the code agree on every channel', async () => {

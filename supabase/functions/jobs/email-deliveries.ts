@@ -8,10 +8,14 @@
 // a retry later (PAM_EMAIL_RETRY_BASE_S, doubling, at most 6 hours), or given
 // up (a permanent refusal, or PAM_EMAIL_MAX_ATTEMPTS attempts). Claiming and
 // marking sent change the same row, so a repeated or concurrent delivery of
-// the job sends each email once. Only a run that dies between sending and
-// recording leaves a claim to expire (the lease, LEASE_S) and be sent again;
-// the HTTP API's idempotency key (and SMTP's Message-ID) are derived from the
-// row's id, so a provider that deduplicates drops that copy.
+// the job sends each email once. A run keeps inside a hosted invocation's
+// wall clock: it stops claiming after CLAIM_FOR_MS, starts no send that its
+// deadline could carry past SEND_WITHIN_MS, and gives back what it claimed
+// but did not start (due at once, the attempt not counted). Only a run that
+// dies between sending and recording all the same (the database went away)
+// leaves a claim to expire (the lease, LEASE_S) and be sent again; the HTTP
+// API's idempotency key (and SMTP's Message-ID) are derived from the row's
+// id, so a provider that deduplicates drops that copy.
 //
 // Nothing else waits on mail: a request or job that writes a notification
 // only sets its state (a trigger); this job does the sending.
@@ -26,8 +30,11 @@ import { asServiceRole } from './runs.ts'
 
 /** How long a claim holds a row: far longer than a round's sends, so only a dead run's claims expire. */
 export const LEASE_S = 600
-/** A run stops claiming after this long (a hosted invocation may run 150 s). */
-const RUN_BUDGET_MS = 60_000
+/** A run claims no more after this long. */
+const CLAIM_FOR_MS = 60_000
+/** Every send a run starts is over by this long after its start, its deadline (PAM_EMAIL_TIMEOUT_MS) included:
+ * a hosted invocation may run 150 s, and a run killed mid-send would leave its claims to be sent again. */
+const SEND_WITHIN_MS = 130_000
 /** Emails in flight at once. */
 const PARALLEL = 4
 const MAX_BACKOFF_S = 6 * 3600
@@ -42,6 +49,14 @@ export interface DeliveryResult {
   retrying: number
   failed: number
   suppressed: number
+  /** Claimed but not started before the run's time was up: due again at once, the attempt not counted. */
+  deferred: number
+}
+
+/** How long a run may claim and send (tests shorten them). */
+export interface RunLimits {
+  claimForMs: number
+  sendWithinMs: number
 }
 
 interface Claimed {
@@ -69,7 +84,7 @@ interface ClaimedDigest extends Claimed {
 
 interface Outcome {
   id: string
-  status: 'sent' | 'pending' | 'failed' | 'suppressed'
+  status: 'sent' | 'pending' | 'failed' | 'suppressed' | 'deferred'
   error: string | null
   delay: number | null
 }
@@ -77,17 +92,24 @@ interface Outcome {
 /** The wait before retry number `attempt` (1 = after the first failure). */
 export const backoffSeconds = (base: number, attempt: number) => Math.min(base * 2 ** (attempt - 1), MAX_BACKOFF_S)
 
-export async function emailDeliveries(db: PostgresApi, mailer: Mailer, config: Config, at: Date): Promise<DeliveryResult> {
-  const total: DeliveryResult = { rows_written: 0, notifications: 0, sent: 0, retrying: 0, failed: 0, suppressed: 0 }
+export async function emailDeliveries(
+  db: PostgresApi,
+  mailer: Mailer,
+  config: Config,
+  at: Date,
+  limits: RunLimits = { claimForMs: CLAIM_FOR_MS, sendWithinMs: SEND_WITHIN_MS },
+): Promise<DeliveryResult> {
+  const total: DeliveryResult = { rows_written: 0, notifications: 0, sent: 0, retrying: 0, failed: 0, suppressed: 0, deferred: 0 }
   const started = Date.now()
+  const sendBy = started + limits.sendWithinMs
   const batch = config.email.batch
-  for (let round = 0; Date.now() - started < RUN_BUDGET_MS; round++) {
+  while (Date.now() - started < limits.claimForMs) {
     const notifications = await asServiceRole(db, (tx) => claimNotifications(tx, at, batch))
     const digests = await asServiceRole(db, (tx) => claimDigests(tx, at, batch))
     if (!notifications.length && !digests.length) break
     const outcomes = {
-      notifications: await sendAll(notifications, (n) => notificationMail(config, n, at), mailer, config),
-      digests: await sendAll(digests, (d) => digestMail(config, d, at), mailer, config),
+      notifications: await sendAll(notifications, (n) => notificationMail(config, n, at), mailer, config, sendBy),
+      digests: await sendAll(digests, (d) => digestMail(config, d, at), mailer, config, sendBy),
     }
     await asServiceRole(db, (tx) => record(tx, at, outcomes.notifications, outcomes.digests))
     for (const o of [...outcomes.notifications, ...outcomes.digests]) {
@@ -95,11 +117,13 @@ export async function emailDeliveries(db: PostgresApi, mailer: Mailer, config: C
       if (o.status === 'sent') total.sent++
       else if (o.status === 'pending') total.retrying++
       else if (o.status === 'failed') total.failed++
+      else if (o.status === 'deferred') total.deferred++
       else total.suppressed++
     }
     total.notifications = total.sent
-    if (notifications.length < batch && digests.length < batch) break
+    if (total.deferred || (notifications.length < batch && digests.length < batch)) break
   }
+  if (total.deferred) log('warn', 'email run out of time: the rest is due again', { deferred: total.deferred })
   return total
 }
 
@@ -243,18 +267,24 @@ async function unsubscribeLink(config: Config, userId: string, scope: string) {
   }
 }
 
+/** Sends `rows` a few at a time; one whose attempt could still be running at `sendBy` is not started. */
 async function sendAll<T extends Claimed>(
   rows: T[],
   build: (row: T) => Promise<Mail | string>,
   mailer: Mailer,
   config: Config,
+  sendBy: number,
 ): Promise<Outcome[]> {
   const outcomes: Outcome[] = []
   let next = 0
   const worker = async () => {
     while (next < rows.length) {
       const row = rows[next++]
-      outcomes.push(await deliver(row, build, mailer, config))
+      outcomes.push(
+        Date.now() + config.email.timeoutMs > sendBy
+          ? { id: row.id, status: 'deferred', error: null, delay: null }
+          : await deliver(row, build, mailer, config),
+      )
     }
   }
   await Promise.all(Array.from({ length: Math.min(PARALLEL, rows.length) }, worker))
@@ -283,16 +313,20 @@ async function deliver<T extends Claimed>(
   }
 }
 
-/** Every outcome of a round in one statement per table; a digest's notifications follow it. */
+/** Every outcome of a round in one statement per table; a digest's notifications follow it. A deferred
+ * email is pending again, due at once, its claim's attempt taken back (its last error kept). */
 async function record(tx: Tx, at: Date, notifications: Outcome[], digests: Outcome[]): Promise<void> {
   const when = at.toISOString()
   if (notifications.length) {
     await tx`
       update pam.notifications n
-         set email_status = o.status, email_last_error = o.error,
+         set email_status = case when o.status = 'deferred' then 'pending' else o.status end,
+             email_last_error = case when o.status = 'deferred' then n.email_last_error else o.error end,
+             email_attempts = n.email_attempts - (o.status = 'deferred')::int,
              email_sent_at = case when o.status = 'sent' then now() end,
              email_next_attempt_at = case when o.status = 'pending'
-               then ${when}::timestamptz + make_interval(secs => o.delay) end
+               then ${when}::timestamptz + make_interval(secs => o.delay)
+               when o.status = 'deferred' then ${when}::timestamptz end
         from jsonb_to_recordset(${JSON.stringify(notifications)}::text::jsonb) as o(id uuid, status text, error text, delay int)
        where n.id = o.id and n.email_status = 'sending'`
   }
@@ -303,10 +337,13 @@ async function record(tx: Tx, at: Date, notifications: Outcome[], digests: Outco
       ),
       d as (
         update pam.email_digests d
-           set status = o.status, last_error = o.error,
+           set status = case when o.status = 'deferred' then 'pending' else o.status end,
+               last_error = case when o.status = 'deferred' then d.last_error else o.error end,
+               attempts = d.attempts - (o.status = 'deferred')::int,
                sent_at = case when o.status = 'sent' then now() end,
                next_attempt_at = case when o.status = 'pending'
-                 then ${when}::timestamptz + make_interval(secs => o.delay) else d.next_attempt_at end
+                 then ${when}::timestamptz + make_interval(secs => o.delay)
+                 when o.status = 'deferred' then ${when}::timestamptz else d.next_attempt_at end
           from o where d.id = o.id and d.status = 'sending'
         returning d.id, d.status, d.last_error
       )

@@ -58,7 +58,13 @@ const JobResult = z.object({
   notifications: z.number(),
   batches: z.number().optional().openapi({ description: 'batches published (scheduled call of a batched job)' }),
   removed: z.record(z.string(), z.number()).optional().openapi({ description: 'cleanup: rows removed, by kind' }),
-  emails: z.object({ sent: z.number(), retrying: z.number(), failed: z.number(), suppressed: z.number() }).optional()
+  emails: z.object({
+    sent: z.number(),
+    retrying: z.number(),
+    failed: z.number(),
+    suppressed: z.number(),
+    deferred: z.number().openapi({ description: 'claimed but not started before the run\'s time was up: due again at once' }),
+  }).optional()
     .openapi({ description: 'email-deliveries: what became of the emails it claimed' }),
 }).openapi('JobResult')
 
@@ -112,7 +118,7 @@ export function createJobsApp(config: Config = getConfig()): App {
           return c.json({ job, period, batch, status: 'skipped' as const, rows_written: 0, notifications: 0 }, 200)
         }
         const result = await recordRun(db, { job, period, batch }, () => emailDeliveries(db, mailer, config, at))
-        const { sent, retrying, failed, suppressed } = result
+        const { sent, retrying, failed, suppressed, deferred } = result
         return c.json({
           job,
           period,
@@ -120,7 +126,7 @@ export function createJobsApp(config: Config = getConfig()): App {
           status: 'done' as const,
           rows_written: result.rows_written,
           notifications: result.notifications,
-          emails: { sent, retrying, failed, suppressed },
+          emails: { sent, retrying, failed, suppressed, deferred },
         }, 200)
       }
       if (job === 'email-digest') {
