@@ -43,6 +43,49 @@ Deno.test('http: oversized body is 413', async () => {
   assertEquals((await jsonOf(res) as Json).error.code, 'payload_too_large')
 })
 
+Deno.test('http: a body sent without a length (chunked) is counted as it is read: 413 past the limit', async () => {
+  const chunk = new TextEncoder().encode('x'.repeat(64 * 1024))
+  let sent = 0
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode('{"email": "a@example.com", "full_name": "Big", "password": "'))
+    },
+    pull(controller) {
+      if (sent++ < 32) controller.enqueue(chunk) // 2 MiB, over the 1 MiB limit
+      else {
+        controller.enqueue(new TextEncoder().encode('"}'))
+        controller.close()
+      }
+    },
+  })
+  const res = await callFunction('auth/signup', { method: 'POST', body, duplex: 'half' } as RequestInit)
+  assertEquals(res.status, 413)
+  assertEquals((await jsonOf(res) as Json).error.code, 'payload_too_large')
+})
+
+Deno.test('http: no body is read before the gate: a caller without credentials is refused while still sending', async () => {
+  // A body that never ends: an answer can only come from a server that has not waited for it.
+  let stop = () => {}
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode('{"amount": "1'))
+      stop = () => controller.close()
+    },
+  })
+  try {
+    const res = await callFunction('wins/expenses', {
+      method: 'POST',
+      body,
+      duplex: 'half',
+      signal: AbortSignal.timeout(10_000),
+    } as RequestInit)
+    assertEquals(res.status, 401)
+    await res.body?.cancel()
+  } finally {
+    stop()
+  }
+})
+
 Deno.test('http: malformed JSON is 400, wrong types list every issue', async () => {
   const bad = await callFunction('auth/login', { method: 'POST', body: '{"email": ' })
   assertEquals(bad.status, 400)

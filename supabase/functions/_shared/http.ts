@@ -8,7 +8,6 @@
 // the cache and the limiter are made once per isolate.
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
 import type { RouteConfig } from '@hono/zod-openapi'
-import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
 import { getPath } from 'hono/utils/url'
 import { methodNotAllowed } from 'hono/method-not-allowed'
@@ -213,33 +212,41 @@ export function createApp(name: string, config: Config, description = '', option
         Allow: methods.join(', '),
       }),
   })
-  const streamedLimit = (max: number) => bodyLimit({
-    maxSize: max,
-    onError: () => {
-      throw tooLarge(max)
-    },
-  })
   const small = Math.min(options.maxBodyBytes ?? config.maxBodyBytes, config.maxBodyBytes)
-  const limits = {
-    small: { max: small, streamed: streamedLimit(small) },
-    large: { max: config.maxBodyBytes, streamed: streamedLimit(config.maxBodyBytes) },
-  }
   const largeBodyPaths = new Set(options.largeBodyPaths ?? [])
   // GET and HEAD bodies are never read: no limit to keep.
   const inner = (c: Context, next: Next) =>
     c.req.method === 'GET' || c.req.method === 'HEAD' ? mna(c, next) : mna(c, async () => void (await limitBody(c, next)))
   app.use('*', frame({ name, config, db, cache, rateLimiter, next: inner }))
 
-  /** Bodies are limited by Content-Length up front; a body without one is counted as it streams. */
+  /** Bodies are limited by Content-Length up front (unless sent chunked: then the length is not
+   * the body's). Any other body is counted as the handler reads it, so nothing of it is read
+   * before the route's gate has let the request through (a caller with no credentials cannot
+   * make us hold a body), and a read past the limit fails and the answer is 413. */
   async function limitBody(c: Context, next: Next) {
-    const limit = largeBodyPaths.has(c.req.path) ? limits.large : limits.small
+    const max = largeBodyPaths.has(c.req.path) ? config.maxBodyBytes : small
     const length = c.req.header('content-length')
-    if (length !== undefined) {
-      if (Number(length) > limit.max) throw tooLarge(limit.max)
+    if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
+      if (!(Number(length) <= max)) throw tooLarge(max)
       return await next()
     }
-    if (c.req.raw.body) return await limit.streamed(c, next)
+    const body = c.req.raw.body
+    if (!body) return await next()
+    let size = 0
+    let over = false
+    const counted = body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          size += chunk.byteLength
+          if (size <= max) return controller.enqueue(chunk)
+          over = true
+          controller.error(tooLarge(max))
+        },
+      }),
+    )
+    c.req.raw = new Request(c.req.raw, { body: counted, duplex: 'half' } as RequestInit)
     await next()
+    if (over) throw tooLarge(max) // whatever the read's failure became (invalid JSON, say)
   }
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
