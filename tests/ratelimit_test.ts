@@ -8,7 +8,10 @@ import { MemoryRateLimiter, UpstashRateLimiter } from '../supabase/functions/_sh
 import { UpstashStore } from '../supabase/functions/_shared/cache.ts'
 import { parseConfig } from '../supabase/functions/_shared/config.ts'
 import { networkWait } from '../supabase/functions/_shared/network-wait.ts'
-import { jsonOf, signUp } from './_support/stack.ts'
+import { jsonOf, signUp, stack } from './_support/stack.ts'
+import { startUpstreamStub } from './_support/upstream-stub.ts'
+import { createWheelsApp } from '../supabase/functions/wheels/index.ts'
+import { createYouApp } from '../supabase/functions/you/index.ts'
 import type { Json } from './_support/assert.ts'
 
 for (const backend of ['memory', 'upstash'] as const) {
@@ -55,6 +58,60 @@ for (const backend of ['memory', 'upstash'] as const) {
   })
 
   Deno.test({
+    name: `ratelimit[${backend}]: a read refused for its limit does not run: no outside service is called`,
+    ignore,
+    fn: async () => {
+      const bridge = backend === 'upstash' ? await startUpstashBridge() : null
+      const stub = startUpstreamStub()
+      try {
+        const { UPSTASH_REDIS_REST_URL: _u, UPSTASH_REDIS_REST_TOKEN: _t, ...env } = Deno.env.toObject()
+        const config = parseConfig({
+          ...env,
+          PAM_LOG_LEVEL: 'error',
+          PAM_CACHE_PREFIX: `t${crypto.randomUUID().slice(0, 8)}:`,
+          PAM_RATE_LIMIT_STANDARD: '3',
+          MAPBOX_TOKEN: stub.token,
+          MAPBOX_BASE_URL: stub.url,
+          WEATHER_BASE_URL: stub.url,
+          ...(bridge ? { UPSTASH_REDIS_REST_URL: bridge.url, UPSTASH_REDIS_REST_TOKEN: bridge.token } : {}),
+        })
+        const [wheels, you] = [createWheelsApp(config), createYouApp(config)]
+        const user = await signUp()
+        const get = async (app: typeof wheels, path: string) => {
+          const res = await app.fetch(new Request(`http://local/${path}`, {
+            headers: { apikey: stack.keys.publishableKey, authorization: `Bearer ${user.accessToken}` },
+          }))
+          await res.body?.cancel()
+          return res.status
+        }
+        await awayFromWindowEdge()
+        // Geocoding calls Mapbox: its limit is checked first, so a request over it never gets there.
+        const statuses = []
+        for (let i = 0; i < 8; i++) statuses.push(await get(wheels, `wheels/geocode?q=Place%20${i}&near_lat=-23.7&near_lng=133.88`))
+        assertEquals(statuses, [200, 200, 200, 429, 429, 429, 429, 429])
+        assertEquals(stub.calls('/search/geocode/v6/forward').length, 3)
+        // A read that runs while its check is out (the dashboard, its weather) is not run once its caller is
+        // known to be over the limit: the in-process limiter knows at once, Upstash after the first refusal.
+        const other = await signUp()
+        const asOther = async (i: number) => {
+          const res = await you.fetch(new Request(`http://local/you/dashboard?lat=-${10 + i}.5&lng=131.04`, {
+            headers: { apikey: stack.keys.publishableKey, authorization: `Bearer ${other.accessToken}` },
+          }))
+          await res.body?.cancel()
+          return res.status
+        }
+        const dashboard = []
+        for (let i = 0; i < 8; i++) dashboard.push(await asOther(i))
+        assertEquals(dashboard, [200, 200, 200, 429, 429, 429, 429, 429])
+        assertEquals(stub.calls('/v1/forecast').length, backend === 'memory' ? 3 : 4)
+      } finally {
+        await stub.close()
+        await bridge?.close()
+      }
+    },
+  })
+
+  Deno.test({
     name: `ratelimit[${backend}]: user routes are limited per user`,
     ignore,
     fn: () =>
@@ -74,6 +131,36 @@ for (const backend of ['memory', 'upstash'] as const) {
       }),
   })
 }
+
+Deno.test({
+  name: 'ratelimit[upstash]: with the cache turned off, limits still count on Upstash, shared by every isolate',
+  ignore: !redisAvailable,
+  fn: async () => {
+    const bridge = (await startUpstashBridge())!
+    const front = countingProxy(bridge.url)
+    try {
+      await awayFromWindowEdge()
+      const call = authAppWith({
+        PAM_CACHE_ENABLED: 'false',
+        PAM_RATE_LIMIT_STANDARD: '2',
+        UPSTASH_REDIS_REST_URL: front.url,
+        UPSTASH_REDIS_REST_TOKEN: bridge.token,
+      })
+      const user = await signUp()
+      const statuses = []
+      for (let i = 0; i < 3; i++) {
+        const res = await call('/me', { token: user.accessToken })
+        statuses.push(res.status)
+        await res.body?.cancel()
+      }
+      assertEquals(statuses, [200, 200, 429])
+      assert(front.seen.calls.some((c) => c.body.includes('ratelimit:standard:user:')), 'the checks went to Upstash')
+    } finally {
+      await front.close()
+      await bridge.close()
+    }
+  },
+})
 
 Deno.test('ratelimit: sign-in limits are per account and per IP; failures count more tightly; refresh has its own', async () => {
   await awayFromWindowEdge()

@@ -7,7 +7,7 @@
 // app pointed at a stub of its own (its failures cannot reach other tests);
 // the first checks that the stack's own functions reach the stack's stub.
 import { assert, assertEquals, type Json } from './_support/assert.ts'
-import { adminSql, signUp, stack, type TestUser, upstream } from './_support/stack.ts'
+import { adminSql, callFunction, signUp, stack, type TestUser, upstream } from './_support/stack.ts'
 import { encodePolyline6, startUpstreamStub, type UpstreamStub } from './_support/upstream-stub.ts'
 import { wheelsApp, wheelsAs } from './_support/wheels.ts'
 import { type Answer, type Call, winsAs } from './_support/wins.ts'
@@ -634,6 +634,20 @@ Deno.test('wheels: without MAPBOX_TOKEN routes and geocoding are 503, plans are 
     // Mapbox was never called; Open-Meteo was.
     assertEquals(stub.requests.map((u) => u.pathname), ['/v1/forecast'])
   }, { MAPBOX_TOKEN: '' })
+})
+
+Deno.test('wheels: a signed-out token gets no lookups, though they run no query of their own', async () => {
+  await withUpstream(async ({ stub, as }) => {
+    const user = await signUp()
+    const out = await callFunction('auth/logout?scope=global', { method: 'POST', token: user.accessToken })
+    assertEquals(out.status, 204)
+    const call = as(user)
+    for (const path of ['weather?lat=-29.43&lng=153.36', 'geocode?q=Yamba&near_lat=-29.43&near_lng=153.36']) {
+      const res = await call(path)
+      assertEquals([res.status, res.body.error?.code], [401, 'session_not_found'], path)
+    }
+    assertEquals(stub.requests.length, 0)
+  })
 })
 
 // --- geocoding ---

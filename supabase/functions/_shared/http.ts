@@ -69,6 +69,9 @@ type RouteSpec = Omit<RouteConfig, 'middleware' | 'security'> & {
   rateLimit?: RateLimitTier | 'none'
   /** 'debug' for probes (liveness), which would drown the request log; failures still log. */
   requestLog?: 'debug'
+  /** A read that calls an outside service (Mapbox, the weather): its rate limit is checked before it
+   * runs, as a write's is, so that a burst over the limit never reaches the service. */
+  limitFirst?: true
 }
 
 /** Body media types each route accepts, for the 415 answer (by method and path). */
@@ -80,10 +83,12 @@ const quietRoutes = new Set<string>()
  * route can give, documented. Handlers get the RLS-scoped `c.var.postgres`. */
 export function route<const R extends RouteSpec>(
   spec: R,
-): Omit<R, 'auth' | 'rateLimit' | 'requestLog'> & { getRoutingPath(): string } {
-  const { auth, rateLimit = 'standard', requestLog, ...rest } = spec
+): Omit<R, 'auth' | 'rateLimit' | 'requestLog' | 'limitFirst'> & { getRoutingPath(): string } {
+  const { auth, rateLimit = 'standard', requestLog, limitFirst, ...rest } = spec
   if (requestLog === 'debug') quietRoutes.add(`${rest.method.toUpperCase()} ${rest.path}`)
-  const middleware: MiddlewareHandler[] = auth === 'none' && rateLimit === 'none' ? [] : [gate(auth, rateLimit)]
+  const middleware: MiddlewareHandler[] = auth === 'none' && rateLimit === 'none'
+    ? []
+    : [gate(auth, rateLimit, limitFirst === true)]
   // A user's writes take an Idempotency-Key (DELETE is idempotent by itself).
   const keyed = auth === 'user' && ['post', 'put', 'patch'].includes(rest.method)
   if (keyed) middleware.push(idempotency() as MiddlewareHandler)
@@ -134,7 +139,7 @@ const syncParsed = new WeakSet<z.ZodType>()
 
 /** A route's gate, one middleware: the caller's credentials for `auth` (on 'user' routes sets
  * `claims` and `userId`; a token verified before is found without waiting), then the rate limit. */
-function gate(auth: AuthMode, tier: RateLimitTier | 'none'): MiddlewareHandler<AppEnv> {
+function gate(auth: AuthMode, tier: RateLimitTier | 'none', limitFirst: boolean): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (auth === 'user') {
       const header = c.req.header('authorization')
@@ -145,7 +150,7 @@ function gate(auth: AuthMode, tier: RateLimitTier | 'none'): MiddlewareHandler<A
       checkApiKey(c.req.header('apikey'), auth)
     }
     if (tier === 'none') await next()
-    else await limitRequest(c, tier, next)
+    else await limitRequest(c, tier, next, limitFirst)
   }
 }
 

@@ -262,11 +262,19 @@ export class UpstashRateLimiter implements RateLimiter {
 
 const limiters = new Map<Cache, RateLimiter>()
 
+/** The limiter of an app whose cache is `cache`: on Upstash whenever it is configured, the cache
+ * on or off (PAM_CACHE_ENABLED=false must not leave each isolate counting on its own). */
 export function rateLimiterFor(config: Config, cache: Cache): RateLimiter {
   let limiter = limiters.get(cache)
   if (!limiter) {
-    if (cache.store instanceof UpstashStore) {
-      limiter = new UpstashRateLimiter(cache.store, config)
+    const { url, token } = config.upstash
+    const store = cache.store instanceof UpstashStore
+      ? cache.store
+      : url && token
+      ? new UpstashStore(url, token, config.cache.timeoutMs)
+      : undefined
+    if (store) {
+      limiter = new UpstashRateLimiter(store, config)
     } else {
       if (!config.localStack) {
         log('warn', 'rate limits are per isolate: without Upstash, each isolate counts on its own ' +
@@ -321,22 +329,33 @@ export function rateLimited(r: LimitResult, message = 'too many requests'): ApiE
 /** Counts the request against `tier` (per user, or per IP without one) around `next`, and
  * answers 429 past the limit (part of a route's gate, http.ts). A read (GET/HEAD) runs while
  * the limiter answers, so the two cost one round trip between them; its answer is replaced by
- * the 429 when over the limit. A write waits for the limiter, and so does a read of the bulk
- * tier (an export): that tier is there to bound the work, not only the answers. */
-export async function limitRequest(c: Context, tier: RateLimitTier, next: () => Promise<void>): Promise<void> {
+ * the 429 when over the limit. A check answered at once (an identifier known to be over its
+ * limit, the in-process limiter, a lease) decides before the read runs, so a caller refused
+ * costs no handler. A write waits for the limiter, and so do a read of the bulk tier (an
+ * export: that tier is there to bound the work, not only the answers) and a read that calls
+ * an outside service (`limitFirst`). */
+export async function limitRequest(
+  c: Context,
+  tier: RateLimitTier,
+  next: () => Promise<void>,
+  limitFirst = false,
+): Promise<void> {
   const userId: string | undefined = c.get('userId')
   const identifier = userId ? `user:${userId}` : `ip:${clientIp(c, c.get('config'))}`
   const method = c.req.method
-  const read = (method === 'GET' || method === 'HEAD') && tier !== 'bulk'
+  const read = (method === 'GET' || method === 'HEAD') && tier !== 'bulk' && !limitFirst
   const check = (c.get('rateLimiter') as RateLimiter).limit(tier, identifier, read)
-  if (!read) {
-    const result = await check
-    if (!result.success) throw rateLimited(result)
+  const answered = read ? await Promise.race([check, NOT_YET]) : await check
+  if (answered) {
+    if (!answered.success) throw rateLimited(answered)
     await next()
-    setRateLimitHeaders(c.res.headers, result)
+    setRateLimitHeaders(c.res.headers, answered)
     return
   }
   const [result] = await Promise.all([check, next()])
   if (!result.success) throw rateLimited(result)
   setRateLimitHeaders(c.res.headers, result)
 }
+
+/** Loses a race to a check already answered (listed before it), wins against one still out. */
+const NOT_YET: Promise<undefined> = Promise.resolve(undefined)

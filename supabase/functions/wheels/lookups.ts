@@ -3,7 +3,7 @@
 // warnings that matter to high-sided vehicles. Both go through the adapters
 // in _shared/integrations (timeouts, retries, cache, 503 upstream_unavailable).
 import type { App } from '../_shared/http.ts'
-import { route, z } from '../_shared/http.ts'
+import { ensureLiveSession, route, z } from '../_shared/http.ts'
 import { mapboxFor } from '../_shared/integrations/mapbox.ts'
 import { weatherFor } from '../_shared/integrations/weather.ts'
 import { json } from '../_shared/resource.ts'
@@ -22,6 +22,7 @@ const geocode = route({
   method: 'get',
   path: '/geocode',
   auth: 'user',
+  limitFirst: true, // a paid or outside service
   tags: ['wheels: lookups'],
   summary: 'Places matching a search, nearest your last known location first (Mapbox; cached 24 h)',
   request: {
@@ -67,6 +68,7 @@ const weather = route({
   method: 'get',
   path: '/weather',
   auth: 'user',
+  limitFirst: true, // a paid or outside service
   tags: ['wheels: lookups'],
   summary:
     'Current weather, a 7-day forecast, and warnings for high-sided vehicles (Open-Meteo; cached 30 min)',
@@ -102,8 +104,9 @@ const LAST_LOCATION_SQL = `
 export function registerLookupRoutes(app: App) {
   app.openapi(geocode, async (c) => {
     const q = c.req.valid('query')
+    // Told where: no query, whose transaction would have checked the session (signed out, suspended).
     const near = q.near_lat !== undefined
-      ? { lat: q.near_lat, lng: q.near_lng! }
+      ? (await ensureLiveSession(c), { lat: q.near_lat, lng: q.near_lng! })
       : (await c.var.postgres.queryRaw<{ lat: number; lng: number }>(LAST_LOCATION_SQL))[0] ?? null
     const places = await mapboxFor(c.var.config, c.var.cache).geocode(
       q.q,
@@ -114,6 +117,7 @@ export function registerLookupRoutes(app: App) {
 
   app.openapi(weather, async (c) => {
     const { lat, lng } = c.req.valid('query')
+    await ensureLiveSession(c) // no query of its own checks the session
     const forecast = await weatherFor(c.var.config, c.var.cache).forecast({ lat, lng })
     return c.json({ forecast }, 200)
   })
