@@ -225,6 +225,40 @@ Deno.test('wheels odometer: correcting a typo brings the current odometer down t
   assertEquals(await d.current(v), 13000)
 })
 
+Deno.test('wheels odometer: deleting the reading that set the current odometer brings it down, to the owner\'s own at the least', async () => {
+  const d = await driver()
+  const v = await d.vehicle({ current_odometer: 50000 })
+  const good = await created(d.fuel(v, '2026-04-01', 51000))
+  const typo = await created(d.fuel(v, '2026-04-05', 510000))
+  assertEquals(await d.current(v), 510000)
+  assertEquals((await d.w(`fuel/${typo}`, { method: 'DELETE' })).status, 204)
+  assertEquals(await d.current(v), 51000, 'back to the highest reading left')
+
+  // Maintenance and Wins expenses are readings too.
+  const mTypo = await created(d.maintenance(v, '2026-04-06', 520000))
+  assertEquals((await d.w(`maintenance/${mTypo}`, { method: 'DELETE' })).status, 204)
+  assertEquals(await d.current(v), 51000)
+  const eTypo = await created(d.expense(v, '2026-04-07', 530000))
+  assertEquals((await d.x(`expenses/${eTypo}`, { method: 'DELETE' })).status, 204)
+  assertEquals(await d.current(v), 51000)
+
+  // No reading left: the odometer the owner gave, not 0.
+  assertEquals((await d.w(`fuel/${good}`, { method: 'DELETE' })).status, 204)
+  assertEquals(await d.current(v), 50000)
+
+  // The owner sets it on; a typo above it is corrected by clearing it: back to theirs.
+  assertEquals((await d.w(`vehicles/${v}`, { method: 'PATCH', body: { current_odometer: 52000 } })).status, 200)
+  const later = await created(d.maintenance(v, '2026-04-10', 620000))
+  assertEquals((await d.w(`maintenance/${later}`, { method: 'PATCH', body: { odometer: null } })).status, 200)
+  assertEquals(await d.current(v), 52000)
+
+  // Deleting an older reading leaves the current odometer alone.
+  await created(d.fuel(v, '2026-04-11', 53000))
+  const old = await created(d.fuel(v, '2026-04-02', 51500))
+  assertEquals((await d.w(`fuel/${old}`, { method: 'DELETE' })).status, 204)
+  assertEquals(await d.current(v), 53000)
+})
+
 Deno.test('wheels odometer: a retried create is answered with its row, and its reading is not checked or applied again', async () => {
   const d = await driver()
   const v = await d.vehicle()
