@@ -93,6 +93,31 @@ Deno.test('daily-analytics: each traveller gets a report of their last full loca
   assertEquals({ ...run }, { status: 'done', attempts: 1, rows_written: 2, notifications: 2 })
 })
 
+Deno.test('daily-analytics: a time zone given in another case is stored as its name, and is the day of the report', async () => {
+  const users = await usersInOwnRange(2)
+  const [patched, stored] = users.ids
+  // Intl reads zone names in any case; the jobs find the zone in pg_timezone_names by its exact name.
+  const asPatched = await functionAsId('auth', patched)
+  const saved = await asPatched('me', { method: 'PATCH', body: { preferences: { timezone: 'america/los_angeles' } } })
+  assertEquals(saved.status, 200, JSON.stringify(saved.body))
+  assertEquals(saved.body.profile.preferences.timezone, 'America/Los_Angeles')
+  assertEquals((await asPatched('me')).body.profile.preferences.timezone, 'America/Los_Angeles')
+  // Stored so before: the migration mends it.
+  await adminSql`update pam.profiles set preferences = '{"timezone":"AMERICA/los_angeles"}' where id = ${stored}`
+  await adminSql.unsafe(await Deno.readTextFile(new URL('../supabase/migrations/20261202009000_admin_jobs_fixes.sql', import.meta.url)))
+  const [mended] = await adminSql`select preferences ->> 'timezone' as tz from pam.profiles where id = ${stored}`
+  assertEquals(mended.tz, 'America/Los_Angeles')
+  for (const id of users.ids) await expense(id, { amount: '5.00', category: 'food', date: '2031-06-13' })
+  for (const id of users.ids) await expense(id, { amount: '7.00', category: 'food', date: '2031-06-14' })
+
+  // 02:00 UTC on 15 June is 19:00 on the 14th in Los Angeles: the report is of the 13th (UTC's would be the 14th).
+  const run = await callJob('daily-analytics', batchOf(users, '2031-06-15T02:00:00Z'))
+  assertEquals([run.status, run.body.rows_written], [200, 2], JSON.stringify(run.body))
+  const reports = await adminSql`select user_id, date::text as date from pam.daily_reports where user_id = any(${users.ids}::uuid[])
+                                 order by user_id`
+  assertEquals(reports.map((r) => [r.user_id, r.date]), [[patched, '2031-06-13'], [stored, '2031-06-13']])
+})
+
 Deno.test('daily-analytics: a batch failing midway leaves nothing, and its retry does it all once', async () => {
   const users = await usersInOwnRange(3)
   for (const id of users.ids) await expense(id, { amount: '12.00', category: 'food', date: '2031-07-01' })

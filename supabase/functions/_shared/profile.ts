@@ -4,13 +4,16 @@
 import { z } from './http.ts'
 import type { AppContext } from './http.ts'
 import { CACHE_POLICIES } from './cache.ts'
-import { isTimeZone } from './timezone.ts'
+import { canonicalZone, isTimeZone } from './timezone.ts'
+import { ApiError } from './errors.ts'
 import { Channels } from './email-channels.ts'
 
 export const Preferences = z.object({
   currency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as AUD').optional(),
   units: z.enum(['metric', 'imperial']).optional(),
-  timezone: z.string().max(64).refine(isTimeZone, 'an IANA time zone such as Australia/Brisbane').optional(),
+  // Stored as its canonical name: the jobs look the zone up by exact name (see updateProfile).
+  timezone: z.string().max(64).refine(isTimeZone, 'an IANA time zone such as Australia/Brisbane').overwrite(canonicalZone)
+    .optional(),
   language: z.string().regex(/^[a-z]{2,3}(-[A-Z]{2})?$/, 'a language tag such as en-AU').optional(),
   notifications: z.object({
     email: z.boolean().optional().openapi({ description: 'false: no email at all (in-app only)' }),
@@ -47,8 +50,18 @@ export interface ProfilePatch {
 export async function updateProfile(c: AppContext, patch: ProfilePatch) {
   const { notifications, ...rest } = patch.preferences ?? {}
   const { channels, ...switches } = notifications ?? {}
-  const [row] = await c.var.postgres.transaction((tx) =>
-    tx`
+  const [row] = await c.var.postgres.transaction(async (tx) => {
+    // The jobs find a traveller's zone in pg_timezone_names by its name (jobs/users.ts): one the
+    // database does not know would put their day on UTC, so it is refused. (That view is slow to
+    // read: not read for the zone the profile has already, which apps send back with the rest.)
+    if (rest.timezone !== undefined) {
+      const [zone] = await tx`
+        select p.preferences ->> 'timezone' = ${rest.timezone}
+               or exists (select 1 from pg_timezone_names where name = ${rest.timezone}) as known
+        from pam.profiles p where p.id = (select auth.uid())`
+      if (zone && !zone.known) throw unknownZone()
+    }
+    return await tx`
       update pam.profiles set
         full_name = coalesce(${patch.full_name ?? null}, full_name),
         region = case when ${'region' in patch} then ${patch.region ?? null} else region end,
@@ -60,7 +73,7 @@ export async function updateProfile(c: AppContext, patch: ProfilePatch) {
           else '{}'::jsonb end
       where id = (select auth.uid())
       returning id, email, full_name, region, preferences, created_at, updated_at`
-  )
+  })
   if (!row) return undefined
   // Write-through: the update has committed; drop the cached copy, and what was
   // cached in the old name, time zone or home currency (PAM's context, summaries, due maintenance).
@@ -74,4 +87,9 @@ export async function updateProfile(c: AppContext, patch: ProfilePatch) {
     ...(patch.preferences ? [p.maintenance_records.key(user), p.expense_summaries.hash(user)] : []),
   )
   return row
+}
+
+const unknownZone = () => {
+  const message = 'a time zone the database does not know'
+  return new ApiError(400, 'validation_failed', message, [{ path: ['timezone'], message }])
 }

@@ -22,6 +22,13 @@ export function isTimeZone(tz: string): boolean {
   return dayFormat(tz) !== null
 }
 
+/** The zone's canonical name (Intl reads names in any case: "america/los_angeles" is America/Los_Angeles);
+ * `tz` itself when it is not a zone. What is compared by name (the jobs find a zone in pg_timezone_names
+ * by its exact name) needs this one. */
+export function canonicalZone(tz: string): string {
+  return dayFormat(tz)?.resolvedOptions().timeZone ?? tz
+}
+
 /** Days by time zone and quarter hour. Every zone's offset is a whole number of
  * quarter hours, so a local day always starts on a quarter hour of UTC, and the
  * day cannot change within one: formatting once per quarter hour is enough. */
