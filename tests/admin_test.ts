@@ -196,6 +196,50 @@ Deno.test('admin: moderation hides what was reported from everyone, dismisses, s
   assertEquals((await auditOf(author.id)).map((a) => a.action), ['user.suspend'])
 })
 
+Deno.test('admin: two admins acting at once on two reports of one post: one acts, the other is told it was resolved', async () => {
+  const [first, second] = [await newAdmin(), await newAdmin()]
+  const [author, reporter, other] = await Promise.all([signUp(), signUp(), signUp()])
+  const { post } = await ok(socialAs(author)('posts', { method: 'POST', body: { body: 'Cheap gas, DM me' } }), 201)
+  const { report: r1 } = await ok(socialAs(reporter)('reports', { method: 'POST', body: { post_id: post.id, reason: 'spam' } }), 201)
+  const { report: r2 } = await ok(socialAs(other)('reports', { method: 'POST', body: { post_id: post.id, reason: 'scam' } }), 201)
+
+  // Both actions start while the reports are held here, so that each reads them before either writes.
+  const locked = Promise.withResolvers<void>()
+  const release = Promise.withResolvers<void>()
+  const holding = adminSql.begin(async (tx) => {
+    await tx`select 1 from pam.reports where id in (${r1.id}, ${r2.id}) for update`
+    locked.resolve()
+    await release.promise
+  })
+  await locked.promise
+  const acting = [
+    adminAs(first)(`reports/${r1.id}/action`, { method: 'POST', body: { action: 'dismiss' } }),
+    adminAs(second)(`reports/${r2.id}/action`, { method: 'POST', body: { action: 'hide' } }),
+  ]
+  for (let waiting = 0; waiting < 2;) {
+    await new Promise((r) => setTimeout(r, 20))
+    ;[{ waiting }] = await adminSql`select count(*)::int as waiting from pg_stat_activity
+      where wait_event_type = 'Lock' and query like '%pam.reports%'`
+  }
+  release.resolve()
+  await holding
+  const answers = await Promise.all(acting)
+  assertEquals(answers.map((a) => a.status).sort(), [200, 409], answers.map(show).join(' / '))
+  const done = answers.find((a) => a.status === 200)!.body.report
+  const outcome = done.status === 'dismissed' ? 'dismiss' : 'hide'
+  assertEquals(answers.find((a) => a.status === 409)!.body.error.code, 'report_resolved')
+
+  // One outcome everywhere: both reports, the post, both reporters' notifications, one audit record.
+  const statuses = await adminSql`select status from pam.reports where post_id = ${post.id}`
+  assertEquals(statuses.map((s) => s.status), [done.status, done.status])
+  const [{ hidden }] = await adminSql`select hidden from pam.posts where id = ${post.id}`
+  assertEquals(hidden, outcome === 'hide')
+  const told = await adminSql`select data ->> 'outcome' as outcome from pam.notifications
+    where user_id in (${reporter.id}, ${other.id}) and dedupe_key like 'moderation:%'`
+  assertEquals(told.map((n) => n.outcome), [outcome, outcome])
+  assertEquals([...await auditOf(r1.id), ...await auditOf(r2.id)].map((a) => a.action), [`report.${outcome}`])
+})
+
 Deno.test("admin: a group post PAM's moderators hid stays hidden; the group's owner cannot show it again", async () => {
   const admin = await newAdmin()
   const [owner, member, reporter] = await Promise.all([signUp(), signUp(), signUp()])
