@@ -118,6 +118,19 @@ Deno.test('daily-analytics: a time zone given in another case is stored as its n
   assertEquals(reports.map((r) => [r.user_id, r.date]), [[patched, '2031-06-13'], [stored, '2031-06-13']])
 })
 
+Deno.test("daily-analytics: fuel_cost is the fill-ups in the report's currency; fill-ups and litres are all of them", async () => {
+  const users = await usersInOwnRange(1, { timezone: 'Australia/Brisbane', currency: 'AUD' })
+  const [id] = users.ids
+  const [v] = await adminSql`insert into pam.vehicles (user_id, name) values (${id}, 'Troopy') returning id`
+  await expense(id, { amount: '80.00', category: 'fuel', date: '2031-06-14', vehicle_id: v.id, fuel_volume: 50 })
+  await expense(id, { amount: '50.00', category: 'fuel', date: '2031-06-14', vehicle_id: v.id, fuel_volume: 40, currency: 'USD' })
+  const run = await callJob('daily-analytics', batchOf(users, '2031-06-15T02:00:00Z'))
+  assertEquals([run.status, run.body.rows_written], [200, 1], JSON.stringify(run.body))
+  const [report] = await adminSql`select currency, total_spent::text, fill_ups, fuel_volume::text, fuel_cost::text
+    from pam.daily_reports where user_id = ${id}`
+  assertEquals({ ...report }, { currency: 'AUD', total_spent: '80.00', fill_ups: 2, fuel_volume: '90.00', fuel_cost: '80.00' })
+})
+
 Deno.test('daily-analytics: a batch failing midway leaves nothing, and its retry does it all once', async () => {
   const users = await usersInOwnRange(3)
   for (const id of users.ids) await expense(id, { amount: '12.00', category: 'food', date: '2031-07-01' })
