@@ -147,6 +147,25 @@ Deno.test('admin: users are found by email or name, shown with counts only, and 
   assertEquals(deleted.before.email, user.email)
 })
 
+Deno.test('admin: an id in upper case is the same account: never yourself, and in the audit log under its id', async () => {
+  const admin = await newAdmin()
+  const user = await signUp()
+  const ADMIN = admin.id.toUpperCase()
+  const selfSuspend = await adminAs(admin)(`users/${ADMIN}/suspend`, { method: 'POST', body: { reason: 'me' } })
+  assertEquals(selfSuspend.status, 400, show(selfSuspend))
+  const selfDelete = await adminAs(admin)(`users/${ADMIN}`, { method: 'DELETE' })
+  assertEquals(selfDelete.status, 400, show(selfDelete))
+  const [still] = await adminSql`select count(*)::int as n, bool_or(banned_until is not null) as banned from auth.users where id = ${admin.id}`
+  assertEquals([still.n, still.banned], [1, false])
+
+  const suspended = await ok(adminAs(admin)(`users/${user.id.toUpperCase()}/suspend`, { method: 'POST', body: { reason: 'spam' } }))
+  assertEquals(suspended.user.id, user.id)
+  for (const asked of [user.id, user.id.toUpperCase()]) {
+    const { records } = await ok(adminAs(admin)(`audit?target_id=${asked}`))
+    assertEquals(records.map((r: Json) => [r.action, r.target_id]), [['user.suspend', user.id]], asked)
+  }
+})
+
 Deno.test('admin: moderation hides what was reported from everyone, dismisses, suspends authors, and tells the reporters', async () => {
   const admin = await newAdmin()
   const [author, reporter, second, reader] = await Promise.all([signUp(), signUp(), signUp(), signUp()])

@@ -2,7 +2,7 @@
 // UTC day (never computed from raw rows here), and every admin action.
 import type { App } from '../_shared/http.ts'
 import { z } from '../_shared/http.ts'
-import { errorOf, isoSql, json } from '../_shared/resource.ts'
+import { errorOf, isoSql, json, Uuid } from '../_shared/resource.ts'
 import { calendarDate } from '../_shared/dates.ts'
 import { singleLineText } from '../_shared/text.ts'
 import { adminRoute, asAdmin, fieldError } from './gate.ts'
@@ -91,7 +91,9 @@ export function registerHealthRoutes(app: App) {
           admin_id: z.guid().optional(),
           action: singleLineText({ min: 1, max: 60 }).optional().openapi({ example: 'user.suspend' }),
           target_type: singleLineText({ min: 1, max: 40 }).optional().openapi({ example: 'user' }),
-          target_id: singleLineText({ min: 1, max: 100 }).optional(),
+          // Targets are recorded by their ids as Postgres writes them: a uuid is looked up in lower case.
+          target_id: singleLineText({ min: 1, max: 100 }).overwrite((s) => Uuid.safeParse(s).success ? s.toLowerCase() : s)
+            .optional(),
           limit: z.string().regex(/^[0-9]{1,3}$/).transform(Number).pipe(z.number().min(1).max(200)).default(50)
             .openapi({ type: 'integer', minimum: 1, maximum: 200, default: 50 }),
           cursor: z.string().regex(/^[0-9]{1,18}$/, 'next_cursor of the previous page').optional()
