@@ -13,11 +13,14 @@ import { fillPath, grantAdmin, loadApi, paramsFor, requestBodyFor } from './_sup
 import { callFunction } from './_support/stack.ts'
 import { callJob } from './_support/jobs.ts'
 import { asUser } from './_support/rls.ts'
+import { CACHE_POLICIES, cacheFor } from '../supabase/functions/_shared/cache.ts'
+import { getConfig } from '../supabase/functions/_shared/config.ts'
 
 const adminAs = functionAs('admin')
 const socialAs = functionAs('social')
 const wheelsAs = functionAs('wheels')
 const winsAs = functionAs('wins')
+const authAs = functionAs('auth')
 const show = (res: Answer) => `${res.status} ${JSON.stringify(res.body).slice(0, 400)}`
 
 async function ok(res: Promise<Answer>, status = 200): Promise<Json> {
@@ -145,6 +148,23 @@ Deno.test('admin: users are found by email or name, shown with counts only, and 
   const [deleted] = await auditOf(user.id)
   assertEquals(deleted.action, 'user.delete')
   assertEquals(deleted.before.email, user.email)
+})
+
+Deno.test('admin: deleting an account drops what the cache holds of it, as self-deletion does', async () => {
+  const admin = await newAdmin()
+  const user = await signUp()
+  await ok(authAs(user)('me'))
+  const warm = await authAs(user)('me')
+  assertEquals([warm.status, warm.headers.get('x-cache')], [200, 'hit'])
+  const cache = cacheFor(getConfig()) // the stack's functions' cache
+  const profile = CACHE_POLICIES.user_profiles.key(user.id)
+  assertEquals((await cache.get(profile)).status, 'hit')
+
+  await ok(adminAs(admin)(`users/${user.id}`, { method: 'DELETE' }), 204)
+  assertEquals((await cache.get(profile)).status, 'miss')
+  // Its token, still unexpired, gets no profile from the cache: the database refuses its session.
+  const gone = await authAs(user)('me')
+  assertEquals([gone.status, gone.body.error?.code], [401, 'session_not_found'], show(gone))
 })
 
 Deno.test('admin: an id in upper case is the same account: never yourself, and in the audit log under its id', async () => {
