@@ -406,6 +406,17 @@ Deno.test('admin: product health is what the product-metrics job wrote for the d
   assertEquals(d.notifications, [{ kind: 'social', sent: 2, read: 1 }])
   const wide = await adminAs(admin)('health?from=2020-01-01&to=2031-05-01')
   assertEquals(wide.status, 400)
+
+  // The job runs once per day, as every job: a repeated delivery is skipped and leaves the row as it was.
+  const again = await callJob('product-metrics', { at: '2031-05-02T03:00:00Z' })
+  assertEquals([again.status, again.body.status, again.body.rows_written], [200, 'skipped', 0], show(again))
+  assertEquals((await ok(adminAs(admin)(`health?from=${day}&to=${day}`))).days, [d])
+
+  // Without from: the 30 days ending at to, both counted.
+  const edges = ['2031-06-30', '2031-06-01', '2031-05-31']
+  for (const date of edges) await adminSql`insert into pam.product_metrics (date) values (${date}) on conflict (date) do nothing`
+  const month = await ok(adminAs(admin)('health?to=2031-06-30'))
+  assertEquals(month.days.map((m: Json) => m.date).filter((date: string) => edges.includes(date)), ['2031-06-30', '2031-06-01'])
 })
 
 Deno.test('admin: the audit log lists every action and cannot be changed, not even by the database owner', async () => {

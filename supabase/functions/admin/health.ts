@@ -53,7 +53,7 @@ export function registerHealthRoutes(app: App) {
       description: 'From pam.product_metrics, written by the product-metrics job each night for the UTC day before.',
       request: {
         query: z.object({
-          from: calendarDate().optional().openapi({ description: 'first day (default: 30 days before to)' }),
+          from: calendarDate().optional().openapi({ description: 'first day (default: 29 days before to, 30 days in all)' }),
           to: calendarDate().optional().openapi({ description: 'last day (default: yesterday, UTC)' }),
         }),
       },
@@ -66,7 +66,8 @@ export function registerHealthRoutes(app: App) {
     async (c) => {
       const q = c.req.valid('query')
       const to = q.to ?? new Date(Date.now() - 86_400_000).toISOString().slice(0, 10)
-      const from = q.from ?? new Date(Date.parse(to) - 30 * 86_400_000).toISOString().slice(0, 10)
+      // Both days count: 30 days end 29 days after the first.
+      const from = q.from ?? new Date(Date.parse(to) - 29 * 86_400_000).toISOString().slice(0, 10)
       if (from > to) throw fieldError('from', 'from is after to')
       if (Date.parse(to) - Date.parse(from) >= MAX_DAYS * 86_400_000) throw fieldError('from', `at most ${MAX_DAYS} days`)
       const days = await asAdmin(c, (tx) =>
