@@ -98,6 +98,11 @@ Deno.test('daily-analytics: a time zone given in another case is stored as its n
   const [patched, stored] = users.ids
   // Intl reads zone names in any case; the jobs find the zone in pg_timezone_names by its exact name.
   const asPatched = await functionAsId('auth', patched)
+  // Names Intl takes for aliases of older ones (it answers Asia/Calcutta, Europe/Kiev) stay the traveller's.
+  for (const [given, kept] of [['Asia/Kolkata', 'Asia/Kolkata'], ['europe/kyiv', 'Europe/Kyiv']]) {
+    const res = await asPatched('me', { method: 'PATCH', body: { preferences: { timezone: given } } })
+    assertEquals([res.status, res.body.profile?.preferences.timezone], [200, kept], JSON.stringify(res.body))
+  }
   const saved = await asPatched('me', { method: 'PATCH', body: { preferences: { timezone: 'america/los_angeles' } } })
   assertEquals(saved.status, 200, JSON.stringify(saved.body))
   assertEquals(saved.body.profile.preferences.timezone, 'America/Los_Angeles')

@@ -51,15 +51,18 @@ export async function updateProfile(c: AppContext, patch: ProfilePatch) {
   const { notifications, ...rest } = patch.preferences ?? {}
   const { channels, ...switches } = notifications ?? {}
   const [row] = await c.var.postgres.transaction(async (tx) => {
-    // The jobs find a traveller's zone in pg_timezone_names by its name (jobs/users.ts): one the
-    // database does not know would put their day on UTC, so it is refused. (That view is slow to
-    // read: not read for the zone the profile has already, which apps send back with the rest.)
+    // The jobs find a traveller's zone in pg_timezone_names by its name (jobs/users.ts): a zone is
+    // stored as the database spells it (any case given: "asia/kolkata" is Asia/Kolkata), and one it
+    // does not know, which would put their day on UTC, is refused. (That view is slow to read: not
+    // read for the zone the profile has already, which apps send back with the rest.)
     if (rest.timezone !== undefined) {
       const [zone] = await tx`
-        select p.preferences ->> 'timezone' = ${rest.timezone}
-               or exists (select 1 from pg_timezone_names where name = ${rest.timezone}) as known
+        select case when p.preferences ->> 'timezone' = ${rest.timezone} then ${rest.timezone}::text
+                    else (select z.name from pg_timezone_names z where lower(z.name) = lower(${rest.timezone})
+                          order by z.name = ${rest.timezone} desc, z.name limit 1) end as name
         from pam.profiles p where p.id = (select auth.uid())`
-      if (zone && !zone.known) throw unknownZone()
+      if (zone && !zone.name) throw unknownZone()
+      if (zone) rest.timezone = zone.name
     }
     return await tx`
       update pam.profiles set

@@ -22,11 +22,13 @@ export function isTimeZone(tz: string): boolean {
   return dayFormat(tz) !== null
 }
 
-/** The zone's canonical name (Intl reads names in any case: "america/los_angeles" is America/Los_Angeles);
- * `tz` itself when it is not a zone. What is compared by name (the jobs find a zone in pg_timezone_names
- * by its exact name) needs this one. */
+/** The zone as given, in IANA's case when given in another ("america/los_angeles" is
+ * America/Los_Angeles): Intl reads names in any case, what compares them by name does not. A name
+ * Intl takes for an alias of another stays as given (Intl would answer Asia/Calcutta for
+ * Asia/Kolkata, Europe/Kiev for Europe/Kyiv); so does one that is not a zone. */
 export function canonicalZone(tz: string): string {
-  return dayFormat(tz)?.resolvedOptions().timeZone ?? tz
+  const resolved = dayFormat(tz)?.resolvedOptions().timeZone
+  return resolved !== undefined && resolved.toLowerCase() === tz.toLowerCase() ? resolved : tz
 }
 
 /** Days by time zone and quarter hour. Every zone's offset is a whole number of
