@@ -13,11 +13,14 @@ import { fillPath, grantAdmin, loadApi, paramsFor, requestBodyFor } from './_sup
 import { callFunction } from './_support/stack.ts'
 import { callJob } from './_support/jobs.ts'
 import { asUser } from './_support/rls.ts'
+import { CACHE_POLICIES, cacheFor } from '../supabase/functions/_shared/cache.ts'
+import { getConfig } from '../supabase/functions/_shared/config.ts'
 
 const adminAs = functionAs('admin')
 const socialAs = functionAs('social')
 const wheelsAs = functionAs('wheels')
 const winsAs = functionAs('wins')
+const authAs = functionAs('auth')
 const show = (res: Answer) => `${res.status} ${JSON.stringify(res.body).slice(0, 400)}`
 
 async function ok(res: Promise<Answer>, status = 200): Promise<Json> {
@@ -147,6 +150,42 @@ Deno.test('admin: users are found by email or name, shown with counts only, and 
   assertEquals(deleted.before.email, user.email)
 })
 
+Deno.test('admin: deleting an account drops what the cache holds of it, as self-deletion does', async () => {
+  const admin = await newAdmin()
+  const user = await signUp()
+  await ok(authAs(user)('me'))
+  const warm = await authAs(user)('me')
+  assertEquals([warm.status, warm.headers.get('x-cache')], [200, 'hit'])
+  const cache = cacheFor(getConfig()) // the stack's functions' cache
+  const profile = CACHE_POLICIES.user_profiles.key(user.id)
+  assertEquals((await cache.get(profile)).status, 'hit')
+
+  await ok(adminAs(admin)(`users/${user.id}`, { method: 'DELETE' }), 204)
+  assertEquals((await cache.get(profile)).status, 'miss')
+  // Its token, still unexpired, gets no profile from the cache: the database refuses its session.
+  const gone = await authAs(user)('me')
+  assertEquals([gone.status, gone.body.error?.code], [401, 'session_not_found'], show(gone))
+})
+
+Deno.test('admin: an id in upper case is the same account: never yourself, and in the audit log under its id', async () => {
+  const admin = await newAdmin()
+  const user = await signUp()
+  const ADMIN = admin.id.toUpperCase()
+  const selfSuspend = await adminAs(admin)(`users/${ADMIN}/suspend`, { method: 'POST', body: { reason: 'me' } })
+  assertEquals(selfSuspend.status, 400, show(selfSuspend))
+  const selfDelete = await adminAs(admin)(`users/${ADMIN}`, { method: 'DELETE' })
+  assertEquals(selfDelete.status, 400, show(selfDelete))
+  const [still] = await adminSql`select count(*)::int as n, bool_or(banned_until is not null) as banned from auth.users where id = ${admin.id}`
+  assertEquals([still.n, still.banned], [1, false])
+
+  const suspended = await ok(adminAs(admin)(`users/${user.id.toUpperCase()}/suspend`, { method: 'POST', body: { reason: 'spam' } }))
+  assertEquals(suspended.user.id, user.id)
+  for (const asked of [user.id, user.id.toUpperCase()]) {
+    const { records } = await ok(adminAs(admin)(`audit?target_id=${asked}`))
+    assertEquals(records.map((r: Json) => [r.action, r.target_id]), [['user.suspend', user.id]], asked)
+  }
+})
+
 Deno.test('admin: moderation hides what was reported from everyone, dismisses, suspends authors, and tells the reporters', async () => {
   const admin = await newAdmin()
   const [author, reporter, second, reader] = await Promise.all([signUp(), signUp(), signUp(), signUp()])
@@ -194,6 +233,50 @@ Deno.test('admin: moderation hides what was reported from everyone, dismisses, s
   const actions = [...await auditOf(report.id), ...await auditOf(r2.id), ...await auditOf(r3.id)].map((a) => a.action)
   assertEquals(actions, ['report.hide', 'report.dismiss', 'report.suspend_author'])
   assertEquals((await auditOf(author.id)).map((a) => a.action), ['user.suspend'])
+})
+
+Deno.test('admin: two admins acting at once on two reports of one post: one acts, the other is told it was resolved', async () => {
+  const [first, second] = [await newAdmin(), await newAdmin()]
+  const [author, reporter, other] = await Promise.all([signUp(), signUp(), signUp()])
+  const { post } = await ok(socialAs(author)('posts', { method: 'POST', body: { body: 'Cheap gas, DM me' } }), 201)
+  const { report: r1 } = await ok(socialAs(reporter)('reports', { method: 'POST', body: { post_id: post.id, reason: 'spam' } }), 201)
+  const { report: r2 } = await ok(socialAs(other)('reports', { method: 'POST', body: { post_id: post.id, reason: 'scam' } }), 201)
+
+  // Both actions start while the reports are held here, so that each reads them before either writes.
+  const locked = Promise.withResolvers<void>()
+  const release = Promise.withResolvers<void>()
+  const holding = adminSql.begin(async (tx) => {
+    await tx`select 1 from pam.reports where id in (${r1.id}, ${r2.id}) for update`
+    locked.resolve()
+    await release.promise
+  })
+  await locked.promise
+  const acting = [
+    adminAs(first)(`reports/${r1.id}/action`, { method: 'POST', body: { action: 'dismiss' } }),
+    adminAs(second)(`reports/${r2.id}/action`, { method: 'POST', body: { action: 'hide' } }),
+  ]
+  for (let waiting = 0; waiting < 2;) {
+    await new Promise((r) => setTimeout(r, 20))
+    ;[{ waiting }] = await adminSql`select count(*)::int as waiting from pg_stat_activity
+      where wait_event_type = 'Lock' and query like '%pam.reports%'`
+  }
+  release.resolve()
+  await holding
+  const answers = await Promise.all(acting)
+  assertEquals(answers.map((a) => a.status).sort(), [200, 409], answers.map(show).join(' / '))
+  const done = answers.find((a) => a.status === 200)!.body.report
+  const outcome = done.status === 'dismissed' ? 'dismiss' : 'hide'
+  assertEquals(answers.find((a) => a.status === 409)!.body.error.code, 'report_resolved')
+
+  // One outcome everywhere: both reports, the post, both reporters' notifications, one audit record.
+  const statuses = await adminSql`select status from pam.reports where post_id = ${post.id}`
+  assertEquals(statuses.map((s) => s.status), [done.status, done.status])
+  const [{ hidden }] = await adminSql`select hidden from pam.posts where id = ${post.id}`
+  assertEquals(hidden, outcome === 'hide')
+  const told = await adminSql`select data ->> 'outcome' as outcome from pam.notifications
+    where user_id in (${reporter.id}, ${other.id}) and dedupe_key like 'moderation:%'`
+  assertEquals(told.map((n) => n.outcome), [outcome, outcome])
+  assertEquals([...await auditOf(r1.id), ...await auditOf(r2.id)].map((a) => a.action), [`report.${outcome}`])
 })
 
 Deno.test("admin: a group post PAM's moderators hid stays hidden; the group's owner cannot show it again", async () => {
@@ -323,6 +406,17 @@ Deno.test('admin: product health is what the product-metrics job wrote for the d
   assertEquals(d.notifications, [{ kind: 'social', sent: 2, read: 1 }])
   const wide = await adminAs(admin)('health?from=2020-01-01&to=2031-05-01')
   assertEquals(wide.status, 400)
+
+  // The job runs once per day, as every job: a repeated delivery is skipped and leaves the row as it was.
+  const again = await callJob('product-metrics', { at: '2031-05-02T03:00:00Z' })
+  assertEquals([again.status, again.body.status, again.body.rows_written], [200, 'skipped', 0], show(again))
+  assertEquals((await ok(adminAs(admin)(`health?from=${day}&to=${day}`))).days, [d])
+
+  // Without from: the 30 days ending at to, both counted.
+  const edges = ['2031-06-30', '2031-06-01', '2031-05-31']
+  for (const date of edges) await adminSql`insert into pam.product_metrics (date) values (${date}) on conflict (date) do nothing`
+  const month = await ok(adminAs(admin)('health?to=2031-06-30'))
+  assertEquals(month.days.map((m: Json) => m.date).filter((date: string) => edges.includes(date)), ['2031-06-30', '2031-06-01'])
 })
 
 Deno.test('admin: the audit log lists every action and cannot be changed, not even by the database owner', async () => {

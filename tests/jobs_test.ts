@@ -93,6 +93,49 @@ Deno.test('daily-analytics: each traveller gets a report of their last full loca
   assertEquals({ ...run }, { status: 'done', attempts: 1, rows_written: 2, notifications: 2 })
 })
 
+Deno.test('daily-analytics: a time zone given in another case is stored as its name, and is the day of the report', async () => {
+  const users = await usersInOwnRange(2)
+  const [patched, stored] = users.ids
+  // Intl reads zone names in any case; the jobs find the zone in pg_timezone_names by its exact name.
+  const asPatched = await functionAsId('auth', patched)
+  // Names Intl takes for aliases of older ones (it answers Asia/Calcutta, Europe/Kiev) stay the traveller's.
+  for (const [given, kept] of [['Asia/Kolkata', 'Asia/Kolkata'], ['europe/kyiv', 'Europe/Kyiv']]) {
+    const res = await asPatched('me', { method: 'PATCH', body: { preferences: { timezone: given } } })
+    assertEquals([res.status, res.body.profile?.preferences.timezone], [200, kept], JSON.stringify(res.body))
+  }
+  const saved = await asPatched('me', { method: 'PATCH', body: { preferences: { timezone: 'america/los_angeles' } } })
+  assertEquals(saved.status, 200, JSON.stringify(saved.body))
+  assertEquals(saved.body.profile.preferences.timezone, 'America/Los_Angeles')
+  assertEquals((await asPatched('me')).body.profile.preferences.timezone, 'America/Los_Angeles')
+  // Stored so before: the migration mends it.
+  await adminSql`update pam.profiles set preferences = '{"timezone":"AMERICA/los_angeles"}' where id = ${stored}`
+  await adminSql.unsafe(await Deno.readTextFile(new URL('../supabase/migrations/20261202009000_admin_jobs_fixes.sql', import.meta.url)))
+  const [mended] = await adminSql`select preferences ->> 'timezone' as tz from pam.profiles where id = ${stored}`
+  assertEquals(mended.tz, 'America/Los_Angeles')
+  for (const id of users.ids) await expense(id, { amount: '5.00', category: 'food', date: '2031-06-13' })
+  for (const id of users.ids) await expense(id, { amount: '7.00', category: 'food', date: '2031-06-14' })
+
+  // 02:00 UTC on 15 June is 19:00 on the 14th in Los Angeles: the report is of the 13th (UTC's would be the 14th).
+  const run = await callJob('daily-analytics', batchOf(users, '2031-06-15T02:00:00Z'))
+  assertEquals([run.status, run.body.rows_written], [200, 2], JSON.stringify(run.body))
+  const reports = await adminSql`select user_id, date::text as date from pam.daily_reports where user_id = any(${users.ids}::uuid[])
+                                 order by user_id`
+  assertEquals(reports.map((r) => [r.user_id, r.date]), [[patched, '2031-06-13'], [stored, '2031-06-13']])
+})
+
+Deno.test("daily-analytics: fuel_cost is the fill-ups in the report's currency; fill-ups and litres are all of them", async () => {
+  const users = await usersInOwnRange(1, { timezone: 'Australia/Brisbane', currency: 'AUD' })
+  const [id] = users.ids
+  const [v] = await adminSql`insert into pam.vehicles (user_id, name) values (${id}, 'Troopy') returning id`
+  await expense(id, { amount: '80.00', category: 'fuel', date: '2031-06-14', vehicle_id: v.id, fuel_volume: 50 })
+  await expense(id, { amount: '50.00', category: 'fuel', date: '2031-06-14', vehicle_id: v.id, fuel_volume: 40, currency: 'USD' })
+  const run = await callJob('daily-analytics', batchOf(users, '2031-06-15T02:00:00Z'))
+  assertEquals([run.status, run.body.rows_written], [200, 1], JSON.stringify(run.body))
+  const [report] = await adminSql`select currency, total_spent::text, fill_ups, fuel_volume::text, fuel_cost::text
+    from pam.daily_reports where user_id = ${id}`
+  assertEquals({ ...report }, { currency: 'AUD', total_spent: '80.00', fill_ups: 2, fuel_volume: '90.00', fuel_cost: '80.00' })
+})
+
 Deno.test('daily-analytics: a batch failing midway leaves nothing, and its retry does it all once', async () => {
   const users = await usersInOwnRange(3)
   for (const id of users.ids) await expense(id, { amount: '12.00', category: 'food', date: '2031-07-01' })

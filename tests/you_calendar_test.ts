@@ -154,6 +154,11 @@ Deno.test('you: a traveller in Auckland looks at an event entered in Perth', asy
   assertEquals(await days(user, '2026-05-10', '2026-05-10'), [], 'in Auckland it is already the 11th')
   const [o] = await days(user, '2026-05-11', '2026-05-11')
   assertEquals([o.date, o.local_start, o.time_zone], ['2026-05-11', '2026-05-11T01:00', 'Australia/Perth'])
+  // A zone given in another case is kept, and answered, by its name.
+  const again = await add(user, { title: 'Call back', start: '2026-05-12T09:00', time_zone: 'australia/PERTH' })
+  assertEquals(again.time_zone, 'Australia/Perth')
+  const asked = await youAs(user)('calendar?from=2026-05-12&to=2026-05-12&time_zone=pacific/auckland')
+  assertEquals([asked.status, asked.body.time_zone], [200, 'Pacific/Auckland'], show(asked))
 })
 
 Deno.test('you: recurrences against hand-written occurrences', async () => {

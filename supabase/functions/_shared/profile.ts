@@ -4,13 +4,16 @@
 import { z } from './http.ts'
 import type { AppContext } from './http.ts'
 import { CACHE_POLICIES } from './cache.ts'
-import { isTimeZone } from './timezone.ts'
+import { canonicalZone, isTimeZone } from './timezone.ts'
+import { ApiError } from './errors.ts'
 import { Channels } from './email-channels.ts'
 
 export const Preferences = z.object({
   currency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as AUD').optional(),
   units: z.enum(['metric', 'imperial']).optional(),
-  timezone: z.string().max(64).refine(isTimeZone, 'an IANA time zone such as Australia/Brisbane').optional(),
+  // Stored as its canonical name: the jobs look the zone up by exact name (see updateProfile).
+  timezone: z.string().max(64).refine(isTimeZone, 'an IANA time zone such as Australia/Brisbane').overwrite(canonicalZone)
+    .optional(),
   language: z.string().regex(/^[a-z]{2,3}(-[A-Z]{2})?$/, 'a language tag such as en-AU').optional(),
   notifications: z.object({
     email: z.boolean().optional().openapi({ description: 'false: no email at all (in-app only)' }),
@@ -47,8 +50,21 @@ export interface ProfilePatch {
 export async function updateProfile(c: AppContext, patch: ProfilePatch) {
   const { notifications, ...rest } = patch.preferences ?? {}
   const { channels, ...switches } = notifications ?? {}
-  const [row] = await c.var.postgres.transaction((tx) =>
-    tx`
+  const [row] = await c.var.postgres.transaction(async (tx) => {
+    // The jobs find a traveller's zone in pg_timezone_names by its name (jobs/users.ts): a zone is
+    // stored as the database spells it (any case given: "asia/kolkata" is Asia/Kolkata), and one it
+    // does not know, which would put their day on UTC, is refused. (That view is slow to read: not
+    // read for the zone the profile has already, which apps send back with the rest.)
+    if (rest.timezone !== undefined) {
+      const [zone] = await tx`
+        select case when p.preferences ->> 'timezone' = ${rest.timezone} then ${rest.timezone}::text
+                    else (select z.name from pg_timezone_names z where lower(z.name) = lower(${rest.timezone})
+                          order by z.name = ${rest.timezone} desc, z.name limit 1) end as name
+        from pam.profiles p where p.id = (select auth.uid())`
+      if (zone && !zone.name) throw unknownZone()
+      if (zone) rest.timezone = zone.name
+    }
+    return await tx`
       update pam.profiles set
         full_name = coalesce(${patch.full_name ?? null}, full_name),
         region = case when ${'region' in patch} then ${patch.region ?? null} else region end,
@@ -60,7 +76,7 @@ export async function updateProfile(c: AppContext, patch: ProfilePatch) {
           else '{}'::jsonb end
       where id = (select auth.uid())
       returning id, email, full_name, region, preferences, created_at, updated_at`
-  )
+  })
   if (!row) return undefined
   // Write-through: the update has committed; drop the cached copy, and what was
   // cached in the old name, time zone or home currency (PAM's context, summaries, due maintenance).
@@ -74,4 +90,9 @@ export async function updateProfile(c: AppContext, patch: ProfilePatch) {
     ...(patch.preferences ? [p.maintenance_records.key(user), p.expense_summaries.hash(user)] : []),
   )
   return row
+}
+
+const unknownZone = () => {
+  const message = 'a time zone the database does not know'
+  return new ApiError(400, 'validation_failed', message, [{ path: ['timezone'], message }])
 }

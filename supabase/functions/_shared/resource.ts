@@ -25,8 +25,9 @@ export const json = <T extends z.ZodType>(schema: T) => ({ content: { 'applicati
 export const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, ...json(schema) } })
 export const errorOf = (description: string) => ({ description, ...json(ErrorSchema) })
 
-/** Any 8-4-4-4-12 hex uuid (Postgres accepts them all; other users' ids are then 404). */
-export const Uuid = z.guid().openapi({ format: 'uuid' })
+/** Any 8-4-4-4-12 hex uuid (Postgres accepts them all; other users' ids are then 404), read in lower
+ * case as Postgres writes it: ids are compared as text too (yourself, the audit log's target_id). */
+export const Uuid = z.guid().overwrite((s) => s.toLowerCase()).openapi({ format: 'uuid' })
 export const IdParams = z.object({ id: Uuid })
 
 /** SQL: a timestamptz as an ISO string with microseconds, in UTC. */

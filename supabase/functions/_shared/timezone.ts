@@ -22,6 +22,15 @@ export function isTimeZone(tz: string): boolean {
   return dayFormat(tz) !== null
 }
 
+/** The zone as given, in IANA's case when given in another ("america/los_angeles" is
+ * America/Los_Angeles): Intl reads names in any case, what compares them by name does not. A name
+ * Intl takes for an alias of another stays as given (Intl would answer Asia/Calcutta for
+ * Asia/Kolkata, Europe/Kiev for Europe/Kyiv); so does one that is not a zone. */
+export function canonicalZone(tz: string): string {
+  const resolved = dayFormat(tz)?.resolvedOptions().timeZone
+  return resolved !== undefined && resolved.toLowerCase() === tz.toLowerCase() ? resolved : tz
+}
+
 /** Days by time zone and quarter hour. Every zone's offset is a whole number of
  * quarter hours, so a local day always starts on a quarter hour of UTC, and the
  * day cannot change within one: formatting once per quarter hour is enough. */

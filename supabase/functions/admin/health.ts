@@ -2,7 +2,7 @@
 // UTC day (never computed from raw rows here), and every admin action.
 import type { App } from '../_shared/http.ts'
 import { z } from '../_shared/http.ts'
-import { errorOf, isoSql, json } from '../_shared/resource.ts'
+import { errorOf, isoSql, json, Uuid } from '../_shared/resource.ts'
 import { calendarDate } from '../_shared/dates.ts'
 import { singleLineText } from '../_shared/text.ts'
 import { adminRoute, asAdmin, fieldError } from './gate.ts'
@@ -53,7 +53,7 @@ export function registerHealthRoutes(app: App) {
       description: 'From pam.product_metrics, written by the product-metrics job each night for the UTC day before.',
       request: {
         query: z.object({
-          from: calendarDate().optional().openapi({ description: 'first day (default: 30 days before to)' }),
+          from: calendarDate().optional().openapi({ description: 'first day (default: 29 days before to, 30 days in all)' }),
           to: calendarDate().optional().openapi({ description: 'last day (default: yesterday, UTC)' }),
         }),
       },
@@ -66,7 +66,8 @@ export function registerHealthRoutes(app: App) {
     async (c) => {
       const q = c.req.valid('query')
       const to = q.to ?? new Date(Date.now() - 86_400_000).toISOString().slice(0, 10)
-      const from = q.from ?? new Date(Date.parse(to) - 30 * 86_400_000).toISOString().slice(0, 10)
+      // Both days count: 30 days end 29 days after the first.
+      const from = q.from ?? new Date(Date.parse(to) - 29 * 86_400_000).toISOString().slice(0, 10)
       if (from > to) throw fieldError('from', 'from is after to')
       if (Date.parse(to) - Date.parse(from) >= MAX_DAYS * 86_400_000) throw fieldError('from', `at most ${MAX_DAYS} days`)
       const days = await asAdmin(c, (tx) =>
@@ -91,7 +92,9 @@ export function registerHealthRoutes(app: App) {
           admin_id: z.guid().optional(),
           action: singleLineText({ min: 1, max: 60 }).optional().openapi({ example: 'user.suspend' }),
           target_type: singleLineText({ min: 1, max: 40 }).optional().openapi({ example: 'user' }),
-          target_id: singleLineText({ min: 1, max: 100 }).optional(),
+          // Targets are recorded by their ids as Postgres writes them: a uuid is looked up in lower case.
+          target_id: singleLineText({ min: 1, max: 100 }).overwrite((s) => Uuid.safeParse(s).success ? s.toLowerCase() : s)
+            .optional(),
           limit: z.string().regex(/^[0-9]{1,3}$/).transform(Number).pipe(z.number().min(1).max(200)).default(50)
             .openapi({ type: 'integer', minimum: 1, maximum: 200, default: 50 }),
           cursor: z.string().regex(/^[0-9]{1,18}$/, 'next_cursor of the previous page').optional()

@@ -115,6 +115,13 @@ export function registerModerationRoutes(app: App) {
       const { id } = c.req.valid('param')
       const { action, note = '' } = c.req.valid('json')
       const report = await asAdmin(c, async (tx, admin) => {
+        // Every report of the same post or comment is resolved together: locked first, so that an
+        // action on another of them at the same time waits for this one, then finds it resolved (409).
+        await tx.unsafe(
+          `select 1 from pam.reports r join pam.reports me on me.id = $1::uuid
+            where r.post_id = me.post_id or r.comment_id = me.comment_id order by r.id for update of r`,
+          [id],
+        )
         const before = await reportOf(tx, id)
         if (before.status !== 'open') throw new ApiError(409, 'report_resolved', `this report was ${before.status} already`)
         const { type, id: targetId, author_id: author } = before.target

@@ -9,6 +9,7 @@ import { body, errorOf, IdParams, json, likePattern } from '../_shared/resource.
 import { singleLineText } from '../_shared/text.ts'
 import { adminRoute, asAdmin, fieldError } from './gate.ts'
 import { removeLeftObjects } from '../_shared/storage.ts'
+import { invalidateUser } from '../_shared/cache.ts'
 
 const TAGS = ['admin: users']
 
@@ -207,8 +208,10 @@ export function registerUserRoutes(app: App) {
         await tx`select pam.admin_delete_account(${id}::uuid)`
         await admin.audit({ action: 'user.delete', target_type: 'user', target_id: id, before, after: null })
       })
-      // The account's files go with it (queued by the deletion; the cleanup job retries).
+      // The account's files go with it (queued by the deletion; the cleanup job retries), and what
+      // the cache holds of it (the profile, summaries, PAM's context and history), as self-deletion does.
       await removeLeftObjects(c.var.config, id)
+      await invalidateUser(c.var.cache, id)
       return c.body(null, 204)
     },
   )

@@ -19,8 +19,11 @@ export async function dailyAnalytics(tx: Tx, range: UserRange, at: Date): Promis
       from days d join pam.expenses e on e.user_id = d.user_id and e.date = d.day
       group by e.user_id, e.category, e.currency
     ),
+    -- Every fill-up and its litres, but the cost in the report's currency only (as total_spent, and
+    -- as /wheels/fuel/stats counts them): amounts in other currencies do not add up.
     fuel as (
-      select e.user_id, count(*) as fill_ups, sum(e.fuel_volume) as volume, sum(e.amount) as cost
+      select e.user_id, count(*) as fill_ups, sum(e.fuel_volume) as volume,
+             sum(e.amount) filter (where e.currency = d.currency) as cost
       from days d join pam.expenses e on e.user_id = d.user_id and e.date = d.day and e.fuel_volume is not null
       group by e.user_id
     ),

@@ -6,7 +6,9 @@
 // failures, and the notifications sent and read by kind. A user is active on
 // a day they signed in or refreshed a session, or logged, wrote or asked
 // anything. One statement (pam.jobs_product_metrics, in the admin migration:
-// it reads auth); a later run for the same day replaces the row.
+// it reads auth). The job runs once per period (runs.ts): a repeated delivery
+// for the same day is skipped; the function itself replaces the day's row
+// when called again (by hand, to compute a day again).
 import type { Tx } from '../_shared/db.ts'
 import type { BatchResult } from './runs.ts'
 

@@ -8,7 +8,7 @@ import { ApiError, notFound } from '../_shared/errors.ts'
 import { CACHE_POLICIES } from '../_shared/cache.ts'
 import type { Tx } from '../_shared/db.ts'
 import { addDays, calendarDate, daysBetween, isCalendarDate } from '../_shared/dates.ts'
-import { instantOf, isTimeZone, wallOf } from '../_shared/timezone.ts'
+import { canonicalZone, instantOf, isTimeZone, wallOf } from '../_shared/timezone.ts'
 import { Latitude, Longitude } from '../_shared/coordinates.ts'
 import {
   createOf,
@@ -43,7 +43,8 @@ const fields = {
   end: LocalTime.optional().openapi({
     description: 'the wall clock it ends (default: an hour after start; all-day: the last day, default the start day)',
   }),
-  time_zone: z.string().max(64).refine(isTimeZone, 'an IANA time zone such as Australia/Sydney').optional()
+  time_zone: z.string().max(64).refine(isTimeZone, 'an IANA time zone such as Australia/Sydney').overwrite(canonicalZone)
+    .optional()
     .openapi({ description: "where the wall clocks are (default: your profile's time zone)", example: 'Australia/Darwin' }),
   reminders: z.array(z.number().int().min(0).max(40320)).max(5).optional()
     .openapi({ description: 'minutes before each start to remind you (at most 28 days), e.g. [1440, 60]' }),
@@ -286,7 +287,7 @@ const calendar = route({
     query: z.object({
       from: calendarDate().openapi({ description: 'first day, in your time zone' }),
       to: calendarDate().openapi({ description: `last day (inclusive; at most ${MAX_CALENDAR_DAYS} days after from)` }),
-      time_zone: z.string().max(64).refine(isTimeZone, 'an IANA time zone').optional()
+      time_zone: z.string().max(64).refine(isTimeZone, 'an IANA time zone').overwrite(canonicalZone).optional()
         .openapi({ description: "whose days (default: your profile's time zone)" }),
     }).refine((q) => q.from <= q.to && daysBetween(q.from, q.to) < MAX_CALENDAR_DAYS, {
       message: `from is on or before to, at most ${MAX_CALENDAR_DAYS} days`,

@@ -6,7 +6,7 @@
 import type { AppContext } from '../http.ts'
 import { readThroughCache } from '../http.ts'
 import { CACHE_POLICIES } from '../cache.ts'
-import { isTimeZone, localDate } from '../timezone.ts'
+import { canonicalZone, isTimeZone, localDate } from '../timezone.ts'
 
 export interface PamContext {
   name: string
@@ -55,7 +55,9 @@ export async function loadContext(
     }
   })
   // The profile's zone decides; the device's is used only when the profile has none.
-  const timeZone = value.timeZone === 'UTC' && request.timezone && isTimeZone(request.timezone) ? request.timezone : value.timeZone
+  const timeZone = value.timeZone === 'UTC' && request.timezone && isTimeZone(request.timezone)
+    ? canonicalZone(request.timezone) // the classifier tells US zones by name
+    : value.timeZone
   return {
     ...value,
     timeZone,
