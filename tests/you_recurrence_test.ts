@@ -1,10 +1,11 @@
 // The calendar's recurrence expansion on its own (no database): a rule that
 // starts from near the window (daily, weekly and monthly rules skip the years
 // before it, COUNT rules too where each step holds as many occurrences) gives
-// exactly the occurrences of the rule expanded from its first day.
+// exactly the occurrences of the rule expanded from its first day; and the
+// starts that reminders read (startsIn) are those of the calendar's occurrences.
 import { assertEquals } from './_support/assert.ts'
 import rrule from 'rrule'
-import { occurrences, type Timing, wall } from '../supabase/functions/you/recurrence.ts'
+import { occurrences, startsIn, type Timing, wall } from '../supabase/functions/you/recurrence.ts'
 import { instantOf, wallOf } from '../supabase/functions/_shared/timezone.ts'
 
 const { RRule } = rrule
@@ -59,4 +60,37 @@ Deno.test('you recurrence: expanded from near the window, the same occurrences a
       assertEquals(got, all, `${recurrence} from ${start} (${tz}), ${from}..${to}`)
     }
   }
+})
+
+Deno.test('you recurrence: the starts in a window of hours are those of the occurrences, across daylight-saving changes', () => {
+  const cases: [string, string, string, boolean][] = [
+    ...CASES.map(([r, s, tz]): [string, string, string, boolean] => [r, s, tz, false]),
+    ['FREQ=DAILY', '2025-01-01T00:00', 'America/Santiago', true], // all day: midnight, which its changes skip
+    ['FREQ=WEEKLY;BYDAY=SU;COUNT=200', '2024-03-03T00:00', 'Australia/Lord_Howe', true],
+    ['FREQ=DAILY', '2025-11-02T01:30', 'America/New_York', false], // a time that happens twice in November
+  ]
+  let starts = 0
+  for (const [recurrence, start, tz, allDay] of cases) {
+    const first = instantOf(wall(start), tz)
+    const t: Timing = {
+      all_day: allDay,
+      time_zone: tz,
+      starts_at: first,
+      ends_at: allDay ? instantOf(new Date(wall(start).getTime() + 86_400_000), tz) : new Date(first.getTime() + 5_400_000),
+      recurrence,
+    }
+    // Windows of a reminder run (6 h 5 min) every 193 minutes through both hemispheres' changes.
+    for (const [day, days] of [['2026-03-05', 40], ['2026-09-20', 46]] as const) {
+      for (let at = Date.parse(`${day}T00:00:00Z`); at < Date.parse(`${day}T00:00:00Z`) + days * 86_400_000; at += 193 * 60_000) {
+        const from = new Date(at)
+        const to = new Date(at + 365 * 60_000)
+        const got = startsIn(t, from, to).map((o) => `${o.occurrence} ${o.starts_at.toISOString()}`)
+        const want = occurrences(t, new Date(at - 3 * 86_400_000), new Date(to.getTime() + 1))
+          .filter((o) => o.starts_at > from && o.starts_at <= to).map((o) => `${o.occurrence} ${o.starts_at.toISOString()}`)
+        assertEquals(got, want, `${recurrence} from ${start} (${tz}), (${from.toISOString()}, ${to.toISOString()}]`)
+        starts += got.length
+      }
+    }
+  }
+  assertEquals(starts > 1000, true, `${starts} starts compared`)
 })

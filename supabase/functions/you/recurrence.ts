@@ -129,6 +129,32 @@ export function occurrences(t: Timing, from: Date, to: Date, max = MAX_OCCURRENC
   return out
 }
 
+const HOUR_MS = 3_600_000
+
+/** The starts of the event's occurrences in (from, to], in order, with the keys and instants
+ * `occurrences` gives them (a one-off event: its own instant), but not their ends: what a reminder
+ * needs, for less. Placing a date in the zone is the costly part, so only the rule's dates within 3 h
+ * (and the zone's change of offset in the window) of the window's wall clocks are placed: a zone's
+ * offset changes at most once in a day. A window longer than a day is widened by a day each side. */
+export function startsIn(t: Timing, from: Date, to: Date): { occurrence: string; starts_at: Date }[] {
+  if (!t.recurrence) {
+    const s = t.starts_at
+    return s > from && s <= to ? [{ occurrence: wallText(wallOf(s, t.time_zone), t.all_day), starts_at: s }] : []
+  }
+  const fromWall = wallOf(from, t.time_zone).getTime()
+  const toWall = wallOf(to, t.time_zone).getTime()
+  const change = Math.abs((toWall - to.getTime()) - (fromWall - from.getTime()))
+  const pad = to.getTime() - from.getTime() <= DAY_MS ? change + 3 * HOUR_MS : DAY_MS
+  const a = new Date(fromWall - pad)
+  const b = new Date(toWall + pad)
+  const out: { occurrence: string; starts_at: Date }[] = []
+  for (const w of ruleOf(t, a)?.between(a, b, true) ?? []) {
+    const s = instantOf(w, t.time_zone)
+    if (s > from && s <= to) out.push({ occurrence: wallText(w, t.all_day), starts_at: s })
+  }
+  return out
+}
+
 /** The instants of a local day range in `timeZone`: [start of `from`, start of the day after `to`). */
 export const dayRange = (from: string, to: string, timeZone: string) => ({
   from: instantOf(wall(from), timeZone),
