@@ -1,11 +1,12 @@
 // Event reminders through the jobs function (signed as QStash signs): each
 // reminder offset of each occurrence is one notification at its instant,
 // across a daylight-saving change, exactly once however often (and however
-// late) the 5-minute job is delivered.
+// late) the 5-minute job is delivered; an event begun years ago with a 28-day
+// reminder too; and an event that cannot be expanded keeps nobody else's.
 import { assertEquals } from './_support/assert.ts'
 import { adminSql, callFunction, signUp, type TestUser } from './_support/stack.ts'
 import { type Answer, answer, functionAs } from './_support/wins.ts'
-import { callJob } from './_support/jobs.ts'
+import { callJob, runsOf } from './_support/jobs.ts'
 
 const youAs = functionAs('you')
 const show = (res: Answer) => `${res.status} ${JSON.stringify(res.body)}`
@@ -76,4 +77,55 @@ Deno.test('event reminders: a weekly event reminds at its local time across the 
   await runAt('2031-04-12T22:30:00Z')
   await runAt('2031-04-19T22:30:00Z') // after the third (COUNT=3): nothing
   assertEquals(await remindersOf(user.id), ['2031-03-30T09:00 -30', '2031-04-06T09:00 -30', '2031-04-13T09:00 -30'])
+})
+
+/** An event written as the database holds it (what the API checks, such as the zone, is not checked here). */
+async function insertEvent(userId: string, row: Record<string, unknown>): Promise<string> {
+  const [e] = await adminSql`insert into pam.calendar_events ${adminSql({ user_id: userId, title: 'Event', ...row } as never)} returning id`
+  return e.id
+}
+
+Deno.test('event reminders: an event that cannot be expanded is skipped; everyone else is still reminded', async () => {
+  const broken = await sydneyTraveller()
+  // A zone this runtime does not know (written around the API, which refuses it): placing a date there throws.
+  for (const recurrence of ['FREQ=DAILY', null]) {
+    await insertEvent(broken.id, { title: 'On Mars', time_zone: 'Mars/Olympus_Mons', starts_at: '2031-06-02T00:00:00Z',
+      ends_at: '2031-06-02T01:00:00Z', recurrence, reminders: [60] })
+  }
+  const user = await sydneyTraveller()
+  await add(user, { title: 'Dump point', start: '2031-06-02T10:00', reminders: [60] }) // 2031-06-02T00:00Z
+  await add(user, { title: 'Water tanks', start: '2031-05-01T10:00', recurrence: 'FREQ=DAILY', reminders: [60] })
+  const res = await runAt('2031-06-01T23:00:00Z')
+  assertEquals(res.status, 'done', JSON.stringify(res))
+  assertEquals(await remindersOf(user.id), ['2031-06-02T10:00 -60', '2031-06-02T10:00 -60'])
+  assertEquals(await remindersOf(broken.id), [])
+  const [run] = (await runsOf('event-reminders', '2031-06-01')).filter((r) => r.batch === 'slot-2300')
+  assertEquals([run?.status, run?.error], ['done', null], 'the batch is done: not failed, so not retried for ever')
+  await adminSql`delete from pam.calendar_events where user_id = ${broken.id}` // the later runs' logs stay quiet
+})
+
+Deno.test('event reminders: a daily event begun years ago reminds 28 days ahead once, at the instant', async () => {
+  const user = await sydneyTraveller()
+  const other = await sydneyTraveller()
+  // 09:00 every day since 2019; the other, 999 days (COUNT) from 2029-03-01, until 2031-11-24. Sydney is AEST
+  // (+10) until 2031-10-05, AEDT (+11) from then: 2031-07-10 09:00 is 2031-07-09T23:00Z, 2031-10-10 09:00 is 22:00Z.
+  await add(user, { title: 'Generator', start: '2019-01-01T09:00', end: '2019-01-01T09:30', recurrence: 'FREQ=DAILY', reminders: [40320] })
+  await add(other, { title: 'Meds', start: '2029-03-01T09:00', recurrence: 'FREQ=DAILY;COUNT=999', reminders: [40320] })
+  const starts = async (id: string) =>
+    (await adminSql`select data ->> 'occurrence' as o, data ->> 'starts_at' as s from pam.notifications
+                    where user_id = ${id} and kind = 'event_reminder' order by 1`).map((n) => `${n.o} ${new Date(n.s).toISOString()}`)
+  await runAt('2031-06-11T22:55:00Z') // the reminder of 2031-07-09 came 23 h 55 min ago: beyond the 6-hour lookback
+  assertEquals([await remindersOf(user.id), await remindersOf(other.id)], [[], []])
+  await runAt('2031-06-11T23:00:00Z') // 28 days before 2031-07-10 09:00
+  await runAt('2031-06-11T23:05:00Z')
+  await runAt('2031-06-12T04:55:00Z') // its lookback still holds the 23:00 reminder
+  for (const id of [user.id, other.id]) {
+    assertEquals(await starts(id), ['2031-07-10T09:00 2031-07-09T23:00:00.000Z'])
+  }
+  // Across the October change: reminded in AEST for an occurrence in AEDT.
+  await runAt('2031-09-11T21:55:00Z')
+  await runAt('2031-09-11T22:00:00Z') // 28 days before 2031-10-10 09:00 AEDT
+  for (const id of [user.id, other.id]) {
+    assertEquals(await starts(id), ['2031-07-10T09:00 2031-07-09T23:00:00.000Z', '2031-10-10T09:00 2031-10-09T22:00:00.000Z'])
+  }
 })

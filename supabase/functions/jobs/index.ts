@@ -107,7 +107,7 @@ export function createJobsApp(config: Config = getConfig()): App {
       if (job === 'event-reminders') {
         // Every 5 minutes: one run per slot of the day, each sending what came due (deduplicated).
         const batch = slotOf(at)
-        const result = await runBatchOnce(db, { job, period, batch, range: { from: null, to: null } }, (tx) => eventReminders(tx, at))
+        const result = await runBatchOnce(db, { job, period, batch, range: { from: null, to: null } }, (tx) => eventReminders(tx, { from: null, to: null }, at))
         return c.json({ job, period, batch, ...result }, 200)
       }
       if (job === 'email-deliveries') {
