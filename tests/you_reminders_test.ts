@@ -2,11 +2,15 @@
 // reminder offset of each occurrence is one notification at its instant,
 // across a daylight-saving change, exactly once however often (and however
 // late) the 5-minute job is delivered; an event begun years ago with a 28-day
-// reminder too; and an event that cannot be expanded keeps nobody else's.
-import { assertEquals } from './_support/assert.ts'
-import { adminSql, callFunction, signUp, type TestUser } from './_support/stack.ts'
+// reminder too; an event that cannot be expanded keeps nobody else's; and a
+// run's batches, delivered by the local QStash, cover every traveller once.
+import { assert, assertEquals, type Json } from './_support/assert.ts'
+import { adminSql, callFunction, signUp, stack, type TestUser } from './_support/stack.ts'
 import { type Answer, answer, functionAs } from './_support/wins.ts'
-import { callJob, runsOf } from './_support/jobs.ts'
+import { batchOf, callJob, jobUrl, runsOf, usersInOwnRange } from './_support/jobs.ts'
+import { parseConfig } from '../supabase/functions/_shared/config.ts'
+import { createJobsApp } from '../supabase/functions/jobs/index.ts'
+import { signQStash } from '../scripts/local/qstash-signing.ts'
 
 const youAs = functionAs('you')
 const show = (res: Answer) => `${res.status} ${JSON.stringify(res.body)}`
@@ -21,10 +25,11 @@ async function add(user: TestUser, body: Record<string, unknown>) {
   assertEquals(res.status, 201, show(res))
   return res.body.event
 }
-/** Runs the job for the instant `at`. */
+/** Runs the job for the instant `at`: the scheduled call, then the batches it publishes through the local QStash. */
 async function runAt(at: string) {
   const res = await callJob('event-reminders', { at })
   assertEquals(res.status, 200, show(res))
+  await stack.qstash.local.idle()
   return res.body
 }
 const remindersOf = async (userId: string) =>
@@ -99,7 +104,7 @@ Deno.test('event reminders: an event that cannot be expanded is skipped; everyon
   assertEquals(res.status, 'done', JSON.stringify(res))
   assertEquals(await remindersOf(user.id), ['2031-06-02T10:00 -60', '2031-06-02T10:00 -60'])
   assertEquals(await remindersOf(broken.id), [])
-  const [run] = (await runsOf('event-reminders', '2031-06-01')).filter((r) => r.batch === 'slot-2300')
+  const [run] = (await runsOf('event-reminders', '2031-06-01')).filter((r) => r.batch.startsWith('slot-2300.'))
   assertEquals([run?.status, run?.error], ['done', null], 'the batch is done: not failed, so not retried for ever')
   await adminSql`delete from pam.calendar_events where user_id = ${broken.id}` // the later runs' logs stay quiet
 })
@@ -128,4 +133,52 @@ Deno.test('event reminders: a daily event begun years ago reminds 28 days ahead 
   for (const id of [user.id, other.id]) {
     assertEquals(await starts(id), ['2031-07-10T09:00 2031-07-09T23:00:00.000Z', '2031-10-10T09:00 2031-10-09T22:00:00.000Z'])
   }
+})
+
+Deno.test('event reminders: a run fans out into batches of users, which cover every traveller once', async () => {
+  const users = await usersInOwnRange(3, { timezone: 'Australia/Sydney' })
+  for (const [i, id] of users.ids.entries()) {
+    await insertEvent(id, { title: `Check tyres ${i}`, time_zone: 'Australia/Sydney', starts_at: '2031-08-02T00:00:00Z',
+      ends_at: '2031-08-02T00:30:00Z', recurrence: 'FREQ=WEEKLY', reminders: [60, 1440] })
+  }
+  const [{ n }] = await adminSql`select count(*)::int as n from pam.profiles`
+  const batchUsers = Math.max(1, Math.ceil(n / 4))
+  // An app as deployed, with small batches: it plans and publishes to the stack's local QStash, which delivers
+  // the batches to the stack's jobs function.
+  const app = createJobsApp(parseConfig({ ...Deno.env.toObject(), PAM_LOG_LEVEL: 'error', PAM_JOBS_BATCH_USERS: String(batchUsers) }))
+  const scheduled = async (at: string) => {
+    const body = JSON.stringify({ at })
+    const url = jobUrl('event-reminders')
+    const res = await app.fetch(new Request(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'upstash-signature': await signQStash({ key: stack.qstash.keys.currentSigningKey, url, body }) },
+      body,
+    }))
+    const answer = { status: res.status, body: await res.json() as Json }
+    await stack.qstash.local.idle()
+    return answer
+  }
+  const planned = await scheduled('2031-08-01T00:00:00Z') // a day before the first occurrence: the 1440-minute reminders
+  assertEquals([planned.status, planned.body.batch, planned.body.status], [200, 'slot-0000', 'done'], JSON.stringify(planned.body))
+  const batches = planned.body.batches as number
+  assert(batches >= 4 && batches <= 5, `${n} users in batches of ${batchUsers}: ${batches}`)
+  const runs = (await runsOf('event-reminders', '2031-08-01')).filter((r) => r.batch.startsWith('slot-0000'))
+  const plan = runs.find((r) => r.batch === 'slot-0000')!
+  const done = runs.filter((r) => r.batch !== 'slot-0000').sort((a, b) => Number(a.batch.slice(10)) - Number(b.batch.slice(10)))
+  assertEquals(done.map((r) => r.batch), Array.from({ length: batches }, (_, i) => `slot-0000.${i}`))
+  assert(done.every((r) => r.status === 'done'), JSON.stringify(done))
+  // The ranges cover every id once: open at both ends, each starting where the last ended.
+  assertEquals([done[0].lower_id, done[done.length - 1].upper_id], [null, null])
+  for (let i = 1; i < done.length; i++) assertEquals(done[i].lower_id, done[i - 1].upper_id)
+  assertEquals(plan.plan.batches.map((b: { from: string | null }) => b.from), done.map((r) => r.lower_id))
+  for (const id of users.ids) assertEquals(await remindersOf(id), ['2031-08-02T10:00 -1440'])
+
+  // The same slot again publishes nothing; a batch delivered again, or another covering the same users, sends nothing twice.
+  assertEquals((await scheduled('2031-08-01T00:04:00Z')).body.status, 'skipped')
+  const again = await callJob('event-reminders', batchOf(users, '2031-08-01T00:00:00Z'))
+  assertEquals([again.status, again.body.status, again.body.notifications], [200, 'done', 0], show(again))
+  // The next slot's run, and one an hour late, send the 60-minute reminders once.
+  await scheduled('2031-08-01T23:00:00Z')
+  await scheduled('2031-08-02T00:00:00Z')
+  for (const id of users.ids) assertEquals(await remindersOf(id), ['2031-08-02T10:00 -1440', '2031-08-02T10:00 -60'])
 })

@@ -3,13 +3,15 @@
 // less the offset). Run every 5 minutes; each run sends what fell due since
 // LOOKBACK_HOURS ago, deduplicated per event, occurrence and offset, so a
 // repeated delivery sends nothing twice and a late one (QStash retrying, a
-// run missed) still sends what was missed. A run reads the events with
-// reminders that may be due (one-off events matched in SQL) and finds, in
-// JavaScript with the calendar's own code (rrule, in each event's time zone),
-// the occurrences whose reminder falls in the window: for an offset, those
-// starting in (since + offset, now + offset], a few hours of the rule started
-// near them (not 28 days from the event's first day). An event that cannot be
-// expanded is logged and skipped: the others are still sent.
+// run missed) still sends what was missed. Like the other per-user jobs, a
+// run fans out into batches of users (index.ts: a plan per 5-minute slot,
+// fanout.ts). A batch reads its users' events with reminders that may be due
+// (one-off events matched in SQL) and finds, in JavaScript with the calendar's
+// own code (rrule, in each event's time zone), the occurrences whose reminder
+// falls in the window: for an offset, those starting in (since + offset,
+// now + offset], a few hours of the rule started near them (not 28 days from
+// the event's first day). An event that cannot be expanded is logged and
+// skipped: the others are still sent.
 import type { Tx } from '../_shared/db.ts'
 import { log } from '../_shared/logger.ts'
 import { startsIn, type Timing } from '../you/recurrence.ts'
@@ -18,7 +20,7 @@ import { type BatchResult, inRange, type UserRange } from './runs.ts'
 export const LOOKBACK_HOURS = 6
 /** The longest reminder offset the calendar takes (28 days), in minutes. */
 const MAX_OFFSET_MIN = 40320
-/** A run whose expansion takes longer is logged: it nears a hosted invocation's CPU limit (2 s). */
+/** A batch whose expansion takes longer is logged: it nears a hosted invocation's CPU limit (2 s). */
 const SLOW_EXPANSION_MS = 500
 
 interface Due {
@@ -94,7 +96,11 @@ export async function eventReminders(tx: Tx, range: UserRange, at: Date): Promis
   }
   const ms = performance.now() - t0
   if (ms > SLOW_EXPANSION_MS) {
-    log('warn', 'event reminders: expanding the events was slow', { events: events.length, failed, ms: Math.round(ms) })
+    log('warn', 'event reminders: expanding the events was slow (fewer users per batch: PAM_JOBS_BATCH_USERS)', {
+      events: events.length,
+      failed,
+      ms: Math.round(ms),
+    })
   }
   const [r] = await tx`
     with due as (
