@@ -92,5 +92,5 @@ Deno.test('you recurrence: the starts in a window of hours are those of the occu
       }
     }
   }
-  assertEquals(starts > 1000, true, `${starts} starts compared`)
+  assertEquals(starts > 500, true, `${starts} starts compared`)
 })
