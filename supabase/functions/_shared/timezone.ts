@@ -78,11 +78,22 @@ function wallFormat(timeZone: string): Intl.DateTimeFormat {
   return f
 }
 
+/** Wall clocks already read, by zone and second: a reminder run places thousands of events' dates in
+ * a few zones, mostly the same instants (the same window, the same 09:00), and formatting is the cost. */
+const walls = new Map<string, number>()
+const MAX_WALLS = 20_000
+
 /** The wall clock of `instant` in `timeZone`, as milliseconds of a UTC date with the same fields. */
 function wallMs(instant: number, timeZone: string): number {
+  const key = `${timeZone} ${Math.floor(instant / 1000)}`
+  const known = walls.get(key)
+  if (known !== undefined) return known
   const parts = wallFormat(timeZone).formatToParts(new Date(instant))
   const get = (t: string) => Number(parts.find((p) => p.type === t)!.value)
-  return Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'))
+  const ms = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'))
+  if (walls.size >= MAX_WALLS) walls.clear()
+  walls.set(key, ms)
+  return ms
 }
 
 /** The offset of `timeZone` from UTC at `instant`, in ms (east positive). */

@@ -4,6 +4,9 @@
 // batch), so each batch is its own invocation, retried on its own, well
 // within a hosted function's time limits. The plan (the instant and the
 // ranges) is stored first, so a retried scheduled call publishes the same batches.
+// A job that runs more than once a day (event reminders, every 5 minutes) has
+// a plan per run, named by its slot: the plan is the batch `<slot>` and its
+// batches are `<slot>.<index>`.
 import { Client } from '@upstash/qstash'
 import type { Config } from '../_shared/config.ts'
 import type { PostgresApi } from '../_shared/db.ts'
@@ -32,39 +35,45 @@ const PUBLISH_CHUNK = 100
  * job leaves the database's connections to the travellers' requests. */
 export const FAN_OUT_PARALLELISM = 2
 
-export type Publish = (job: JobName, period: string, plan: Plan) => Promise<void>
+export type Publish = (job: JobName, period: string, plan: Plan, slot?: string) => Promise<void>
+
+/** The job_runs batch (and, with the job and period, the deduplication id) of a plan's batch. */
+export const batchName = (index: number, slot?: string) => slot ? `${slot}.${index}` : String(index)
 
 export function qstashPublisher(config: Config): Publish {
   const client = config.jobs.qstashToken
     ? new Client({ baseUrl: config.jobs.qstashUrl, token: config.jobs.qstashToken, devMode: false, enableTelemetry: false })
     : undefined
-  return async (job, period, plan) => {
+  return async (job, period, plan, slot) => {
     if (!client) throw new ApiError(503, 'jobs_not_configured', 'QSTASH_TOKEN is not set: the batches cannot be published')
     const url = destinationOf(config.jobs.functionsUrl, job)
     for (let i = 0; i < plan.batches.length; i += PUBLISH_CHUNK) {
       await client.batchJSON(plan.batches.slice(i, i + PUBLISH_CHUNK).map((batch) => ({
         url,
         body: { at: plan.at, batch } satisfies JobMessage,
-        deduplicationId: `${job}.${period}.${batch.index}`,
+        deduplicationId: `${job}.${period}.${batchName(batch.index, slot)}`,
         flowControl: { key: `pam-${job}`, parallelism: FAN_OUT_PARALLELISM },
       })))
     }
   }
 }
 
-/** Plans the batches of `job` for the period of `at` and publishes them once. */
+/** Plans the batches of `job` for the period of `at` (and `slot`, for a job that runs more than
+ * once a day) and publishes them once. */
 export async function fanOut(
   db: PostgresApi,
   publish: Publish,
   job: JobName,
   at: Date,
   batchUsers: number,
+  slot?: string,
 ): Promise<{ status: 'done' | 'skipped'; period: string; plan?: Plan }> {
   const period = utcDay(at)
+  const batch = slot ?? 'plan'
   const planned = await asServiceRole(db, async (tx) => {
     const [row] = await tx`
       insert into pam.job_runs (job, period, batch, status)
-      values (${job}, ${period}::date, 'plan', 'running')
+      values (${job}, ${period}::date, ${batch}, 'running')
       on conflict (job, period, batch) do update
         set status = 'running', attempts = pam.job_runs.attempts + 1, error = null
         where pam.job_runs.status <> 'done'
@@ -85,9 +94,9 @@ export async function fanOut(
   })
   if (!planned) return { status: 'skipped', period }
   try {
-    await publish(job, period, planned.plan)
+    await publish(job, period, planned.plan, slot)
   } catch (err) {
-    await recordFailure(db, { job, period, batch: 'plan' }, err)
+    await recordFailure(db, { job, period, batch }, err)
     throw new ApiError(503, 'publish_failed', 'the batches could not be published; the call will be retried', undefined, {
       'Retry-After': '60',
     })

@@ -16,7 +16,7 @@ import { cleanup } from './cleanup.ts'
 import { eventReminders, slotOf } from './event-reminders.ts'
 import { dailyAnalytics } from './daily-analytics.ts'
 import { documentReminders } from './document-reminders.ts'
-import { fanOut, qstashPublisher } from './fanout.ts'
+import { batchName, fanOut, qstashPublisher } from './fanout.ts'
 import { maintenanceReminders } from './maintenance-reminders.ts'
 import { productMetrics } from './product-metrics.ts'
 import { emailDeliveries } from './email-deliveries.ts'
@@ -34,6 +34,7 @@ const PER_USER: Partial<Record<JobName, (tx: Tx, range: UserRange, at: Date) => 
   'maintenance-reminders': maintenanceReminders,
   'budget-alerts': budgetAlerts,
   'document-reminders': documentReminders,
+  'event-reminders': eventReminders,
 }
 
 const Uuid = z.guid().openapi({ format: 'uuid' })
@@ -52,7 +53,10 @@ const JobBody = z.object({
 const JobResult = z.object({
   job: z.string(),
   period: z.string(),
-  batch: z.string().openapi({ description: "'plan' for a scheduled call, the batch's index, 'all', or event reminders' 5-minute slot" }),
+  batch: z.string().openapi({
+    description: "'plan' for a scheduled call, the batch's index, or 'all'; event reminders: the 5-minute slot " +
+      "('slot-HHMM') for a scheduled call, 'slot-HHMM.<index>' for a batch",
+  }),
   status: z.enum(['done', 'skipped']).openapi({ description: 'skipped: this job, period and batch had already run' }),
   rows_written: z.number(),
   notifications: z.number(),
@@ -104,12 +108,6 @@ export function createJobsApp(config: Config = getConfig()): App {
       const at = message.at ? new Date(message.at) : new Date()
       const period = utcDay(at)
       const work = PER_USER[job]
-      if (job === 'event-reminders') {
-        // Every 5 minutes: one run per slot of the day, each sending what came due (deduplicated).
-        const batch = slotOf(at)
-        const result = await runBatchOnce(db, { job, period, batch, range: { from: null, to: null } }, (tx) => eventReminders(tx, at))
-        return c.json({ job, period, batch, ...result }, 200)
-      }
       if (job === 'email-deliveries') {
         // Not once per period: each run sends what is due (claims make a repeated run harmless).
         const batch = `min-${at.toISOString().slice(11, 16).replace(':', '')}`
@@ -149,12 +147,14 @@ export function createJobsApp(config: Config = getConfig()): App {
         })
         return c.json({ job, period, batch: 'all', ...result, ...(result.status === 'done' ? { removed } : {}) }, 200)
       }
+      // Event reminders run every 5 minutes: a plan per slot of the day, each sending what came due (deduplicated).
+      const slot = job === 'event-reminders' ? slotOf(at) : undefined
       if (!message.batch) {
-        const planned = await fanOut(db, publish, job, at, config.jobs.batchUsers)
+        const planned = await fanOut(db, publish, job, at, config.jobs.batchUsers, slot)
         return c.json({
           job,
           period,
-          batch: 'plan',
+          batch: slot ?? 'plan',
           status: planned.status,
           rows_written: 0,
           notifications: 0,
@@ -162,9 +162,9 @@ export function createJobsApp(config: Config = getConfig()): App {
         }, 200)
       }
       const { index, from, to } = message.batch
-      const result = await runBatchOnce(db, { job, period, batch: String(index), range: { from, to } }, (tx) =>
-        work(tx, { from, to }, at))
-      return c.json({ job, period, batch: String(index), ...result }, 200)
+      const batch = batchName(index, slot)
+      const result = await runBatchOnce(db, { job, period, batch, range: { from, to } }, (tx) => work(tx, { from, to }, at))
+      return c.json({ job, period, batch, ...result }, 200)
     })
   }
   return app

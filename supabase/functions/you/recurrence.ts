@@ -34,26 +34,52 @@ const untilDay = (rule: string) => /UNTIL=(\d{4})(\d{2})(\d{2})/.exec(rule)?.sli
 
 const DAY_MS = 86_400_000
 
-/** The rule of `t`. With `near` (a wall clock), a daily or weekly rule without COUNT starts from
- * its last occurrence a step before `near` instead of its first: the same occurrences from there
- * on, without walking the years before (the library iterates from the start). */
+/** The rule of `t`. With `near` (a wall clock), it starts from its last occurrence a step or two
+ * before `near` instead of its first: the same occurrences from there on, without walking the
+ * years before (the library iterates from the start). A step is INTERVAL days, weeks or months; a
+ * COUNT rule has its count less what the skipped steps held, which is known only where every step
+ * holds as many (a day, a week's BYDAY days, a monthly day that every month has: the 1st to the
+ * 28th), so the others still start from their first day. null: nothing from `near` on (COUNT spent). */
 function ruleOf(t: Timing, near?: Date) {
   const parts = Object.fromEntries(t.recurrence!.split(';').map((p) => p.split('=')))
   const until = untilDay(t.recurrence!)
   const interval = parts.INTERVAL ? Number(parts.INTERVAL) : 1
+  const byday: string[] | null = parts.BYDAY ? parts.BYDAY.split(',') : null
   let dtstart = wallOf(t.starts_at, t.time_zone)
-  const step = parts.FREQ === 'DAILY' ? interval * DAY_MS : parts.FREQ === 'WEEKLY' ? interval * 7 * DAY_MS : 0
-  if (near && step && !parts.COUNT && near.getTime() - dtstart.getTime() > 2 * step) {
-    dtstart = new Date(dtstart.getTime() + (Math.floor((near.getTime() - dtstart.getTime()) / step) - 1) * step)
+  let count: number | null = parts.COUNT ? Number(parts.COUNT) : null
+  let bymonthday: number | null = null
+  if (near && parts.FREQ === 'MONTHLY') {
+    const day = dtstart.getUTCDate()
+    const months = (near.getUTCFullYear() - dtstart.getUTCFullYear()) * 12 + near.getUTCMonth() - dtstart.getUTCMonth()
+    const skip = Math.floor(months / interval) - 1
+    if (skip >= 1 && !byday && (count === null || day <= 28)) {
+      // The 1st of the month `skip` steps on, with the day of the month kept (the 31st skips shorter months).
+      bymonthday = day
+      const d = dtstart
+      dtstart = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + skip * interval, 1, d.getUTCHours(), d.getUTCMinutes(),
+        d.getUTCSeconds(), d.getUTCMilliseconds()))
+      if (count !== null) count -= skip
+    }
+  } else if (near) {
+    const step = parts.FREQ === 'DAILY' ? interval * DAY_MS : interval * 7 * DAY_MS
+    // What one step holds: a weekly rule's BYDAY days (one: its start's weekday), a daily rule's one day.
+    const perStep = parts.FREQ === 'WEEKLY' ? (byday ? new Set(byday).size : 1) : byday ? 0 : 1
+    if (near.getTime() - dtstart.getTime() > 2 * step && (count === null || perStep > 0)) {
+      const skip = Math.floor((near.getTime() - dtstart.getTime()) / step) - 1
+      dtstart = new Date(dtstart.getTime() + skip * step)
+      if (count !== null) count -= skip * perStep
+    }
   }
+  if (count !== null && count <= 0) return null
   return new RRule({
     freq: FREQ[parts.FREQ as keyof typeof FREQ],
     interval,
     dtstart,
     // UNTIL is the last local day an occurrence may start on.
     until: until ? wall(`${until}T23:59`) : null,
-    count: parts.COUNT ? Number(parts.COUNT) : null,
-    byweekday: parts.BYDAY ? parts.BYDAY.split(',').map((d: string) => WEEKDAY[d as keyof typeof WEEKDAY]) : null,
+    count,
+    byweekday: byday ? byday.map((d) => WEEKDAY[d as keyof typeof WEEKDAY]) : null,
+    bymonthday,
     wkst: RRule.MO,
   })
 }
@@ -65,7 +91,7 @@ export function lastDay(t: Timing): string | null {
   const until = untilDay(t.recurrence)
   if (until) return until < first ? first : until
   if (!/COUNT=/.test(t.recurrence)) return null
-  const all = ruleOf(t).all()
+  const all = ruleOf(t)!.all()
   return wallText(all[all.length - 1], true)
 }
 
@@ -95,10 +121,36 @@ export function occurrences(t: Timing, from: Date, to: Date, max = MAX_OCCURRENC
   const a = new Date(wallOf(from, t.time_zone).getTime() - span - 86_400_000)
   const b = new Date(wallOf(to, t.time_zone).getTime() + 86_400_000)
   const out: Occurrence[] = []
-  for (const w of ruleOf(t, a).between(a, b, true)) {
+  for (const w of ruleOf(t, a)?.between(a, b, true) ?? []) {
     const o = at(w)
     if (overlaps(o)) out.push(o)
     if (out.length >= max) break
+  }
+  return out
+}
+
+const HOUR_MS = 3_600_000
+
+/** The starts of the event's occurrences in (from, to], in order, with the keys and instants
+ * `occurrences` gives them (a one-off event: its own instant), but not their ends: what a reminder
+ * needs, for less. Placing a date in the zone is the costly part, so only the rule's dates within 3 h
+ * (and the zone's change of offset in the window) of the window's wall clocks are placed: a zone's
+ * offset changes at most once in a day. A window longer than a day is widened by a day each side. */
+export function startsIn(t: Timing, from: Date, to: Date): { occurrence: string; starts_at: Date }[] {
+  if (!t.recurrence) {
+    const s = t.starts_at
+    return s > from && s <= to ? [{ occurrence: wallText(wallOf(s, t.time_zone), t.all_day), starts_at: s }] : []
+  }
+  const fromWall = wallOf(from, t.time_zone).getTime()
+  const toWall = wallOf(to, t.time_zone).getTime()
+  const change = Math.abs((toWall - to.getTime()) - (fromWall - from.getTime()))
+  const pad = to.getTime() - from.getTime() <= DAY_MS ? change + 3 * HOUR_MS : DAY_MS
+  const a = new Date(fromWall - pad)
+  const b = new Date(toWall + pad)
+  const out: { occurrence: string; starts_at: Date }[] = []
+  for (const w of ruleOf(t, a)?.between(a, b, true) ?? []) {
+    const s = instantOf(w, t.time_zone)
+    if (s > from && s <= to) out.push({ occurrence: wallText(w, t.all_day), starts_at: s })
   }
   return out
 }
