@@ -257,6 +257,13 @@ Deno.test('wheels odometer: deleting the reading that set the current odometer b
   const old = await created(d.fuel(v, '2026-04-02', 51500))
   assertEquals((await d.w(`fuel/${old}`, { method: 'DELETE' })).status, 204)
   assertEquals(await d.current(v), 53000)
+
+  // A vehicle from before, whose owner's own odometer is not known: with no reading left, it stays.
+  const before = await d.vehicle({ current_odometer: 70000 })
+  const only = await created(d.fuel(before, '2026-04-01', 70500))
+  await adminSql`update pam.vehicles set odometer_set = null where id = ${before}`
+  assertEquals((await d.w(`fuel/${only}`, { method: 'DELETE' })).status, 204)
+  assertEquals(await d.current(before), 70500, 'not 0')
 })
 
 Deno.test('wheels odometer: a retried create is answered with its row, and its reading is not checked or applied again', async () => {

@@ -7,20 +7,27 @@
 -- the reading that set the current odometer brings it down as a correction
 -- does: to the highest reading left, or to the odometer the owner last gave
 -- the vehicle if that is higher (a correction used to fall to 0 when no
--- reading was left, forgetting it).
+-- reading was left, forgetting it). Where that is not known (a vehicle from
+-- before, whose current odometer a reading set) and no reading is left, the
+-- current odometer stays as it is.
 
 -- The odometer its owner last gave: on creation, or by changing
 -- current_odometer themselves. Not a reading's: a reading raises
 -- current_odometer from inside a trigger (pg_trigger_depth() > 1 there).
+-- Null: not known.
 alter table pam.vehicles
-  add column odometer_set integer not null default 0 check (odometer_set between 0 and 10000000);
+  add column odometer_set integer check (odometer_set between 0 and 10000000);
 comment on column pam.vehicles.odometer_set is
-  'The odometer the owner last gave (on creation or by changing current_odometer), where the current odometer falls back to when the readings above it go.';
+  'The odometer the owner last gave (on creation or by changing current_odometer), where the current odometer falls back to when the readings above it go; null when not known.';
 
--- Existing vehicles: the owner gave the current odometer when no reading reaches it.
+-- Existing vehicles: the owner gave the current odometer when no reading reaches it. Not a change
+-- of the vehicle a device should hear of (its updated_at and sync position stay), or an edit made
+-- offline before would meet a conflict.
+alter table pam.vehicles disable trigger vehicles_set_updated_at, disable trigger vehicles_sync_touch;
 update pam.vehicles v set odometer_set = v.current_odometer
  where not exists (select 1 from pam.maintenance_records m where m.vehicle_id = v.id and m.odometer >= v.current_odometer)
    and not exists (select 1 from pam.expenses e where e.vehicle_id = v.id and e.odometer >= v.current_odometer);
+alter table pam.vehicles enable trigger vehicles_set_updated_at, enable trigger vehicles_sync_touch;
 
 create function pam.wheels_note_odometer_set() returns trigger
 language plpgsql
@@ -37,16 +44,18 @@ $$;
 create trigger vehicles_odometer_set before insert or update of current_odometer on pam.vehicles
   for each row execute function pam.wheels_note_odometer_set();
 
--- The current odometer once the reading that set it is gone or lowered.
+-- The current odometer once the reading that set it is gone or lowered: the highest of the
+-- owner's and the readings left; as it is when none of them is known.
 create function pam.wheels_odometer_without(vehicle uuid) returns integer
 language sql stable
 set search_path = ''
 as $$
-  select greatest(
-    (select v.odometer_set from pam.vehicles v where v.id = vehicle),
-    (select max(m.odometer) from pam.maintenance_records m where m.vehicle_id = vehicle),
-    (select max(e.odometer) from pam.expenses e where e.vehicle_id = vehicle),
-    0)
+  select coalesce(greatest(
+    v.odometer_set,
+    (select max(m.odometer) from pam.maintenance_records m where m.vehicle_id = vehicle and m.odometer is not null),
+    (select max(e.odometer) from pam.expenses e where e.vehicle_id = vehicle and e.odometer is not null)
+  ), v.current_odometer)
+  from pam.vehicles v where v.id = vehicle
 $$;
 
 -- Correcting the reading that set the current odometer (as before, with the owner's odometer kept).
