@@ -184,6 +184,14 @@ Deno.test('admin: an id in upper case is the same account: never yourself, and i
     const { records } = await ok(adminAs(admin)(`audit?target_id=${asked}`))
     assertEquals(records.map((r: Json) => [r.action, r.target_id]), [['user.suspend', user.id]], asked)
   }
+  // A record made before ids were read in lower case is found by either case too.
+  const other = crypto.randomUUID()
+  await adminSql`insert into pam.admin_audit_log (admin_id, action, target_type, target_id, request_id)
+    values (${admin.id}, 'user.suspend', 'user', ${other.toUpperCase()}, 'before')`
+  for (const asked of [other, other.toUpperCase()]) {
+    const { records } = await ok(adminAs(admin)(`audit?target_id=${asked}`))
+    assertEquals(records.map((r: Json) => r.target_id), [other.toUpperCase()], asked)
+  }
 })
 
 Deno.test('admin: moderation hides what was reported from everyone, dismisses, suspends authors, and tells the reporters', async () => {

@@ -69,7 +69,13 @@ Deno.test('http: no body is read before the gate: a caller without credentials i
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(new TextEncoder().encode('{"amount": "1'))
-      stop = () => controller.close()
+      stop = () => {
+        try {
+          controller.close()
+        } catch {
+          // the client already gave the body up (it had its answer)
+        }
+      }
     },
   })
   try {

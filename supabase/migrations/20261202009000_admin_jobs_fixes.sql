@@ -10,3 +10,7 @@ update pam.profiles p set preferences = jsonb_set(p.preferences, '{timezone}', t
  where jsonb_typeof(p.preferences -> 'timezone') = 'string'
    and lower(p.preferences ->> 'timezone') = lower(z.name)
    and p.preferences ->> 'timezone' <> z.name;
+
+-- The audit log is looked up by target without case (GET /admin/audit?target_id=): ids are recorded
+-- in lower case now, and the records made before with an id in upper case stay as they were.
+create index admin_audit_log_target_lower_idx on pam.admin_audit_log (target_type, lower(target_id));

@@ -2,7 +2,7 @@
 // UTC day (never computed from raw rows here), and every admin action.
 import type { App } from '../_shared/http.ts'
 import { z } from '../_shared/http.ts'
-import { errorOf, isoSql, json, Uuid } from '../_shared/resource.ts'
+import { errorOf, isoSql, json } from '../_shared/resource.ts'
 import { calendarDate } from '../_shared/dates.ts'
 import { singleLineText } from '../_shared/text.ts'
 import { adminRoute, asAdmin, fieldError } from './gate.ts'
@@ -92,9 +92,8 @@ export function registerHealthRoutes(app: App) {
           admin_id: z.guid().optional(),
           action: singleLineText({ min: 1, max: 60 }).optional().openapi({ example: 'user.suspend' }),
           target_type: singleLineText({ min: 1, max: 40 }).optional().openapi({ example: 'user' }),
-          // Targets are recorded by their ids as Postgres writes them: a uuid is looked up in lower case.
-          target_id: singleLineText({ min: 1, max: 100 }).overwrite((s) => Uuid.safeParse(s).success ? s.toLowerCase() : s)
-            .optional(),
+          // Looked up without case: ids are recorded in lower case now, in the case given before.
+          target_id: singleLineText({ min: 1, max: 100 }).optional(),
           limit: z.string().regex(/^[0-9]{1,3}$/).transform(Number).pipe(z.number().min(1).max(200)).default(50)
             .openapi({ type: 'integer', minimum: 1, maximum: 200, default: 50 }),
           cursor: z.string().regex(/^[0-9]{1,18}$/, 'next_cursor of the previous page').optional()
@@ -114,7 +113,7 @@ export function registerHealthRoutes(app: App) {
                   a.request_id, ${isoSql('a.created_at')} as created_at
            from pam.admin_audit_log a
            where ($1::uuid is null or a.admin_id = $1) and ($2::text is null or a.action = $2)
-             and ($3::text is null or a.target_type = $3) and ($4::text is null or a.target_id = $4)
+             and ($3::text is null or a.target_type = $3) and ($4::text is null or lower(a.target_id) = lower($4))
              and ($5::bigint is null or a.id < $5)
            order by a.id desc limit $6`,
           [q.admin_id ?? null, q.action ?? null, q.target_type ?? null, q.target_id ?? null, q.cursor ?? null, q.limit + 1],
