@@ -13,4 +13,4 @@ update pam.profiles p set preferences = jsonb_set(p.preferences, '{timezone}', t
 
 -- The audit log is looked up by target without case (GET /admin/audit?target_id=): ids are recorded
 -- in lower case now, and the records made before with an id in upper case stay as they were.
-create index admin_audit_log_target_lower_idx on pam.admin_audit_log (target_type, lower(target_id));
+create index if not exists admin_audit_log_target_lower_idx on pam.admin_audit_log (target_type, lower(target_id));
