@@ -73,22 +73,28 @@ async function generate(n: number, tag: string): Promise<number> {
   return (performance.now() - t0) / 1000
 }
 
-/** The scheduled call, signed as QStash signs it; resolves when every batch it published is done. */
-async function runDailyAnalytics(at: string) {
-  const url = `${stack.url}/functions/v1/jobs/daily-analytics`
+/** `job`'s scheduled call at `at`, signed as QStash signs it, sent through `send` (the gateway, or an app
+ * in this process); resolves when every batch it published is done. */
+async function scheduledCall(job: string, at: string, send: (req: Request) => Promise<Response>) {
+  const url = `${stack.url}/functions/v1/jobs/${job}`
   const body = JSON.stringify({ at })
-  const t0 = performance.now()
-  const res = await fetch(url, {
+  const res = await send(new Request(url, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
       'upstash-signature': await signQStash({ key: stack.qstash.keys.currentSigningKey, url, body }),
     },
     body,
-  })
+  }))
   if (!res.ok) throw new Error(`the scheduled call failed: ${res.status} ${await res.text()}`)
   await res.body?.cancel()
   await stack.qstash.local.idle()
+}
+
+/** The scheduled call, signed as QStash signs it; resolves when every batch it published is done. */
+async function runDailyAnalytics(at: string) {
+  const t0 = performance.now()
+  await scheduledCall('daily-analytics', at, fetch)
   const wall = (performance.now() - t0) / 1000
   const runs = await admin`
     select batch, status, error, rows_written, notifications,
@@ -207,21 +213,9 @@ const cpuSeconds = () => {
  * every batch is done. */
 async function runEventReminders(at: string, batchUsers: number) {
   const app = createJobsApp(parseConfig({ ...Deno.env.toObject(), PAM_JOBS_BATCH_USERS: String(batchUsers) }))
-  const url = `${stack.url}/functions/v1/jobs/event-reminders`
-  const body = JSON.stringify({ at })
   const cpu0 = cpuSeconds()
   const t0 = performance.now()
-  const res = await app.fetch(new Request(url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'upstash-signature': await signQStash({ key: stack.qstash.keys.currentSigningKey, url, body }),
-    },
-    body,
-  }))
-  if (!res.ok) throw new Error(`the scheduled call failed: ${res.status} ${await res.text()}`)
-  await res.body?.cancel()
-  await stack.qstash.local.idle()
+  await scheduledCall('event-reminders', at, (req) => Promise.resolve(app.fetch(req)))
   const wall = (performance.now() - t0) / 1000
   const cpu = cpuSeconds() - cpu0
   // The runs that did the work: the batches (the plan, which has the ranges, does none); before the

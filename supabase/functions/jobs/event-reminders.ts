@@ -14,7 +14,7 @@
 // skipped: the others are still sent.
 import type { Tx } from '../_shared/db.ts'
 import { log } from '../_shared/logger.ts'
-import { startsIn, type Timing } from '../you/recurrence.ts'
+import { startsIn, type Timing, timingOfRow } from '../you/recurrence.ts'
 import { type BatchResult, inRange, type UserRange } from './runs.ts'
 
 export const LOOKBACK_HOURS = 6
@@ -73,14 +73,7 @@ export async function eventReminders(tx: Tx, range: UserRange, at: Date): Promis
   let failed = 0
   for (const e of events) {
     try {
-      const t: Timing = {
-        all_day: e.all_day,
-        time_zone: e.time_zone,
-        starts_at: new Date(e.starts_at),
-        ends_at: new Date(e.ends_at),
-        recurrence: e.recurrence,
-      }
-      for (const r of dueReminders(t, e.reminders as number[], since, at)) {
+      for (const r of dueReminders(timingOfRow(e), e.reminders as number[], since, at)) {
         due.push({ user_id: e.user_id, event_id: e.id, title: e.title, time_zone: e.time_zone, occurrence: r.occurrence,
           minutes: r.minutes, starts_at: r.starts_at.toISOString() })
       }

@@ -26,7 +26,7 @@ import {
   writeTransaction,
 } from '../_shared/resource.ts'
 import { multiLineText, singleLineText } from '../_shared/text.ts'
-import { dayRange, lastDay, occurrences, RECURRENCE, type Timing, wall } from './recurrence.ts'
+import { dayRange, lastDay, occurrences, RECURRENCE, type Timing, timingOfRow, wall } from './recurrence.ts'
 
 const KINDS = ['travel', 'maintenance', 'appointment', 'social', 'personal'] as const
 const LOCAL = /^\d{4}-\d{2}-\d{2}(T([01]\d|2[0-3]):[0-5]\d)?$/
@@ -319,13 +319,7 @@ export async function calendarOf(c: AppContext, from: string, to: string, timeZo
   const localOf = (d: Date) => toLocal(d, timeZone)
   const out: z.infer<typeof Occurrence>[] = []
   for (const e of rows) {
-    const t: Timing = {
-      all_day: e.all_day,
-      time_zone: e.time_zone,
-      starts_at: new Date(e.starts_at),
-      ends_at: new Date(e.ends_at),
-      recurrence: e.recurrence,
-    }
+    const t = timingOfRow(e)
     // All-day events are days wherever you are: the window's days in the event's own zone.
     const window = e.all_day ? dayRange(from, to, e.time_zone) : { from: a, to: b }
     for (const o of occurrences(t, window.from, window.to)) {

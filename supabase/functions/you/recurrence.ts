@@ -27,6 +27,15 @@ export interface Timing {
   recurrence: string | null
 }
 
+/** The timing of an event row as the database gives it (instants as Date or text). */
+export const timingOfRow = (e: Record<string, unknown>): Timing => ({
+  all_day: e.all_day as boolean,
+  time_zone: e.time_zone as string,
+  starts_at: new Date(e.starts_at as string | Date),
+  ends_at: new Date(e.ends_at as string | Date),
+  recurrence: e.recurrence as string | null,
+})
+
 /** `YYYY-MM-DD` (+ `THH:MM`) as a wall clock (a UTC date with those fields). */
 export const wall = (local: string) => new Date(`${local.length === 10 ? `${local}T00:00` : local}:00Z`)
 const wallText = (w: Date, allDay: boolean) => w.toISOString().slice(0, allDay ? 10 : 16)
