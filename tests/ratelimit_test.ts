@@ -58,6 +58,27 @@ for (const backend of ['memory', 'upstash'] as const) {
   })
 
   Deno.test({
+    name: `ratelimit[${backend}]: guesses sent at once meet the failure limit; sign-ins that succeed use none of it`,
+    ignore,
+    fn: () =>
+      withApp({ PAM_RATE_LIMIT_AUTH: '100', PAM_RATE_LIMIT_AUTH_ACCOUNT: '100', PAM_RATE_LIMIT_LOGIN_FAILURES: '2' }, async (call) => {
+        const user = await signUp()
+        const login = async (password: string) => {
+          const res = await call('/login', { method: 'POST', ip: '198.51.100.40', body: JSON.stringify({ email: user.email, password }) })
+          await res.body?.cancel()
+          return res.status
+        }
+        // Each attempt counts as a failure until Supabase Auth says it was not one.
+        for (let i = 0; i < 3; i++) assertEquals(await login(user.password), 200, `sign-in ${i + 1}`)
+        // Six guesses at once: two reach Supabase Auth, the rest are refused before it.
+        const guesses = await Promise.all(Array.from({ length: 6 }, (_, i) => login(`wrong-${i}`)))
+        assertEquals(guesses.filter((s) => s === 401).length, 2, `statuses ${guesses}`)
+        assertEquals(guesses.filter((s) => s === 429).length, 4, `statuses ${guesses}`)
+        assertEquals(await login(user.password), 429, 'that address is done guessing')
+      }),
+  })
+
+  Deno.test({
     name: `ratelimit[${backend}]: a read refused for its limit does not run: no outside service is called`,
     ignore,
     fn: async () => {
@@ -230,7 +251,7 @@ Deno.test('ratelimit[memory]: the window slides: the last window weighs on the n
   }
   await early()
   assertEquals(await passing('user:a'), 10, 'a fresh identifier has the whole limit')
-  assertEquals((await limiter.peek('standard', 'user:a')).remaining, 0)
+  assertEquals((await limiter.limit('standard', 'user:a')).remaining, 0)
   assertEquals(await passing('user:b'), 10, 'each identifier counts on its own')
   await early()
   // The previous window's 10 count by the share of this one still to come (~95% here).
@@ -238,8 +259,26 @@ Deno.test('ratelimit[memory]: the window slides: the last window weighs on the n
   assert(next >= 1 && next < 10, `${next} passed in the next window`)
   await early()
   await early()
-  assertEquals((await limiter.peek('standard', 'user:a')).remaining, 10, 'a window two back no longer counts')
-  assertEquals(await passing('user:a'), 10)
+  assertEquals(await passing('user:a'), 10, 'a window two back no longer counts')
+})
+
+Deno.test('ratelimit[memory]: a request taken back is free again, also once the window has moved on', async () => {
+  const tiers = { standard: { limit: 2, windowSeconds: 1 } } as unknown as ConstructorParameters<typeof MemoryRateLimiter>[0]
+  const limiter = new MemoryRateLimiter(tiers)
+  const early = () => new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 50))
+  await early()
+  const first = await limiter.limit('standard', 'user:a')
+  assert((await limiter.limit('standard', 'user:a')).success)
+  assertEquals((await limiter.limit('standard', 'user:a')).success, false)
+  await limiter.release('standard', 'user:a', first)
+  assert((await limiter.limit('standard', 'user:a')).success, 'the one taken back is free again')
+  // In the next window the last one's two weigh as one (floor(2 × ~0.95)); taken back, they weigh nothing.
+  const late = await limiter.limit('standard', 'user:b')
+  await limiter.limit('standard', 'user:b')
+  await early()
+  await limiter.release('standard', 'user:b', late)
+  assert((await limiter.limit('standard', 'user:b')).success)
+  assert((await limiter.limit('standard', 'user:b')).success, 'the previous window counts one fewer')
 })
 
 /** Each call's commands as `NAME count spare` (the script's last two arguments). */

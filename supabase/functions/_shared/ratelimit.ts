@@ -36,8 +36,9 @@ export interface RateLimiter {
   /** Counts one request of `identifier` against `tier`. `batched`: the check may wait for the
    * request's next cache call (or the next task) to share its round trip. */
   limit(tier: RateLimitTier, identifier: string, batched?: boolean): Promise<LimitResult>
-  /** What is left for `identifier` in `tier`, without counting anything. */
-  peek(tier: RateLimitTier, identifier: string): Promise<LimitResult>
+  /** Takes back one request `limit` counted and answered with `counted` (a success): a request
+   * counted ahead, in case it turned out to be what the tier limits, that did not. */
+  release(tier: RateLimitTier, identifier: string, counted: LimitResult): Promise<void>
 }
 
 type Tiers = Config['rateLimits']
@@ -51,14 +52,19 @@ export class MemoryRateLimiter implements RateLimiter {
   constructor(private readonly tiers: Tiers) {}
 
   limit(tier: RateLimitTier, identifier: string): Promise<LimitResult> {
-    return Promise.resolve(this.count(tier, identifier, true))
+    return Promise.resolve(this.count(tier, identifier))
   }
 
-  peek(tier: RateLimitTier, identifier: string): Promise<LimitResult> {
-    return Promise.resolve(this.count(tier, identifier, false))
+  release(tier: RateLimitTier, identifier: string, counted: LimitResult): Promise<void> {
+    const kept = this.windows.get(`${tier}:${identifier}`)
+    const window = countedWindow(counted, this.tiers[tier].windowSeconds)
+    // Counted in the window kept last, or in the one before it (the window has moved on since).
+    if (kept?.window === window && kept.count > 0) kept.count--
+    else if (kept?.window === window + 1 && kept.previous > 0) kept.previous--
+    return Promise.resolve()
   }
 
-  private count(tier: RateLimitTier, identifier: string, hit: boolean): LimitResult {
+  private count(tier: RateLimitTier, identifier: string): LimitResult {
     const { limit: max, windowSeconds } = this.tiers[tier]
     const windowMs = windowSeconds * 1000
     const now = Date.now()
@@ -71,7 +77,6 @@ export class MemoryRateLimiter implements RateLimiter {
     const used = Math.floor(previousCount * (1 - elapsed)) + currentCount
     const reset = (current + 1) * windowMs
     if (used >= max) return { success: false, limit: max, remaining: 0, reset }
-    if (!hit) return { success: true, limit: max, remaining: max - used, reset }
     if (kept) {
       kept.window = current
       kept.count = currentCount + 1
@@ -95,15 +100,23 @@ export class MemoryRateLimiter implements RateLimiter {
   }
 }
 
+/** The fixed window a request answered with `counted` was counted in. */
+const countedWindow = (counted: LimitResult, windowSeconds: number) =>
+  Math.round(counted.reset / (windowSeconds * 1000)) - 1
+
 /** Counts requests against a sliding window. Grants `increment` of them, and up to `spare` more
  * for the caller to hand out itself (never more than a tenth of what the window has left after
  * `increment`), as far as the limit allows (none past it). Answers what was used before them and
  * how many were granted. KEYS: current window, previous window. ARGV: limit, now (ms), window (ms),
- * increment (0 peeks), spare. */
+ * increment (-1 takes back one request counted in KEYS[1]'s window), spare. */
 const SLIDING_WINDOW = `local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
 local limit, now, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local increment, spare = tonumber(ARGV[4]), tonumber(ARGV[5])
+if increment < 0 then
+  if current > 0 then redis.call('DECR', KEYS[1]) end
+  return {0, 0}
+end
 local used = math.floor(previous * (1 - (now % window) / window)) + current
 local extra = math.min(spare, math.floor((limit - used - increment) / 10))
 local granted = math.min(increment + math.max(extra, 0), limit - used)
@@ -157,14 +170,22 @@ export class UpstashRateLimiter implements RateLimiter {
   }
 
   limit(tier: RateLimitTier, identifier: string, batched = false): Promise<LimitResult> {
-    return this.count(tier, identifier, 1, batched)
+    return this.count(tier, identifier, batched)
   }
 
-  peek(tier: RateLimitTier, identifier: string): Promise<LimitResult> {
-    return this.count(tier, identifier, 0, false)
+  async release(tier: RateLimitTier, identifier: string, counted: LimitResult): Promise<void> {
+    const { limit, windowSeconds } = this.config.rateLimits[tier]
+    const window = countedWindow(counted, windowSeconds)
+    const key = (w: number) => `${this.config.cache.prefix}ratelimit:${tier}:${identifier}:${w}`
+    try {
+      await this.run(() => [key(window), key(window - 1), limit, Date.now(), windowSeconds * 1000, -1, 0], true)
+    } catch {
+      // Upstash did not answer: the count may have been the in-process limiter's (it answers when Upstash does not).
+      await this.fallback.release(tier, identifier, counted)
+    }
   }
 
-  private async count(tier: RateLimitTier, identifier: string, increment: number, batched: boolean) {
+  private async count(tier: RateLimitTier, identifier: string, batched: boolean) {
     const { limit, windowSeconds } = this.config.rateLimits[tier]
     const windowMs = windowSeconds * 1000
     const now = Date.now()
@@ -182,7 +203,7 @@ export class UpstashRateLimiter implements RateLimiter {
       // Bounded by the Upstash call's own timeout (cache.ts, UpstashStore).
       let used: number
       let position = 0
-      if (batched && increment > 0) {
+      if (batched) {
         const lease = this.leases.get(blockKey)
         if (lease?.window === current && lease.next < lease.end) {
           position = lease.next++
@@ -192,20 +213,20 @@ export class UpstashRateLimiter implements RateLimiter {
         position = group.count++
         used = (await group.answer).used
       } else {
-        used = (await this.run(() => [...args, increment, 0], !batched)).used
+        used = (await this.run(() => [...args, 1, 0], true)).used
       }
       if (used + position >= limit) {
         if (this.blocked.size > 10_000) this.blocked.clear()
         this.blocked.set(blockKey, reset)
         return { success: false, limit, remaining: 0, reset }
       }
-      return { success: true, limit, remaining: Math.max(0, limit - used - position - increment), reset }
+      return { success: true, limit, remaining: Math.max(0, limit - used - position - 1), reset }
     } catch (err) {
       if (Date.now() - this.lastWarning > 60_000) {
         this.lastWarning = Date.now()
         log('warn', 'rate limiter: Upstash unavailable, limiting in-process', { error: String(err) })
       }
-      return increment ? await this.fallback.limit(tier, identifier) : await this.fallback.peek(tier, identifier)
+      return await this.fallback.limit(tier, identifier)
     }
   }
 

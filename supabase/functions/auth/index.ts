@@ -204,23 +204,30 @@ export function createAuthApp(config: Config = getConfig()): App {
     // Failed sign-ins are limited more tightly than sign-ins: per account from
     // this address, and per account from anywhere (a guessing attack spread
     // over many addresses), so a shared address does not lock others out.
+    // Each attempt counts as a failure before it is made, and is taken back
+    // when it turns out not to be one: counted only after Supabase Auth's
+    // answer, attempts sent at once would all pass a limit they all exceed.
     const failures: [RateLimitTier, string][] = [
       ['login_failures', `account:${account}:ip:${ip}`],
       ['login_failures_account', `account:${account}`],
     ]
-    const left = await Promise.all(failures.map(([tier, id]) => c.var.rateLimiter.peek(tier, id)))
-    const blocked = left.find((r) => !r.success)
-    if (blocked) throw rateLimited(blocked, 'too many failed sign-ins for this account')
+    const counted = await Promise.all(failures.map(([tier, id]) => c.var.rateLimiter.limit(tier, id)))
+    const takeBack = () =>
+      Promise.all(failures.map(([tier, id], i) => counted[i].success && c.var.rateLimiter.release(tier, id, counted[i])))
+    const blocked = counted.find((r) => !r.success)
+    if (blocked) {
+      await takeBack()
+      throw rateLimited(blocked, 'too many failed sign-ins for this account')
+    }
     try {
       const s = (await authRequest<AuthSession>(config, '/token?grant_type=password', {
         body: { email, password },
         clientIp: ip,
       }))!
+      await takeBack()
       return c.json({ user: s.user, session: sessionOf(s) }, 200)
     } catch (err) {
-      if (err instanceof ApiError && err.code === 'invalid_credentials') {
-        await Promise.all(failures.map(([tier, id]) => c.var.rateLimiter.limit(tier, id)))
-      }
+      if (!(err instanceof ApiError && err.code === 'invalid_credentials')) await takeBack()
       throw err
     }
   })
