@@ -394,6 +394,17 @@ Deno.test('admin: product health is what the product-metrics job wrote for the d
   const [u] = await adminSql`insert into auth.users (email, raw_app_meta_data, created_at)
     values (${`metrics-${crypto.randomUUID()}@example.com`}, '{"provider":"email"}', ${`${day}T09:00:00Z`}) returning id`
   await adminSql`insert into pam.posts (author_id, body, created_at) values (${u.id}, 'Metrics day', ${`${day}T10:00:00Z`})`
+  // A traveller whose only activity was the app refreshing a session: on the day at 23:30, and
+  // again after midnight (00:05), before the job ran. The session keeps only the latest refresh.
+  const [v] = await adminSql`insert into auth.users (email, raw_app_meta_data, created_at)
+    values (${`metrics-${crypto.randomUUID()}@example.com`}, '{"provider":"email"}', '2031-04-20T09:00:00Z') returning id`
+  const [s] = await adminSql`insert into auth.sessions (id, user_id, created_at, updated_at)
+    values (${crypto.randomUUID()}, ${v.id}, '2031-04-28T10:00:00Z', '2031-05-02T00:05:00Z') returning id`
+  const refreshes = [['2031-04-28T10:00:00Z', '2031-05-01T23:30:00Z'], ['2031-05-01T23:30:00Z', '2031-05-02T00:05:00Z']]
+  for (const [created, revoked] of [...refreshes, ['2031-05-02T00:05:00Z', null]]) {
+    await adminSql`insert into auth.refresh_tokens (token, user_id, revoked, created_at, updated_at, session_id)
+      values (${crypto.randomUUID()}, ${v.id}, ${revoked !== null}, ${created}, ${revoked ?? created}, ${s.id})`
+  }
   await adminSql`insert into pam.job_runs (job, period, batch, status, attempts, error)
     values ('budget-alerts', ${day}, '0', 'failed', 3, 'boom')`
   await adminSql`insert into pam.notifications (user_id, kind, title, created_at, read_at)
@@ -409,7 +420,7 @@ Deno.test('admin: product health is what the product-metrics job wrote for the d
   const { days } = await ok(adminAs(admin)(`health?from=${day}&to=${day}`))
   assertEquals(days.length, 1)
   const d = days[0]
-  assertEquals([d.date, d.new_users, d.active_users, d.weekly_active_users], [day, 1, 1, 1])
+  assertEquals([d.date, d.new_users, d.active_users, d.weekly_active_users], [day, 1, 2, 2])
   assertEquals(d.job_runs, [{ job: 'budget-alerts', runs: 1, done: 0, failed: 1, attempts: 3 }])
   assertEquals(d.notifications, [{ kind: 'social', sent: 2, read: 1 }])
   const wide = await adminAs(admin)('health?from=2020-01-01&to=2031-05-01')
