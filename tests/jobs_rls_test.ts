@@ -1,8 +1,9 @@
 // RLS of the jobs' tables: a daily report and the keys of notifications sent
 // are their owner's to read and nobody's to write (the job writes as
-// service_role, the keys a trigger); job runs are nobody's.
+// service_role, the keys a trigger); job runs and how far the daily report
+// has covered each traveller are nobody's, not even the traveller's own.
 import { assert } from './_support/assert.ts'
-import { asUser, checkRls, newAuthUser } from './_support/rls.ts'
+import { asAnon, asUser, checkRls, newAuthUser } from './_support/rls.ts'
 import { adminSql } from './_support/stack.ts'
 import { ApiError } from '../supabase/functions/_shared/errors.ts'
 
@@ -47,4 +48,26 @@ Deno.test('jobs RLS: job_runs are out of reach of users and anon', async () => {
       assert(err instanceof ApiError && err.status === 403, `${sql}: ${err}`)
     }
   }
+})
+
+Deno.test('jobs RLS: daily_report_progress is out of reach of its traveller, others and anon', async () => {
+  const [owner, other] = [await newAuthUser(), await newAuthUser()]
+  await adminSql`insert into pam.daily_report_progress (user_id, covered_through) values (${owner}, '2031-01-01')`
+  for (const [who, api] of [['owner', asUser(owner)], ['another user', asUser(other)], ['anon', asAnon()]] as const) {
+    for (const sql of [
+      `select * from pam.daily_report_progress`,
+      `update pam.daily_report_progress set covered_through = '2040-01-01'`,
+      `delete from pam.daily_report_progress`,
+      `insert into pam.daily_report_progress (user_id, covered_through) values ('${owner}', '2040-01-01')`,
+    ]) {
+      try {
+        await api.queryRaw(sql)
+        assert(false, `${who}: ${sql}: allowed`)
+      } catch (err) {
+        assert(err instanceof ApiError && err.status === 403, `${who}: ${sql}: ${err}`)
+      }
+    }
+  }
+  const [row] = await adminSql`select covered_through::text as d from pam.daily_report_progress where user_id = ${owner}`
+  assert(row.d === '2031-01-01', 'unchanged')
 })

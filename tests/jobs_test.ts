@@ -123,6 +123,33 @@ Deno.test('daily-analytics: a time zone given in another case is stored as its n
   assertEquals(reports.map((r) => [r.user_id, r.date]), [[patched, '2031-06-13'], [stored, '2031-06-13']])
 })
 
+Deno.test('daily-analytics: each local day once, when the zone moves the date on by two, back again, or runs are missed', async () => {
+  const users = await usersInOwnRange(1, { timezone: 'America/Los_Angeles', currency: 'AUD' })
+  const [id] = users.ids
+  for (let day = 12; day <= 25; day++) await expense(id, { amount: `${day}.00`, category: 'food', date: `2031-06-${day}` })
+  const zone = (timezone: string) =>
+    adminSql`update pam.profiles set preferences = ${adminSql.json({ timezone, currency: 'AUD' } as never)} where id = ${id}`
+  const run = async (at: string) => {
+    const res = await callJob('daily-analytics', batchOf(users, at))
+    assertEquals([res.status, res.body.status], [200, 'done'], JSON.stringify(res.body))
+    const rows = await adminSql`select date::text as date from pam.daily_reports where user_id = ${id} order by date`
+    return rows.map((r) => r.date)
+  }
+  // 02:00 UTC on the 15th is 19:00 on the 14th in Los Angeles: the 13th.
+  assertEquals(await run('2031-06-15T02:00:00Z'), ['2031-06-13'])
+  // Flown to Sydney: 02:00 UTC on the 16th is noon on the 16th there. The 14th is not skipped.
+  await zone('Australia/Sydney')
+  assertEquals(await run('2031-06-16T02:00:00Z'), ['2031-06-13', '2031-06-14', '2031-06-15'])
+  // Back in Los Angeles: the 17th's run falls on the 16th there, whose yesterday was covered in Sydney.
+  await zone('America/Los_Angeles')
+  assertEquals(await run('2031-06-17T02:00:00Z'), ['2031-06-13', '2031-06-14', '2031-06-15'])
+  assertEquals(await run('2031-06-18T02:00:00Z'), ['2031-06-13', '2031-06-14', '2031-06-15', '2031-06-16'])
+  // Five days without a run: the next covers the three days before its own yesterday's, and no more.
+  assertEquals((await run('2031-06-24T02:00:00Z')).slice(4), ['2031-06-20', '2031-06-21', '2031-06-22'])
+  const notes = await notificationsOf([id], 'report_ready')
+  assertEquals(notes.length, 7, 'one notification per report')
+})
+
 Deno.test("daily-analytics: fuel_cost is the fill-ups in the report's currency; fill-ups and litres are all of them", async () => {
   const users = await usersInOwnRange(1, { timezone: 'Australia/Brisbane', currency: 'AUD' })
   const [id] = users.ids

@@ -2,7 +2,9 @@
 // day before their "today" at the job's instant): spend by category, where
 // their budgets stood, distance driven and fuel bought; one report_ready
 // notification per report. Travellers with nothing recorded that day get no
-// report. One statement per batch.
+// report. Each local day is covered once (pam.daily_report_progress): a run
+// after the traveller's zone moved their date on by two, or after missed
+// runs, covers the days in between too (up to three). One statement per batch.
 import type { Tx } from '../_shared/db.ts'
 import type { BatchResult, UserRange } from './runs.ts'
 import { usersCte } from './users.ts'
@@ -13,27 +15,41 @@ export async function dailyAnalytics(tx: Tx, range: UserRange, at: Date): Promis
   const { sql, values } = usersCte(range, at)
   const [r] = await tx.unsafe(
     `${sql},
-    days as (select u.user_id, u.currency, u.today - 1 as day from users u),
+    -- The days after the last one covered for the traveller, up to yesterday (their local
+    -- yesterday at the job's instant): one as a rule, two when their zone moved their date on
+    -- since the last run, up to three after runs were missed; none when it moved back.
+    days as (
+      select u.user_id, u.currency, u.today - k as day
+      from users u
+      left join pam.daily_report_progress p on p.user_id = u.user_id
+      cross join lateral generate_series(1, least(3, u.today - 1 - coalesce(p.covered_through, u.today - 2))) k
+    ),
+    covered as (
+      insert into pam.daily_report_progress as p (user_id, covered_through)
+      select u.user_id, u.today - 1 from users u
+      on conflict (user_id) do update set covered_through = excluded.covered_through
+        where p.covered_through < excluded.covered_through
+    ),
     by_category as (
-      select e.user_id, e.category, e.currency, sum(e.amount) as amount, count(*) as n
+      select d.user_id, d.day, e.category, e.currency, sum(e.amount) as amount, count(*) as n
       from days d join pam.expenses e on e.user_id = d.user_id and e.date = d.day
-      group by e.user_id, e.category, e.currency
+      group by d.user_id, d.day, e.category, e.currency
     ),
     -- Every fill-up and its litres, but the cost in the report's currency only (as total_spent, and
     -- as /wheels/fuel/stats counts them): amounts in other currencies do not add up.
     fuel as (
-      select e.user_id, count(*) as fill_ups, sum(e.fuel_volume) as volume,
+      select d.user_id, d.day, count(*) as fill_ups, sum(e.fuel_volume) as volume,
              sum(e.amount) filter (where e.currency = d.currency) as cost
       from days d join pam.expenses e on e.user_id = d.user_id and e.date = d.day and e.fuel_volume is not null
-      group by e.user_id
+      group by d.user_id, d.day
     ),
     -- Per vehicle: the highest reading of the day less the last one before it
     -- (readings follow the calendar: see the odometer-order trigger).
     distance as (
-      select x.user_id,
+      select x.user_id, x.day,
              sum((x.day_max - x.before) * case x.unit when 'mi' then ${KM_PER_MILE} else 1 end) as km
       from (
-        select d.user_id, v.odometer_unit as unit,
+        select d.user_id, d.day, v.odometer_unit as unit,
           greatest(
             (select max(e.odometer) from pam.expenses e
               where e.vehicle_id = v.id and e.date = d.day and e.odometer is not null),
@@ -48,41 +64,42 @@ export async function dailyAnalytics(tx: Tx, range: UserRange, at: Date): Promis
         from days d join pam.vehicles v on v.user_id = d.user_id
       ) x
       where x.day_max is not null and x.before is not null
-      group by x.user_id
+      group by x.user_id, x.day
     ),
     active as (
-      select user_id from by_category union select user_id from distance
+      select user_id, day from by_category union select user_id, day from distance
     ),
     budgets as (
-      select d.user_id, jsonb_agg(jsonb_build_object(
+      select d.user_id, d.day, jsonb_agg(jsonb_build_object(
                'budget_id', b.id, 'category', b.category, 'period', b.period,
                'period_start', s.period_start, 'period_end', s.period_end,
                'spent', s.spent::text, 'available', s.available::text, 'percent', s.percent,
                'status', case s.threshold when 100 then 'over' when 80 then 'warning' else 'ok' end)
              order by b.category, array_position(array['weekly', 'monthly', 'yearly'], b.period)) as list
       from days d
-      join active a on a.user_id = d.user_id
+      join active a on a.user_id = d.user_id and a.day = d.day
       join pam.budgets b on b.user_id = d.user_id and b.start_date <= d.day
       cross join lateral pam.jobs_budget_period(b, d.day, d.day, d.currency) s
-      group by d.user_id
+      group by d.user_id, d.day
     ),
     reports as (
       insert into pam.daily_reports (user_id, date, currency, total_spent, expense_count, spend_by_category, budgets,
                                      distance_km, fill_ups, fuel_volume, fuel_cost)
       select d.user_id, d.day, d.currency,
-             coalesce((select sum(c.amount) from by_category c where c.user_id = d.user_id and c.currency = d.currency), 0),
-             coalesce((select sum(c.n) from by_category c where c.user_id = d.user_id), 0),
+             coalesce((select sum(c.amount) from by_category c
+                       where c.user_id = d.user_id and c.day = d.day and c.currency = d.currency), 0),
+             coalesce((select sum(c.n) from by_category c where c.user_id = d.user_id and c.day = d.day), 0),
              coalesce((select jsonb_agg(jsonb_build_object('category', c.category, 'currency', c.currency,
                                         'amount', c.amount::text, 'count', c.n) order by c.amount desc, c.category)
-                       from by_category c where c.user_id = d.user_id), '[]'),
+                       from by_category c where c.user_id = d.user_id and c.day = d.day), '[]'),
              coalesce(b.list, '[]'),
              round(dist.km, 1),
              coalesce(f.fill_ups, 0), coalesce(f.volume, 0), coalesce(f.cost, 0)
       from days d
-      join active a on a.user_id = d.user_id
-      left join budgets b on b.user_id = d.user_id
-      left join distance dist on dist.user_id = d.user_id
-      left join fuel f on f.user_id = d.user_id
+      join active a on a.user_id = d.user_id and a.day = d.day
+      left join budgets b on b.user_id = d.user_id and b.day = d.day
+      left join distance dist on dist.user_id = d.user_id and dist.day = d.day
+      left join fuel f on f.user_id = d.user_id and f.day = d.day
       on conflict (user_id, date) do nothing
       returning id, user_id, date, currency, total_spent, expense_count, distance_km
     ),
