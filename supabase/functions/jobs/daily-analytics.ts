@@ -22,7 +22,7 @@ export async function dailyAnalytics(tx: Tx, range: UserRange, at: Date): Promis
       select u.user_id, u.currency, u.today - k as day
       from users u
       left join pam.daily_report_progress p on p.user_id = u.user_id
-      cross join lateral generate_series(1, least(3, u.today - 1 - coalesce(p.covered_through, u.today - 2))) k
+      join (values (1), (2), (3)) as n(k) on n.k <= u.today - 1 - coalesce(p.covered_through, u.today - 2)
     ),
     covered as (
       insert into pam.daily_report_progress as p (user_id, covered_through)
