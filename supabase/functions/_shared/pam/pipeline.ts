@@ -294,10 +294,10 @@ export async function converse(c: AppContext, input: TurnInput): Promise<Turn> {
   let mode: Turn['mode'] = 'offline'
 
   const { openai } = c.var.config
+  const reservation = openai.apiKey && openai.dailyTokens > 0 ? await reserveTokens(c) : null
   if (!openai.apiKey) model.model_skipped = 'not_configured'
-  else if (openai.dailyTokens === 0 || await tokensLastDay(c, input.now) >= openai.dailyTokens) {
-    model.model_skipped = 'daily_token_budget'
-  } else {
+  else if (!reservation) model.model_skipped = 'daily_token_budget'
+  else {
     try {
       reply = await modelTurn(run, input, { intent, confidence, entities }, memories, actions, model)
       mode = 'model'
@@ -313,6 +313,8 @@ export async function converse(c: AppContext, input: TurnInput): Promise<Turn> {
       // What the model already did stands (and is not done twice): the answer is built from it.
       const done = actions.filter((a) => a.ok)
       if (done.length) reply = done.map((a) => replyFor(a.tool, a.result!, ctx)).join(' ')
+    } finally {
+      await settleTokens(c, reservation, (model.usage as Usage | undefined)?.total_tokens ?? 0)
     }
   }
   let t4 = performance.now()
@@ -403,19 +405,28 @@ async function offlineTurn(
   }
 }
 
-/** Tokens the caller's answers used in the last 24 hours (one index range on (user_id, created_at)). A
- * rolling window, not the local day: the day would start wherever the zone the app sends puts midnight,
- * so choosing a zone whose midnight just passed would give the budget again. */
-async function tokensLastDay(c: AppContext, now: Date): Promise<number> {
-  const [row] = await c.var.postgres.queryRaw<{ used: number }>(
-    `select coalesce(sum((m.metadata -> 'usage' ->> 'total_tokens')::bigint), 0)::float8 as used
-     from pam.messages m
-     where m.user_id = (select auth.uid()) and m.role = 'assistant'
-       and m.created_at > $1::timestamptz - interval '24 hours'
-       and m.metadata ? 'usage'`,
-    [now.toISOString()],
+/** The daily token budget: before the model is called, tokens are reserved for the turn — what the model
+ * may write in it — unless the caller's model turns of the last 24 hours used (or hold) the budget already;
+ * null then. A rolling window, not the local day: the day would start wherever the zone the app sends puts
+ * midnight, so choosing a zone whose midnight just passed would give the budget again. Kept in
+ * pam.model_usage, which the caller cannot change: deleting conversations gives nothing back, and turns
+ * sent at once each see the others' reservations. */
+async function reserveTokens(c: AppContext): Promise<string | null> {
+  const { openai } = c.var.config
+  const [row] = await c.var.postgres.transaction((tx) =>
+    tx`select pam.model_usage_reserve(${openai.dailyTokens}::bigint, ${MAX_ANSWER_TOKENS * (openai.maxToolRounds + 1)}::int) as id`
   )
-  return Number(row?.used ?? 0)
+  return (row?.id as string | null) ?? null
+}
+
+/** The turn's reservation becomes what it used (whatever becomes of its answer). Never fails the turn:
+ * a reservation left as it is still counts. */
+async function settleTokens(c: AppContext, reservation: string, used: number): Promise<void> {
+  try {
+    await c.var.postgres.transaction((tx) => tx`select pam.model_usage_settle(${reservation}::uuid, ${used}::int)`)
+  } catch (err) {
+    log('warn', 'model usage not settled: the reservation counts instead', { request_id: c.var.requestId, ...errorFields(err) })
+  }
 }
 
 function systemPrompt(
