@@ -70,6 +70,26 @@ Deno.test('chat offline: "oil change due?" lists what is due; a fill-up goes on 
   assertEquals(perLitre.body.message.metadata.actions[0].result.fuel_log.total_cost, '84.00')
 })
 
+Deno.test("chat offline: with no zone in the profile, the device's decides the day of an expense and a fill-up, and an event's zone", async () => {
+  const user = await signUp()
+  await wheelsAs(user)('vehicles', { method: 'POST', body: { name: 'Troopy', current_odometer: 100000 } })
+  // 05:30 on 15 March in Darwin, where the device is; still 14 March in UTC.
+  const pam = chatAppAt('2026-03-14T20:00:00Z')(user)
+  const say = async (message: string) => {
+    const res = await pam('messages', { method: 'POST', body: { message, context: { timezone: 'Australia/Darwin' } } })
+    assertEquals(res.status, 201, JSON.stringify(res.body))
+    return res.body.message.metadata.actions[0]
+  }
+  const spent = await say('spent $12 on bread')
+  assertEquals([spent.tool, spent.ok, spent.result?.expense.date], ['add_expense', true, '2026-03-15'], JSON.stringify(spent))
+  const fuel = await say('filled up 60 litres for $120')
+  assertEquals([fuel.tool, fuel.ok, fuel.result?.fuel_log.date], ['log_fuel', true, '2026-03-15'], JSON.stringify(fuel))
+  const reminder = await say('remind me tomorrow at 9 to call the mechanic')
+  assertEquals([reminder.tool, reminder.ok], ['create_event', true], JSON.stringify(reminder))
+  const [event] = await adminSql`select time_zone, starts_at from pam.calendar_events where id = ${reminder.result.event.id}`
+  assertEquals([event.time_zone, event.starts_at.toISOString()], ['Australia/Darwin', '2026-03-15T23:30:00.000Z'], '09:00 on 16 March in Darwin')
+})
+
 Deno.test('chat: a vehicle synced from the app is one PAM knows of at once (the sync push drops its context)', async () => {
   const user = await signUp()
   const pam = chatAs(user)

@@ -94,10 +94,10 @@ const addExpense = tool({
     date: calendarDate().optional(),
     receipt_path: ReceiptPath.optional().describe('the receipt photo it was read from (read_receipt gives it)'),
   }),
-  async run({ c, now }, args) {
+  async run({ c, ctx, now }, args) {
     const result = await writeTransaction(c, async (tx) => {
       const mctx = await moneyContext(tx, now)
-      const prepared = await prepareExpenses(tx, mctx, [args])
+      const prepared = await prepareExpenses(tx, mctx, [{ ...args, date: args.date ?? ctx.today }])
       const problem = prepared.errors[0]
       if (problem) throw invalidReference(problem.field, problem.message)
       const [expense] = await insertExpenses(tx, prepared.rows)
@@ -225,7 +225,8 @@ const logFuel = tool({
   async run({ c, ctx, now }, args) {
     const vehicle = vehicleOf(ctx, args.vehicle_id)
     if (!args.total_cost && !args.price_per_litre) throw new ApiError(400, 'validation_failed', 'how much did it cost?')
-    const { body } = await writeTransaction(c, (tx) => recordFillUp(tx, now, { ...args, vehicle_id: vehicle.id }), REFUSALS)
+    const input = { ...args, vehicle_id: vehicle.id, date: args.date ?? ctx.today }
+    const { body } = await writeTransaction(c, (tx) => recordFillUp(tx, now, input), REFUSALS)
     await invalidateSummaries(c)
     return { ...body, vehicle: vehicle.name }
   },
@@ -609,6 +610,7 @@ const createEvent = tool({
     const input: Record<string, unknown> = {
       title: args.title,
       kind: args.kind,
+      time_zone: run.ctx.timeZone,
       all_day: !args.time,
       start: args.time ? `${args.date}T${args.time}` : args.date,
       reminders: args.reminders ?? (args.time ? [0] : []),
