@@ -227,6 +227,19 @@ Deno.test('chat model: malformed arguments, invalid arguments and an unknown too
   assertEquals(rows.map((r) => r.amount), ['12.50'])
 })
 
+Deno.test('chat model: malformed arguments are kept cut by character, so an emoji at the cut does not lose the answer', async () => {
+  const user = await signUp()
+  // Not JSON (unterminated); its 500th character is a campervan, two UTF-16 units.
+  const raw = `{"amount": "${'x'.repeat(487)}🚐 and more`
+  openai.queue({ tools: [{ name: 'add_expense', arguments: raw }] }, { text: 'How much was it?' })
+  const res = await send(user, 'spent some on food')
+  assertEquals(res.status, 201, JSON.stringify(res.body).slice(0, 500))
+  const action = res.body.message.metadata.actions[0]
+  assertEquals([action.error.code, action.args.raw], ['invalid_arguments', `{"amount": "${'x'.repeat(487)}🚐`])
+  const [kept] = await adminSql`select metadata -> 'actions' -> 0 -> 'args' ->> 'raw' as raw from pam.messages where id = ${res.body.message.id}`
+  assertEquals(kept.raw, action.args.raw)
+})
+
 Deno.test('chat model: tool rounds are bounded; then the model must answer', async () => {
   const user = await signUp()
   const before = openai.requests.length

@@ -11,7 +11,7 @@ import type { Tx } from '../db.ts'
 import { ApiError } from '../errors.ts'
 import { calendarDate } from '../dates.ts'
 import { insertRow, likePattern, params, updateRow, writeTransaction } from '../resource.ts'
-import { multiLineText, singleLineText } from '../text.ts'
+import { multiLineText, oneLine, singleLineText } from '../text.ts'
 import { weatherFor } from '../integrations/weather.ts'
 import { mapboxFor } from '../integrations/mapbox.ts'
 import { Preferences, updateProfile } from '../profile.ts'
@@ -565,7 +565,7 @@ const communityFeed = tool({
         id: x.id,
         author: x.author.name,
         group: x.group?.name ?? null,
-        body: x.body.slice(0, 300),
+        body: oneLine(x.body, 300),
         location_name: x.location_name,
         like_count: x.like_count,
         comment_count: x.comment_count,
