@@ -240,6 +240,20 @@ Deno.test('chat model: malformed arguments are kept cut by character, so an emoj
   assertEquals(kept.raw, action.args.raw)
 })
 
+Deno.test('chat model: log_fuel takes litres, price and total as the fuel route does (more than 0)', async () => {
+  const user = await signUp()
+  await wheelsAs(user)('vehicles', { method: 'POST', body: { name: 'Troopy', current_odometer: 100000 } })
+  openai.queue(
+    { tools: [{ name: 'log_fuel', arguments: JSON.stringify({ litres: '0', total_cost: '20.00' }) }] },
+    { text: 'How many litres was it?' },
+  )
+  const res = await send(user, 'filled up for $20')
+  assertEquals(res.status, 201, JSON.stringify(res.body))
+  const [action] = res.body.message.metadata.actions
+  assertEquals([action.tool, action.ok, action.error?.code], ['log_fuel', false, 'validation_failed'])
+  assertEquals((await adminSql`select count(*)::int as n from pam.expenses where user_id = ${user.id}`)[0].n, 0)
+})
+
 Deno.test('chat model: tool rounds are bounded; then the model must answer', async () => {
   const user = await signUp()
   const before = openai.requests.length

@@ -29,7 +29,7 @@ import { periodOf, previousPeriodOf } from '../../wins/periods.ts'
 import { type Aggregates, loadAggregates } from '../../wins/summary.ts'
 import { searchCampsites } from '../../wheels/camping.ts'
 import { invalidateMaintenance, WHEELS_REFUSALS } from '../../wheels/common.ts'
-import { recordFillUp } from '../../wheels/fuel.ts'
+import { Litres, PricePerLitre, recordFillUp, TotalCost } from '../../wheels/fuel.ts'
 import { maintenanceDue, maintenanceResource } from '../../wheels/maintenance.ts'
 import { planTrip, tripResource } from '../../wheels/trips.ts'
 import { createPost, type FeedFilters, feedWhere, MAX_POST_CHARS, postPage } from '../../social/posts.ts'
@@ -213,9 +213,9 @@ const logFuel = tool({
   node: 'wheels',
   description: "Record a fill-up (an expense in category fuel) for the traveller's vehicle.",
   schema: z.object({
-    litres: z.string().regex(/^\d{1,6}(\.\d{1,2})?$/),
-    total_cost: z.string().regex(/^\d{1,7}(\.\d{1,2})?$/).optional(),
-    price_per_litre: z.string().regex(/^\d{1,5}(\.\d{1,3})?$/).optional(),
+    litres: Litres,
+    total_cost: TotalCost,
+    price_per_litre: PricePerLitre,
     odometer: z.number().int().min(0).max(10_000_000).optional(),
     vehicle_id: z.string().uuid().optional(),
     date: calendarDate().optional(),
