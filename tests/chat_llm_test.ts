@@ -227,6 +227,33 @@ Deno.test('chat model: malformed arguments, invalid arguments and an unknown too
   assertEquals(rows.map((r) => r.amount), ['12.50'])
 })
 
+Deno.test('chat model: malformed arguments are kept cut by character, so an emoji at the cut does not lose the answer', async () => {
+  const user = await signUp()
+  // Not JSON (unterminated); its 500th character is a campervan, two UTF-16 units.
+  const raw = `{"amount": "${'x'.repeat(487)}🚐 and more`
+  openai.queue({ tools: [{ name: 'add_expense', arguments: raw }] }, { text: 'How much was it?' })
+  const res = await send(user, 'spent some on food')
+  assertEquals(res.status, 201, JSON.stringify(res.body).slice(0, 500))
+  const action = res.body.message.metadata.actions[0]
+  assertEquals([action.error.code, action.args.raw], ['invalid_arguments', `{"amount": "${'x'.repeat(487)}🚐`])
+  const [kept] = await adminSql`select metadata -> 'actions' -> 0 -> 'args' ->> 'raw' as raw from pam.messages where id = ${res.body.message.id}`
+  assertEquals(kept.raw, action.args.raw)
+})
+
+Deno.test('chat model: log_fuel takes litres, price and total as the fuel route does (more than 0)', async () => {
+  const user = await signUp()
+  await wheelsAs(user)('vehicles', { method: 'POST', body: { name: 'Troopy', current_odometer: 100000 } })
+  openai.queue(
+    { tools: [{ name: 'log_fuel', arguments: JSON.stringify({ litres: '0', total_cost: '20.00' }) }] },
+    { text: 'How many litres was it?' },
+  )
+  const res = await send(user, 'filled up for $20')
+  assertEquals(res.status, 201, JSON.stringify(res.body))
+  const [action] = res.body.message.metadata.actions
+  assertEquals([action.tool, action.ok, action.error?.code], ['log_fuel', false, 'validation_failed'])
+  assertEquals((await adminSql`select count(*)::int as n from pam.expenses where user_id = ${user.id}`)[0].n, 0)
+})
+
 Deno.test('chat model: tool rounds are bounded; then the model must answer', async () => {
   const user = await signUp()
   const before = openai.requests.length
@@ -304,7 +331,7 @@ Deno.test('chat model: the token budget is the last 24 hours, whatever time zone
   assertEquals((await now('messages', { method: 'POST', body: { message: 'hi' } })).body.message.metadata.mode, 'model')
   // Those 240 tokens were two hours ago; the app sends a zone where it is now just past 1 am, so its
   // day started an hour ago.
-  await adminSql`update pam.messages set created_at = created_at - interval '2 hours' where user_id = ${user.id}`
+  await adminSql`update pam.model_usage set at = at - interval '2 hours' where user_id = ${user.id}`
   let ahead = (1 - new Date().getUTCHours() + 24) % 24
   if (ahead > 14) ahead -= 24
   const zone = ahead === 0 ? 'Etc/GMT' : `Etc/GMT${ahead > 0 ? '-' : '+'}${Math.abs(ahead)}`
@@ -312,8 +339,48 @@ Deno.test('chat model: the token budget is the last 24 hours, whatever time zone
   assertEquals(res.status, 201, JSON.stringify(res.body))
   assertEquals([res.body.message.metadata.mode, res.body.message.metadata.model_skipped], ['offline', 'daily_token_budget'], zone)
   // A day later they no longer count.
-  await adminSql`update pam.messages set created_at = created_at - interval '23 hours' where user_id = ${user.id}`
+  await adminSql`update pam.model_usage set at = at - interval '23 hours' where user_id = ${user.id}`
   assertEquals((await now('messages', { method: 'POST', body: { message: 'hello' } })).body.message.metadata.mode, 'model')
+})
+
+Deno.test('chat model: the token budget counts turns whose answers were deleted, or could not be kept', async () => {
+  const user = await signUp()
+  const first = await send(user, 'hello pam')
+  assertEquals(first.body.message.metadata.usage.total_tokens, 120)
+  // Deleting the conversation (its answers with it) gives no tokens back.
+  assertEquals((await pamWith()(user)(`conversations/${first.body.conversation_id}`, { method: 'DELETE' })).status, 204)
+  const spent = await send(user, 'hello again', { PAM_CHAT_DAILY_TOKENS: '120' })
+  assertEquals([spent.body.message.metadata.mode, spent.body.message.metadata.model_skipped], ['offline', 'daily_token_budget'])
+
+  // An answer that could not be kept (kept: false) used tokens all the same: 240 more.
+  const fail = `pam_test_fail_${user.id.replaceAll('-', '')}`
+  await adminSql.unsafe(`create function pam.${fail}() returns trigger language plpgsql as $$ begin
+    if new.user_id = '${user.id}' and new.role = 'assistant' then raise exception 'out of memory' using errcode = '53200'; end if;
+    return new; end $$`)
+  await adminSql.unsafe(`create trigger ${fail} before insert on pam.messages for each row execute function pam.${fail}()`)
+  try {
+    openai.queue({ tools: [{ name: 'add_expense', arguments: JSON.stringify({ amount: '7.50', category: 'food' }) }] }, { text: 'Logged $7.50.' })
+    const unkept = await send(user, 'spent $7.50 on a pie')
+    assertEquals([unkept.status, unkept.body.message.metadata.kept, unkept.body.message.metadata.usage.total_tokens], [201, false, 240])
+  } finally {
+    await adminSql.unsafe(`drop function pam.${fail}() cascade`)
+  }
+  assertEquals((await send(user, 'hi', { PAM_CHAT_DAILY_TOKENS: '360' })).body.message.metadata.model_skipped, 'daily_token_budget')
+  assertEquals((await send(user, 'hi', { PAM_CHAT_DAILY_TOKENS: '361' })).body.message.metadata.mode, 'model')
+})
+
+Deno.test('chat model: turns sent at once each count the others against the token budget', async () => {
+  const user = await signUp()
+  const before = openai.requests.length
+  // The first turn to reach the model waits for it (until its time limit): the other is sent meanwhile.
+  openai.queue({ hang: true })
+  const overrides = { PAM_CHAT_DAILY_TOKENS: '200', PAM_CHAT_TIMEOUT_MS: '1500' }
+  const turns = await Promise.all([send(user, 'hello pam', overrides), send(user, 'hi pam', overrides)])
+  const metas = turns.map((t) => t.body.message.metadata)
+  assertEquals(metas.map((m) => m.model_error ?? m.model_skipped).sort(), ['daily_token_budget', 'timeout'], JSON.stringify(metas))
+  assertEquals(openai.requests.length - before, 1, 'the model is called once')
+  // The turn that reached the model used nothing (it never answered): the budget is whole again.
+  assertEquals((await send(user, 'hello', { PAM_CHAT_DAILY_TOKENS: '200' })).body.message.metadata.mode, 'model')
 })
 
 Deno.test("chat model: tool calls with another user's ids change nothing of theirs", async () => {

@@ -1,7 +1,8 @@
 // RLS on PAM's tables: conversations, messages (written once: no updates),
-// feedback and memories are their owner's alone.
-import { assert } from './_support/assert.ts'
-import { asUser, checkRls, newAuthUser } from './_support/rls.ts'
+// feedback and memories are their owner's alone; the model's token usage is
+// nobody's to read or write.
+import { assert, assertEquals } from './_support/assert.ts'
+import { asAnon, asUser, checkRls, newAuthUser } from './_support/rls.ts'
 import { adminSql } from './_support/stack.ts'
 import { ApiError } from '../supabase/functions/_shared/errors.ts'
 
@@ -72,4 +73,34 @@ Deno.test('chat RLS: messages are their owner\'s, and written once', async () =>
     [other, conversation],
   )), "another user cannot write into someone else's conversation")
   assert(!(await refused(asUser(owner).queryRaw(`delete from pam.messages where id = $1 returning id`, [id]))), 'the owner may delete')
+})
+
+Deno.test('chat RLS: model_usage is nobody\'s to read or write, not even its traveller\'s; only the pipeline\'s functions write it', async () => {
+  const [owner, other] = [await newAuthUser(), await newAuthUser()]
+  const [row] = await adminSql`insert into pam.model_usage (user_id, tokens) values (${owner}, 500) returning id`
+  for (const [who, api] of [['owner', asUser(owner)], ['another user', asUser(other)], ['anon', asAnon()]] as const) {
+    for (const sql of [
+      `select * from pam.model_usage`,
+      `update pam.model_usage set tokens = 0`,
+      `delete from pam.model_usage`,
+      `insert into pam.model_usage (user_id, tokens) values ('${owner}', 0)`,
+    ]) {
+      try {
+        await api.queryRaw(sql)
+        assert(false, `${who}: ${sql}: allowed`)
+      } catch (err) {
+        assert(err instanceof ApiError && err.status === 403, `${who}: ${sql}: ${err}`)
+      }
+    }
+  }
+  // A reservation is settled only by its own traveller (who is never told its id), and anon has none.
+  await asUser(other).queryRaw(`select pam.model_usage_settle($1::uuid, 0)`, [row.id])
+  try {
+    await asAnon().queryRaw(`select pam.model_usage_reserve(1000, 0)`)
+    assert(false, 'anon reserved')
+  } catch (err) {
+    assert(err instanceof ApiError && err.status === 403, `anon: ${err}`)
+  }
+  const rows = await adminSql`select user_id, tokens from pam.model_usage where user_id in (${owner}, ${other})`
+  assertEquals(rows.map((r) => [r.user_id, r.tokens]), [[owner, 500]])
 })

@@ -7,6 +7,7 @@ import { chatAppAt, chatAs } from './_support/chat.ts'
 import { userWith, winsAs } from './_support/wins.ts'
 import { wheelsAs } from './_support/wheels.ts'
 import { syncAs } from './_support/sync.ts'
+import { socialAs } from './_support/social.ts'
 
 // 10:00 in Brisbane on 15 March 2026.
 const NOW = '2026-03-15T00:00:00Z'
@@ -68,6 +69,55 @@ Deno.test('chat offline: "oil change due?" lists what is due; a fill-up goes on 
   assertEquals(halfCent.body.message.metadata.actions[0].result.fuel_log.total_cost, '50.03', 'half a cent rounds up')
   const perLitre = await pam('messages', { method: 'POST', body: { message: 'filled 40 litres at $2.10/L' } })
   assertEquals(perLitre.body.message.metadata.actions[0].result.fuel_log.total_cost, '84.00')
+})
+
+Deno.test("chat offline: with no zone in the profile, the device's decides the day of an expense and a fill-up, and an event's zone", async () => {
+  const user = await signUp()
+  await wheelsAs(user)('vehicles', { method: 'POST', body: { name: 'Troopy', current_odometer: 100000 } })
+  // 05:30 on 15 March in Darwin, where the device is; still 14 March in UTC.
+  const pam = chatAppAt('2026-03-14T20:00:00Z')(user)
+  const say = async (message: string) => {
+    const res = await pam('messages', { method: 'POST', body: { message, context: { timezone: 'Australia/Darwin' } } })
+    assertEquals(res.status, 201, JSON.stringify(res.body))
+    return res.body.message.metadata.actions[0]
+  }
+  const spent = await say('spent $12 on bread')
+  assertEquals([spent.tool, spent.ok, spent.result?.expense.date], ['add_expense', true, '2026-03-15'], JSON.stringify(spent))
+  const fuel = await say('filled up 60 litres for $120')
+  assertEquals([fuel.tool, fuel.ok, fuel.result?.fuel_log.date], ['log_fuel', true, '2026-03-15'], JSON.stringify(fuel))
+  const reminder = await say('remind me tomorrow at 9 to call the mechanic')
+  assertEquals([reminder.tool, reminder.ok], ['create_event', true], JSON.stringify(reminder))
+  const [event] = await adminSql`select time_zone, starts_at from pam.calendar_events where id = ${reminder.result.event.id}`
+  assertEquals([event.time_zone, event.starts_at.toISOString()], ['Australia/Darwin', '2026-03-15T23:30:00.000Z'], '09:00 on 16 March in Darwin')
+})
+
+Deno.test('chat offline: a message with line breaks, or an emoji where a field is cut, still acts', async () => {
+  const user = await userWith({ timezone: 'Australia/Brisbane', currency: 'AUD' })
+  const pam = chatAppAt(NOW)(user)
+  const say = async (message: string) => {
+    const res = await pam('messages', { method: 'POST', body: { message } })
+    assertEquals(res.status, 201, JSON.stringify(res.body))
+    return res.body.message
+  }
+  // Single-line fields (a place, a description, a source) get the words on one line.
+  const spent = (await say('spent $45 on diesel at Broken\nHill yesterday')).metadata.actions[0]
+  assertEquals(
+    [spent.ok, spent.result?.expense.location, spent.result?.expense.description],
+    [true, 'Broken Hill', 'spent $45 on diesel at Broken Hill yesterday'],
+    JSON.stringify(spent),
+  )
+  const earned = (await say('earned $200\nfrom mowing lawns')).metadata.actions[0]
+  assertEquals([earned.ok, earned.result?.income.source], [true, 'earned $200 from mowing lawns'], JSON.stringify(earned))
+  // A memory is cut at 1,000 characters: 999 letters and the campervan, not half of it.
+  const fact = 'a'.repeat(999) + '🚐'
+  const kept = (await say(`remember that ${fact} and the rest`)).metadata.actions[0]
+  assertEquals([kept.ok, kept.result?.memory.content], [true, fact], JSON.stringify(kept).slice(0, 300))
+  // A post's excerpt (300 characters) ending in an emoji: PAM reads the feed, and its answer is kept.
+  const post = await socialAs(user)('posts', { method: 'POST', body: { body: `${'b'.repeat(299)}🚐 and\nmore`, visibility: 'public' } })
+  assertEquals(post.status, 201, JSON.stringify(post.body))
+  const feed = await say("what's new in the feed")
+  assertEquals([feed.metadata.intent, feed.metadata.actions[0].ok], ['social_feed', true])
+  assertEquals(feed.metadata.actions[0].result.posts[0].body, `${'b'.repeat(299)}🚐`)
 })
 
 Deno.test('chat: a vehicle synced from the app is one PAM knows of at once (the sync push drops its context)', async () => {

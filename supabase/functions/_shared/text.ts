@@ -40,6 +40,13 @@ export const multiLineText = (opts: TextOptions) => text(opts, true)
 const MULTI_LINE_FORBIDDEN = /[^\P{Cc}\t\n\r]/u
 const SINGLE_LINE_FORBIDDEN = /[\p{Cc}\u2028\u2029]/u
 
+/** `s` as one line of at most `max` characters (code points, so a character outside the BMP, an
+ * emoji, is never cut in two): each run of whitespace, line breaks included, one space, and trimmed.
+ * For text taken from a message (multi-line) into a single-line field. */
+export function oneLine(s: string, max = Infinity): string {
+  return Array.from(s.replace(/\s+/g, ' ').trim()).slice(0, max).join('')
+}
+
 function codePoints(s: string): number {
   let n = 0
   for (const _ of s) n++

@@ -25,7 +25,7 @@ import {
   Uuid,
   writeTransaction,
 } from '../_shared/resource.ts'
-import { multiLineText, singleLineText } from '../_shared/text.ts'
+import { multiLineText, oneLine, singleLineText } from '../_shared/text.ts'
 import { changedSomething, converse, type TurnInput } from '../_shared/pam/pipeline.ts'
 import { MEMORY_SELECT } from '../_shared/pam/memory.ts'
 import { insightsFor } from '../_shared/pam/insights.ts'
@@ -184,7 +184,7 @@ async function conversationAndMessage(c: AppContext, id: string | undefined, mes
       const [row] = await tx`update pam.conversations set updated_at = now() where id = ${conversationId} returning id`
       if (!row) throw notFound('conversation')
     } else {
-      const title = message.replace(/\s+/g, ' ').trim().slice(0, 60)
+      const title = oneLine(message, 60)
       const [row] = await tx`insert into pam.conversations (title) values (${title}) returning id`
       conversationId = row.id as string
     }

@@ -72,6 +72,8 @@ const fields = {
   trip_id: Uuid.nullable().optional(),
   notes: multiLineText({ min: 0, max: 500 }).optional(),
 }
+/** A fill-up's litres, price a litre and total, as the route takes them (each more than 0): PAM's log_fuel too. */
+export const { litres: Litres, price_per_litre: PricePerLitre, total_cost: TotalCost } = fields
 type Check<T> = [(v: T) => boolean, { message: string; path: string[] }]
 const priceOrTotal: Check<{ price_per_litre?: string; total_cost?: string }> = [
   (v) => v.price_per_litre !== undefined || v.total_cost !== undefined,

@@ -18,6 +18,7 @@ import { divRound, fromCents } from '../../wins/money.ts'
 import { type Memory, recall } from './memory.ts'
 import { GREETING, HELP, NOT_UNDERSTOOD, replyFor } from './respond.ts'
 import { runTool, toolNamed } from './tools.ts'
+import { oneLine } from '../text.ts'
 import { type ChatMessage, complete, ModelError, type ToolCall, toolDefinitions, type Usage } from './llm.ts'
 
 export interface Action {
@@ -78,8 +79,10 @@ function taskOf(message: string): string {
 
 /** The fact or preference in "remember that I drive a 2019 Jayco" / "we avoid toll roads". */
 function factOf(message: string): { content: string; kind: 'fact' | 'preference' } {
-  const content = message.replace(/^\s*(hey pam[,!]?\s*)?(please\s+)?(remember|note|keep in mind)\s*(that\s+)?/i, '').trim()
-    .replace(/[.!]+$/, '').slice(0, 1000) || message.slice(0, 1000)
+  const content = oneLine(
+    message.replace(/^\s*(hey pam[,!]?\s*)?(please\s+)?(remember|note|keep in mind)\s*(that\s+)?/i, '').trim().replace(/[.!]+$/, ''),
+    1000,
+  ) || oneLine(message, 1000)
   const kind = /\b(prefer|avoid|like|love|hate|don'?t|never|always|vegetarian|vegan|allergic)\b/i.test(content) ? 'preference' : 'fact'
   return { content, kind }
 }
@@ -114,9 +117,9 @@ export function timeOf(message: string): string | undefined {
 }
 
 const WEEKDAYS = String.raw`(mon|tues?|wed(nes)?|thu(rs)?|fri|sat(ur)?|sun)(day)?`
-/** What an event is called in a message: its words without the command, the day and the time. */
+/** What an event is called in a message: its words without the command, the day and the time (at most 200 characters). */
 function eventWords(text: string): string {
-  return text
+  return oneLine(text
     .replace(/^\s*(hey pam[,!]?\s*|pam[,!]?\s*)?(please\s+)?(can you |could you )?/i, '')
     .replace(/^(remind me( to)?|add|put|schedule|book( in)?|pencil in|move|reschedule|postpone|shift|cancel|call off|scrap)\s+/i, '')
     .replace(new RegExp(String.raw`\b(on |this |next |to |till |until )?(${WEEKDAYS}|today|tonight|tomorrow|the \d{1,2}(st|nd|rd|th)?( of \w+)?)\b`, 'gi'), ' ')
@@ -125,7 +128,7 @@ function eventWords(text: string): string {
     .replace(/^\s*(to|that|about)\s+/i, '')
     .replace(/\s+(to|on|for)\s*$/i, '')
     .replace(/\s+/g, ' ').replace(/[.!?]+$/, '').trim()
-    .replace(/^(the|my|our) /i, '')
+    .replace(/^(the|my|our) /i, ''), 200)
 }
 
 /** A calendar sentence as a tool call: list, cancel, move, or add (with a reminder at the time for "remind me"). */
@@ -153,12 +156,14 @@ function calendarPlan(message: string, e: Entities, ctx: PamContext): Plan {
   const titled = title.charAt(0).toUpperCase() + title.slice(1)
   return {
     tool: 'create_event',
-    args: drop({ title: titled.slice(0, 200), date: e.date ?? ctx.today, time, reminders: time ? [0] : undefined }),
+    args: drop({ title: titled, date: e.date ?? ctx.today, time, reminders: time ? [0] : undefined }),
   }
 }
 
+/** What the classified intent asks for. The tools' text fields taken from the message are one line (but a
+ * post's body), cut to their length. */
 function planFor(intent: string, e: Entities, message: string, ctx: PamContext): Plan {
-  const description = message.trim().slice(0, 500)
+  const description = oneLine(message, 500)
   switch (intent) {
     case 'add_expense':
       if (!e.amount) return { reply: 'How much was it? Say it with the amount, like "spent $45 on diesel".' }
@@ -176,7 +181,7 @@ function planFor(intent: string, e: Entities, message: string, ctx: PamContext):
       }
     case 'add_income':
       if (!e.amount) return { reply: 'How much came in?' }
-      return { tool: 'add_income', args: { amount: e.amount.value, source: e.merchant ?? e.place ?? description.slice(0, 200), date: e.date } }
+      return { tool: 'add_income', args: { amount: e.amount.value, source: e.merchant ?? e.place ?? oneLine(message, 200), date: e.date } }
     case 'spending_summary':
       return { tool: 'get_spending_summary', args: { period: e.period ? { kind: e.period.kind, offset: e.period.offset } : undefined, category: e.category } }
     case 'budget_status':
@@ -214,7 +219,7 @@ function planFor(intent: string, e: Entities, message: string, ctx: PamContext):
     case 'remember':
       return { tool: 'remember_fact', args: factOf(message) }
     case 'forget':
-      return { tool: 'forget_fact', args: { text: message.replace(/^\s*(please\s+)?forget\s*(that|about)?\s*/i, '').trim() || message } }
+      return { tool: 'forget_fact', args: { text: oneLine(message.replace(/^\s*(please\s+)?forget\s*(that|about)?\s*/i, ''), 1000) || oneLine(message, 1000) } }
     case 'greeting':
       return { reply: GREETING(ctx) }
     case 'help':
@@ -282,7 +287,8 @@ export async function converse(c: AppContext, input: TurnInput): Promise<Turn> {
   const t0 = performance.now()
   const ctx = await loadContext(c, input.now, input.request)
   const t1 = performance.now()
-  const classification = classify(input.message, { today: ctx.today, timeZone: ctx.timeZone })
+  // Read as one line: the entities (a place, a merchant) go into single-line fields of the tools.
+  const classification = classify(oneLine(input.message), { today: ctx.today, timeZone: ctx.timeZone })
   const { intent, confidence, entities } = classification
   const t2 = performance.now()
   const memories = await recall(c.var.postgres, input.message, 3)
@@ -294,10 +300,10 @@ export async function converse(c: AppContext, input: TurnInput): Promise<Turn> {
   let mode: Turn['mode'] = 'offline'
 
   const { openai } = c.var.config
+  const reservation = openai.apiKey && openai.dailyTokens > 0 ? await reserveTokens(c) : null
   if (!openai.apiKey) model.model_skipped = 'not_configured'
-  else if (openai.dailyTokens === 0 || await tokensLastDay(c, input.now) >= openai.dailyTokens) {
-    model.model_skipped = 'daily_token_budget'
-  } else {
+  else if (!reservation) model.model_skipped = 'daily_token_budget'
+  else {
     try {
       reply = await modelTurn(run, input, { intent, confidence, entities }, memories, actions, model)
       mode = 'model'
@@ -313,6 +319,8 @@ export async function converse(c: AppContext, input: TurnInput): Promise<Turn> {
       // What the model already did stands (and is not done twice): the answer is built from it.
       const done = actions.filter((a) => a.ok)
       if (done.length) reply = done.map((a) => replyFor(a.tool, a.result!, ctx)).join(' ')
+    } finally {
+      await settleTokens(c, reservation, (model.usage as Usage | undefined)?.total_tokens ?? 0)
     }
   }
   let t4 = performance.now()
@@ -403,19 +411,28 @@ async function offlineTurn(
   }
 }
 
-/** Tokens the caller's answers used in the last 24 hours (one index range on (user_id, created_at)). A
- * rolling window, not the local day: the day would start wherever the zone the app sends puts midnight,
- * so choosing a zone whose midnight just passed would give the budget again. */
-async function tokensLastDay(c: AppContext, now: Date): Promise<number> {
-  const [row] = await c.var.postgres.queryRaw<{ used: number }>(
-    `select coalesce(sum((m.metadata -> 'usage' ->> 'total_tokens')::bigint), 0)::float8 as used
-     from pam.messages m
-     where m.user_id = (select auth.uid()) and m.role = 'assistant'
-       and m.created_at > $1::timestamptz - interval '24 hours'
-       and m.metadata ? 'usage'`,
-    [now.toISOString()],
+/** The daily token budget: before the model is called, tokens are reserved for the turn — what the model
+ * may write in it — unless the caller's model turns of the last 24 hours used (or hold) the budget already;
+ * null then. A rolling window, not the local day: the day would start wherever the zone the app sends puts
+ * midnight, so choosing a zone whose midnight just passed would give the budget again. Kept in
+ * pam.model_usage, which the caller cannot change: deleting conversations gives nothing back, and turns
+ * sent at once each see the others' reservations. */
+async function reserveTokens(c: AppContext): Promise<string | null> {
+  const { openai } = c.var.config
+  const [row] = await c.var.postgres.transaction((tx) =>
+    tx`select pam.model_usage_reserve(${openai.dailyTokens}::bigint, ${MAX_ANSWER_TOKENS * (openai.maxToolRounds + 1)}::int) as id`
   )
-  return Number(row?.used ?? 0)
+  return (row?.id as string | null) ?? null
+}
+
+/** The turn's reservation becomes what it used (whatever becomes of its answer). Never fails the turn:
+ * a reservation left as it is still counts. */
+async function settleTokens(c: AppContext, reservation: string, used: number): Promise<void> {
+  try {
+    await c.var.postgres.transaction((tx) => tx`select pam.model_usage_settle(${reservation}::uuid, ${used}::int)`)
+  } catch (err) {
+    log('warn', 'model usage not settled: the reservation counts instead', { request_id: c.var.requestId, ...errorFields(err) })
+  }
 }
 
 function systemPrompt(
@@ -549,7 +566,7 @@ async function runCall(
       code: 'reads_only',
       message: 'after reading what other people wrote, nothing is changed in the same turn: the traveller can ask again',
     }
-    actions.push({ tool: name, args: { raw: call.function.arguments.slice(0, 500) }, ok: false, error })
+    actions.push({ tool: name, args: { raw: oneLine(call.function.arguments, 500) }, ok: false, error })
     return { error }
   }
   let args: unknown
@@ -560,7 +577,7 @@ async function runCall(
   }
   if (!isRecord(args)) {
     const error = { code: 'invalid_arguments', message: 'the arguments are not a JSON object' }
-    actions.push({ tool: name, args: { raw: call.function.arguments.slice(0, 500) }, ok: false, error })
+    actions.push({ tool: name, args: { raw: oneLine(call.function.arguments, 500) }, ok: false, error })
     return { error }
   }
   try {

@@ -1,6 +1,7 @@
 // PAM's words without a model: short, friendly replies built from what the
 // tools did, so PAM works offline and degrades instead of failing.
 import type { PamContext } from './context.ts'
+import { oneLine } from '../text.ts'
 
 type R = Record<string, unknown>
 const money = (amount: unknown, currency: string) => `${currency === 'AUD' || currency === 'USD' || currency === 'NZD' ? '$' : `${currency} `}${amount}`
@@ -92,12 +93,12 @@ export function replyFor(tool: string, result: R, ctx: PamContext): string {
     case 'post_to_community': {
       const post = result.post as R
       const where = post.group ? `in ${(post.group as R).name}` : post.visibility === 'friends' ? 'for your friends' : 'for everyone'
-      return `Posted ${where}: "${String(post.body).slice(0, 120)}".`
+      return `Posted ${where}: "${oneLine(String(post.body), 120)}".`
     }
     case 'get_community_feed': {
       const posts = (result.posts as R[]) ?? []
       if (!posts.length) return 'Nothing new in the community just now.'
-      return posts.slice(0, 3).map((x) => `${x.author || 'A traveller'}${x.group ? ` in ${x.group}` : ''}: "${String(x.body).slice(0, 100)}"`)
+      return posts.slice(0, 3).map((x) => `${x.author || 'A traveller'}${x.group ? ` in ${x.group}` : ''}: "${oneLine(String(x.body), 100)}"`)
         .join(' · ')
     }
     case 'set_budget': {

@@ -11,7 +11,7 @@ import type { Tx } from '../db.ts'
 import { ApiError } from '../errors.ts'
 import { calendarDate } from '../dates.ts'
 import { insertRow, likePattern, params, updateRow, writeTransaction } from '../resource.ts'
-import { multiLineText, singleLineText } from '../text.ts'
+import { multiLineText, oneLine, singleLineText } from '../text.ts'
 import { weatherFor } from '../integrations/weather.ts'
 import { mapboxFor } from '../integrations/mapbox.ts'
 import { Preferences, updateProfile } from '../profile.ts'
@@ -29,7 +29,7 @@ import { periodOf, previousPeriodOf } from '../../wins/periods.ts'
 import { type Aggregates, loadAggregates } from '../../wins/summary.ts'
 import { searchCampsites } from '../../wheels/camping.ts'
 import { invalidateMaintenance, WHEELS_REFUSALS } from '../../wheels/common.ts'
-import { recordFillUp } from '../../wheels/fuel.ts'
+import { Litres, PricePerLitre, recordFillUp, TotalCost } from '../../wheels/fuel.ts'
 import { maintenanceDue, maintenanceResource } from '../../wheels/maintenance.ts'
 import { planTrip, tripResource } from '../../wheels/trips.ts'
 import { createPost, type FeedFilters, feedWhere, MAX_POST_CHARS, postPage } from '../../social/posts.ts'
@@ -94,10 +94,10 @@ const addExpense = tool({
     date: calendarDate().optional(),
     receipt_path: ReceiptPath.optional().describe('the receipt photo it was read from (read_receipt gives it)'),
   }),
-  async run({ c, now }, args) {
+  async run({ c, ctx, now }, args) {
     const result = await writeTransaction(c, async (tx) => {
       const mctx = await moneyContext(tx, now)
-      const prepared = await prepareExpenses(tx, mctx, [args])
+      const prepared = await prepareExpenses(tx, mctx, [{ ...args, date: args.date ?? ctx.today }])
       const problem = prepared.errors[0]
       if (problem) throw invalidReference(problem.field, problem.message)
       const [expense] = await insertExpenses(tx, prepared.rows)
@@ -213,9 +213,9 @@ const logFuel = tool({
   node: 'wheels',
   description: "Record a fill-up (an expense in category fuel) for the traveller's vehicle.",
   schema: z.object({
-    litres: z.string().regex(/^\d{1,6}(\.\d{1,2})?$/),
-    total_cost: z.string().regex(/^\d{1,7}(\.\d{1,2})?$/).optional(),
-    price_per_litre: z.string().regex(/^\d{1,5}(\.\d{1,3})?$/).optional(),
+    litres: Litres,
+    total_cost: TotalCost,
+    price_per_litre: PricePerLitre,
     odometer: z.number().int().min(0).max(10_000_000).optional(),
     vehicle_id: z.string().uuid().optional(),
     date: calendarDate().optional(),
@@ -225,7 +225,8 @@ const logFuel = tool({
   async run({ c, ctx, now }, args) {
     const vehicle = vehicleOf(ctx, args.vehicle_id)
     if (!args.total_cost && !args.price_per_litre) throw new ApiError(400, 'validation_failed', 'how much did it cost?')
-    const { body } = await writeTransaction(c, (tx) => recordFillUp(tx, now, { ...args, vehicle_id: vehicle.id }), REFUSALS)
+    const input = { ...args, vehicle_id: vehicle.id, date: args.date ?? ctx.today }
+    const { body } = await writeTransaction(c, (tx) => recordFillUp(tx, now, input), REFUSALS)
     await invalidateSummaries(c)
     return { ...body, vehicle: vehicle.name }
   },
@@ -564,7 +565,7 @@ const communityFeed = tool({
         id: x.id,
         author: x.author.name,
         group: x.group?.name ?? null,
-        body: x.body.slice(0, 300),
+        body: oneLine(x.body, 300),
         location_name: x.location_name,
         like_count: x.like_count,
         comment_count: x.comment_count,
@@ -609,6 +610,7 @@ const createEvent = tool({
     const input: Record<string, unknown> = {
       title: args.title,
       kind: args.kind,
+      time_zone: run.ctx.timeZone,
       all_day: !args.time,
       start: args.time ? `${args.date}T${args.time}` : args.date,
       reminders: args.reminders ?? (args.time ? [0] : []),
