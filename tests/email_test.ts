@@ -517,6 +517,75 @@ Deno.test('email: the HTTP email API transport (Resend\'s POST /emails) against 
   }
 })
 
+Deno.test('email: a retry after a lost answer is the same request; a key the HTTP API took with another body is sent', async () => {
+  // A stand-in for Resend's idempotency: a key that comes again with the same body answers as the first time
+  // and sends nothing; with another body, 409 invalid_idempotent_request. `lose` answers come after the
+  // client's deadline: the email is taken, and the answer lost.
+  const taken = new Map<string, { body: string; id: string }>()
+  const bodies = new Map<string, string[]>()
+  let lose = 0
+  let busy = false
+  const server = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, async (req) => {
+    const key = req.headers.get('idempotency-key')!
+    const body = await req.text()
+    bodies.set(key, [...bodies.get(key) ?? [], body])
+    if (busy) return Response.json({ name: 'concurrent_idempotent_requests', message: 'in progress' }, { status: 409 })
+    const earlier = taken.get(key)
+    if (earlier && earlier.body !== body) {
+      return Response.json({ name: 'invalid_idempotent_request', message: 'another payload' }, { status: 409 })
+    }
+    const id = earlier?.id ?? `em_${taken.size + 1}`
+    taken.set(key, { body, id })
+    if (lose > 0) {
+      lose--
+      await new Promise((r) => setTimeout(r, 400))
+    }
+    return Response.json({ id })
+  })
+  try {
+    const config = testConfig({
+      PAM_EMAIL_TRANSPORT: 'http',
+      PAM_EMAIL_API_URL: `http://127.0.0.1:${server.addr.port}`,
+      PAM_EMAIL_API_KEY: 'k',
+      PAM_EMAIL_TIMEOUT_MS: '200',
+    })
+    const mailer = mailerFor(config.email)
+    // Two travellers' notifications, due in 2020 so that only these runs (at 2020's clock) claim them.
+    const [same, renamed] = await Promise.all([signUp({ full_name: 'Noor' }), signUp({ full_name: 'Olek' })])
+    const due = '2020-01-01T00:00:00Z'
+    const ids: string[] = []
+    for (const user of [same, renamed]) {
+      const [n] = await adminSql`insert into pam.notifications (user_id, kind, title, created_at)
+        values (${user.id}, 'maintenance_due', 'Oil change', ${due}) returning id`
+      ids.push(n.id)
+    }
+    await adminSql`update pam.notifications set email_next_attempt_at = ${due} where id = any(${ids})`
+    const at = new Date('2020-01-01T00:00:10Z')
+    lose = 2
+    assertEquals((await emailDeliveries(serviceRoleDb(config), mailer, config, at)).retrying, 2)
+    // Olek's name changes before the retry, which comes a second later or more, as every retry does.
+    await adminSql`update pam.profiles set full_name = 'Oleksandr' where id = ${renamed.id}`
+    await new Promise((r) => setTimeout(r, 1100))
+    const retry = await emailDeliveries(serviceRoleDb(config), mailer, config, new Date(at.getTime() + 61_000))
+    assertEquals([retry.sent, retry.retrying, retry.failed], [2, 0, 0])
+    const rows = await adminSql`select id, email_status, email_attempts, email_last_error from pam.notifications
+      where id = any(${ids})`
+    for (const r of rows) assertEquals([r.email_status, r.email_attempts, r.email_last_error], ['sent', 2, null])
+    const [first, again] = bodies.get(`pam-notification/${ids[0]}`)!
+    assertEquals(again, first, 'the retry is the same bytes: its link was issued when the notification was written')
+    const [before, after] = bodies.get(`pam-notification/${ids[1]}`)!
+    assert(!before.includes('Oleksandr') && after.includes('Oleksandr'), 'the renamed traveller\'s retry had another body')
+    assertEquals(taken.size, 2, 'one email each')
+
+    // Another attempt under the key still running: retried later.
+    busy = true
+    const mail = { to: 'a@example.com', subject: 'Hi', text: 'x', messageId: '<n.1@pam.local>', idempotencyKey: 'pam-notification/1' }
+    await mailer.send(mail).then(() => assert(false, 'sent?'), (err) => assert(err instanceof MailError && err.retryable, String(err)))
+  } finally {
+    await shutdownSoon(server)
+  }
+})
+
 Deno.test('email: the catcher\'s page lists the mail, with a strict CSP', async () => {
   const res = await fetch(stack.mail.url)
   assertEquals(res.status, 200)
