@@ -378,6 +378,36 @@ Deno.test('email: the digest job at the local digest hour, then one delivery', a
   assertEquals(channels.body.channels.find((c: Json) => c.kind === 'social').channel, 'off')
 })
 
+Deno.test('email: a kind turned off in the app leaves the digest and the waiting emails, as the unsubscribe link does', async () => {
+  const user = await signUp()
+  await adminSql`update pam.profiles set preferences = ${adminSql.json({ timezone: 'UTC' } as never)} where id = ${user.id}`
+  const channels = (body: Json) => notificationsAs(user)('channels', { method: 'PATCH', body: { channels: body } })
+  assertEquals((await channels({ maintenance_due: 'digest', event_reminder: 'digest' })).status, 200)
+  // Three kinds wait for the digest after 18:00 UTC today (written an hour before it, as in the digest test above).
+  const now = new Date()
+  const at = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), 23, 0, 0))
+  for (const kind of ['maintenance_due', 'social', 'event_reminder']) {
+    await adminSql`insert into pam.notifications (user_id, kind, title, data, created_at)
+      values (${user.id}, ${kind}, 'x', ${adminSql.json({ task: 'Oil change' } as never)},
+              ${new Date(at.getTime() - 3600_000).toISOString()}::timestamptz)`
+  }
+  // Social turned off in the app's settings; calendar reminders through the profile's own route.
+  assertEquals((await channels({ social: 'off' })).status, 200)
+  const me = await authAs(user)('me', { method: 'PATCH', body: { preferences: { notifications: { channels: { event_reminder: 'off' } } } } })
+  assertEquals(me.status, 200, JSON.stringify(me.body))
+  assertEquals((await callJob('email-digest', { at: at.toISOString() })).status, 200)
+  await deliver(at.toISOString())
+  const mail = await mailTo(user.email)
+  assertEquals(mail.map((m) => m.subject), ['Your PAM digest: 1 update'])
+  assertMatch(mail[0].text, /Oil change is due soon/)
+  const rows = await adminSql`select kind, email_status from pam.notifications where user_id = ${user.id} order by kind`
+  assertEquals(rows.map((r) => [r.kind, r.email_status]), [
+    ['event_reminder', 'suppressed'],
+    ['maintenance_due', 'sent'],
+    ['social', 'suppressed'],
+  ])
+})
+
 Deno.test('email: a comment deleted or hidden, or a friend request withdrawn, leaves the app and is never emailed', async () => {
   await deliver() // what the rest of the suite left due goes first
   const [author, reader, fan, asker, leaver] = await Promise.all(['Ana', 'Dee', 'Ben', 'Cal', 'Gus'].map((n) => signUp({ full_name: n })))
