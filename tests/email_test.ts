@@ -12,7 +12,7 @@ import { callJob } from './_support/jobs.ts'
 import { socialAs } from './_support/social.ts'
 import { shutdownSoon } from './_support/servers.ts'
 import { mailerFor, MailError } from '../supabase/functions/_shared/mail.ts'
-import { SmtpError } from '../supabase/functions/_shared/smtp.ts'
+import { SmtpError, withinDeadline } from '../supabase/functions/_shared/smtp.ts'
 import { channelOf } from '../supabase/functions/_shared/email-channels.ts'
 import { renderNotification, Units } from '../supabase/functions/_shared/email-content.ts'
 import { signUnsubscribe, verifyUnsubscribe } from '../supabase/functions/_shared/unsubscribe.ts'
@@ -676,6 +676,75 @@ Deno.test('email: SMTP with implicit TLS (port 465 in production) and AUTH, thro
   } finally {
     listener.close()
     for (const c of open) {
+      try {
+        c.close()
+      } catch { /* closed */ }
+    }
+  }
+})
+
+Deno.test('email: an SMTP attempt ends at its deadline: a connection never made, no greeting, STARTTLS never finished', async () => {
+  // A host that never answers the TCP handshake cannot be made here (this machine's network answers every
+  // address): the connect is a promise that never settles.
+  const started = Date.now()
+  await withinDeadline(new Promise<Deno.Conn>(() => {}), AbortSignal.timeout(100))
+    .then(() => assert(false, 'connected?'), (err) => assertEquals(err.name, 'TimeoutError'))
+  assert(Date.now() - started < 1000, `${Date.now() - started} ms`)
+  // A connection that comes after the deadline is closed.
+  let arrive!: (conn: { close(): void }) => void
+  const late = new Promise<{ close(): void }>((r) => (arrive = r))
+  const deadline = new AbortController()
+  const waiting = withinDeadline(late, deadline.signal)
+  deadline.abort(new Error('deadline'))
+  await waiting.then(() => assert(false, 'connected?'), (err) => assertEquals(err.message, 'deadline'))
+  let closed = false
+  arrive({ close: () => (closed = true) })
+  await late
+  assert(closed, 'the late connection is closed')
+
+  // Servers that take the connection and stall: before the greeting; once STARTTLS is agreed, with no TLS after it
+  // (on the Edge Runtime's Deno, a write waiting on that handshake outlived the connection's close).
+  const listener = Deno.listen({ hostname: '127.0.0.1', port: 0 })
+  const held: Deno.Conn[] = []
+  let greet = false
+  ;(async () => {
+    for await (const conn of listener) {
+      held.push(conn)
+      if (!greet) continue
+      ;(async () => {
+        const say = (s: string) => conn.write(new TextEncoder().encode(s))
+        const line = new Uint8Array(1024)
+        await say('220 pam.test\r\n')
+        await conn.read(line) // EHLO
+        await say('250-pam.test\r\n250 STARTTLS\r\n')
+        await conn.read(line) // STARTTLS
+        await say('220 go ahead\r\n')
+      })().catch(() => {})
+    }
+  })().catch(() => {})
+  try {
+    for (const [tls, stage] of [['none', 'greeting'], ['starttls', 'starttls']] as const) {
+      greet = tls === 'starttls'
+      const config = testConfig({
+        PAM_EMAIL_TRANSPORT: 'smtp',
+        PAM_SMTP_HOST: '127.0.0.1',
+        PAM_SMTP_PORT: String(listener.addr.port),
+        PAM_SMTP_TLS: tls,
+        PAM_EMAIL_TIMEOUT_MS: '200',
+      })
+      const sending = mailerFor(config.email).send({ to: 'a@example.com', subject: 'x', text: 'x', messageId: '<s.1@pam.local>', idempotencyKey: 's-1' })
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const outcome = await Promise.race([
+        sending.then(() => 'sent', (err) => err),
+        new Promise((r) => (timer = setTimeout(() => r('still waiting after 3 s'), 3000))),
+      ])
+      clearTimeout(timer)
+      assert(outcome instanceof MailError && outcome.retryable, `${tls}: ${outcome}`)
+      assertMatch(outcome.message, new RegExp(`timed out during ${stage}`))
+    }
+  } finally {
+    listener.close()
+    for (const c of held) {
       try {
         c.close()
       } catch { /* closed */ }
