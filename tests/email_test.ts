@@ -12,7 +12,7 @@ import { callJob } from './_support/jobs.ts'
 import { socialAs } from './_support/social.ts'
 import { shutdownSoon } from './_support/servers.ts'
 import { mailerFor, MailError } from '../supabase/functions/_shared/mail.ts'
-import { SmtpError } from '../supabase/functions/_shared/smtp.ts'
+import { SmtpError, withinDeadline } from '../supabase/functions/_shared/smtp.ts'
 import { channelOf } from '../supabase/functions/_shared/email-channels.ts'
 import { renderNotification, Units } from '../supabase/functions/_shared/email-content.ts'
 import { signUnsubscribe, verifyUnsubscribe } from '../supabase/functions/_shared/unsubscribe.ts'
@@ -378,6 +378,36 @@ Deno.test('email: the digest job at the local digest hour, then one delivery', a
   assertEquals(channels.body.channels.find((c: Json) => c.kind === 'social').channel, 'off')
 })
 
+Deno.test('email: a kind turned off in the app leaves the digest and the waiting emails, as the unsubscribe link does', async () => {
+  const user = await signUp()
+  await adminSql`update pam.profiles set preferences = ${adminSql.json({ timezone: 'UTC' } as never)} where id = ${user.id}`
+  const channels = (body: Json) => notificationsAs(user)('channels', { method: 'PATCH', body: { channels: body } })
+  assertEquals((await channels({ maintenance_due: 'digest', event_reminder: 'digest' })).status, 200)
+  // Three kinds wait for the digest after 18:00 UTC today (written an hour before it, as in the digest test above).
+  const now = new Date()
+  const at = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), 23, 0, 0))
+  for (const kind of ['maintenance_due', 'social', 'event_reminder']) {
+    await adminSql`insert into pam.notifications (user_id, kind, title, data, created_at)
+      values (${user.id}, ${kind}, 'x', ${adminSql.json({ task: 'Oil change' } as never)},
+              ${new Date(at.getTime() - 3600_000).toISOString()}::timestamptz)`
+  }
+  // Social turned off in the app's settings; calendar reminders through the profile's own route.
+  assertEquals((await channels({ social: 'off' })).status, 200)
+  const me = await authAs(user)('me', { method: 'PATCH', body: { preferences: { notifications: { channels: { event_reminder: 'off' } } } } })
+  assertEquals(me.status, 200, JSON.stringify(me.body))
+  assertEquals((await callJob('email-digest', { at: at.toISOString() })).status, 200)
+  await deliver(at.toISOString())
+  const mail = await mailTo(user.email)
+  assertEquals(mail.map((m) => m.subject), ['Your PAM digest: 1 update'])
+  assertMatch(mail[0].text, /Oil change is due soon/)
+  const rows = await adminSql`select kind, email_status from pam.notifications where user_id = ${user.id} order by kind`
+  assertEquals(rows.map((r) => [r.kind, r.email_status]), [
+    ['event_reminder', 'suppressed'],
+    ['maintenance_due', 'sent'],
+    ['social', 'suppressed'],
+  ])
+})
+
 Deno.test('email: a comment deleted or hidden, or a friend request withdrawn, leaves the app and is never emailed', async () => {
   await deliver() // what the rest of the suite left due goes first
   const [author, reader, fan, asker, leaver] = await Promise.all(['Ana', 'Dee', 'Ben', 'Cal', 'Gus'].map((n) => signUp({ full_name: n })))
@@ -517,6 +547,75 @@ Deno.test('email: the HTTP email API transport (Resend\'s POST /emails) against 
   }
 })
 
+Deno.test('email: a retry after a lost answer is the same request; a key the HTTP API took with another body is sent', async () => {
+  // A stand-in for Resend's idempotency: a key that comes again with the same body answers as the first time
+  // and sends nothing; with another body, 409 invalid_idempotent_request. `lose` answers come after the
+  // client's deadline: the email is taken, and the answer lost.
+  const taken = new Map<string, { body: string; id: string }>()
+  const bodies = new Map<string, string[]>()
+  let lose = 0
+  let busy = false
+  const server = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, async (req) => {
+    const key = req.headers.get('idempotency-key')!
+    const body = await req.text()
+    bodies.set(key, [...bodies.get(key) ?? [], body])
+    if (busy) return Response.json({ name: 'concurrent_idempotent_requests', message: 'in progress' }, { status: 409 })
+    const earlier = taken.get(key)
+    if (earlier && earlier.body !== body) {
+      return Response.json({ name: 'invalid_idempotent_request', message: 'another payload' }, { status: 409 })
+    }
+    const id = earlier?.id ?? `em_${taken.size + 1}`
+    taken.set(key, { body, id })
+    if (lose > 0) {
+      lose--
+      await new Promise((r) => setTimeout(r, 400))
+    }
+    return Response.json({ id })
+  })
+  try {
+    const config = testConfig({
+      PAM_EMAIL_TRANSPORT: 'http',
+      PAM_EMAIL_API_URL: `http://127.0.0.1:${server.addr.port}`,
+      PAM_EMAIL_API_KEY: 'k',
+      PAM_EMAIL_TIMEOUT_MS: '200',
+    })
+    const mailer = mailerFor(config.email)
+    // Two travellers' notifications, due in 2020 so that only these runs (at 2020's clock) claim them.
+    const [same, renamed] = await Promise.all([signUp({ full_name: 'Noor' }), signUp({ full_name: 'Olek' })])
+    const due = '2020-01-01T00:00:00Z'
+    const ids: string[] = []
+    for (const user of [same, renamed]) {
+      const [n] = await adminSql`insert into pam.notifications (user_id, kind, title, created_at)
+        values (${user.id}, 'maintenance_due', 'Oil change', ${due}) returning id`
+      ids.push(n.id)
+    }
+    await adminSql`update pam.notifications set email_next_attempt_at = ${due} where id = any(${ids})`
+    const at = new Date('2020-01-01T00:00:10Z')
+    lose = 2
+    assertEquals((await emailDeliveries(serviceRoleDb(config), mailer, config, at)).retrying, 2)
+    // Olek's name changes before the retry, which comes a second later or more, as every retry does.
+    await adminSql`update pam.profiles set full_name = 'Oleksandr' where id = ${renamed.id}`
+    await new Promise((r) => setTimeout(r, 1100))
+    const retry = await emailDeliveries(serviceRoleDb(config), mailer, config, new Date(at.getTime() + 61_000))
+    assertEquals([retry.sent, retry.retrying, retry.failed], [2, 0, 0])
+    const rows = await adminSql`select id, email_status, email_attempts, email_last_error from pam.notifications
+      where id = any(${ids})`
+    for (const r of rows) assertEquals([r.email_status, r.email_attempts, r.email_last_error], ['sent', 2, null])
+    const [first, again] = bodies.get(`pam-notification/${ids[0]}`)!
+    assertEquals(again, first, 'the retry is the same bytes: its link was issued when the notification was written')
+    const [before, after] = bodies.get(`pam-notification/${ids[1]}`)!
+    assert(!before.includes('Oleksandr') && after.includes('Oleksandr'), 'the renamed traveller\'s retry had another body')
+    assertEquals(taken.size, 2, 'one email each')
+
+    // Another attempt under the key still running: retried later.
+    busy = true
+    const mail = { to: 'a@example.com', subject: 'Hi', text: 'x', messageId: '<n.1@pam.local>', idempotencyKey: 'pam-notification/1' }
+    await mailer.send(mail).then(() => assert(false, 'sent?'), (err) => assert(err instanceof MailError && err.retryable, String(err)))
+  } finally {
+    await shutdownSoon(server)
+  }
+})
+
 Deno.test('email: the catcher\'s page lists the mail, with a strict CSP', async () => {
   const res = await fetch(stack.mail.url)
   assertEquals(res.status, 200)
@@ -577,6 +676,75 @@ Deno.test('email: SMTP with implicit TLS (port 465 in production) and AUTH, thro
   } finally {
     listener.close()
     for (const c of open) {
+      try {
+        c.close()
+      } catch { /* closed */ }
+    }
+  }
+})
+
+Deno.test('email: an SMTP attempt ends at its deadline: a connection never made, no greeting, STARTTLS never finished', async () => {
+  // A host that never answers the TCP handshake cannot be made here (this machine's network answers every
+  // address): the connect is a promise that never settles.
+  const started = Date.now()
+  await withinDeadline(new Promise<Deno.Conn>(() => {}), AbortSignal.timeout(100))
+    .then(() => assert(false, 'connected?'), (err) => assertEquals(err.name, 'TimeoutError'))
+  assert(Date.now() - started < 1000, `${Date.now() - started} ms`)
+  // A connection that comes after the deadline is closed.
+  let arrive!: (conn: { close(): void }) => void
+  const late = new Promise<{ close(): void }>((r) => (arrive = r))
+  const deadline = new AbortController()
+  const waiting = withinDeadline(late, deadline.signal)
+  deadline.abort(new Error('deadline'))
+  await waiting.then(() => assert(false, 'connected?'), (err) => assertEquals(err.message, 'deadline'))
+  let closed = false
+  arrive({ close: () => (closed = true) })
+  await late
+  assert(closed, 'the late connection is closed')
+
+  // Servers that take the connection and stall: before the greeting; once STARTTLS is agreed, with no TLS after it
+  // (on the Edge Runtime's Deno, a write waiting on that handshake outlived the connection's close).
+  const listener = Deno.listen({ hostname: '127.0.0.1', port: 0 })
+  const held: Deno.Conn[] = []
+  let greet = false
+  ;(async () => {
+    for await (const conn of listener) {
+      held.push(conn)
+      if (!greet) continue
+      ;(async () => {
+        const say = (s: string) => conn.write(new TextEncoder().encode(s))
+        const line = new Uint8Array(1024)
+        await say('220 pam.test\r\n')
+        await conn.read(line) // EHLO
+        await say('250-pam.test\r\n250 STARTTLS\r\n')
+        await conn.read(line) // STARTTLS
+        await say('220 go ahead\r\n')
+      })().catch(() => {})
+    }
+  })().catch(() => {})
+  try {
+    for (const [tls, stage] of [['none', 'greeting'], ['starttls', 'starttls']] as const) {
+      greet = tls === 'starttls'
+      const config = testConfig({
+        PAM_EMAIL_TRANSPORT: 'smtp',
+        PAM_SMTP_HOST: '127.0.0.1',
+        PAM_SMTP_PORT: String(listener.addr.port),
+        PAM_SMTP_TLS: tls,
+        PAM_EMAIL_TIMEOUT_MS: '200',
+      })
+      const sending = mailerFor(config.email).send({ to: 'a@example.com', subject: 'x', text: 'x', messageId: '<s.1@pam.local>', idempotencyKey: 's-1' })
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const outcome = await Promise.race([
+        sending.then(() => 'sent', (err) => err),
+        new Promise((r) => (timer = setTimeout(() => r('still waiting after 3 s'), 3000))),
+      ])
+      clearTimeout(timer)
+      assert(outcome instanceof MailError && outcome.retryable, `${tls}: ${outcome}`)
+      assertMatch(outcome.message, new RegExp(`timed out during ${stage}`))
+    }
+  } finally {
+    listener.close()
+    for (const c of held) {
       try {
         c.close()
       } catch { /* closed */ }

@@ -34,7 +34,8 @@ export interface Mail {
 }
 
 export interface Sent {
-  /** The provider's id (HTTP API) or the server's final answer (SMTP). */
+  /** The provider's id (HTTP API; its refusal's name when an earlier attempt had been accepted) or the server's
+   * final answer (SMTP). */
   id: string
 }
 
@@ -176,9 +177,13 @@ function httpMailer(config: EmailConfig, fetchImpl: typeof fetch): Mailer {
         name = typeof body.name === 'string' ? body.name : ''
         if (typeof body.message === 'string') message = body.message.slice(0, 200)
       } catch { /* not JSON */ }
+      // 409 invalid_idempotent_request: the key came within 24 hours with another body (a name in the
+      // email changed between attempts). Resend holds a key against an email it took, so an earlier
+      // attempt was accepted and only its answer was lost: this email is sent.
+      if (res.status === 409 && name === 'invalid_idempotent_request') return { id: `${name}: accepted earlier` }
       // The message or its recipient is wrong (400, 422): no retry will help. Anything about
-      // us (401, 403: the key), the service (5xx) or the pace (408, 409 concurrent idempotent
-      // request, 429) may pass later.
+      // us (401, 403: the key), the service (5xx) or the pace (408, 409 concurrent_idempotent_requests:
+      // an attempt under the same key still running, 429) may pass later.
       const retryable = res.status >= 500 || [401, 403, 408, 409, 429].includes(res.status)
       throw new MailError(`email API answered ${res.status}${name ? ` ${name}` : ''}: ${message}`, retryable, `http_${res.status}`)
     },

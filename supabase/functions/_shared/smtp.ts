@@ -88,6 +88,16 @@ class Connection {
     }
   }
 
+  /** The TLS handshake, before anything is written: on the Edge Runtime's Deno (2.1) close() does not end a
+   * write waiting on a handshake the server never finishes, while it does end the handshake. */
+  async handshake(stage: string): Promise<void> {
+    try {
+      await (this.conn as Deno.TlsConn).handshake()
+    } catch (err) {
+      throw this.#failure(stage, err)
+    }
+  }
+
   /** Nothing may be left unread before TLS starts (RFC 3207 §4.1). */
   get drained(): boolean {
     return this.#buffer.length === 0
@@ -128,10 +138,14 @@ export async function sendSmtp(
   let conn: Deno.Conn
   try {
     const caCerts = opts.ca ? [opts.ca] : undefined
-    conn = opts.tls === 'implicit'
-      ? await Deno.connectTls({ hostname: opts.host, port: opts.port, caCerts })
-      : await Deno.connect({ hostname: opts.host, port: opts.port })
+    conn = await withinDeadline<Deno.Conn>(
+      opts.tls === 'implicit'
+        ? Deno.connectTls({ hostname: opts.host, port: opts.port, caCerts })
+        : Deno.connect({ hostname: opts.host, port: opts.port }),
+      signal,
+    )
   } catch (err) {
+    if (signal.aborted) throw new SmtpError('timed out during connect', 'connect')
     throw new SmtpError(`connect: ${err instanceof Error ? err.message : String(err)}`, 'connect')
   }
   const c = new Connection(conn, signal)
@@ -142,6 +156,7 @@ export async function sendSmtp(
   }
   signal.addEventListener('abort', abort, { once: true })
   try {
+    if (opts.tls === 'implicit') await c.handshake('connect')
     const greeting = await c.reply('greeting')
     if (greeting.code !== 220) {
       throw new SmtpError(`greeting: ${greeting.code} ${greeting.lines.join(' ').slice(0, 300)}`, 'greeting', greeting.code)
@@ -152,10 +167,15 @@ export async function sendSmtp(
       await c.command('STARTTLS', 'starttls', [220])
       if (!c.drained) throw new SmtpError('data sent before the TLS handshake', 'starttls', 554)
       try {
-        c.conn = await Deno.startTls(c.conn as Deno.TcpConn, { hostname: opts.host, caCerts: opts.ca ? [opts.ca] : undefined })
+        c.conn = await withinDeadline(
+          Deno.startTls(c.conn as Deno.TcpConn, { hostname: opts.host, caCerts: opts.ca ? [opts.ca] : undefined }),
+          signal,
+        )
       } catch (err) {
+        if (signal.aborted) throw new SmtpError('timed out during starttls', 'starttls')
         throw new SmtpError(`starttls: ${err instanceof Error ? err.message : String(err)}`, 'starttls')
       }
+      await c.handshake('starttls')
       ehlo = await hello(c, opts.clientName)
     }
     if (opts.user !== undefined && opts.pass !== undefined) await authenticate(c, ehlo, opts.user, opts.pass)
@@ -177,6 +197,33 @@ export async function sendSmtp(
   } finally {
     signal.removeEventListener('abort', abort)
     abort()
+  }
+}
+
+/** `connecting` (Deno.connect, connectTls, startTls), or the signal's reason once it aborts: not every Deno the
+ * functions run on (the Edge Runtime's 2.1, current Deno) takes a signal for those calls, and a host that never
+ * answers would hold them for the system's TCP timeout (minutes). A connection that comes after the deadline is
+ * closed. */
+export async function withinDeadline<T extends { close(): void }>(connecting: Promise<T>, signal: AbortSignal): Promise<T> {
+  let onAbort = () => {}
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason)
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([connecting, aborted])
+  } catch (err) {
+    if (signal.aborted) {
+      connecting.then((late) => {
+        try {
+          late.close()
+        } catch { /* closed already */ }
+      }, () => {})
+    }
+    throw err
+  } finally {
+    signal.removeEventListener('abort', onAbort)
   }
 }
 

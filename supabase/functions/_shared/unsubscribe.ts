@@ -1,8 +1,10 @@
 // One-click unsubscribe without signing in (RFC 8058): every email carries a
 // token naming the traveller and what to stop (a notification kind, `digest`,
 // or `all`), signed with HMAC-SHA256 under PAM_EMAIL_SIGNING_SECRET, with
-// the instant it was made. Whoever holds the email may use it; nothing else
-// can be done with it. Verified in constant time (WebCrypto's verify).
+// the instant it was made (when the email's notification or digest was
+// written, so every attempt of an email carries the same token). Whoever
+// holds the email may use it; nothing else can be done with it. Verified in
+// constant time (WebCrypto's verify).
 
 /** What a token stops: a kind's emails, the daily digest, or every email. */
 export interface UnsubscribeScope {

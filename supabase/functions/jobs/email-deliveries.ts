@@ -79,6 +79,7 @@ interface ClaimedNotification extends Claimed {
 }
 
 interface ClaimedDigest extends Claimed {
+  created_at: string
   items: NotificationRow[] | null
 }
 
@@ -184,9 +185,9 @@ async function claimDigests(tx: Tx, at: Date, limit: number): Promise<ClaimedDig
           set status = 'sending', attempts = d.attempts + 1,
               next_attempt_at = $1::timestamptz + make_interval(secs => $3)
          from due where d.id = due.id
-       returning d.id, d.user_id, d.attempts
+       returning d.id, d.user_id, d.attempts, d.created_at
      )
-     select c.id, c.user_id, c.attempts, ${CLAIMED_COLUMNS},
+     select c.id, c.user_id, c.attempts, c.created_at, ${CLAIMED_COLUMNS},
             (select jsonb_agg(jsonb_build_object('id', x.id, 'kind', x.kind, 'title', x.title, 'body', x.body,
                                                  'data', x.data, 'created_at', x.created_at, 'extras', x.extras)
                               order by x.created_at, x.id)
@@ -213,7 +214,7 @@ function suppression(row: Claimed, kinds: string[], madeAt: string | Date, at: D
 async function notificationMail(config: Config, n: ClaimedNotification, at: Date): Promise<Mail | string> {
   const why = suppression(n, [n.kind], n.created_at, at)
   if (why) return why
-  const url = await unsubscribeLink(config, n.user_id, n.kind)
+  const url = await unsubscribeLink(config, n.user_id, n.kind, n.created_at)
   const rendered = renderNotification(n, recipient(n), url.page)
   return {
     to: n.email!,
@@ -231,7 +232,7 @@ async function digestMail(config: Config, d: ClaimedDigest, at: Date): Promise<M
   const items = d.items ?? []
   const why = items.length ? suppression(d, items.map((i) => i.kind), items.at(-1)!.created_at, at) : 'nothing left to send'
   if (why) return why
-  const url = await unsubscribeLink(config, d.user_id, 'digest')
+  const url = await unsubscribeLink(config, d.user_id, 'digest', d.created_at)
   const rendered = renderDigest(items, recipient(d), url.page)
   return {
     to: d.email!,
@@ -250,12 +251,15 @@ const recipient = (row: Claimed) => ({
   preferences: row.preferences ?? {},
 })
 
-/** The one-click link (RFC 8058: List-Unsubscribe and List-Unsubscribe-Post) and the body's link. */
-async function unsubscribeLink(config: Config, userId: string, scope: string) {
+/** The one-click link (RFC 8058: List-Unsubscribe and List-Unsubscribe-Post) and the body's link. The token is
+ * issued at the row's `createdAt`, not at the attempt: every attempt of an email is the same request, as the HTTP
+ * API's Idempotency-Key needs (another body under the key is refused), and the link stays good a year from
+ * then, which is at most two days before the email goes (MAX_EMAIL_AGE_MS). */
+async function unsubscribeLink(config: Config, userId: string, scope: string, createdAt: string | Date) {
   const token = await signUnsubscribe(config.email.signingSecret!, {
     userId,
     scope,
-    issuedAt: Math.floor(Date.now() / 1000),
+    issuedAt: Math.floor(new Date(createdAt).getTime() / 1000),
   })
   const oneClick = `${config.jobs.functionsUrl}/notifications/unsubscribe?token=${token}`
   const page = config.email.unsubscribeUrl

@@ -203,7 +203,8 @@ function digestKinds(prefs: EmailPreferences | undefined): string[] {
   return [...kinds].filter((k) => channelOf(prefs, k) === 'digest')
 }
 
-/** Turns the scope off in the profile and suppresses its emails not sent yet; false when the account is gone. */
+/** Turns the scope off in the profile; false when the account is gone. Its emails not sent yet are suppressed by
+ * the profile's trigger (pam.profiles_email_turned_off), as for every change that turns a kind off. */
 async function unsubscribe(tx: Tx, userId: string, scope: string): Promise<boolean> {
   const [row] = await tx`select preferences from pam.profiles where id = ${userId} for update`
   if (!row) return false
@@ -218,18 +219,6 @@ async function unsubscribe(tx: Tx, userId: string, scope: string): Promise<boole
   await tx`
     update pam.profiles set preferences = jsonb_set(preferences, '{notifications}', ${JSON.stringify(notifications)}::text::jsonb)
     where id = ${userId}`
-  const which = scope === 'all'
-    ? tx`email_status in ('pending', 'digest')`
-    : scope === 'digest'
-    ? tx`email_status = 'digest'`
-    : tx`email_status in ('pending', 'digest') and kind = ${scope}`
-  await tx`
-    update pam.notifications set email_status = 'suppressed', email_last_error = 'unsubscribed'
-    where user_id = ${userId} and ${which}`
-  if (scope === 'all' || scope === 'digest') {
-    await tx`update pam.email_digests set status = 'suppressed', last_error = 'unsubscribed'
-             where user_id = ${userId} and status = 'pending'`
-  }
   return true
 }
 
