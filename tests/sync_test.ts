@@ -6,7 +6,7 @@ import { assert, assertEquals } from './_support/assert.ts'
 import { adminSql, signUp } from './_support/stack.ts'
 import { syncAs } from './_support/sync.ts'
 import { wheelsAs } from './_support/wheels.ts'
-import { winsAs } from './_support/wins.ts'
+import { type Answer, winsAs } from './_support/wins.ts'
 
 type Changes = Record<string, { created: { id: string }[]; updated: { id: string }[]; deleted: string[] }>
 const ids = (rows: { id: string }[]) => rows.map((r) => r.id).sort()
@@ -377,4 +377,27 @@ Deno.test('sync push: a row the pull saw is no conflict, though a long transacti
     assertEquals(unknown.body.results[0].result, 'conflict')
   })
   assertEquals((await w(`expenses/${e.id}`)).body.expense.description, 'camp fee, 2 nights')
+})
+
+Deno.test('sync push: ids in upper case (as Swift writes a UUID) are the same records: conflicts found, answered and pulled in lower case', async () => {
+  const user = await signUp()
+  const s = syncAs(user)
+  const w = winsAs(user)
+  const e = (await w('expenses', { method: 'POST', body: { amount: '10.00' } })).body.expense
+  const local = (await s('pull?tables=expenses')).body.changes.expenses.created[0]
+  await w(`expenses/${e.id}`, { method: 'PATCH', body: { amount: '11.00' } })
+  const stale = await s('push', {
+    method: 'POST',
+    body: { changes: { expenses: { updated: [{ ...local, id: e.id.toUpperCase(), amount: '12.00', _changed: 'amount' }] } } },
+  })
+  const [r] = stale.body.results
+  assertEquals([r.id, r.result, r.server?.amount], [e.id, 'conflict', '11.00'])
+
+  const made = crypto.randomUUID().toUpperCase()
+  const created = await s('push', { method: 'POST', body: { changes: { expenses: { created: [{ id: made, amount: '8.00' }] } } } })
+  const outcome = (res: Answer) => res.body.results.map((x: { id: string; result: string }) => [x.id, x.result])
+  assertEquals(outcome(created), [[made.toLowerCase(), 'applied']])
+  assert(ids((await s('pull?tables=expenses')).body.changes.expenses.created).includes(made.toLowerCase()))
+  const gone = await s('push', { method: 'POST', body: { changes: { expenses: { deleted: [made] } } } })
+  assertEquals(outcome(gone), [[made.toLowerCase(), 'applied']])
 })

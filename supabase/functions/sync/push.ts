@@ -98,11 +98,13 @@ export function validateBatch(batch: Batch, tables: SyncTable[]): { valid: Valid
     const changes = batch[t.name]
     if (!changes) continue
     const check = (op: Op, row: Row | string) => {
-      const id = typeof row === 'string' ? row : row.id
-      if (typeof id !== 'string' || !uuid.test(id)) {
-        problems.push({ table: t.name, id, op, code: 'validation_failed', message: 'every record needs its uuid `id`' })
+      const sent = typeof row === 'string' ? row : row.id
+      if (typeof sent !== 'string' || !uuid.test(sent)) {
+        problems.push({ table: t.name, id: sent, op, code: 'validation_failed', message: 'every record needs its uuid `id`' })
         return
       }
+      // As Postgres writes it (and the routes' Uuid takes it): an id in upper case (Swift's) is the same record.
+      const id = sent.toLowerCase()
       if (op === 'delete') return valid.push({ table: t, op, id, input: {} })
       const record = row as Row
       const changed = typeof record._changed === 'string' && record._changed
