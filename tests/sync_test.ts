@@ -401,3 +401,66 @@ Deno.test('sync push: ids in upper case (as Swift writes a UUID) are the same re
   const gone = await s('push', { method: 'POST', body: { changes: { expenses: { deleted: [made] } } } })
   assertEquals(outcome(gone), [[made.toLowerCase(), 'applied']])
 })
+
+/** The backend that waits on a lock `pid` holds (polled, so a race runs the same way every time). */
+async function waitingOn(pid: number): Promise<number> {
+  for (let i = 0; i < 1000; i++) {
+    const [row] = await adminSql`select pid from pg_stat_activity where ${pid}::int = any(pg_blocking_pids(pid))`
+    if (row) return row.pid
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  throw new Error(`nothing waits on backend ${pid}`)
+}
+
+Deno.test('sync push: two pushes of one row at once — one is applied, the other a conflict; neither overwrites the other', async () => {
+  const user = await signUp()
+  const s = syncAs(user)
+  const [e1, e2, m] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()]
+  const vehicle = crypto.randomUUID()
+  const made = await s('push', {
+    method: 'POST',
+    body: {
+      changes: {
+        vehicles: { created: [{ id: vehicle, name: 'Van' }] },
+        expenses: { created: [{ id: e1, amount: '10.00' }, { id: e2, amount: '10.00' }] },
+        maintenance_records: { created: [{ id: m, vehicle_id: vehicle, task: 'Oil', date: '2026-03-01' }] },
+      },
+    },
+  })
+  assertEquals(made.body.conflicts, 0, JSON.stringify(made.body))
+  const pulled = (await s('pull?tables=expenses')).body
+  const local1 = pulled.changes.expenses.created.find((r: { id: string }) => r.id === e1)
+  const amountOf = async (id: string) => (await adminSql`select amount::text as amount from pam.expenses where id = ${id}`)[0]?.amount
+
+  // `first` is held mid-transaction (it has written its expense, and waits on the service record the admin
+  // connection holds locked); `second` is sent then, and waits on `first`; then both finish.
+  const race = async (first: unknown, second: unknown): Promise<Answer[]> => {
+    let answers: Promise<Answer>[] = []
+    await adminSql.begin(async (tx) => {
+      const [{ pid }] = await tx`select pg_backend_pid() as pid from pam.maintenance_records where id = ${m} for update`
+      const a = s('push', { method: 'POST', body: first })
+      const firstPid = await waitingOn(pid)
+      const b = s('push', { method: 'POST', body: second })
+      await waitingOn(firstPid)
+      answers = [a, b]
+    })
+    return await Promise.all(answers)
+  }
+  const first = (id: string, amount: string) => ({
+    changes: { expenses: { updated: [{ id, amount }] }, maintenance_records: { updated: [{ id: m, task: `Oil ${amount}` }] } },
+  })
+
+  // Both edit e1 from the same version (its updated_at as pulled).
+  const [a, b] = await race(first(e1, '20.00'), {
+    changes: { expenses: { updated: [{ ...local1, amount: '30.00', _changed: 'amount' }] } },
+  })
+  assertEquals(a.body.results.map((r: { result: string }) => r.result), ['applied', 'applied'], JSON.stringify(a.body))
+  assertEquals([b.body.results[0].result, b.body.results[0].server?.amount], ['conflict', '20.00'], JSON.stringify(b.body))
+  assertEquals(await amountOf(e1), '20.00')
+
+  // One edits e2, the other (by its last pull) deletes it.
+  const [c, d] = await race(first(e2, '21.00'), { last_pulled_at: pulled.timestamp, changes: { expenses: { deleted: [e2] } } })
+  assertEquals(c.body.conflicts, 0, JSON.stringify(c.body))
+  assertEquals([d.body.results[0].result, d.body.results[0].server?.amount], ['conflict', '21.00'], JSON.stringify(d.body))
+  assertEquals(await amountOf(e2), '21.00')
+})

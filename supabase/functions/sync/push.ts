@@ -154,7 +154,9 @@ export async function applyBatch(
     (await tx.unsafe(`select ${t.select} from ${t.table} ${t.alias} where ${t.alias}.id = $1::uuid`, [id]))[0] ?? null
 
   /** The changes among `mine` that conflict: rows changed on the server since the app saw them
-   * (by the `updated_at` it saw, else by its last pull), not counting this batch's own writes. */
+   * (by the `updated_at` it saw, else by its last pull), not counting this batch's own writes.
+   * The rows are locked until the commit: a push or a PATCH of one at the same time waits, then
+   * sees this one's change (the lock reads a row's latest version, not the statement's snapshot). */
   const conflicting = async (t: SyncTable, mine: Valid[]) => {
     if (!mine.length || (since === null && !mine.some((v) => v.seen))) return new Set<string>()
     const rows = await tx.unsafe(
@@ -162,7 +164,7 @@ export async function applyBatch(
               ($2::text is not null and sync_xid >= $2::text::xid8 and sync_xid <> pg_current_xact_id()
                and not coalesce(pg_visible_in_snapshot(sync_xid, (select p.snapshot from pam.sync_pulls p
                  where p.user_id = (select auth.uid()) and p.cursor = $2::text::xid8)), false)) as since_pull
-       from ${t.table} where id = any($1::uuid[])`,
+       from ${t.table} where id = any($1::uuid[]) order by id for no key update`,
       [mine.map((v) => v.id), since === null ? null : String(since)] as never[],
     )
     const server = new Map(rows.map((r) => [r.id as string, r]))
