@@ -464,3 +464,40 @@ Deno.test('sync push: two pushes of one row at once — one is applied, the othe
   assertEquals([d.body.results[0].result, d.body.results[0].server?.amount], ['conflict', '21.00'], JSON.stringify(d.body))
   assertEquals(await amountOf(e2), '21.00')
 })
+
+Deno.test("sync push: the batch's own writes are no conflict (a fill-up moves the vehicle edited with it on); another's still is", async () => {
+  const user = await signUp()
+  const s = syncAs(user)
+  const v = (await wheelsAs(user)('vehicles', { method: 'POST', body: { name: 'Troopy', current_odometer: 100_000 } })).body.vehicle
+  const local = (await s('pull?tables=vehicles')).body.changes.vehicles.created[0]
+  const fill = (odometer: number, date: string) =>
+    ({ id: crypto.randomUUID(), amount: '90.00', vehicle_id: v.id, fuel_volume: '45.00', odometer, date })
+  const res = await s('push', {
+    method: 'POST',
+    body: {
+      changes: {
+        vehicles: { updated: [{ ...local, notes: 'new tyres', _changed: 'notes' }] },
+        expenses: { created: [fill(100_400, '2026-03-01')] },
+        maintenance_records: { created: [{ id: crypto.randomUUID(), vehicle_id: v.id, task: 'Tyres', date: '2026-03-02', odometer: 100_500 }] },
+      },
+    },
+  })
+  assertEquals(res.body.conflicts, 0, JSON.stringify(res.body))
+  const [now] = await adminSql`select notes, current_odometer from pam.vehicles where id = ${v.id}`
+  assertEquals([now.notes, now.current_odometer], ['new tyres', 100_500])
+
+  // Changed on the web since that pull: still a conflict, though this batch's fill-up writes the row too.
+  await wheelsAs(user)(`vehicles/${v.id}`, { method: 'PATCH', body: { name: 'Troopy 78' } })
+  const stale = await s('push', {
+    method: 'POST',
+    body: {
+      changes: {
+        vehicles: { updated: [{ ...local, notes: 'old tyres', _changed: 'notes' }] },
+        expenses: { created: [fill(100_900, '2026-03-03')] },
+      },
+    },
+  })
+  const [rf, rv] = stale.body.results
+  assertEquals([rv.table, rv.result, rv.server?.notes, rv.server?.current_odometer], ['vehicles', 'conflict', 'new tyres', 100_900])
+  assertEquals(rf.result, 'applied')
+})

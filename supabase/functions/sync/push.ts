@@ -11,7 +11,8 @@
 // (pam.sync_pulls), or, for a cursor whose snapshot is no longer kept, one
 // written by the cursor's transaction or a later one. A conflicting change is
 // not applied; the result carries the row the server kept. Without either,
-// updates apply as they come (last writer wins).
+// updates apply as they come (last writer wins). Conflicts are judged before
+// the batch writes anything, so its own writes are none.
 // A record's `_changed` (WatermelonDB: the columns changed on the device)
 // limits an update to those columns.
 //
@@ -154,14 +155,14 @@ export async function applyBatch(
     (await tx.unsafe(`select ${t.select} from ${t.table} ${t.alias} where ${t.alias}.id = $1::uuid`, [id]))[0] ?? null
 
   /** The changes among `mine` that conflict: rows changed on the server since the app saw them
-   * (by the `updated_at` it saw, else by its last pull), not counting this batch's own writes.
+   * (by the `updated_at` it saw, else by its last pull). Run before the batch writes anything.
    * The rows are locked until the commit: a push or a PATCH of one at the same time waits, then
    * sees this one's change (the lock reads a row's latest version, not the statement's snapshot). */
   const conflicting = async (t: SyncTable, mine: Valid[]) => {
     if (!mine.length || (since === null && !mine.some((v) => v.seen))) return new Set<string>()
     const rows = await tx.unsafe(
       `select id, ${isoSql('updated_at')} as updated_at,
-              ($2::text is not null and sync_xid >= $2::text::xid8 and sync_xid <> pg_current_xact_id()
+              ($2::text is not null and sync_xid >= $2::text::xid8
                and not coalesce(pg_visible_in_snapshot(sync_xid, (select p.snapshot from pam.sync_pulls p
                  where p.user_id = (select auth.uid()) and p.cursor = $2::text::xid8)), false)) as since_pull
        from ${t.table} where id = any($1::uuid[]) order by id for no key update`,
@@ -219,6 +220,13 @@ export async function applyBatch(
   const updates = valid.filter((v) => v.op === 'update')
   const deletes = valid.filter((v) => v.op === 'delete')
 
+  // Conflicts are judged before the batch writes: its own writes are none (a fill-up that moves its vehicle's
+  // odometer on changes the vehicle's updated_at), and cannot hide another's change made before them.
+  const conflicted = new Set<string>()
+  for (const t of tables) {
+    for (const id of await conflicting(t, valid.filter((v) => v.table === t && v.op !== 'create'))) conflicted.add(id)
+  }
+
   // Creates. Expenses in bulk: classification and reference checks in two or three queries for any number.
   for (const t of tables) {
     const mine = creates.filter((v) => v.table === t)
@@ -262,7 +270,6 @@ export async function applyBatch(
 
   for (const t of tables) {
     const mine = updates.filter((v) => v.table === t)
-    const conflicted = await conflicting(t, mine)
     for (const v of mine) {
       if (conflicted.has(v.id)) {
         results.push({ table: t.name, id: v.id, op: 'update', result: 'conflict', server: await serverRow(t, v.id) })
@@ -292,7 +299,6 @@ export async function applyBatch(
   for (const t of [...tables].reverse()) {
     const mine = deletes.filter((v) => v.table === t)
     if (!mine.length) continue
-    const conflicted = await conflicting(t, mine)
     const wanted = mine.filter((v) => !conflicted.has(v.id))
     let gone = new Set<string>()
     try {
