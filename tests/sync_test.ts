@@ -501,3 +501,31 @@ Deno.test("sync push: the batch's own writes are no conflict (a fill-up moves th
   assertEquals([rv.table, rv.result, rv.server?.notes, rv.server?.current_odometer], ['vehicles', 'conflict', 'new tyres', 100_900])
   assertEquals(rf.result, 'applied')
 })
+
+Deno.test('sync: a retried create of a record deleted elsewhere since is a conflict, not brought back; a pull never lists an id as both there and deleted', async () => {
+  const user = await signUp()
+  const s = syncAs(user)
+  const w = winsAs(user)
+  const cursor = (await s('pull?tables=expenses,saved_places')).body.timestamp
+  const e = { id: crypto.randomUUID(), amount: '12.00' }
+  const place = { id: crypto.randomUUID(), name: 'Lake spot', latitude: -20.5, longitude: 130 }
+  const batch = { expenses: { created: [e] }, saved_places: { created: [place] } }
+  assertEquals((await s('push', { method: 'POST', body: { changes: batch } })).body.conflicts, 0)
+  // The answer was lost; meanwhile both are deleted on the web, and the app sends the batch again.
+  assertEquals((await w(`expenses/${e.id}`, { method: 'DELETE' })).status, 204)
+  assertEquals((await wheelsAs(user)(`places/${place.id}`, { method: 'DELETE' })).status, 204)
+  const retry = await s('push', { method: 'POST', body: { changes: batch } })
+  const results = retry.body.results.map((r: { id: string; result: string; server: unknown }) => [r.id, r.result, r.server])
+  assertEquals(results, [[place.id, 'conflict', null], [e.id, 'conflict', null]], JSON.stringify(retry.body))
+  assertEquals((await w(`expenses/${e.id}`)).status, 404, 'not brought back')
+  assertEquals((await wheelsAs(user)(`places/${place.id}`)).status, 404, 'not brought back')
+  const pulled = (await s(`pull?since=${cursor}&tables=expenses`)).body.changes.expenses
+  assertEquals([ids(pulled.created), pulled.deleted], [[], [e.id]])
+
+  // Created anew with that id through the route (an explicit create, which may): the row is there, and the pull
+  // gives the row, not also its deletion.
+  const again = await w('expenses', { method: 'POST', body: e, headers: { 'Idempotency-Key': crypto.randomUUID() } })
+  assertEquals([again.status, again.body.expense.id], [201, e.id])
+  const after = (await s(`pull?since=${cursor}&tables=expenses`)).body.changes.expenses
+  assertEquals([ids(after.created), after.deleted], [[e.id], []])
+})

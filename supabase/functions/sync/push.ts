@@ -227,9 +227,28 @@ export async function applyBatch(
     for (const id of await conflicting(t, valid.filter((v) => v.table === t && v.op !== 'create'))) conflicted.add(id)
   }
 
+  // Creates of records deleted on the server since (a push whose answer was lost is sent again, and the record was
+  // deleted meanwhile): a tombstone of yours and no row. The deletion stands; the record is not made again.
+  const tombstones = new Set(
+    creates.length
+      ? (await tx.unsafe(
+        `select table_name || ' ' || row_id as key from pam.sync_tombstones
+         where user_id = (select auth.uid()) and row_id = any($1::uuid[])`,
+        [creates.map((v) => v.id)] as never[],
+      )).map((r) => r.key as string)
+      : [],
+  )
+  const deleted = new Set<Valid>()
+  for (const v of creates) {
+    if (tombstones.has(`${v.table.name} ${v.id}`) && !(await serverRow(v.table, v.id))) deleted.add(v)
+  }
+
   // Creates. Expenses in bulk: classification and reference checks in two or three queries for any number.
   for (const t of tables) {
-    const mine = creates.filter((v) => v.table === t)
+    for (const v of creates) {
+      if (v.table === t && deleted.has(v)) results.push({ table: t.name, id: v.id, op: 'create', result: 'conflict', server: null })
+    }
+    const mine = creates.filter((v) => v.table === t && !deleted.has(v))
     if (!mine.length) continue
     if (t.push!.kind === 'expense') {
       const prepared = await prepareExpenses(tx, ctx, mine.map((v) => v.input as ExpenseCreate))
