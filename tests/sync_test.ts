@@ -529,3 +529,27 @@ Deno.test('sync: a retried create of a record deleted elsewhere since is a confl
   const after = (await s(`pull?since=${cursor}&tables=expenses`)).body.changes.expenses
   assertEquals([ids(after.created), after.deleted], [[e.id], []])
 })
+
+Deno.test("sync push: an update's updated_at is the instant it was pulled at, in any ISO form; '' or a number is not read; anything else is 400", async () => {
+  const user = await signUp()
+  const s = syncAs(user)
+  const w = winsAs(user)
+  const e = (await w('expenses', { method: 'POST', body: { amount: '10.00' } })).body.expense
+  const local = (await s('pull?tables=expenses')).body.changes.expenses.created[0]
+  const push = (record: Record<string, unknown>) =>
+    s('push', { method: 'POST', body: { changes: { expenses: { updated: [{ id: e.id, ...record }] } } } })
+
+  for (const bad of ['garbage', '2026-13-45T00:00:00Z']) {
+    const res = await push({ amount: '11.00', updated_at: bad })
+    assertEquals([res.status, res.body.error?.code], [400, 'invalid_changes'], bad)
+    assertEquals(res.body.error.details.errors[0].details[0].path, ['updated_at'])
+  }
+  // WatermelonDB stamps its own clock there: a number, or '' in a text column. Not a version the server gave.
+  for (const stamp of ['', Date.now()]) assertEquals((await push({ amount: '11.00', updated_at: stamp })).body.results[0].result, 'applied')
+  const now = (await w(`expenses/${e.id}`)).body.expense
+  // The same instant written another way (an offset for Z): no conflict; the pulled one, now stale, is.
+  const same = await push({ amount: '12.00', updated_at: now.updated_at.replace('Z', '+00:00') })
+  assertEquals(same.body.results[0].result, 'applied', JSON.stringify(same.body))
+  const stale = await push({ amount: '13.00', updated_at: local.updated_at.replace('Z', '+00:00') })
+  assertEquals([stale.body.results[0].result, stale.body.results[0].server?.amount], ['conflict', '12.00'])
+})

@@ -5,8 +5,8 @@
 // budget impact and alerts), the odometer rules (database triggers).
 //
 // Conflicts — the server wins. An update that carries the row's `updated_at`
-// as the app last pulled it conflicts when the server's differs (someone
-// changed it since). Otherwise, with `last_pulled_at`, an update or delete of
+// as the app last pulled it (a timestamp, any ISO form of the instant)
+// conflicts when the server's differs (someone changed it since). Otherwise, with `last_pulled_at`, an update or delete of
 // a row written since that pull conflicts: one its snapshot did not see
 // (pam.sync_pulls), or, for a cursor whose snapshot is no longer kept, one
 // written by the cursor's transaction or a later one. A conflicting change is
@@ -25,7 +25,8 @@
 // the server's row kept (the rest of the batch applies).
 import { ApiError } from '../_shared/errors.ts'
 import type { Tx } from '../_shared/db.ts'
-import { explainRefusal, insertRow, isoSql, type Refusals, updateRow } from '../_shared/resource.ts'
+import { z } from '../_shared/http.ts'
+import { explainRefusal, insertRow, type Refusals, updateRow } from '../_shared/resource.ts'
 import { invalidReference, moneyContext } from '../wins/common.ts'
 import { budgetImpact } from '../wins/budget-status.ts'
 import { type Expense, ExpenseCreate, ExpensePatch, insertExpenses, prepareExpenses } from '../wins/expense-model.ts'
@@ -65,6 +66,9 @@ function writable(t: SyncTable, op: 'create' | 'update'): string[] {
   const w = op === 'create' ? t.push!.spec.create : t.push!.spec.patch
   return Object.keys(w?.columns ?? {})
 }
+
+/** An updated record's `updated_at` as it was pulled: any ISO 8601 form of the instant. */
+const Seen = z.object({ updated_at: z.iso.datetime({ offset: true }) })
 
 const pick = (row: Row, keys: string[]) => Object.fromEntries(keys.filter((k) => k in row).map((k) => [k, row[k]]))
 
@@ -112,7 +116,14 @@ export function validateBatch(batch: Batch, tables: SyncTable[]): { valid: Valid
         ? new Set(record._changed.split(',').map((c) => c.trim()))
         : null
       const fields = pick(record, writable(t, op).filter((k) => op === 'create' || !changed || changed.has(k)))
-      const seen = op === 'update' && typeof record.updated_at === 'string' ? record.updated_at : undefined
+      // The version the app pulled. WatermelonDB stamps its own clock there (a number, or '' in a text column): not read.
+      const seen = op === 'update' && typeof record.updated_at === 'string' && record.updated_at ? record.updated_at : undefined
+      const stamp = seen === undefined ? undefined : Seen.safeParse({ updated_at: seen })
+      if (stamp && !stamp.success) {
+        const message = '`updated_at` is the timestamp the record was pulled with (or none)'
+        problems.push({ table: t.name, id, op, code: 'validation_failed', message, details: stamp.error.issues })
+        return
+      }
       // Only fields the API does not take changed (the client's bookkeeping): nothing to do.
       if (op === 'update' && !Object.keys(fields).length) return valid.push({ table: t, op, id, input: {}, seen })
       const schema = t.push!.kind === 'expense'
@@ -161,18 +172,19 @@ export async function applyBatch(
   const conflicting = async (t: SyncTable, mine: Valid[]) => {
     if (!mine.length || (since === null && !mine.some((v) => v.seen))) return new Set<string>()
     const rows = await tx.unsafe(
-      `select id, ${isoSql('updated_at')} as updated_at,
-              ($2::text is not null and sync_xid >= $2::text::xid8
-               and not coalesce(pg_visible_in_snapshot(sync_xid, (select p.snapshot from pam.sync_pulls p
+      `select r.id, r.updated_at is distinct from m.seen as changed_since_seen,
+              ($2::text is not null and r.sync_xid >= $2::text::xid8
+               and not coalesce(pg_visible_in_snapshot(r.sync_xid, (select p.snapshot from pam.sync_pulls p
                  where p.user_id = (select auth.uid()) and p.cursor = $2::text::xid8)), false)) as since_pull
-       from ${t.table} where id = any($1::uuid[]) order by id for no key update`,
-      [mine.map((v) => v.id), since === null ? null : String(since)] as never[],
+       from ${t.table} r join unnest($1::uuid[], $3::timestamptz[]) as m(id, seen) on m.id = r.id
+       order by r.id for no key update of r`,
+      [mine.map((v) => v.id), since === null ? null : String(since), mine.map((v) => v.seen ?? null)] as never[],
     )
     const server = new Map(rows.map((r) => [r.id as string, r]))
     return new Set(mine.filter((v) => {
       const row = server.get(v.id)
       if (!row) return false // gone: an update finds nothing, a delete has nothing to do
-      return v.seen ? row.updated_at !== v.seen : row.since_pull === true
+      return v.seen ? row.changed_since_seen === true : row.since_pull === true
     }).map((v) => v.id))
   }
 
