@@ -539,7 +539,7 @@ Deno.test("sync push: an update's updated_at is the instant it was pulled at, in
   const push = (record: Record<string, unknown>) =>
     s('push', { method: 'POST', body: { changes: { expenses: { updated: [{ id: e.id, ...record }] } } } })
 
-  for (const bad of ['garbage', '2026-13-45T00:00:00Z']) {
+  for (const bad of ['garbage', '2026-13-45T00:00:00Z', '0000-01-01T00:00:00Z']) {
     const res = await push({ amount: '11.00', updated_at: bad })
     assertEquals([res.status, res.body.error?.code], [400, 'invalid_changes'], bad)
     assertEquals(res.body.error.details.errors[0].details[0].path, ['updated_at'])

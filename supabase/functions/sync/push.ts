@@ -6,7 +6,8 @@
 //
 // Conflicts — the server wins. An update that carries the row's `updated_at`
 // as the app last pulled it (a timestamp, any ISO form of the instant)
-// conflicts when the server's differs (someone changed it since). Otherwise, with `last_pulled_at`, an update or delete of
+// conflicts when the server's differs (someone changed it since). Otherwise,
+// with `last_pulled_at`, an update or delete of
 // a row written since that pull conflicts: one its snapshot did not see
 // (pam.sync_pulls), or, for a cursor whose snapshot is no longer kept, one
 // written by the cursor's transaction or a later one. A conflicting change is
@@ -68,7 +69,7 @@ function writable(t: SyncTable, op: 'create' | 'update'): string[] {
 }
 
 /** An updated record's `updated_at` as it was pulled: any ISO 8601 form of the instant. */
-const Seen = z.object({ updated_at: z.iso.datetime({ offset: true }) })
+const Seen = z.object({ updated_at: z.iso.datetime({ offset: true }).refine((s) => !s.startsWith('0000'), 'there is no year 0') })
 
 const pick = (row: Row, keys: string[]) => Object.fromEntries(keys.filter((k) => k in row).map((k) => [k, row[k]]))
 
