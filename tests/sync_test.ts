@@ -6,7 +6,7 @@ import { assert, assertEquals } from './_support/assert.ts'
 import { adminSql, signUp } from './_support/stack.ts'
 import { syncAs } from './_support/sync.ts'
 import { wheelsAs } from './_support/wheels.ts'
-import { winsAs } from './_support/wins.ts'
+import { type Answer, winsAs } from './_support/wins.ts'
 
 type Changes = Record<string, { created: { id: string }[]; updated: { id: string }[]; deleted: string[] }>
 const ids = (rows: { id: string }[]) => rows.map((r) => r.id).sort()
@@ -377,4 +377,179 @@ Deno.test('sync push: a row the pull saw is no conflict, though a long transacti
     assertEquals(unknown.body.results[0].result, 'conflict')
   })
   assertEquals((await w(`expenses/${e.id}`)).body.expense.description, 'camp fee, 2 nights')
+})
+
+Deno.test('sync push: ids in upper case (as Swift writes a UUID) are the same records: conflicts found, answered and pulled in lower case', async () => {
+  const user = await signUp()
+  const s = syncAs(user)
+  const w = winsAs(user)
+  const e = (await w('expenses', { method: 'POST', body: { amount: '10.00' } })).body.expense
+  const local = (await s('pull?tables=expenses')).body.changes.expenses.created[0]
+  await w(`expenses/${e.id}`, { method: 'PATCH', body: { amount: '11.00' } })
+  const stale = await s('push', {
+    method: 'POST',
+    body: { changes: { expenses: { updated: [{ ...local, id: e.id.toUpperCase(), amount: '12.00', _changed: 'amount' }] } } },
+  })
+  const [r] = stale.body.results
+  assertEquals([r.id, r.result, r.server?.amount], [e.id, 'conflict', '11.00'])
+
+  const made = crypto.randomUUID().toUpperCase()
+  const created = await s('push', { method: 'POST', body: { changes: { expenses: { created: [{ id: made, amount: '8.00' }] } } } })
+  const outcome = (res: Answer) => res.body.results.map((x: { id: string; result: string }) => [x.id, x.result])
+  assertEquals(outcome(created), [[made.toLowerCase(), 'applied']])
+  assert(ids((await s('pull?tables=expenses')).body.changes.expenses.created).includes(made.toLowerCase()))
+  const gone = await s('push', { method: 'POST', body: { changes: { expenses: { deleted: [made] } } } })
+  assertEquals(outcome(gone), [[made.toLowerCase(), 'applied']])
+})
+
+/** The backend that waits on a lock `pid` holds (polled, so a race runs the same way every time). */
+async function waitingOn(pid: number): Promise<number> {
+  for (let i = 0; i < 1000; i++) {
+    const [row] = await adminSql`select pid from pg_stat_activity where ${pid}::int = any(pg_blocking_pids(pid))`
+    if (row) return row.pid
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  throw new Error(`nothing waits on backend ${pid}`)
+}
+
+Deno.test('sync push: two pushes of one row at once — one is applied, the other a conflict; neither overwrites the other', async () => {
+  const user = await signUp()
+  const s = syncAs(user)
+  const [e1, e2, m] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()]
+  const vehicle = crypto.randomUUID()
+  const made = await s('push', {
+    method: 'POST',
+    body: {
+      changes: {
+        vehicles: { created: [{ id: vehicle, name: 'Van' }] },
+        expenses: { created: [{ id: e1, amount: '10.00' }, { id: e2, amount: '10.00' }] },
+        maintenance_records: { created: [{ id: m, vehicle_id: vehicle, task: 'Oil', date: '2026-03-01' }] },
+      },
+    },
+  })
+  assertEquals(made.body.conflicts, 0, JSON.stringify(made.body))
+  const pulled = (await s('pull?tables=expenses')).body
+  const local1 = pulled.changes.expenses.created.find((r: { id: string }) => r.id === e1)
+  const amountOf = async (id: string) => (await adminSql`select amount::text as amount from pam.expenses where id = ${id}`)[0]?.amount
+
+  // `first` is held mid-transaction (it has written its expense, and waits on the service record the admin
+  // connection holds locked); `second` is sent then, and waits on `first`; then both finish.
+  const race = async (first: unknown, second: unknown): Promise<Answer[]> => {
+    let answers: Promise<Answer>[] = []
+    await adminSql.begin(async (tx) => {
+      const [{ pid }] = await tx`select pg_backend_pid() as pid from pam.maintenance_records where id = ${m} for update`
+      const a = s('push', { method: 'POST', body: first })
+      const firstPid = await waitingOn(pid)
+      const b = s('push', { method: 'POST', body: second })
+      await waitingOn(firstPid)
+      answers = [a, b]
+    })
+    return await Promise.all(answers)
+  }
+  const first = (id: string, amount: string) => ({
+    changes: { expenses: { updated: [{ id, amount }] }, maintenance_records: { updated: [{ id: m, task: `Oil ${amount}` }] } },
+  })
+
+  // Both edit e1 from the same version (its updated_at as pulled).
+  const [a, b] = await race(first(e1, '20.00'), {
+    changes: { expenses: { updated: [{ ...local1, amount: '30.00', _changed: 'amount' }] } },
+  })
+  assertEquals(a.body.results.map((r: { result: string }) => r.result), ['applied', 'applied'], JSON.stringify(a.body))
+  assertEquals([b.body.results[0].result, b.body.results[0].server?.amount], ['conflict', '20.00'], JSON.stringify(b.body))
+  assertEquals(await amountOf(e1), '20.00')
+
+  // One edits e2, the other (by its last pull) deletes it.
+  const [c, d] = await race(first(e2, '21.00'), { last_pulled_at: pulled.timestamp, changes: { expenses: { deleted: [e2] } } })
+  assertEquals(c.body.conflicts, 0, JSON.stringify(c.body))
+  assertEquals([d.body.results[0].result, d.body.results[0].server?.amount], ['conflict', '21.00'], JSON.stringify(d.body))
+  assertEquals(await amountOf(e2), '21.00')
+})
+
+Deno.test("sync push: the batch's own writes are no conflict (a fill-up moves the vehicle edited with it on); another's still is", async () => {
+  const user = await signUp()
+  const s = syncAs(user)
+  const v = (await wheelsAs(user)('vehicles', { method: 'POST', body: { name: 'Troopy', current_odometer: 100_000 } })).body.vehicle
+  const local = (await s('pull?tables=vehicles')).body.changes.vehicles.created[0]
+  const fill = (odometer: number, date: string) =>
+    ({ id: crypto.randomUUID(), amount: '90.00', vehicle_id: v.id, fuel_volume: '45.00', odometer, date })
+  const res = await s('push', {
+    method: 'POST',
+    body: {
+      changes: {
+        vehicles: { updated: [{ ...local, notes: 'new tyres', _changed: 'notes' }] },
+        expenses: { created: [fill(100_400, '2026-03-01')] },
+        maintenance_records: { created: [{ id: crypto.randomUUID(), vehicle_id: v.id, task: 'Tyres', date: '2026-03-02', odometer: 100_500 }] },
+      },
+    },
+  })
+  assertEquals(res.body.conflicts, 0, JSON.stringify(res.body))
+  const [now] = await adminSql`select notes, current_odometer from pam.vehicles where id = ${v.id}`
+  assertEquals([now.notes, now.current_odometer], ['new tyres', 100_500])
+
+  // Changed on the web since that pull: still a conflict, though this batch's fill-up writes the row too.
+  await wheelsAs(user)(`vehicles/${v.id}`, { method: 'PATCH', body: { name: 'Troopy 78' } })
+  const stale = await s('push', {
+    method: 'POST',
+    body: {
+      changes: {
+        vehicles: { updated: [{ ...local, notes: 'old tyres', _changed: 'notes' }] },
+        expenses: { created: [fill(100_900, '2026-03-03')] },
+      },
+    },
+  })
+  const [rf, rv] = stale.body.results
+  assertEquals([rv.table, rv.result, rv.server?.notes, rv.server?.current_odometer], ['vehicles', 'conflict', 'new tyres', 100_900])
+  assertEquals(rf.result, 'applied')
+})
+
+Deno.test('sync: a retried create of a record deleted elsewhere since is a conflict, not brought back; a pull never lists an id as both there and deleted', async () => {
+  const user = await signUp()
+  const s = syncAs(user)
+  const w = winsAs(user)
+  const cursor = (await s('pull?tables=expenses,saved_places')).body.timestamp
+  const e = { id: crypto.randomUUID(), amount: '12.00' }
+  const place = { id: crypto.randomUUID(), name: 'Lake spot', latitude: -20.5, longitude: 130 }
+  const batch = { expenses: { created: [e] }, saved_places: { created: [place] } }
+  assertEquals((await s('push', { method: 'POST', body: { changes: batch } })).body.conflicts, 0)
+  // The answer was lost; meanwhile both are deleted on the web, and the app sends the batch again.
+  assertEquals((await w(`expenses/${e.id}`, { method: 'DELETE' })).status, 204)
+  assertEquals((await wheelsAs(user)(`places/${place.id}`, { method: 'DELETE' })).status, 204)
+  const retry = await s('push', { method: 'POST', body: { changes: batch } })
+  const results = retry.body.results.map((r: { id: string; result: string; server: unknown }) => [r.id, r.result, r.server])
+  assertEquals(results, [[place.id, 'conflict', null], [e.id, 'conflict', null]], JSON.stringify(retry.body))
+  assertEquals((await w(`expenses/${e.id}`)).status, 404, 'not brought back')
+  assertEquals((await wheelsAs(user)(`places/${place.id}`)).status, 404, 'not brought back')
+  const pulled = (await s(`pull?since=${cursor}&tables=expenses`)).body.changes.expenses
+  assertEquals([ids(pulled.created), pulled.deleted], [[], [e.id]])
+
+  // Created anew with that id through the route (an explicit create, which may): the row is there, and the pull
+  // gives the row, not also its deletion.
+  const again = await w('expenses', { method: 'POST', body: e, headers: { 'Idempotency-Key': crypto.randomUUID() } })
+  assertEquals([again.status, again.body.expense.id], [201, e.id])
+  const after = (await s(`pull?since=${cursor}&tables=expenses`)).body.changes.expenses
+  assertEquals([ids(after.created), after.deleted], [[e.id], []])
+})
+
+Deno.test("sync push: an update's updated_at is the instant it was pulled at, in any ISO form; '' or a number is not read; anything else is 400", async () => {
+  const user = await signUp()
+  const s = syncAs(user)
+  const w = winsAs(user)
+  const e = (await w('expenses', { method: 'POST', body: { amount: '10.00' } })).body.expense
+  const local = (await s('pull?tables=expenses')).body.changes.expenses.created[0]
+  const push = (record: Record<string, unknown>) =>
+    s('push', { method: 'POST', body: { changes: { expenses: { updated: [{ id: e.id, ...record }] } } } })
+
+  for (const bad of ['garbage', '2026-13-45T00:00:00Z', '0000-01-01T00:00:00Z']) {
+    const res = await push({ amount: '11.00', updated_at: bad })
+    assertEquals([res.status, res.body.error?.code], [400, 'invalid_changes'], bad)
+    assertEquals(res.body.error.details.errors[0].details[0].path, ['updated_at'])
+  }
+  // WatermelonDB stamps its own clock there: a number, or '' in a text column. Not a version the server gave.
+  for (const stamp of ['', Date.now()]) assertEquals((await push({ amount: '11.00', updated_at: stamp })).body.results[0].result, 'applied')
+  const now = (await w(`expenses/${e.id}`)).body.expense
+  // The same instant written another way (an offset for Z): no conflict; the pulled one, now stale, is.
+  const same = await push({ amount: '12.00', updated_at: now.updated_at.replace('Z', '+00:00') })
+  assertEquals(same.body.results[0].result, 'applied', JSON.stringify(same.body))
+  const stale = await push({ amount: '13.00', updated_at: local.updated_at.replace('Z', '+00:00') })
+  assertEquals([stale.body.results[0].result, stale.body.results[0].server?.amount], ['conflict', '12.00'])
 })

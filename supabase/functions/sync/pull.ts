@@ -28,11 +28,16 @@ export async function pullChanges(
       select ${t.select}, ${isNew} as _new from ${t.table} ${a}
       where ${a}.user_id = (select auth.uid()) ${from ? `and ${a}.sync_xid >= ${from}` : ''}) r)`
   })
+  // A deleted id whose row is yours again (created anew with that id since) is not listed: the row is the state.
+  const again = tables.map((t) =>
+    `when '${t.name}' then exists (select 1 from ${t.table} x where x.id = s.row_id and x.user_id = s.user_id)`
+  )
   const deleted = from
     ? `(select coalesce(json_object_agg(d.table_name, d.ids), '{}'::json) from (
          select s.table_name, json_agg(s.row_id) as ids from pam.sync_tombstones s
          where s.user_id = (select auth.uid()) and s.sync_xid >= ${from}
            and s.table_name = any(${p(`{${tables.map((t) => t.name).join(',')}}`)}::text[])
+           and not case s.table_name ${again.join(' ')} end
          group by s.table_name) d)`
     : `'{}'::json`
   const [result] = await db.queryRaw<

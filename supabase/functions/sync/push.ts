@@ -5,13 +5,15 @@
 // budget impact and alerts), the odometer rules (database triggers).
 //
 // Conflicts — the server wins. An update that carries the row's `updated_at`
-// as the app last pulled it conflicts when the server's differs (someone
-// changed it since). Otherwise, with `last_pulled_at`, an update or delete of
+// as the app last pulled it (a timestamp, any ISO form of the instant)
+// conflicts when the server's differs (someone changed it since). Otherwise,
+// with `last_pulled_at`, an update or delete of
 // a row written since that pull conflicts: one its snapshot did not see
 // (pam.sync_pulls), or, for a cursor whose snapshot is no longer kept, one
 // written by the cursor's transaction or a later one. A conflicting change is
 // not applied; the result carries the row the server kept. Without either,
-// updates apply as they come (last writer wins).
+// updates apply as they come (last writer wins). Conflicts are judged before
+// the batch writes anything, so its own writes are none.
 // A record's `_changed` (WatermelonDB: the columns changed on the device)
 // limits an update to those columns.
 //
@@ -24,7 +26,8 @@
 // the server's row kept (the rest of the batch applies).
 import { ApiError } from '../_shared/errors.ts'
 import type { Tx } from '../_shared/db.ts'
-import { explainRefusal, insertRow, isoSql, type Refusals, updateRow } from '../_shared/resource.ts'
+import { z } from '../_shared/http.ts'
+import { explainRefusal, insertRow, type Refusals, updateRow } from '../_shared/resource.ts'
 import { invalidReference, moneyContext } from '../wins/common.ts'
 import { budgetImpact } from '../wins/budget-status.ts'
 import { type Expense, ExpenseCreate, ExpensePatch, insertExpenses, prepareExpenses } from '../wins/expense-model.ts'
@@ -65,6 +68,9 @@ function writable(t: SyncTable, op: 'create' | 'update'): string[] {
   return Object.keys(w?.columns ?? {})
 }
 
+/** An updated record's `updated_at` as it was pulled: any ISO 8601 form of the instant. */
+const Seen = z.object({ updated_at: z.iso.datetime({ offset: true }).refine((s) => !s.startsWith('0000'), 'there is no year 0') })
+
 const pick = (row: Row, keys: string[]) => Object.fromEntries(keys.filter((k) => k in row).map((k) => [k, row[k]]))
 
 interface Valid {
@@ -98,18 +104,27 @@ export function validateBatch(batch: Batch, tables: SyncTable[]): { valid: Valid
     const changes = batch[t.name]
     if (!changes) continue
     const check = (op: Op, row: Row | string) => {
-      const id = typeof row === 'string' ? row : row.id
-      if (typeof id !== 'string' || !uuid.test(id)) {
-        problems.push({ table: t.name, id, op, code: 'validation_failed', message: 'every record needs its uuid `id`' })
+      const sent = typeof row === 'string' ? row : row.id
+      if (typeof sent !== 'string' || !uuid.test(sent)) {
+        problems.push({ table: t.name, id: sent, op, code: 'validation_failed', message: 'every record needs its uuid `id`' })
         return
       }
+      // As Postgres writes it (and the routes' Uuid takes it): an id in upper case (Swift's) is the same record.
+      const id = sent.toLowerCase()
       if (op === 'delete') return valid.push({ table: t, op, id, input: {} })
       const record = row as Row
       const changed = typeof record._changed === 'string' && record._changed
         ? new Set(record._changed.split(',').map((c) => c.trim()))
         : null
       const fields = pick(record, writable(t, op).filter((k) => op === 'create' || !changed || changed.has(k)))
-      const seen = op === 'update' && typeof record.updated_at === 'string' ? record.updated_at : undefined
+      // The version the app pulled. WatermelonDB stamps its own clock there (a number, or '' in a text column): not read.
+      const seen = op === 'update' && typeof record.updated_at === 'string' && record.updated_at ? record.updated_at : undefined
+      const stamp = seen === undefined ? undefined : Seen.safeParse({ updated_at: seen })
+      if (stamp && !stamp.success) {
+        const message = '`updated_at` is the timestamp the record was pulled with (or none)'
+        problems.push({ table: t.name, id, op, code: 'validation_failed', message, details: stamp.error.issues })
+        return
+      }
       // Only fields the API does not take changed (the client's bookkeeping): nothing to do.
       if (op === 'update' && !Object.keys(fields).length) return valid.push({ table: t, op, id, input: {}, seen })
       const schema = t.push!.kind === 'expense'
@@ -152,22 +167,25 @@ export async function applyBatch(
     (await tx.unsafe(`select ${t.select} from ${t.table} ${t.alias} where ${t.alias}.id = $1::uuid`, [id]))[0] ?? null
 
   /** The changes among `mine` that conflict: rows changed on the server since the app saw them
-   * (by the `updated_at` it saw, else by its last pull), not counting this batch's own writes. */
+   * (by the `updated_at` it saw, else by its last pull). Run before the batch writes anything.
+   * The rows are locked until the commit: a push or a PATCH of one at the same time waits, then
+   * sees this one's change (the lock reads a row's latest version, not the statement's snapshot). */
   const conflicting = async (t: SyncTable, mine: Valid[]) => {
     if (!mine.length || (since === null && !mine.some((v) => v.seen))) return new Set<string>()
     const rows = await tx.unsafe(
-      `select id, ${isoSql('updated_at')} as updated_at,
-              ($2::text is not null and sync_xid >= $2::text::xid8 and sync_xid <> pg_current_xact_id()
-               and not coalesce(pg_visible_in_snapshot(sync_xid, (select p.snapshot from pam.sync_pulls p
+      `select r.id, r.updated_at is distinct from m.seen as changed_since_seen,
+              ($2::text is not null and r.sync_xid >= $2::text::xid8
+               and not coalesce(pg_visible_in_snapshot(r.sync_xid, (select p.snapshot from pam.sync_pulls p
                  where p.user_id = (select auth.uid()) and p.cursor = $2::text::xid8)), false)) as since_pull
-       from ${t.table} where id = any($1::uuid[])`,
-      [mine.map((v) => v.id), since === null ? null : String(since)] as never[],
+       from ${t.table} r join unnest($1::uuid[], $3::timestamptz[]) as m(id, seen) on m.id = r.id
+       order by r.id for no key update of r`,
+      [mine.map((v) => v.id), since === null ? null : String(since), mine.map((v) => v.seen ?? null)] as never[],
     )
     const server = new Map(rows.map((r) => [r.id as string, r]))
     return new Set(mine.filter((v) => {
       const row = server.get(v.id)
       if (!row) return false // gone: an update finds nothing, a delete has nothing to do
-      return v.seen ? row.updated_at !== v.seen : row.since_pull === true
+      return v.seen ? row.changed_since_seen === true : row.since_pull === true
     }).map((v) => v.id))
   }
 
@@ -215,9 +233,35 @@ export async function applyBatch(
   const updates = valid.filter((v) => v.op === 'update')
   const deletes = valid.filter((v) => v.op === 'delete')
 
+  // Conflicts are judged before the batch writes: its own writes are none (a fill-up that moves its vehicle's
+  // odometer on changes the vehicle's updated_at), and cannot hide another's change made before them.
+  const conflicted = new Set<string>()
+  for (const t of tables) {
+    for (const id of await conflicting(t, valid.filter((v) => v.table === t && v.op !== 'create'))) conflicted.add(id)
+  }
+
+  // Creates of records deleted on the server since (a push whose answer was lost is sent again, and the record was
+  // deleted meanwhile): a tombstone of yours and no row. The deletion stands; the record is not made again.
+  const tombstones = new Set(
+    creates.length
+      ? (await tx.unsafe(
+        `select table_name || ' ' || row_id as key from pam.sync_tombstones
+         where user_id = (select auth.uid()) and row_id = any($1::uuid[])`,
+        [creates.map((v) => v.id)] as never[],
+      )).map((r) => r.key as string)
+      : [],
+  )
+  const deleted = new Set<Valid>()
+  for (const v of creates) {
+    if (tombstones.has(`${v.table.name} ${v.id}`) && !(await serverRow(v.table, v.id))) deleted.add(v)
+  }
+
   // Creates. Expenses in bulk: classification and reference checks in two or three queries for any number.
   for (const t of tables) {
-    const mine = creates.filter((v) => v.table === t)
+    for (const v of creates) {
+      if (v.table === t && deleted.has(v)) results.push({ table: t.name, id: v.id, op: 'create', result: 'conflict', server: null })
+    }
+    const mine = creates.filter((v) => v.table === t && !deleted.has(v))
     if (!mine.length) continue
     if (t.push!.kind === 'expense') {
       const prepared = await prepareExpenses(tx, ctx, mine.map((v) => v.input as ExpenseCreate))
@@ -258,7 +302,6 @@ export async function applyBatch(
 
   for (const t of tables) {
     const mine = updates.filter((v) => v.table === t)
-    const conflicted = await conflicting(t, mine)
     for (const v of mine) {
       if (conflicted.has(v.id)) {
         results.push({ table: t.name, id: v.id, op: 'update', result: 'conflict', server: await serverRow(t, v.id) })
@@ -288,7 +331,6 @@ export async function applyBatch(
   for (const t of [...tables].reverse()) {
     const mine = deletes.filter((v) => v.table === t)
     if (!mine.length) continue
-    const conflicted = await conflicting(t, mine)
     const wanted = mine.filter((v) => !conflicted.has(v.id))
     let gone = new Set<string>()
     try {
