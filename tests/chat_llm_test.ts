@@ -379,8 +379,12 @@ Deno.test('chat model: turns sent at once each count the others against the toke
   const metas = turns.map((t) => t.body.message.metadata)
   assertEquals(metas.map((m) => m.model_error ?? m.model_skipped).sort(), ['daily_token_budget', 'timeout'], JSON.stringify(metas))
   assertEquals(openai.requests.length - before, 1, 'the model is called once')
-  // The turn that reached the model used nothing (it never answered): the budget is whole again.
-  assertEquals((await send(user, 'hello', { PAM_CHAT_DAILY_TOKENS: '200' })).body.message.metadata.mode, 'model')
+  // The turn that reached the model was cut off (its time limit): its usage never came, and the model may
+  // have billed it all the same, so it counts as its whole reservation (500 tokens a call it may make).
+  const [{ tokens }] = await adminSql`select sum(tokens)::int as tokens from pam.model_usage where user_id = ${user.id}`
+  assert(tokens >= 500, `${tokens} tokens counted`)
+  assertEquals((await send(user, 'hello', { PAM_CHAT_DAILY_TOKENS: String(tokens) })).body.message.metadata.model_skipped, 'daily_token_budget')
+  assertEquals((await send(user, 'hello', { PAM_CHAT_DAILY_TOKENS: String(tokens + 1) })).body.message.metadata.mode, 'model')
 })
 
 Deno.test("chat model: tool calls with another user's ids change nothing of theirs", async () => {

@@ -274,6 +274,10 @@ const drop = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o
 
 /** Longest answer of the model, per call. */
 const MAX_ANSWER_TOKENS = 500
+/** What a turn reserves of the daily token budget before the model is called: all it may write. */
+const reservedTokens = (openai: { maxToolRounds: number }) => MAX_ANSWER_TOKENS * (openai.maxToolRounds + 1)
+/** Model failures after the call reached the model (which may bill for it): not a refusal or no answer at all. */
+const CUT_OFF = new Set(['timeout', 'aborted', 'bad_answer'])
 /** Tool calls the model may ask for in one round. */
 const MAX_CALLS_PER_ROUND = 6
 /** A tool result longer than this is cut before it goes back to the model. */
@@ -304,10 +308,12 @@ export async function converse(c: AppContext, input: TurnInput): Promise<Turn> {
   if (!openai.apiKey) model.model_skipped = 'not_configured'
   else if (!reservation) model.model_skipped = 'daily_token_budget'
   else {
+    let cutOff = false
     try {
       reply = await modelTurn(run, input, { intent, confidence, entities }, memories, actions, model)
       mode = 'model'
     } catch (err) {
+      cutOff = err instanceof ModelError && CUT_OFF.has(err.reason)
       // A tool that fails on our side (the database away) after another has changed something: what
       // was done stands, and an error would have the app retry the message and do it twice.
       if (!(err instanceof ModelError) && !changedSomething(actions)) throw err
@@ -320,7 +326,10 @@ export async function converse(c: AppContext, input: TurnInput): Promise<Turn> {
       const done = actions.filter((a) => a.ok)
       if (done.length) reply = done.map((a) => replyFor(a.tool, a.result!, ctx)).join(' ')
     } finally {
-      await settleTokens(c, reservation, (model.usage as Usage | undefined)?.total_tokens ?? 0)
+      // A call cut off (its usage comes with its end) may have cost what the model can write and more:
+      // it counts as the whole reservation, at least.
+      const used = (model.usage as Usage | undefined)?.total_tokens ?? 0
+      await settleTokens(c, reservation, cutOff ? Math.max(reservedTokens(openai), used + MAX_ANSWER_TOKENS) : used)
     }
   }
   let t4 = performance.now()
@@ -420,7 +429,7 @@ async function offlineTurn(
 async function reserveTokens(c: AppContext): Promise<string | null> {
   const { openai } = c.var.config
   const [row] = await c.var.postgres.transaction((tx) =>
-    tx`select pam.model_usage_reserve(${openai.dailyTokens}::bigint, ${MAX_ANSWER_TOKENS * (openai.maxToolRounds + 1)}::int) as id`
+    tx`select pam.model_usage_reserve(${openai.dailyTokens}::bigint, ${reservedTokens(openai)}::int) as id`
   )
   return (row?.id as string | null) ?? null
 }
