@@ -68,7 +68,10 @@ for (const backend of ['memory', 'upstash'] as const) {
           await res.body?.cancel()
           return res.status
         }
-        // Each attempt counts as a failure until Supabase Auth says it was not one.
+        // Each attempt counts as a failure until Supabase Auth says it was not one: three at once meet the limit…
+        const burst = await Promise.all([1, 2, 3].map(() => login(user.password)))
+        assertEquals(burst.sort(), [200, 200, 429])
+        // …and once the two are taken back, the address may sign in again (no refusal remembered past them).
         for (let i = 0; i < 3; i++) assertEquals(await login(user.password), 200, `sign-in ${i + 1}`)
         // Six guesses at once: two reach Supabase Auth, the rest are refused before it.
         const guesses = await Promise.all(Array.from({ length: 6 }, (_, i) => login(`wrong-${i}`)))

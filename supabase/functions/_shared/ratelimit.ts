@@ -30,6 +30,8 @@ export interface LimitResult {
   remaining: number
   /** Unix time in ms when the window resets. */
   reset: number
+  /** Counted by the in-process limiter standing in for Upstash (which did not answer in time). */
+  inProcess?: true
 }
 
 export interface RateLimiter {
@@ -174,14 +176,17 @@ export class UpstashRateLimiter implements RateLimiter {
   }
 
   async release(tier: RateLimitTier, identifier: string, counted: LimitResult): Promise<void> {
+    // Known over the limit since (a request counted meanwhile was refused): perhaps no longer.
+    this.blocked.delete(`${tier}:${identifier}`)
+    if (counted.inProcess) return await this.fallback.release(tier, identifier, counted)
     const { limit, windowSeconds } = this.config.rateLimits[tier]
     const window = countedWindow(counted, windowSeconds)
     const key = (w: number) => `${this.config.cache.prefix}ratelimit:${tier}:${identifier}:${w}`
     try {
       await this.run(() => [key(window), key(window - 1), limit, Date.now(), windowSeconds * 1000, -1, 0], true)
-    } catch {
-      // Upstash did not answer: the count may have been the in-process limiter's (it answers when Upstash does not).
-      await this.fallback.release(tier, identifier, counted)
+    } catch (err) {
+      // The request stays counted until its window passes: stricter, never looser.
+      log('warn', 'rate limiter: a request could not be taken back (Upstash unavailable)', { tier, error: String(err) })
     }
   }
 
@@ -226,7 +231,7 @@ export class UpstashRateLimiter implements RateLimiter {
         this.lastWarning = Date.now()
         log('warn', 'rate limiter: Upstash unavailable, limiting in-process', { error: String(err) })
       }
-      return await this.fallback.limit(tier, identifier)
+      return { ...await this.fallback.limit(tier, identifier), inProcess: true }
     }
   }
 

@@ -6,8 +6,8 @@
 // failures, and the notifications sent and read by kind. A user is active on
 // a day they signed in or refreshed a session (each refresh counts on its own
 // day: auth.refresh_tokens, not only the session's latest), or logged, wrote
-// or asked anything. One statement (pam.jobs_product_metrics, in the admin migration:
-// it reads auth). The job runs once per period (runs.ts): a repeated delivery
+// or asked anything. One statement (pam.jobs_product_metrics, last defined in
+// migration 20261202012000: it reads auth). The job runs once per period (runs.ts): a repeated delivery
 // for the same day is skipped; the function itself replaces the day's row
 // when called again (by hand, to compute a day again).
 import type { Tx } from '../_shared/db.ts'
