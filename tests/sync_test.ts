@@ -465,6 +465,52 @@ Deno.test('sync push: two pushes of one row at once — one is applied, the othe
   assertEquals(await amountOf(e2), '21.00')
 })
 
+Deno.test("sync push: one traveller's pushes take turns, so two devices' pushes never deadlock over a vehicle and a fill-up", async () => {
+  const user = await signUp()
+  const s = syncAs(user)
+  const vehicle = async (name: string) =>
+    (await wheelsAs(user)('vehicles', { method: 'POST', body: { name, current_odometer: 100_000 } })).body.vehicle.id as string
+  const [v, v2] = [await vehicle('Troopy'), await vehicle('Hilux')]
+  const e1 = (await winsAs(user)('expenses', { method: 'POST', body: { amount: '10.00' } })).body.expense.id as string
+  const pulled = (await s('pull?tables=vehicles,expenses')).body.changes
+  const seen = (rows: { id: string }[], id: string) => rows.find((r) => r.id === id)!
+  const fill = (vehicle_id: string) =>
+    ({ id: crypto.randomUUID(), amount: '90.00', vehicle_id, fuel_volume: '45.00', odometer: 100_400, date: '2026-03-01' })
+  let answers: Promise<Answer>[] = []
+  await adminSql.begin(async (tx) => {
+    // The phone's push locks e1 (its conflict check), then waits at its first fill-up's vehicle, held here…
+    const [{ pid }] = await tx`select pg_backend_pid() as pid from pam.vehicles where id = ${v2} for update`
+    const phone = s('push', {
+      method: 'POST',
+      body: {
+        changes: {
+          expenses: { updated: [{ ...seen(pulled.expenses.created, e1), amount: '20.00', _changed: 'amount' }], created: [fill(v2), fill(v)] },
+        },
+      },
+    })
+    const phonePid = await waitingOn(pid)
+    // …the tablet's, checking the vehicle and e1 as it pulled them, is sent meanwhile and waits for the phone's.
+    const tablet = s('push', {
+      method: 'POST',
+      body: {
+        changes: {
+          vehicles: { updated: [{ ...seen(pulled.vehicles.created, v), notes: 'new tyres', _changed: 'notes' }] },
+          expenses: { updated: [{ ...seen(pulled.expenses.created, e1), amount: '30.00', _changed: 'amount' }] },
+        },
+      },
+    })
+    await waitingOn(phonePid)
+    answers = [phone, tablet]
+  })
+  const [phone, tablet] = await Promise.all(answers)
+  assertEquals([phone.status, phone.body.conflicts], [200, 0], JSON.stringify(phone.body))
+  // The tablet's comes after: both rows changed since it pulled them (the fill-up moved the vehicle on).
+  assertEquals(tablet.status, 200, JSON.stringify(tablet.body))
+  assertEquals(tablet.body.results.map((r: { result: string }) => r.result), ['conflict', 'conflict'], JSON.stringify(tablet.body))
+  const [row] = await adminSql`select amount::text as amount from pam.expenses where id = ${e1}`
+  assertEquals(row.amount, '20.00')
+})
+
 Deno.test("sync push: the batch's own writes are no conflict (a fill-up moves the vehicle edited with it on); another's still is", async () => {
   const user = await signUp()
   const s = syncAs(user)

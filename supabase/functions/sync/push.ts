@@ -151,6 +151,10 @@ export async function applyBatch(
   now: Date,
   refusals: Refusals,
 ): Promise<Result[]> {
+  // A traveller's pushes take turns (two devices at once): each locks the rows it checks for conflicts,
+  // and then, through the odometer triggers, the vehicles its fill-ups name, so two at once could each
+  // hold a row the other waits for.
+  await tx`select pg_advisory_xact_lock(hashtextextended('pam.sync_push/' || (select auth.uid())::text, 0))`
   const ctx = await moneyContext(tx, now)
   const results: Result[] = []
   const failed = (v: Valid, err: unknown): never => {
