@@ -408,6 +408,30 @@ Deno.test('email: a kind turned off in the app leaves the digest and the waiting
   ])
 })
 
+Deno.test("email: the digest's unsubscribe link stops the digest made, whatever its items' kinds go to now", async () => {
+  const user = await signUp()
+  await adminSql`update pam.profiles set preferences = ${adminSql.json({ timezone: 'UTC' } as never)} where id = ${user.id}`
+  const now = new Date()
+  const at = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), 23, 0, 0))
+  await adminSql`insert into pam.notifications (user_id, kind, title, created_at)
+    values (${user.id}, 'social', 'Jules liked your post', ${new Date(at.getTime() - 3600_000).toISOString()}::timestamptz)`
+  assertEquals((await callJob('email-digest', { at: at.toISOString() })).status, 200)
+  // Social goes by email from now on: the digest already made still holds the item, and is the link's to stop.
+  const moved = await notificationsAs(user)('channels', { method: 'PATCH', body: { channels: { social: 'email' } } })
+  assertEquals(moved.status, 200)
+  const token = await signUnsubscribe(Deno.env.get('PAM_EMAIL_SIGNING_SECRET')!, {
+    userId: user.id,
+    scope: 'digest',
+    issuedAt: Math.floor(Date.now() / 1000),
+  })
+  const res = await fetch(`${stack.url}/functions/v1/notifications/unsubscribe?token=${encodeURIComponent(token)}`, { method: 'POST' })
+  assertEquals(res.status, 200, await res.text())
+  await deliver(at.toISOString())
+  assertEquals((await mailTo(user.email)).length, 0, 'no digest')
+  const [row] = await adminSql`select email_status from pam.notifications where user_id = ${user.id}`
+  assertEquals(row.email_status, 'suppressed')
+})
+
 Deno.test('email: a comment deleted or hidden, or a friend request withdrawn, leaves the app and is never emailed', async () => {
   await deliver() // what the rest of the suite left due goes first
   const [author, reader, fan, asker, leaver] = await Promise.all(['Ana', 'Dee', 'Ben', 'Cal', 'Gus'].map((n) => signUp({ full_name: n })))

@@ -204,7 +204,8 @@ function digestKinds(prefs: EmailPreferences | undefined): string[] {
 }
 
 /** Turns the scope off in the profile; false when the account is gone. Its emails not sent yet are suppressed by
- * the profile's trigger (pam.profiles_email_turned_off), as for every change that turns a kind off. */
+ * the profile's trigger (pam.profiles_email_turned_off), as for every change that turns a kind off; and for the
+ * digest (or all), what waits for it too, whatever its kind's channel has become since. */
 async function unsubscribe(tx: Tx, userId: string, scope: string): Promise<boolean> {
   const [row] = await tx`select preferences from pam.profiles where id = ${userId} for update`
   if (!row) return false
@@ -219,6 +220,12 @@ async function unsubscribe(tx: Tx, userId: string, scope: string): Promise<boole
   await tx`
     update pam.profiles set preferences = jsonb_set(preferences, '{notifications}', ${JSON.stringify(notifications)}::text::jsonb)
     where id = ${userId}`
+  if (scope === 'all' || scope === 'digest') {
+    await tx`update pam.notifications set email_status = 'suppressed', email_last_error = 'unsubscribed'
+             where user_id = ${userId} and email_status = 'digest'`
+    await tx`update pam.email_digests set status = 'suppressed', last_error = 'unsubscribed'
+             where user_id = ${userId} and status = 'pending'`
+  }
   return true
 }
 
