@@ -66,6 +66,15 @@ async function denied(p: Promise<unknown>): Promise<boolean> {
   }
 }
 
+/** A table nobody reaches through RLS, not even the traveller whose row it is (`owner`): each statement is
+ * refused as `owner`, as another signed-in user and as anon (the jobs and definer functions write it). */
+export async function checkNobodyReaches(owner: string, statements: string[]): Promise<void> {
+  const other = await newAuthUser()
+  for (const [who, api] of [['owner', asUser(owner)], ['another user', asUser(other)], ['anon', asAnon()]] as const) {
+    for (const sql of statements) assert(await denied(api.queryRaw(sql)), `${who}: ${sql}: allowed`)
+  }
+}
+
 export async function checkRls(spec: RlsSpec): Promise<void> {
   const id = spec.idColumn ?? 'id'
   const t = `pam.${spec.table}`

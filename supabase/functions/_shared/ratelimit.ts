@@ -31,7 +31,7 @@ export interface LimitResult {
   /** Unix time in ms when the window resets. */
   reset: number
   /** Counted by the in-process limiter standing in for Upstash (which did not answer in time). */
-  inProcess?: true
+  inProcess?: boolean
 }
 
 export interface RateLimiter {
